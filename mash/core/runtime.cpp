@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+#include "mash/core/runtime.h"
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <torch/version.h>
+#include <malloc.h>
+
+#include <thread>
+
+#include "mash/core/errors.h"
+
+namespace mash {
+
+void init_runtime(int threads) {
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    int n = threads > 0 ? threads : int(std::thread::hardware_concurrency());
+    at::set_num_threads(n > 0 ? n : 1);
+}
+
+int num_threads() { return at::get_num_threads(); }
+
+bool cuda_available() { return at::hasCUDA(); }
+
+std::string resolve_device(const std::string& requested) {
+    if (requested == "cpu") return "cpu";
+    if (requested == "auto") return cuda_available() ? "cuda" : "cpu";
+    if (requested == "cuda") {
+        if (!cuda_available())
+            throw ConfigError("--device cuda: this build of LibTorch has no CUDA or no GPU is visible (use --device cpu)");
+        return "cuda";
+    }
+    throw ConfigError("--device '" + requested + "': expected auto, cpu or cuda");
+}
+
+std::string torch_version() { return TORCH_VERSION; }
+
+}  // namespace mash

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: MIT
+// Process-wide setup every `main` calls first (torch-free header).
+#pragma once
+#include <string>
+
+namespace mash {
+
+/// Keeps freed memory in the heap (first-touch page faults are very slow on our VMs: a cdist went
+/// 7.8 s → 0.55 s) and sets LibTorch's intra-op threads (it starts with 1). threads <= 0 means
+/// "all cores".
+void init_runtime(int threads = 0);
+
+/// Number of intra-op threads in use.
+int num_threads();
+
+/// "cpu" or "cuda" from a --device value ("auto", "cpu", "cuda"). Throws ConfigError if CUDA is
+/// requested but not available (or the value is unknown).
+std::string resolve_device(const std::string& requested);
+
+/// True if this build can use CUDA tensors (CUDA LibTorch and a visible device).
+bool cuda_available();
+
+/// LibTorch version string, for logs and reports.
+std::string torch_version();
+
+}  // namespace mash

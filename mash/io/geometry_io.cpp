@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+#include "mash/io/geometry_io.h"
+
+#include <open3d/geometry/PointCloud.h>
+#include <open3d/geometry/TriangleMesh.h>
+#include <open3d/io/PointCloudIO.h>
+#include <open3d/io/TriangleMeshIO.h>
+#include <open3d/utility/Logging.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <unistd.h>
+
+#include "mash/core/errors.h"
+#include "mash/io/npy.h"
+
+namespace mash::io {
+namespace fs = std::filesystem;
+namespace {
+
+std::string lower_ext(const std::string& path) {
+    std::string e = fs::path(path).extension().string();
+    for (auto& c : e) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return e;
+}
+
+void quiet_open3d() { open3d::utility::SetVerbosityLevel(open3d::utility::VerbosityLevel::Error); }
+
+void check_finite(const PointCloud& pc, const std::string& path) {
+    for (size_t i = 0; i < pc.points.size(); ++i)
+        if (!std::isfinite(pc.points[i]))
+            throw IoError(path + ": point " + std::to_string(i / 3) + " has a non-finite coordinate (expected finite x y z)");
+}
+
+PointCloud points_from_array(const NpyArray& a, const std::string& path) {
+    if (a.shape.size() != 2 || a.shape[1] != 3 || (a.kind != 'f' && a.kind != 'i'))
+        throw IoError(path + ": expected a numeric array of shape [P,3]");
+    PointCloud pc;
+    pc.points = a.to_double();
+    return pc;
+}
+
+/// Uniform-by-area surface samples with per-sample face normals (deterministic for a seed).
+PointCloud sample_mesh(const open3d::geometry::TriangleMesh& mesh, int64_t n, uint64_t seed, const std::string& path) {
+    const auto& V = mesh.vertices_;
+    const auto& F = mesh.triangles_;
+    std::vector<double> cum(F.size());
+    double total = 0;
+    for (size_t f = 0; f < F.size(); ++f) {
+        for (int k = 0; k < 3; ++k)
+            if (F[f][k] < 0 || size_t(F[f][k]) >= V.size())
+                throw IoError(path + ": face " + std::to_string(f) + " references a missing vertex");
+        Eigen::Vector3d e1 = V[F[f][1]] - V[F[f][0]], e2 = V[F[f][2]] - V[F[f][0]];
+        double area = 0.5 * e1.cross(e2).norm();
+        if (!std::isfinite(area)) throw IoError(path + ": mesh has non-finite vertex coordinates");
+        total += area;
+        cum[f] = total;
+    }
+    if (!(total > 0)) throw IoError(path + ": mesh has zero surface area (all faces degenerate)");
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> U(0.0, 1.0);
+    PointCloud pc;
+    pc.from_mesh = true;
+    pc.points.resize(3 * n);
+    pc.normals.resize(3 * n);
+    for (int64_t i = 0; i < n; ++i) {
+        double t = U(rng) * total;
+        size_t f = std::min(size_t(std::lower_bound(cum.begin(), cum.end(), t) - cum.begin()), F.size() - 1);
+        double r1 = std::sqrt(U(rng)), r2 = U(rng);
+        const auto &a = V[F[f][0]], &b = V[F[f][1]], &c = V[F[f][2]];
+        Eigen::Vector3d p = (1 - r1) * a + r1 * (1 - r2) * b + r1 * r2 * c;
+        Eigen::Vector3d nrm = (b - a).cross(c - a);
+        double nn = nrm.norm();
+        if (nn > 0) nrm /= nn;
+        for (int k = 0; k < 3; ++k) {
+            pc.points[3 * i + k] = p[k];
+            pc.normals[3 * i + k] = nrm[k];
+        }
+    }
+    return pc;
+}
+
+}  // namespace
+
+PointCloud load_points(const std::string& path, int64_t num_samples, uint64_t seed) {
+    quiet_open3d();
+    std::error_code ec;
+    if (!fs::exists(path, ec)) throw IoError(path + ": no such file");
+    if (fs::is_directory(path, ec)) throw IoError(path + ": is a directory, expected a mesh or point cloud file");
+    const std::string ext = lower_ext(path);
+    PointCloud pc;
+    if (ext == ".npy") {
+        auto bytes = read_file(path);
+        pc = points_from_array(parse_npy(bytes.data(), bytes.size(), path), path);
+    } else if (ext == ".npz") {
+        auto bytes = read_file(path);
+        auto arrays = parse_npz(bytes.data(), bytes.size(), path);
+        const NpyArray* found = nullptr;
+        for (const auto& [name, arr] : arrays)
+            if (name == "points" || name == "arr_0" || (arrays.size() == 1)) { found = &arr; break; }
+        if (!found) throw IoError(path + ": expected an array named 'points' or 'arr_0' of shape [P,3]");
+        pc = points_from_array(*found, path);
+    } else if (ext == ".xyz" || ext == ".xyzn" || ext == ".pts" || ext == ".pcd") {
+        open3d::geometry::PointCloud cloud;
+        if (!open3d::io::ReadPointCloud(path, cloud)) throw IoError(path + ": cannot read point cloud");
+        for (const auto& p : cloud.points_) pc.points.insert(pc.points.end(), {p.x(), p.y(), p.z()});
+        for (const auto& n : cloud.normals_) pc.normals.insert(pc.normals.end(), {n.x(), n.y(), n.z()});
+    } else if (ext == ".ply" || ext == ".obj" || ext == ".off" || ext == ".stl" || ext == ".glb" || ext == ".gltf") {
+        open3d::geometry::TriangleMesh mesh;
+        open3d::io::ReadTriangleMeshOptions opts;
+        opts.enable_post_processing = false;
+        bool ok = open3d::io::ReadTriangleMesh(path, mesh, opts);
+        if (ok && !mesh.triangles_.empty()) {
+            if (num_samples < 1) throw IoError(path + ": number of surface samples must be >= 1");
+            pc = sample_mesh(mesh, num_samples, seed, path);
+        } else if (ok && !mesh.vertices_.empty()) {
+            for (const auto& p : mesh.vertices_) pc.points.insert(pc.points.end(), {p.x(), p.y(), p.z()});
+        } else if (ext == ".ply") {
+            open3d::geometry::PointCloud cloud;
+            if (!open3d::io::ReadPointCloud(path, cloud)) throw IoError(path + ": cannot read PLY file");
+            for (const auto& p : cloud.points_) pc.points.insert(pc.points.end(), {p.x(), p.y(), p.z()});
+            for (const auto& n : cloud.normals_) pc.normals.insert(pc.normals.end(), {n.x(), n.y(), n.z()});
+        } else if (!ok) {
+            throw IoError(path + ": cannot read mesh (corrupt or unsupported " + ext + " content)");
+        }
+    } else {
+        throw IoError(path + ": unsupported extension '" + ext +
+                      "' (expected .ply .obj .off .stl .glb .gltf .xyz .xyzn .pts .pcd .npy .npz)");
+    }
+    if (pc.points.empty()) throw IoError(path + ": no points or faces found (empty geometry)");
+    if (pc.normals.size() != pc.points.size()) pc.normals.clear();
+    check_finite(pc, path);
+    return pc;
+}
+
+bool is_point_output_ext(const std::string& path) {
+    const std::string ext = lower_ext(path);
+    return ext == ".ply" || ext == ".pcd" || ext == ".xyz" || ext == ".pts" || ext == ".npy" || ext == ".xyzn";
+}
+
+void save_points(const std::string& path, const std::vector<double>& points, const std::vector<double>& normals) {
+    quiet_open3d();
+    const std::string ext = lower_ext(path);
+    if (!is_point_output_ext(path))
+        throw IoError(path + ": unsupported point cloud output extension '" + ext +
+                      "' (expected .ply .pcd .xyz .xyzn .pts .npy)");
+    const int64_t n = int64_t(points.size() / 3);
+    if (ext == ".npy") {
+        write_file_atomic(path, serialize_npy(NpyArray::from_double(points, {n, 3})));
+        return;
+    }
+    open3d::geometry::PointCloud cloud;
+    cloud.points_.resize(n);
+    for (int64_t i = 0; i < n; ++i) cloud.points_[i] = {points[3 * i], points[3 * i + 1], points[3 * i + 2]};
+    if (normals.size() == points.size()) {
+        cloud.normals_.resize(n);
+        for (int64_t i = 0; i < n; ++i) cloud.normals_[i] = {normals[3 * i], normals[3 * i + 1], normals[3 * i + 2]};
+    }
+    fs::path target(path);
+    fs::path dir = target.parent_path();
+    if (!dir.empty() && !fs::exists(dir)) throw IoError(path + ": directory " + dir.string() + " does not exist");
+    fs::path tmp = dir / (".tmp" + std::to_string(::getpid()) + "-" + target.filename().string());
+    open3d::io::WritePointCloudOption opt;
+    opt.write_ascii = open3d::io::WritePointCloudOption::IsAscii::Binary;
+    if (!open3d::io::WritePointCloud(tmp.string(), cloud, opt)) {
+        fs::remove(tmp);
+        throw IoError(path + ": cannot write point cloud");
+    }
+    std::error_code ec;
+    fs::rename(tmp, target, ec);
+    if (ec) {
+        fs::remove(tmp);
+        throw IoError(path + ": cannot rename temporary file: " + ec.message());
+    }
+}
+
+}  // namespace mash::io

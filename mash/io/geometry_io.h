@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+// Point clouds and meshes in and out (Open3D behind a torch-free interface).
+// Points are flat row-major float64 arrays [P*3].
+//   Read point clouds: .ply .pcd .xyz .xyzn .pts, .off with 0 faces, .npy/.npz holding [P,3].
+//   Read meshes:       .obj .off .ply (with faces) .stl .glb .gltf — the surface is sampled
+//                      uniformly by area (deterministic for a given seed).
+//   Write point clouds: .ply (binary) .pcd .xyz .pts .npy ([P,3] float64) — atomically.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mash::io {
+
+struct PointCloud {
+    std::vector<double> points;   ///< [P*3]
+    std::vector<double> normals;  ///< [P*3] or empty
+    bool from_mesh = false;       ///< true if the points were sampled from a mesh surface
+    int64_t size() const { return int64_t(points.size() / 3); }
+};
+
+/// Loads a point cloud, or samples `num_samples` points uniformly by area from a mesh. Throws
+/// IoError naming the file (missing, unsupported extension, unreadable, empty, non-finite).
+PointCloud load_points(const std::string& path, int64_t num_samples = 100000, uint64_t seed = 0);
+
+/// Writes points (and normals if given) atomically; format from the extension.
+void save_points(const std::string& path, const std::vector<double>& points,
+                 const std::vector<double>& normals = {});
+
+/// True if the extension names a format save_points can write.
+bool is_point_output_ext(const std::string& path);
+
+}  // namespace mash::io

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "mash/ops/sampling.h"
+#include "mash/ops/sh.h"
+
+namespace mash::sampling {
+
+Directions fibonacci(int64_t n, const c10::TensorOptions& options) {
+    TORCH_CHECK(n > 0, "fibonacci: need at least one direction, got ", n);
+    // float32 arithmetic exactly as the original sample.cpp (φ matches its stored table bit for bit).
+    const float w = float(M_PI * (1.0 + std::sqrt(5.0)));
+    std::vector<float> phis(n), cz(n);
+    for (int64_t i = 0; i < n; ++i) {
+        phis[i] = w * (float(i) + 0.5f);
+        cz[i] = 1.0f - (2.0f * float(i) + 1.0f) / float(n);
+    }
+    auto f32 = at::TensorOptions().dtype(at::kFloat);
+    auto phi = at::from_blob(phis.data(), {n}, f32).clone();
+    auto theta = at::acos(at::from_blob(cz.data(), {n}, f32));
+    return {phi.to(options), theta.to(options)};
+}
+
+at::Tensor boundary_phis(int64_t b, const c10::TensorOptions& options) {
+    TORCH_CHECK(b > 0, "boundary_phis: need at least one boundary sample, got ", b);
+    std::vector<float> v(b);
+    const float two_pi = float(2.0 * M_PI);
+    for (int64_t j = 0; j < b; ++j) v[j] = two_pi * float(j) / float(b);
+    return at::from_blob(v.data(), {b}, at::TensorOptions().dtype(at::kFloat)).to(options);
+}
+
+at::Tensor directions(const at::Tensor& theta, const at::Tensor& phi) {
+    auto st = at::sin(theta);
+    return at::stack({at::cos(phi) * st, at::sin(phi) * st, at::cos(theta)}, -1);
+}
+
+at::Tensor local_points(const at::Tensor& sh_coeffs, const at::Tensor& theta, const at::Tensor& phi,
+                        int64_t sh_degree, bool use_inverse, bool relu) {
+    TORCH_CHECK(sh_coeffs.dim() == 2 && sh_coeffs.size(1) == sh::num_coeffs(sh_degree),
+                "local_points: sh_coeffs must be [P, ", sh::num_coeffs(sh_degree), "], got ",
+                sh_coeffs.sizes());
+    auto Y = sh::basis(theta, phi, sh_degree);
+    auto r = (sh_coeffs * Y).sum(-1);
+    if (relu) r = at::relu(r);
+    auto q = r.unsqueeze(-1) * directions(theta, phi);
+    if (!use_inverse) return q;
+    // Anchored inversion (spec §5.1): C = (0,0,−ρ), q' = C + 4ρ²·v/‖v‖², v = q − C.
+    auto rho = (sh_coeffs.select(1, 0) * sh::weight(0, 0)).clamp_min(kMinInversionRho).unsqueeze(-1);
+    auto zeros = at::zeros_like(rho);
+    auto center = at::cat({zeros, zeros, -rho}, -1);
+    auto v = q - center;
+    auto d2 = (v * v).sum(-1, true).clamp_min(std::numeric_limits<float>::min());
+    return center + (4.0 * rho * rho) * v / d2;
+}
+
+namespace {
+
+template <typename scalar_t>
+void fps_segments(const scalar_t* pts, const int64_t* offsets, const int64_t* keep,
+                  const int64_t* out_offsets, int64_t* out, int64_t num_segments) {
+    at::parallel_for(0, num_segments, 1, [&](int64_t begin, int64_t end) {
+        std::vector<scalar_t> xs, ys, zs, mind;
+        for (int64_t a = begin; a < end; ++a) {
+            const int64_t start = offsets[a], n = offsets[a + 1] - start, k = keep[a];
+            if (k <= 0 || n <= 0) continue;
+            xs.resize(n);
+            ys.resize(n);
+            zs.resize(n);
+            mind.assign(n, std::numeric_limits<scalar_t>::infinity());
+            for (int64_t j = 0; j < n; ++j) {
+                xs[j] = pts[3 * (start + j)];
+                ys[j] = pts[3 * (start + j) + 1];
+                zs[j] = pts[3 * (start + j) + 2];
+            }
+            int64_t* o = out + out_offsets[a];
+            int64_t cur = 0;
+            o[0] = start;
+            for (int64_t t = 1; t < k; ++t) {
+                const scalar_t cx = xs[cur], cy = ys[cur], cz = zs[cur];
+                scalar_t best = -1;
+                int64_t best_j = 0;
+                for (int64_t j = 0; j < n; ++j) {
+                    const scalar_t dx = xs[j] - cx, dy = ys[j] - cy, dz = zs[j] - cz;
+                    const scalar_t d = dx * dx + dy * dy + dz * dz;
+                    const scalar_t m = d < mind[j] ? d : mind[j];
+                    mind[j] = m;
+                    if (m > best) {
+                        best = m;
+                        best_j = j;
+                    }
+                }
+                cur = best_j;
+                o[t] = start + cur;
+            }
+        }
+    });
+}
+
+void check_fps_args(const at::Tensor& points, const at::Tensor& offsets, const at::Tensor& keep) {
+    TORCH_CHECK(points.dim() == 2 && points.size(1) == 3, "fps_packed: points must be [P, 3], got ",
+                points.sizes());
+    TORCH_CHECK(offsets.dim() == 1 && keep.dim() == 1 && offsets.size(0) == keep.size(0) + 1,
+                "fps_packed: offsets must be [A+1] and keep [A], got ", offsets.sizes(), " and ",
+                keep.sizes());
+}
+
+}  // namespace
+
+at::Tensor fps_packed(const at::Tensor& points, const at::Tensor& offsets, const at::Tensor& keep) {
+    check_fps_args(points, offsets, keep);
+    if (!points.device().is_cpu()) return fps_packed_ref(points, offsets, keep);
+    auto pts = points.detach().contiguous();
+    auto off = offsets.to(at::kLong).contiguous();
+    auto kp = keep.to(at::kLong).contiguous();
+    const int64_t A = kp.size(0);
+    auto out_off = at::zeros({A + 1}, off.options());
+    if (A > 0) out_off.narrow(0, 1, A).copy_(at::cumsum(kp, 0));
+    const int64_t total = out_off[A].item<int64_t>();
+    auto out = at::empty({total}, off.options());
+    AT_DISPATCH_FLOATING_TYPES(pts.scalar_type(), "fps_packed", [&] {
+        fps_segments<scalar_t>(pts.data_ptr<scalar_t>(), off.data_ptr<int64_t>(), kp.data_ptr<int64_t>(),
+                               out_off.data_ptr<int64_t>(), out.data_ptr<int64_t>(), A);
+    });
+    return out;
+}
+
+at::Tensor fps_packed_ref(const at::Tensor& points, const at::Tensor& offsets, const at::Tensor& keep) {
+    check_fps_args(points, offsets, keep);
+    at::NoGradGuard no_grad;
+    auto pts = points.detach();
+    auto lopts = offsets.options().dtype(at::kLong);
+    auto off = offsets.to(at::kLong);
+    auto kp = keep.to(at::kLong);
+    const int64_t A = kp.size(0);
+    if (A == 0) return at::empty({0}, lopts);
+    auto counts = off.narrow(0, 1, A) - off.narrow(0, 0, A);
+    const int64_t nmax = counts.max().item<int64_t>();
+    const int64_t kmax = kp.max().item<int64_t>();
+    if (nmax == 0 || kmax == 0) return at::empty({0}, lopts);
+    auto seg = at::repeat_interleave(at::arange(A, lopts), counts);
+    auto pos = at::arange(pts.size(0), lopts) - off.index_select(0, seg);
+    auto padded = at::zeros({A, nmax, 3}, pts.options());
+    padded.index_put_({seg, pos}, pts);
+    auto valid = at::zeros({A, nmax}, pts.options().dtype(at::kBool));
+    valid.index_put_({seg, pos}, at::ones_like(seg, valid.options()));
+    auto mind = at::full({A, nmax}, std::numeric_limits<double>::infinity(), pts.options());
+    auto cur = at::zeros({A}, lopts);
+    auto rows = at::arange(A, lopts);
+    std::vector<at::Tensor> sel;
+    for (int64_t t = 0; t < kmax; ++t) {
+        sel.push_back(cur);
+        auto c = padded.index({rows, cur}).unsqueeze(1);  // [A,1,3]
+        auto d = (padded - c).pow(2).sum(-1);
+        mind = at::minimum(mind, d);
+        mind = at::where(valid, mind, at::full_like(mind, -1.0));
+        cur = mind.argmax(1);
+    }
+    auto sel_t = at::stack(sel, 1);  // [A, kmax]
+    auto take = at::arange(kmax, lopts).unsqueeze(0) < kp.unsqueeze(1);
+    auto global = sel_t + off.narrow(0, 0, A).unsqueeze(1);
+    return global.masked_select(take);
+}
+
+}  // namespace mash::sampling

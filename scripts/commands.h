@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: MIT
+// Subcommand argument structs and entry points (torch-free header; implemented in cmd_*.cpp).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "scripts/common/cli.h"
+
+namespace mash::cli {
+
+struct InfoArgs {
+    GlobalOptions global;
+    std::string input;
+    bool json = false;
+};
+int run_info(const InfoArgs& args);
+
+struct SampleArgs {
+    GlobalOptions global;
+    std::string input;
+    std::string output;
+    int64_t num_points = 0;       ///< 0 = all sampled points; else FPS down to this many
+    int64_t num_directions = 0;   ///< 0 = MashOptions default (N)
+    int64_t num_boundary = 0;     ///< 0 = MashOptions default (B)
+    bool no_fps = false;          ///< keep every in-mask ray (skip the per-anchor 0.8 FPS)
+};
+int run_sample(const SampleArgs& args);
+
+}  // namespace mash::cli
