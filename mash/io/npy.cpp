@@ -935,7 +935,7 @@ struct PickleWriter {
         for (auto d : shape) integer(d);
         op('t');
     }
-    void dtype(const std::string& descr_no_order, char order) {
+    void dtype(const std::string& descr_no_order, char order, int flags = 0) {
         global("numpy", "dtype");
         unicode(descr_no_order);
         op(0x89);
@@ -946,7 +946,7 @@ struct PickleWriter {
         integer(3);
         unicode(std::string(1, order));
         op('N'); op('N'); op('N');
-        integer(-1); integer(-1); integer(0);
+        integer(-1); integer(-1); integer(flags);
         op('t');
         op('b');
     }
@@ -981,7 +981,7 @@ std::vector<uint8_t> serialize_pickled_dict_npy(const PickledDict& dict) {
     w.op('(');
     w.integer(1);
     w.op(')');
-    w.dtype("O8", '|');
+    w.dtype("O8", '|', 63);  // NPY_OBJECT's item flags
     w.op(0x89);
     w.op(']');
     w.op('}');

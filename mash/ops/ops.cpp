@@ -111,8 +111,8 @@ at::Tensor basis(const at::Tensor& theta, const at::Tensor& phi, int64_t degree)
         }
     }
     auto cpu64 = at::TensorOptions().dtype(at::kDouble);
-    auto coeff_t = at::from_blob(coeff.data(), {L + 1, K}, cpu64).to(opts);
-    auto w_t = at::from_blob(w.data(), {K}, cpu64).to(opts);
+    auto coeff_t = at::from_blob(coeff.data(), {L + 1, K}, cpu64).clone().to(opts);
+    auto w_t = at::from_blob(w.data(), {K}, cpu64).clone().to(opts);
     auto q = at::matmul(xpow, coeff_t);  // [S, K]
     // T_m for m = −L..L: sin(|m|φ)·s^|m| (m<0), 1 (m=0), cos(mφ)·s^m (m>0).
     std::vector<at::Tensor> trig(2 * L + 1);
@@ -187,10 +187,12 @@ at::Tensor axis_angle_from_matrix(const at::Tensor& R_in) {
     auto R = R_in.reshape({-1, 3, 3});
     auto tr = R.diagonal(0, -2, -1).sum(-1);  // [N]
     auto c = ((tr - 1.0) * 0.5).clamp(-1.0, 1.0);
-    auto theta = at::acos(c);
     // vee(R − Rᵀ) = 2 sinθ · n
     auto e = [&](int i, int j) { return R.select(-2, i).select(-1, j); };
     auto v = at::stack({e(2, 1) - e(1, 2), e(0, 2) - e(2, 0), e(1, 0) - e(0, 1)}, -1);  // [N, 3]
+    // θ = atan2(sinθ, cosθ) is well conditioned everywhere (acos of the trace loses half the
+    // digits near 0 and π).
+    auto theta = at::atan2(0.5 * at::linalg_vector_norm(v, 2, {-1}), c);
     // Small/medium angles: r = θ/(2 sinθ) · v, with θ/sinθ → 1 + θ²/6 at 0.
     auto s = at::sin(theta);
     auto small = theta < 1e-4;

@@ -31,7 +31,7 @@ at::Tensor boundary_phis(int64_t b, const c10::TensorOptions& options) {
     std::vector<float> v(b);
     const float two_pi = float(2.0 * M_PI);
     for (int64_t j = 0; j < b; ++j) v[j] = two_pi * float(j) / float(b);
-    return at::from_blob(v.data(), {b}, at::TensorOptions().dtype(at::kFloat)).to(options);
+    return at::from_blob(v.data(), {b}, at::TensorOptions().dtype(at::kFloat)).clone().to(options);
 }
 
 at::Tensor directions(const at::Tensor& theta, const at::Tensor& phi) {

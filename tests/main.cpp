@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: MIT
+// Catch2 runner (its own TU: it is expensive to compile and never changes).
+#define CATCH_CONFIG_RUNNER
+#include <catch2/catch.hpp>
+
+#include "mash/core/runtime.h"
+
+int main(int argc, char* argv[]) {
+    mash::init_runtime(2);
+    return Catch::Session().run(argc, argv);
+}

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+#include "tests/support/support.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+#include <unistd.h>
+
+namespace mash::test {
+
+GradcheckResult gradcheck(const std::function<at::Tensor(const std::vector<at::Tensor>&)>& f,
+                          std::vector<at::Tensor> inputs, int64_t max_elems, double eps, double atol, double rtol) {
+    for (auto& x : inputs) x = x.detach().to(at::kDouble).clone().requires_grad_(true);
+    at::Tensor out = f(inputs);
+    auto gen = mash::test::make_gen(1234);
+    at::Tensor u = at::randn(out.sizes(), gen, out.options().requires_grad(false));
+    at::Tensor proj = (out * u).sum();
+    std::vector<at::Tensor> grads(inputs.size());
+    if (proj.requires_grad()) grads = torch::autograd::grad({proj}, inputs, {}, false, false, true);
+    GradcheckResult res;
+    for (size_t k = 0; k < inputs.size(); ++k) {
+        at::Tensor g = grads[k].defined() ? grads[k] : at::zeros_like(inputs[k]);
+        at::Tensor flat = inputs[k].detach().reshape({-1});
+        const int64_t n = flat.numel();
+        const int64_t step = std::max<int64_t>(1, n / std::max<int64_t>(1, max_elems));
+        for (int64_t j = 0; j < n; j += step) {
+            auto eval = [&](double delta) {
+                at::NoGradGuard ng;
+                std::vector<at::Tensor> xs;
+                for (size_t m = 0; m < inputs.size(); ++m) {
+                    at::Tensor x = inputs[m].detach().clone();
+                    if (m == k) x.view({-1})[j] += delta;
+                    xs.push_back(x);
+                }
+                return (f(xs) * u).sum().item<double>();
+            };
+            double numeric = (eval(eps) - eval(-eps)) / (2 * eps);
+            double analytic = g.reshape({-1})[j].item<double>();
+            double err = std::abs(numeric - analytic);
+            if (!std::isfinite(analytic)) err = INFINITY;
+            if (err > res.max_abs_err) {
+                res.max_abs_err = err;
+                std::ostringstream os;
+                os << "input " << k << ", element " << j << ": analytic " << analytic << " vs numeric " << numeric;
+                res.worst = os.str();
+            }
+            if (!(err <= atol + rtol * std::abs(numeric))) res.ok = false;
+        }
+    }
+    return res;
+}
+
+at::Generator make_gen(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
+
+double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
+    if (a.sizes() != b.sizes()) {
+        std::ostringstream os;
+        os << "max_abs_diff: shape mismatch " << a.sizes() << " vs " << b.sizes();
+        throw std::runtime_error(os.str());
+    }
+    if (a.numel() == 0) return 0.0;
+    return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+}
+
+std::string shared_data(const std::string& rel) { return std::string(MASH_SHARED_DATA) + "/" + rel; }
+std::string test_data(const std::string& rel) { return std::string(MASH_TEST_DATA) + "/" + rel; }
+
+std::string temp_dir() {
+    static std::string dir;
+    if (dir.empty()) {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "mash_test_XXXXXX").string();
+        if (!mkdtemp(tmpl.data())) throw std::runtime_error("temp_dir: mkdtemp failed");
+        dir = tmpl;
+    }
+    return dir;
+}
+
+}  // namespace mash::test

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+// Test helpers: float64 finite-difference gradient checks and tensor comparisons.
+#pragma once
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace mash::test {
+
+/// Result of a gradient check: the worst mismatch found.
+struct GradcheckResult {
+    bool ok = true;
+    double max_abs_err = 0;
+    std::string worst;  ///< "input i, element j: analytic a vs numeric n"
+};
+
+/// Central differences in float64 (eps 1e-6, atol 1e-5, rtol 1e-3, as torch.autograd.gradcheck).
+/// f maps the inputs (float64, requires_grad set by the checker) to any tensor; the check projects
+/// the output on a fixed random direction u and compares d<f,u>/dx for up to max_elems elements
+/// of each input.
+GradcheckResult gradcheck(const std::function<at::Tensor(const std::vector<at::Tensor>&)>& f,
+                          std::vector<at::Tensor> inputs, int64_t max_elems = 400, double eps = 1e-6,
+                          double atol = 1e-5, double rtol = 1e-3);
+
+/// A seeded CPU generator.
+at::Generator make_gen(uint64_t seed);
+
+/// max |a − b| (shapes must match; throws otherwise).
+double max_abs_diff(const at::Tensor& a, const at::Tensor& b);
+
+/// Path to the shared data folder (../shared/data) and to the repo's tests/data.
+std::string shared_data(const std::string& rel);
+std::string test_data(const std::string& rel);
+/// A fresh temporary directory for this test process.
+std::string temp_dir();
+
+}  // namespace mash::test

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: MIT
+// SH basis, mask and rotation ops: goldens, properties and float64 gradient checks.
+#include <ATen/ATen.h>
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "mash/core/errors.h"
+#include "mash/ops/mask.h"
+#include "mash/ops/rotation.h"
+#include "mash/ops/sh.h"
+#include "tests/support/support.h"
+
+using namespace mash;
+using mash::test::gradcheck;
+using mash::test::max_abs_diff;
+
+namespace {
+const auto kF64 = at::TensorOptions().dtype(at::kDouble);
+at::Tensor t1(std::vector<double> v) { return at::tensor(v, kF64); }
+
+/// Legendre polynomial coefficients by the recurrence (l+1)P_{l+1} = (2l+1)xP_l − lP_{l−1}.
+std::vector<std::vector<double>> legendre(int L) {
+    std::vector<std::vector<double>> P = {{1.0}, {0.0, 1.0}};
+    for (int l = 1; l < L; ++l) {
+        std::vector<double> next(l + 2, 0.0);
+        for (int j = 0; j <= l; ++j) next[j + 1] += (2 * l + 1) * P[l][j] / (l + 1);
+        for (int j = 0; j < l; ++j) next[j] -= l * P[l - 1][j] / (l + 1);
+        P.push_back(next);
+    }
+    return P;
+}
+}  // namespace
+
+TEST_CASE("sh: golden values by hand", "[sh][golden]") {
+    // Y00 = 1/(2√π) everywhere.
+    auto th = t1({0.0, 0.7, 2.0, M_PI}), ph = t1({0.0, 1.3, -2.0, 5.0});
+    auto Y = sh::basis(th, ph, 0);
+    CHECK(max_abs_diff(Y.squeeze(1), at::full({4}, 0.5 / std::sqrt(M_PI), kF64)) < 1e-15);
+    // At θ = 0 (L = 2) only k0, k2, k6 are non-zero: 0.28209, 0.34549, 2·0.31539 (spec App. B).
+    auto Y0 = sh::basis(t1({0.0}), t1({0.4}), 2).squeeze(0);
+    std::vector<double> expect = {0.28209479177, 0, 0.34549414947, 0, 0, 0, 2 * 0.31539156525, 0, 0};
+    for (int k = 0; k < 9; ++k) CHECK(Y0[k].item<double>() == Approx(expect[k]).margin(1e-10));
+    // k7 (2,+1) = 0.77254840 · cosφ · sinθ · cosθ at a generic point.
+    double t = 0.9, p = 2.1;
+    auto Yg = sh::basis(t1({t}), t1({p}), 2).squeeze(0);
+    CHECK(Yg[7].item<double>() == Approx(0.77254840405 * std::cos(p) * std::sin(t) * std::cos(t)).epsilon(1e-10));
+    CHECK(Yg[4].item<double>() == Approx(0.38627420202 * std::sin(2 * p) * std::sin(t) * std::sin(t)).epsilon(1e-10));
+    CHECK(Yg[2].item<double>() == Approx(0.34549414947 * std::cos(t)).epsilon(1e-10));  // not 0.4886
+}
+
+TEST_CASE("sh: table polynomials are scaled Legendre derivatives (recurrence check)", "[sh][property]") {
+    auto P = legendre(6);
+    for (int l = 0; l <= 6; ++l) {
+        for (int m = 0; m <= l; ++m) {
+            // m-th derivative of P_l.
+            std::vector<double> d = P[l];
+            for (int k = 0; k < m; ++k) {
+                std::vector<double> dd(std::max<size_t>(1, d.size() - 1), 0.0);
+                for (size_t j = 1; j < d.size(); ++j) dd[j - 1] = j * d[j];
+                d = dd;
+            }
+            // Q = c · d for one constant c.
+            double c = 0;
+            for (size_t j = 0; j < d.size(); ++j)
+                if (d[j] != 0) { c = sh::legendre_table_coeff(l, m, j) / d[j]; break; }
+            REQUIRE(c != 0);
+            for (int j = 0; j <= 6; ++j) {
+                double dj = j < int(d.size()) ? d[j] : 0.0;
+                INFO("l=" << l << " m=" << m << " j=" << j);
+                CHECK(sh::legendre_table_coeff(l, m, j) == Approx(c * dj).margin(1e-12));
+            }
+        }
+    }
+}
+
+TEST_CASE("sh: Gram matrix on the sphere matches the original's non-uniform norms", "[sh][property]") {
+    // Midpoint quadrature in (θ, φ); orthogonal with the norms of spec §2.
+    const int nt = 400, np = 800, L = 6;
+    auto th = (at::arange(nt, kF64) + 0.5) * (M_PI / nt);
+    auto ph = (at::arange(np, kF64) + 0.5) * (2 * M_PI / np);
+    auto T = th.repeat_interleave(np), Ph = ph.repeat({nt});
+    auto Y = sh::basis(T, Ph, L);
+    auto w = at::sin(T) * (M_PI / nt) * (2 * M_PI / np);
+    auto G = at::matmul(Y.t() * w, Y);
+    auto expected_norm = [](int l, int m) {
+        if (l == 1) return 0.5;
+        if ((l == 2 || l == 5 || l == 6) && m != 0) return 0.5;
+        return 1.0;
+    };
+    for (int l = 0; l <= L; ++l)
+        for (int m = -l; m <= l; ++m) {
+            int k = l * l + m + l;
+            INFO("l=" << l << " m=" << m);
+            CHECK(G[k][k].item<double>() == Approx(expected_norm(l, std::abs(m))).epsilon(2e-4));
+        }
+    auto off = G - at::diag(at::diagonal(G));
+    CHECK(off.abs().max().item<double>() < 2e-4);
+}
+
+TEST_CASE("sh: float64 gradcheck in θ and φ, including θ = π/2 and the poles", "[sh][grad]") {
+    for (int L : {0, 2, 6}) {
+        auto th = t1({0.3, M_PI / 2, 1e-4, M_PI - 1e-4, 2.2});
+        auto ph = t1({0.1, 2.0, 4.0, -1.0, 6.28});
+        auto r = gradcheck([&](const std::vector<at::Tensor>& x) { return sh::basis(x[0], x[1], L); }, {th, ph});
+        INFO("L=" << L << " " << r.worst);
+        CHECK(r.ok);
+    }
+}
+
+TEST_CASE("sh: degree out of range is an error", "[sh][errors]") {
+    CHECK_THROWS_AS(sh::basis(t1({0.1}), t1({0.1}), 7), InputError);
+    CHECK_THROWS_AS(sh::basis(t1({0.1}), t1({0.1}), -1), InputError);
+}
+
+TEST_CASE("mask: basis order, hemisphere at zero, range and periodicity", "[mask][property]") {
+    auto B = mask::basis(t1({0.3}), 2).squeeze(0);
+    std::vector<double> expect = {1, std::cos(0.3), std::sin(0.3), std::cos(0.6), std::sin(0.6)};
+    for (int k = 0; k < 5; ++k) CHECK(B[k].item<double>() == Approx(expect[k]).epsilon(1e-14));
+    auto phi = at::linspace(-10.0, 10.0, 257, kF64);
+    auto zero = mask::thetas(at::zeros({2, 7}, kF64), mask::basis(phi, 3));
+    CHECK(max_abs_diff(zero, at::full_like(zero, M_PI / 2)) < 1e-15);
+    auto gen = mash::test::make_gen(7);
+    auto m = at::randn({5, 7}, gen, kF64) * 3.0;
+    auto th = mask::thetas(m, mask::basis(phi, 3));
+    CHECK(th.min().item<double>() > 0.0);
+    CHECK(th.max().item<double>() < M_PI);
+    auto th2 = mask::thetas(m, mask::basis(phi + 2 * M_PI, 3));
+    CHECK(max_abs_diff(th, th2) < 1e-12);
+}
+
+TEST_CASE("mask: float64 gradcheck", "[mask][grad]") {
+    auto gen = mash::test::make_gen(3);
+    auto m = at::randn({3, 7}, gen, kF64);
+    auto phi = at::linspace(0.0, 6.0, 11, kF64);
+    auto r = gradcheck([&](const std::vector<at::Tensor>& x) { return mask::thetas(x[0], mask::basis(x[1], 3)); },
+                       {m, phi});
+    INFO(r.worst);
+    CHECK(r.ok);
+    CHECK_THROWS_AS(mask::basis(phi, 11), InputError);
+}
+
+TEST_CASE("rotation: Rodrigues goldens", "[rotation][golden]") {
+    auto R = rotation::matrix_from_axis_angle(t1({0, 0, M_PI / 2}).view({1, 3})).squeeze(0);
+    CHECK(max_abs_diff(at::matmul(R, t1({1, 0, 0})), t1({0, 1, 0})) < 1e-15);
+    // Face-forward f = (1,0,0) ↔ r = (0, π/2, 0) and R·ẑ = f (spec App. B).
+    auto r = rotation::axis_angle_from_view_direction(t1({1, 0, 0}).view({1, 3}));
+    CHECK(max_abs_diff(r, t1({0, M_PI / 2, 0}).view({1, 3})) < 1e-15);
+    auto Rf = rotation::matrix_from_axis_angle(r).squeeze(0);
+    CHECK(max_abs_diff(at::matmul(Rf, t1({0, 0, 1})), t1({1, 0, 0})) < 1e-15);
+    // r = 0 is exactly the identity; π about x flips y and z.
+    CHECK(max_abs_diff(rotation::matrix_from_axis_angle(at::zeros({1, 3}, kF64)).squeeze(0), at::eye(3, kF64)) == 0);
+    auto Rpi = rotation::matrix_from_axis_angle(t1({M_PI, 0, 0}).view({1, 3})).squeeze(0);
+    CHECK(max_abs_diff(Rpi, at::diag(t1({1, -1, -1}))) < 1e-15);
+}
+
+TEST_CASE("rotation: Rodrigues gradcheck, at 0, tiny, generic and near π", "[rotation][grad]") {
+    auto r = t1({0, 0, 0, 1e-5, -2e-5, 3e-6, 0.3, -0.8, 1.1, 0, 3.1, 0.2}).view({4, 3});
+    auto res = gradcheck([](const std::vector<at::Tensor>& x) { return rotation::matrix_from_axis_angle(x[0]); }, {r});
+    INFO(res.worst);
+    CHECK(res.ok);
+    // d R / d r_x at 0 is the generator [e_x]×.
+    auto x = at::zeros({1, 3}, kF64).requires_grad_(true);
+    auto R = rotation::matrix_from_axis_angle(x);
+    auto g = at::zeros({1, 3, 3}, kF64);
+    g[0][2][1] = 1.0;  // pick R[2][1] = +r_x
+    R.backward(g);
+    CHECK(max_abs_diff(x.grad(), t1({1, 0, 0}).view({1, 3})) < 1e-15);
+}
+
+TEST_CASE("rotation: log map inverts Rodrigues, including θ ≈ 0 and θ ≈ π", "[rotation][property]") {
+    auto gen = mash::test::make_gen(11);
+    auto axes = at::randn({9, 3}, gen, kF64);
+    axes = axes / axes.norm(2, 1, true);
+    auto angles = t1({0.0, 1e-9, 1e-5, 0.5, 1.5, 2.5, 3.0, M_PI - 1e-7, M_PI - 1e-12}).view({9, 1});
+    auto r = axes * angles;
+    auto R = rotation::matrix_from_axis_angle(r);
+    auto r2 = rotation::axis_angle_from_matrix(R);
+    auto R2 = rotation::matrix_from_axis_angle(r2);
+    CHECK(max_abs_diff(R, R2) < 1e-12);
+    CHECK(max_abs_diff(r.narrow(0, 0, 7), r2.narrow(0, 0, 7)) < 1e-9);
+    CHECK(r2.norm(2, 1).max().item<double>() <= M_PI + 1e-12);
+}
+
+TEST_CASE("rotation: ortho6d Gram–Schmidt round trip and orthonormalization", "[rotation][property]") {
+    auto gen = mash::test::make_gen(5);
+    auto R = rotation::matrix_from_axis_angle(at::randn({6, 3}, gen, kF64));
+    auto o = rotation::ortho6d_from_matrix(R);
+    CHECK(max_abs_diff(rotation::matrix_from_ortho6d(o), R) < 1e-14);
+    // Non-orthonormal input (scaled and sheared like the official fixture) recovers R.
+    auto x = R.select(-1, 0), y = R.select(-1, 1);
+    auto o2 = at::cat({1.3 * x, 0.7 * y + 0.4 * x}, -1);
+    CHECK(max_abs_diff(rotation::matrix_from_ortho6d(o2), R) < 1e-14);
+    auto M = rotation::matrix_from_ortho6d(at::randn({4, 6}, gen, kF64));
+    CHECK(max_abs_diff(at::matmul(M, M.transpose(1, 2)), at::eye(3, kF64).expand({4, 3, 3})) < 1e-14);
+    CHECK(max_abs_diff(at::linalg_det(M), at::ones({4}, kF64)) < 1e-14);
+}
+
+TEST_CASE("rotation: view direction maps ẑ to f, including ±ẑ and 0", "[rotation][property]") {
+    auto f = t1({0.3, -0.2, 0.9, 0, 0, 1, 0, 0, -1, 0, 0, 0, -1, 2, 0.5}).view({5, 3});
+    auto r = rotation::axis_angle_from_view_direction(f);
+    auto z = at::matmul(rotation::matrix_from_axis_angle(r), t1({0, 0, 1}));
+    auto fn = f / f.norm(2, 1, true).clamp_min(1e-30);
+    CHECK(max_abs_diff(z.narrow(0, 0, 3), fn.narrow(0, 0, 3)) < 1e-14);
+    CHECK(max_abs_diff(z.narrow(0, 4, 1), fn.narrow(0, 4, 1)) < 1e-14);
+    CHECK(max_abs_diff(r[3], at::zeros({3}, kF64)) == 0);  // f = 0 → r = 0
+}
