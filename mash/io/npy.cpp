@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <deque>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -452,6 +453,10 @@ std::vector<ZipEntry> read_zip(const uint8_t* b, size_t size, const std::string&
         uint64_t data_off = loff + 30 + lnlen + lxlen;
         if (data_off > size || csize > size - data_off) fail(what, "truncated zip member '" + name + "'");
         if (usize > (uint64_t(1) << 36)) fail(what, "zip member '" + name + "' is too large");
+        // Deflate cannot expand more than ~1032:1; a larger claim is a corrupt (or hostile) header,
+        // and must not make us allocate the claimed size.
+        if (method == 8 && usize > 1032 * csize + 1024)
+            fail(what, "zip member '" + name + "' claims an impossible uncompressed size (corrupt file)");
         ZipEntry e;
         e.name = name;
         if (method == 0) {
@@ -538,8 +543,11 @@ std::vector<uint8_t> serialize_npz(const NamedArrays& arrays, bool deflate) {
 // Pickle: a strict subset VM for numpy object arrays of dicts.
 namespace {
 
+// Objects live in an arena owned by the Unpickler (a deque, so addresses are stable) and refer to
+// each other by raw pointer: destruction is flat, so deeply nested or cyclic streams (which a
+// hostile file can build with memo GET + APPEND) can neither overflow the stack nor leak.
 struct PyObj;
-using PyRef = std::shared_ptr<PyObj>;
+using PyRef = PyObj*;
 
 struct PyObj {
     enum Kind { kNone, kBool, kInt, kFloat, kBytes, kStr, kTuple, kList, kDict, kGlobal, kArray, kDtype, kMark };
@@ -558,15 +566,16 @@ struct PyObj {
     char byteorder = '|';
 };
 
-PyRef make(PyObj::Kind k) {
-    auto r = std::make_shared<PyObj>();
-    r->kind = k;
-    return r;
-}
 
 class Unpickler {
 public:
     Unpickler(const uint8_t* b, size_t n, const std::string& what) : b_(b), n_(n), what_(what) {}
+
+    PyRef make(PyObj::Kind k) {
+        arena_.emplace_back();
+        arena_.back().kind = k;
+        return &arena_.back();
+    }
 
     PyRef run() {
         while (true) {
@@ -845,6 +854,7 @@ private:
     std::string what_;
     std::vector<PyRef> stack_;
     std::vector<PyRef> memo_;
+    std::deque<PyObj> arena_;
 };
 
 NpyArray to_npy_array(const PyRef& a, const std::string& what, const std::string& key) {

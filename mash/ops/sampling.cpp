@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -60,6 +61,52 @@ at::Tensor local_points(const at::Tensor& sh_coeffs, const at::Tensor& theta, co
 
 namespace {
 
+/// FPS over one segment stored as SoA (xs, ys, zs; padded to a multiple of the SIMD width with
+/// mind = −1 so padding is never chosen), writing k local indices to `o`. Each step is a
+/// branch-free SIMD min-update + max-reduction (GCC vector extensions: SSE2 by default, AVX2 via a
+/// target clone), then a scan for the first index holding the max — so the result is exactly
+/// "argmax, first index on ties", identical to the scalar reference.
+template <typename scalar_t>
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void fps_one(const scalar_t* __restrict xs, const scalar_t* __restrict ys, const scalar_t* __restrict zs,
+             scalar_t* __restrict mind, int64_t n, int64_t n_padded, int64_t k, int64_t* __restrict o) {
+    constexpr int W = 32 / sizeof(scalar_t);
+    typedef scalar_t vec __attribute__((vector_size(32)));
+    for (int64_t j = 0; j < n; ++j) mind[j] = std::numeric_limits<scalar_t>::infinity();
+    for (int64_t j = n; j < n_padded; ++j) mind[j] = scalar_t(-1);
+    int64_t cur = 0;
+    o[0] = 0;
+    for (int64_t t = 1; t < k; ++t) {
+        vec cx, cy, cz, bv;
+        for (int l = 0; l < W; ++l) {
+            cx[l] = xs[cur];
+            cy[l] = ys[cur];
+            cz[l] = zs[cur];
+            bv[l] = scalar_t(-1);
+        }
+        for (int64_t j = 0; j < n_padded; j += W) {
+            vec x, y, z, m;
+            std::memcpy(&x, xs + j, sizeof(vec));
+            std::memcpy(&y, ys + j, sizeof(vec));
+            std::memcpy(&z, zs + j, sizeof(vec));
+            std::memcpy(&m, mind + j, sizeof(vec));
+            const vec dx = x - cx, dy = y - cy, dz = z - cz;
+            const vec d = dx * dx + dy * dy + dz * dz;
+            m = d < m ? d : m;
+            std::memcpy(mind + j, &m, sizeof(vec));
+            bv = m > bv ? m : bv;
+        }
+        scalar_t best = bv[0];
+        for (int l = 1; l < W; ++l) best = bv[l] > best ? bv[l] : best;
+        int64_t j = 0;
+        while (j < n - 1 && mind[j] != best) ++j;
+        cur = j;
+        o[t] = cur;
+    }
+}
+
 template <typename scalar_t>
 void fps_segments(const scalar_t* pts, const int64_t* offsets, const int64_t* keep,
                   const int64_t* out_offsets, int64_t* out, int64_t num_segments) {
@@ -68,35 +115,19 @@ void fps_segments(const scalar_t* pts, const int64_t* offsets, const int64_t* ke
         for (int64_t a = begin; a < end; ++a) {
             const int64_t start = offsets[a], n = offsets[a + 1] - start, k = keep[a];
             if (k <= 0 || n <= 0) continue;
-            xs.resize(n);
-            ys.resize(n);
-            zs.resize(n);
-            mind.assign(n, std::numeric_limits<scalar_t>::infinity());
+            const int64_t W = 32 / sizeof(scalar_t), n_padded = (n + W - 1) / W * W;
+            xs.assign(n_padded, scalar_t(0));
+            ys.assign(n_padded, scalar_t(0));
+            zs.assign(n_padded, scalar_t(0));
+            mind.resize(n_padded);
             for (int64_t j = 0; j < n; ++j) {
                 xs[j] = pts[3 * (start + j)];
                 ys[j] = pts[3 * (start + j) + 1];
                 zs[j] = pts[3 * (start + j) + 2];
             }
             int64_t* o = out + out_offsets[a];
-            int64_t cur = 0;
-            o[0] = start;
-            for (int64_t t = 1; t < k; ++t) {
-                const scalar_t cx = xs[cur], cy = ys[cur], cz = zs[cur];
-                scalar_t best = -1;
-                int64_t best_j = 0;
-                for (int64_t j = 0; j < n; ++j) {
-                    const scalar_t dx = xs[j] - cx, dy = ys[j] - cy, dz = zs[j] - cz;
-                    const scalar_t d = dx * dx + dy * dy + dz * dz;
-                    const scalar_t m = d < mind[j] ? d : mind[j];
-                    mind[j] = m;
-                    if (m > best) {
-                        best = m;
-                        best_j = j;
-                    }
-                }
-                cur = best_j;
-                o[t] = start + cur;
-            }
+            fps_one<scalar_t>(xs.data(), ys.data(), zs.data(), mind.data(), n, n_padded, std::min(k, n), o);
+            for (int64_t t = 0; t < std::min(k, n); ++t) o[t] += start;
         }
     });
 }

@@ -70,7 +70,7 @@ at::Tensor MashImpl::world_points(const at::Tensor& anchor_idx, const at::Tensor
     auto q = sampling::local_points(sh_params.index_select(0, anchor_idx), theta, phi, options_.sh_degree,
                                     options_.use_inverse, relu);
     auto Rg = R.index_select(0, anchor_idx);                       // [P, 3, 3]
-    auto qw = at::matmul(Rg, q.unsqueeze(-1)).squeeze(-1);         // R·q
+    auto qw = (Rg * q.unsqueeze(-2)).sum(-1);                      // R·q (faster than a 3x3 bmm)
     return positions.index_select(0, anchor_idx) + qw;
 }
 

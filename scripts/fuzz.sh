@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer target for the npy/npz/pickle readers with clang (ASan + UBSan) and runs it.
+#   scripts/fuzz.sh [seconds]        (default 600)
+# Not part of the default test suite. Needs clang-14 and libclang-rt-14-dev (installed here via
+# MASH_DEPS_EXTRA="clang-14 libclang-rt-14-dev" scripts/install-deps.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_TO_RUN=${1:-600}
+MASH_DEPS_EXTRA="clang-14 libclang-rt-14-dev" scripts/install-deps.sh
+mkdir -p build-fuzz fuzz-corpus
+clang++-14 -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I. \
+  mash/io/npy.cpp mash/representation/mash_params.cpp tests/fuzz/fuzz_formats.cpp -lz -o build-fuzz/fuzz_formats
+# Seed corpus: numpy-written fixtures and the original implementation's small files.
+cp -n tests/data/*.np[yz] fuzz-corpus/ 2>/dev/null || true
+for f in handmade_3anchor.npy handmade_3anchor_legacy.npy bunny_a400_params.npz; do
+  [[ -f ../shared/data/mash_official/$f ]] && cp -n ../shared/data/mash_official/$f fuzz-corpus/ || true
+done
+exec build-fuzz/fuzz_formats fuzz-corpus -max_total_time="$SECONDS_TO_RUN" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1
