@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "scripts/common/cli.h"
 
@@ -25,5 +26,19 @@ struct SampleArgs {
     bool no_fps = false;          ///< keep every in-mask ray (skip the per-anchor 0.8 FPS)
 };
 int run_sample(const SampleArgs& args);
+
+struct FitArgs {
+    GlobalOptions global;
+    std::string input;
+    std::string output;
+    std::string config;
+    std::vector<std::string> set;
+    int64_t anchors = 0;  ///< 0 = from config
+    std::string points_out;
+    std::string report;
+    std::string plot;
+    uint64_t seed = 0;
+};
+int run_fit(const FitArgs& args);
 
 }  // namespace mash::cli

@@ -32,6 +32,21 @@ int main(int argc, char** argv) {
     c_sample->add_flag("--no-fps", sample.no_fps, "Keep all in-mask rays (skip the per-anchor 0.8 FPS)");
     add_global_flags(*c_sample, sample.global);
 
+    FitArgs fit;
+    auto* c_fit = app.add_subcommand("fit", "Fit a MASH to a mesh or point cloud");
+    c_fit->add_option("input", fit.input,
+                      "Mesh (.obj .off .ply .stl .glb .gltf) or point cloud (.ply .xyz .pts .pcd .off .npy .npz)")
+        ->required();
+    c_fit->add_option("-o,--output", fit.output, "Output MASH file (.npz; .npy = original pickled layout)")->required();
+    c_fit->add_option("--config", fit.config, "YAML file with a 'fit:' section of overrides (configs/fit/*.yaml)");
+    c_fit->add_option("--set", fit.set, "Override one option: key=value (repeatable), e.g. --set lr=1e-3");
+    c_fit->add_option("--anchors", fit.anchors, "Number of anchors (default 400)");
+    c_fit->add_option("--points-out", fit.points_out, "Also write the fitted MASH's sample points (.ply ...)");
+    c_fit->add_option("--report", fit.report, "Write a JSON report (time, steps, losses, L1/L2-CD, F-score)");
+    c_fit->add_option("--plot", fit.plot, "Write the loss curve as a PNG");
+    c_fit->add_option("--seed", fit.seed, "Random seed (surface sampling, subsampling)")->capture_default_str();
+    add_global_flags(*c_fit, fit.global);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -40,5 +55,6 @@ int main(int argc, char** argv) {
     }
     if (c_info->parsed()) return guarded([&] { return run_info(info); });
     if (c_sample->parsed()) return guarded([&] { return run_sample(sample); });
+    if (c_fit->parsed()) return guarded([&] { return run_fit(fit); });
     return 2;
 }

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: MIT
+#include "mash/fitting/fitter.h"
+
+#include <ATen/ATen.h>
+#include <torch/optim/adamw.h>
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+#include "mash/losses/losses.h"
+#include "mash/losses/nearest.h"
+#include "mash/ops/sampling.h"
+#include "mash/representation/mash.h"
+
+namespace mash::fitting {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+/// The stage list of spec §6.5: warm-up, `adaptive_epochs` adaptive epochs, then lr-decay
+/// epochs k = 2, 3, ... until the epoch that runs at min_lr.
+struct Stage {
+    std::string name;
+    bool warmup = false;
+    double lr = 0, w_fit = 1, w_cov = 0.5, w_bc = 0;
+};
+
+std::vector<Stage> make_stages(const FitOptions& o) {
+    std::vector<Stage> s;
+    if (o.warmup_steps > 0) s.push_back({"warmup", true, o.lr, o.fit_weight, o.coverage_weight_start, 0.0});
+    const int64_t n = o.adaptive_epochs;
+    for (int64_t i = 0; i < n; ++i) {
+        const double t = n > 1 ? double(i) / double(n - 1) : 1.0;
+        s.push_back({"adapt " + std::to_string(i + 1) + "/" + std::to_string(n), false, o.lr, o.fit_weight,
+                     o.coverage_weight_start + (1.0 - o.coverage_weight_start) * t,
+                     (0.1 + 0.9 * t) * o.boundary_weight_max});
+    }
+    for (int64_t k = 2;; ++k) {
+        const double lr = std::max(o.lr * std::pow(o.lr_decay, double(k - 1)), o.min_lr);
+        s.push_back({"decay " + std::to_string(k - 1), false, lr, o.fit_weight, 1.0, o.boundary_weight_max / k});
+        if (lr <= o.min_lr || k > 100) break;
+    }
+    return s;
+}
+
+}  // namespace
+
+PointMetrics point_metrics(const at::Tensor& pred, const at::Tensor& gt, double tau) {
+    at::NoGradGuard ng;
+    auto ch = losses::chamfer(pred.detach(), gt.detach().to(pred.scalar_type()));
+    auto df = ch.dist2_fit.to(at::kDouble), dc = ch.dist2_cov.to(at::kDouble);
+    PointMetrics m;
+    m.tau = tau;
+    m.l1_cd = 0.5 * (df.sqrt().mean().item<double>() + dc.sqrt().mean().item<double>());
+    m.l2_cd = 0.5 * (df.mean().item<double>() + dc.mean().item<double>());
+    m.precision = (df <= tau * tau).to(at::kDouble).mean().item<double>();
+    m.recall = (dc <= tau * tau).to(at::kDouble).mean().item<double>();
+    m.fscore = m.precision + m.recall > 0 ? 2 * m.precision * m.recall / (m.precision + m.recall) : 0.0;
+    return m;
+}
+
+std::vector<int64_t> farthest_point_indices(const std::vector<double>& points, int64_t k) {
+    const int64_t n = int64_t(points.size() / 3);
+    auto pts = at::from_blob(const_cast<double*>(points.data()), {n, 3}, at::TensorOptions().dtype(at::kDouble))
+                   .to(at::kFloat);
+    auto lopts = at::TensorOptions().dtype(at::kLong);
+    auto idx = sampling::fps_packed(pts, at::tensor(std::vector<int64_t>{0, n}, lopts),
+                                    at::tensor(std::vector<int64_t>{std::min(k, n)}, lopts));
+    return std::vector<int64_t>(idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel());
+}
+
+FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOptions& o,
+                   const std::function<void(const FitStep&)>& on_step) {
+    o.validate();
+    const auto t0 = std::chrono::steady_clock::now();
+    auto gt = gt_in.detach().to(at::kFloat).contiguous();
+    MashOptions mo;
+    mo.num_directions = o.num_directions;
+    mo.num_boundary = o.num_boundary;
+    mo.fps_scale = o.fps_scale;
+    Mash mash = make_mash(init, mo, gt.options());
+    for (auto& p : mash->parameters()) p.requires_grad_(true);
+    losses::KdTree tree(gt);
+
+    torch::optim::AdamW opt(mash->parameters(),
+                            torch::optim::AdamWOptions(o.lr).betas({0.9, 0.999}).eps(1e-8).weight_decay(o.weight_decay));
+    auto set_lr = [&](double lr) {
+        for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+    };
+
+    FitResult res;
+    const auto stages = make_stages(o);
+    const double expected_steps = double(o.warmup_steps) + double(stages.size() - 1) * 20.0;
+    double last_finite = NAN;
+    int64_t step = 0;
+    for (size_t si = 0; si < stages.size() && step < o.max_steps; ++si) {
+        const Stage& st = stages[si];
+        double best = INFINITY;
+        int64_t bad = 0;
+        const int64_t limit = st.warmup ? o.warmup_steps : o.max_epoch_steps;
+        for (int64_t i = 0; i < limit && step < o.max_steps; ++i) {
+            ++step;
+            const double lr = st.warmup ? o.lr * double(i + 1) / double(o.warmup_steps) : st.lr;
+            set_lr(lr);
+            auto ta = std::chrono::steady_clock::now();
+            MashSamples s = mash->forward(true);
+            auto pts = s.points();
+            auto tb = std::chrono::steady_clock::now();
+            auto ch = losses::chamfer(pts, gt, &tree);
+            auto l_fit = losses::soft_l1(ch.dist2_fit, o.eps);
+            auto l_cov = losses::soft_l1(ch.dist2_cov, o.eps);
+            auto tc = std::chrono::steady_clock::now();
+            at::Tensor l_bc = at::zeros({}, pts.options());
+            if (st.w_bc > 0) l_bc = losses::boundary_continuity(s.boundary_points, s.boundary_anchor_idx, o.eps);
+            auto td = std::chrono::steady_clock::now();
+            auto loss = st.w_fit * l_fit + st.w_cov * l_cov + st.w_bc * l_bc;
+            const double lv = loss.item<double>();
+            if (!std::isfinite(lv)) {
+                std::ostringstream os;
+                os << "fit diverged at step " << step << " (" << st.name << "): loss is " << lv
+                   << "; last finite loss " << last_finite;
+                throw FitDivergedError(os.str());
+            }
+            last_finite = lv;
+            opt.zero_grad();
+            loss.backward();
+            for (auto& p : mash->parameters())
+                if (p.grad().defined()) p.mutable_grad().nan_to_num_(0.0, 0.0, 0.0);  // spec: NaN grads → 0
+            opt.step();
+            auto te = std::chrono::steady_clock::now();
+            res.time_sampling += std::chrono::duration<double>(tb - ta).count();
+            res.time_chamfer += std::chrono::duration<double>(tc - tb).count();
+            res.time_boundary += std::chrono::duration<double>(td - tc).count();
+            res.time_backward += std::chrono::duration<double>(te - td).count();
+
+            FitStep fs;
+            fs.step = step;
+            fs.stage = st.name;
+            fs.lr = lr;
+            fs.loss = lv;
+            fs.fit = l_fit.item<double>();
+            fs.coverage_loss = l_cov.item<double>();
+            fs.boundary = l_bc.item<double>();
+            fs.w_fit = st.w_fit;
+            fs.w_cov = st.w_cov;
+            fs.w_bc = st.w_bc;
+            fs.coverage = (ch.dist2_cov <= o.coverage_tau * o.coverage_tau).to(at::kFloat).mean().item<double>();
+            fs.num_samples = pts.size(0);
+            fs.elapsed = seconds_since(t0);
+            fs.progress = std::min(0.99, (double(si) + (st.warmup ? double(i + 1) / double(limit) : 0.5)) /
+                                             double(stages.size()));
+            (void)expected_steps;
+            res.history.push_back(fs);
+            if (on_step) on_step(fs);
+            if (!st.warmup) {  // patience rule (spec §6.5): two consecutive non-improving steps
+                if (lv < best) {
+                    best = lv;
+                    bad = 0;
+                } else if (++bad >= o.patience) {
+                    break;
+                }
+            }
+        }
+    }
+    res.steps = step;
+    res.params = mash->to_params();
+    {
+        at::NoGradGuard ng;
+        auto s = mash->forward(true);
+        res.metrics = point_metrics(s.points(), gt, o.fscore_tau);
+    }
+    res.seconds = seconds_since(t0);
+    if (!res.history.empty()) res.last = res.history.back();
+    return res;
+}
+
+}  // namespace mash::fitting

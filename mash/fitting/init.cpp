@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+#include "mash/fitting/init.h"
+
+#include <open3d/geometry/KDTreeSearchParam.h>
+#include <open3d/geometry/PointCloud.h>
+#include <open3d/utility/Logging.h>
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+
+#include "mash/core/errors.h"
+
+namespace mash::fitting {
+
+Normalization compute_normalization(const std::vector<double>& pts, const std::string& what) {
+    const size_t n = pts.size() / 3;
+    if (n == 0) throw InputError(what + ": no points");
+    double lo[3], hi[3];
+    for (int k = 0; k < 3; ++k) lo[k] = hi[k] = pts[k];
+    Eigen::Vector3d mean = Eigen::Vector3d::Zero();
+    for (size_t i = 0; i < n; ++i)
+        for (int k = 0; k < 3; ++k) {
+            lo[k] = std::min(lo[k], pts[3 * i + k]);
+            hi[k] = std::max(hi[k], pts[3 * i + k]);
+            mean[k] += pts[3 * i + k];
+        }
+    mean /= double(n);
+    const double extent = std::max({hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]});
+    if (!(extent > 0)) throw InputError(what + ": all points are identical (expected a 3D surface)");
+    Eigen::Matrix3d cov = Eigen::Matrix3d::Zero();
+    for (size_t i = 0; i < n; ++i) {
+        Eigen::Vector3d d(pts[3 * i] - mean[0], pts[3 * i + 1] - mean[1], pts[3 * i + 2] - mean[2]);
+        cov += d * d.transpose();
+    }
+    Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d> es(cov / double(n));
+    const double smallest = std::sqrt(std::max(0.0, es.eigenvalues()[0]));
+    const double largest = std::sqrt(std::max(0.0, es.eigenvalues()[2]));
+    if (smallest < 1e-6 * largest)
+        throw InputError(what + ": the points are flat (they lie on a plane or a line; expected the surface of a 3D shape)");
+    Normalization nm;
+    for (int k = 0; k < 3; ++k) nm.center[k] = 0.5 * (lo[k] + hi[k]);
+    nm.scale = 0.9 / extent;
+    return nm;
+}
+
+void apply_normalization(std::vector<double>& pts, const Normalization& n) {
+    for (size_t i = 0; i < pts.size(); ++i) pts[i] = (pts[i] - n.center[i % 3]) * n.scale;
+}
+
+void undo_normalization(MashParams& params, const Normalization& n) {
+    params.scale(1.0 / n.scale);
+    params.translate(n.center[0], n.center[1], n.center[2]);
+}
+
+std::vector<double> estimate_normals(const std::vector<double>& pts, int64_t knn) {
+    open3d::utility::SetVerbosityLevel(open3d::utility::VerbosityLevel::Error);
+    open3d::geometry::PointCloud pc;
+    const size_t n = pts.size() / 3;
+    pc.points_.resize(n);
+    for (size_t i = 0; i < n; ++i) pc.points_[i] = {pts[3 * i], pts[3 * i + 1], pts[3 * i + 2]};
+    pc.EstimateNormals(open3d::geometry::KDTreeSearchParamKNN(int(knn)), false);
+    std::vector<double> out(3 * n);
+    for (size_t i = 0; i < n; ++i)
+        for (int k = 0; k < 3; ++k) out[3 * i + k] = pc.normals_[i][k];
+    return out;
+}
+
+MashParams initial_mash(const std::vector<double>& anchor_points, const std::vector<double>& anchor_normals,
+                        const FitOptions& o) {
+    const int64_t A = int64_t(anchor_points.size() / 3);
+    MashParams p = MashParams::zeros(A, o.mask_degree, o.sh_degree);
+    p.use_inverse = o.use_inverse;
+    const double w0 = 0.5 / std::sqrt(M_PI);
+    const double d = o.surface_dist;
+    for (int64_t a = 0; a < A; ++a) {
+        Eigen::Vector3d x(anchor_points[3 * a], anchor_points[3 * a + 1], anchor_points[3 * a + 2]);
+        Eigen::Vector3d nrm(anchor_normals[3 * a], anchor_normals[3 * a + 1], anchor_normals[3 * a + 2]);
+        if (!(nrm.norm() > 1e-12)) nrm = Eigen::Vector3d::UnitZ();
+        nrm.normalize();
+        Eigen::Vector3d pos = x + d * nrm;
+        // Face-forward f = −n: axis ẑ × f, angle acos(f_z) (spec §5.3), written out in double.
+        Eigen::Vector3d f = -nrm;
+        Eigen::Vector3d axis = Eigen::Vector3d::UnitZ().cross(f);
+        if (axis.norm() < 1e-12) axis = Eigen::Vector3d::UnitX();
+        axis.normalize();
+        Eigen::Vector3d r = axis * std::acos(std::clamp(f.z(), -1.0, 1.0));
+        for (int k = 0; k < 3; ++k) {
+            p.positions[3 * a + k] = pos[k];
+            p.rotate_vectors[3 * a + k] = r[k];
+        }
+        p.sh_params[a * p.sh_dim()] = d / w0;
+    }
+    return p;
+}
+
+}  // namespace mash::fitting

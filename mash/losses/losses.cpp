@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+#include "mash/losses/losses.h"
+
+#include <ATen/ATen.h>
+
+#include "mash/losses/nearest.h"
+
+namespace mash::losses {
+
+ChamferResult chamfer(const at::Tensor& samples, const at::Tensor& gt, const KdTree* gt_tree) {
+    TORCH_CHECK(samples.dim() == 2 && samples.size(1) == 3 && gt.dim() == 2 && gt.size(1) == 3,
+                "chamfer: samples and gt must be [N, 3], got ", samples.sizes(), " and ", gt.sizes());
+    TORCH_CHECK(samples.size(0) > 0 && gt.size(0) > 0, "chamfer: empty point set");
+    ChamferResult r;
+    r.idx_fit = gt_tree ? gt_tree->nearest(samples) : nearest_indices(samples, gt);
+    r.idx_cov = nearest_indices(gt, samples);
+    auto g = gt.to(samples.scalar_type());
+    r.dist2_fit = (samples - g.index_select(0, r.idx_fit)).pow(2).sum(-1);
+    r.dist2_cov = (samples.index_select(0, r.idx_cov) - g).pow(2).sum(-1);
+    // The original replaces NaN squared distances by 0 (chamfer.cpp nan_to_num).
+    r.dist2_fit = at::nan_to_num(r.dist2_fit, 0.0);
+    r.dist2_cov = at::nan_to_num(r.dist2_cov, 0.0);
+    return r;
+}
+
+at::Tensor soft_l1(const at::Tensor& dist2, double eps) { return at::sqrt(dist2 + eps).mean(); }
+
+at::Tensor boundary_continuity(const at::Tensor& boundary_points, const at::Tensor& anchor_idx, double eps) {
+    auto nn = nearest_other_group(boundary_points, anchor_idx);
+    auto valid = nn >= 0;
+    if (!valid.any().item<bool>()) return at::zeros({}, boundary_points.options());
+    auto q = boundary_points.index_select(0, valid.nonzero().squeeze(1));
+    auto o = boundary_points.index_select(0, nn.masked_select(valid));
+    return soft_l1((q - o).pow(2).sum(-1), eps);
+}
+
+}  // namespace mash::losses

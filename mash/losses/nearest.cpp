@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: MIT
+#include "mash/losses/nearest.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <limits>
+#include <nanoflann.hpp>
+#include <variant>
+
+namespace mash::losses {
+namespace {
+
+template <typename T>
+struct Cloud {
+    const T* pts = nullptr;
+    size_t n = 0;
+    size_t kdtree_get_point_count() const { return n; }
+    T kdtree_get_pt(size_t i, size_t d) const { return pts[3 * i + d]; }
+    template <class BBox>
+    bool kdtree_get_bbox(BBox&) const { return false; }
+};
+
+template <typename T>
+using Tree = nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<T, Cloud<T>>, Cloud<T>, 3, uint32_t>;
+
+/// Result set keeping the single nearest point whose group differs from the query's.
+template <typename T>
+struct OtherGroupResult {
+    const int64_t* group;
+    int64_t own;
+    T best = std::numeric_limits<T>::max();
+    int64_t best_idx = -1;
+    bool full() const { return best_idx >= 0; }
+    T worstDist() const { return best; }
+    bool addPoint(T dist, uint32_t idx) {
+        if (group[idx] != own && (dist < best || (dist == best && int64_t(idx) < best_idx))) {
+            best = dist;
+            best_idx = idx;
+        }
+        return true;
+    }
+};
+
+void check_points(const at::Tensor& p, const char* name) {
+    TORCH_CHECK(p.dim() == 2 && p.size(1) == 3, "nearest: ", name, " must be [N, 3], got ", p.sizes());
+    TORCH_CHECK(p.is_floating_point(), "nearest: ", name, " must be floating point, got ", p.scalar_type());
+}
+
+template <typename T>
+void query_all(const Tree<T>& tree, const T* q, int64_t nq, int64_t* out) {
+    at::parallel_for(0, nq, 2048, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) {
+            uint32_t idx = 0;
+            T d = 0;
+            nanoflann::KNNResultSet<T, uint32_t> rs(1);
+            rs.init(&idx, &d);
+            tree.findNeighbors(rs, q + 3 * i, nanoflann::SearchParams(32, 0.0f, false));
+            out[i] = idx;
+        }
+    });
+}
+
+}  // namespace
+
+struct KdTree::Impl {
+    at::Tensor points;  // contiguous CPU copy
+    std::variant<std::monostate, Cloud<float>, Cloud<double>> cloud;
+    std::unique_ptr<Tree<float>> tf;
+    std::unique_ptr<Tree<double>> td;
+};
+
+KdTree::KdTree(const at::Tensor& points) : impl_(std::make_unique<Impl>()) {
+    check_points(points, "points");
+    TORCH_CHECK(points.size(0) > 0, "KdTree: empty point set");
+    impl_->points = points.detach().contiguous();
+    if (!impl_->points.device().is_cpu()) return;  // brute force on other devices
+    const nanoflann::KDTreeSingleIndexAdaptorParams params(16);
+    if (impl_->points.scalar_type() == at::kDouble) {
+        auto& c = impl_->cloud.emplace<Cloud<double>>();
+        c.pts = impl_->points.data_ptr<double>();
+        c.n = size_t(impl_->points.size(0));
+        impl_->td = std::make_unique<Tree<double>>(3, c, params);
+    } else {
+        impl_->points = impl_->points.to(at::kFloat);
+        auto& c = impl_->cloud.emplace<Cloud<float>>();
+        c.pts = impl_->points.data_ptr<float>();
+        c.n = size_t(impl_->points.size(0));
+        impl_->tf = std::make_unique<Tree<float>>(3, c, params);
+    }
+}
+
+KdTree::~KdTree() = default;
+
+int64_t KdTree::size() const { return impl_->points.size(0); }
+
+at::Tensor KdTree::nearest(const at::Tensor& queries) const {
+    check_points(queries, "queries");
+    if (!impl_->points.device().is_cpu()) return nearest_indices_ref(queries, impl_->points);
+    auto out = at::empty({queries.size(0)}, at::TensorOptions().dtype(at::kLong));
+    if (impl_->td) {
+        auto q = queries.detach().to(at::kCPU, at::kDouble).contiguous();
+        query_all<double>(*impl_->td, q.data_ptr<double>(), q.size(0), out.data_ptr<int64_t>());
+    } else {
+        auto q = queries.detach().to(at::kCPU, at::kFloat).contiguous();
+        query_all<float>(*impl_->tf, q.data_ptr<float>(), q.size(0), out.data_ptr<int64_t>());
+    }
+    return out.to(queries.device());
+}
+
+at::Tensor nearest_indices(const at::Tensor& queries, const at::Tensor& ref) {
+    if (!ref.device().is_cpu()) return nearest_indices_ref(queries, ref);
+    return KdTree(ref).nearest(queries);
+}
+
+at::Tensor nearest_other_group(const at::Tensor& points, const at::Tensor& group) {
+    check_points(points, "points");
+    TORCH_CHECK(group.dim() == 1 && group.size(0) == points.size(0),
+                "nearest_other_group: group must be [P] matching points, got ", group.sizes());
+    if (!points.device().is_cpu()) return nearest_other_group_ref(points, group);
+    const int64_t P = points.size(0);
+    auto out = at::full({P}, -1, at::TensorOptions().dtype(at::kLong));
+    if (P == 0) return out;
+    auto g = group.to(at::kLong).contiguous();
+    auto run = [&](auto tag) {
+        using T = decltype(tag);
+        auto pts = points.detach().to(at::kCPU, c10::CppTypeToScalarType<T>::value).contiguous();
+        Cloud<T> cloud{pts.template data_ptr<T>(), size_t(P)};
+        Tree<T> tree(3, cloud, nanoflann::KDTreeSingleIndexAdaptorParams(16));
+        const T* q = pts.template data_ptr<T>();
+        const int64_t* gp = g.data_ptr<int64_t>();
+        int64_t* o = out.data_ptr<int64_t>();
+        at::parallel_for(0, P, 1024, [&](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i) {
+                OtherGroupResult<T> rs{gp, gp[i]};
+                tree.findNeighbors(rs, q + 3 * i, nanoflann::SearchParams(32, 0.0f, false));
+                o[i] = rs.best_idx;
+            }
+        });
+    };
+    if (points.scalar_type() == at::kDouble) run(double());
+    else run(float());
+    return out;
+}
+
+at::Tensor nearest_indices_ref(const at::Tensor& queries, const at::Tensor& ref) {
+    check_points(queries, "queries");
+    check_points(ref, "ref");
+    at::NoGradGuard ng;
+    auto q = queries.detach(), r = ref.detach().to(q.scalar_type());
+    std::vector<at::Tensor> parts;
+    const int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 24) / std::max<int64_t>(1, r.size(0)));
+    for (int64_t s = 0; s < q.size(0); s += chunk) {
+        auto qc = q.narrow(0, s, std::min(chunk, q.size(0) - s));
+        auto d = (qc.unsqueeze(1) - r.unsqueeze(0)).pow(2).sum(-1);
+        parts.push_back(d.argmin(1));
+    }
+    if (parts.empty()) return at::empty({0}, q.options().dtype(at::kLong));
+    return at::cat(parts);
+}
+
+at::Tensor nearest_other_group_ref(const at::Tensor& points, const at::Tensor& group) {
+    check_points(points, "points");
+    at::NoGradGuard ng;
+    auto p = points.detach();
+    auto g = group.to(p.device(), at::kLong);
+    std::vector<at::Tensor> parts;
+    const int64_t P = p.size(0);
+    const int64_t chunk = std::max<int64_t>(1, (int64_t(1) << 24) / std::max<int64_t>(1, P));
+    for (int64_t s = 0; s < P; s += chunk) {
+        const int64_t n = std::min(chunk, P - s);
+        auto d = (p.narrow(0, s, n).unsqueeze(1) - p.unsqueeze(0)).pow(2).sum(-1);
+        auto same = g.narrow(0, s, n).unsqueeze(1) == g.unsqueeze(0);
+        d = d.masked_fill(same, std::numeric_limits<double>::infinity());
+        auto idx = d.argmin(1);
+        auto none = std::get<0>(d.min(1)).isinf();
+        parts.push_back(idx.masked_fill(none, -1));
+    }
+    if (parts.empty()) return at::empty({0}, p.options().dtype(at::kLong));
+    return at::cat(parts);
+}
+
+}  // namespace mash::losses

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+// Exact nearest-neighbour search for point sets [P, 3] (no gradient: indices only; losses gather
+// the neighbours and differentiate through them with autograd).
+//   * CPU float/double: nanoflann KD-trees, queries parallel over at::parallel_for.
+//   * other devices, and the test oracle: brute force in ATen (*_ref), exact (x − y)² distances.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+
+namespace mash::losses {
+
+/// A KD-tree over a fixed point set, built once and queried many times (e.g. the GT points of a
+/// fit). Keeps its own copy of the points (CPU). Non-CPU tensors fall back to brute force.
+class KdTree {
+public:
+    explicit KdTree(const at::Tensor& points);  ///< points [R, 3], float or double
+    ~KdTree();
+    KdTree(const KdTree&) = delete;
+    KdTree& operator=(const KdTree&) = delete;
+
+    /// Index (int64 [Q]) of the nearest reference point of each query [Q, 3].
+    at::Tensor nearest(const at::Tensor& queries) const;
+    int64_t size() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// Nearest point of `ref` [R, 3] for each query [Q, 3] → int64 [Q]. Builds a tree on ref.
+at::Tensor nearest_indices(const at::Tensor& queries, const at::Tensor& ref);
+
+/// For each point [P, 3], the nearest point carrying a different group id (group: int64 [P]).
+/// Returns int64 [P]; −1 where no other group exists.
+at::Tensor nearest_other_group(const at::Tensor& points, const at::Tensor& group);
+
+/// Brute-force references (exact, chunked; O(Q·R) memory per chunk). First index wins ties.
+at::Tensor nearest_indices_ref(const at::Tensor& queries, const at::Tensor& ref);
+at::Tensor nearest_other_group_ref(const at::Tensor& points, const at::Tensor& group);
+
+}  // namespace mash::losses

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+// `mash fit`: any mesh or point cloud → MASH file.
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+
+#include "mash/core/errors.h"
+#include "mash/core/runtime.h"
+#include "mash/fitting/fitter.h"
+#include "mash/fitting/init.h"
+#include "mash/io/geometry_io.h"
+#include "mash/io/mash_file.h"
+#include "mash/io/npy.h"
+#include "mash/io/plot.h"
+#include "mash/representation/mash.h"
+#include "scripts/commands.h"
+
+namespace mash::cli {
+namespace fs = std::filesystem;
+namespace {
+
+std::string lower_ext(const std::string& p) {
+    std::string e = fs::path(p).extension().string();
+    for (auto& c : e) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return e;
+}
+
+void check_output_path(const std::string& path, const std::vector<std::string>& exts, const char* what) {
+    if (path.empty()) return;
+    std::string e = lower_ext(path);
+    if (std::find(exts.begin(), exts.end(), e) == exts.end()) {
+        std::string list;
+        for (auto& x : exts) list += (list.empty() ? "" : " ") + x;
+        throw IoError(path + ": unsupported " + what + " extension '" + e + "' (expected " + list + ")");
+    }
+    fs::path dir = fs::path(path).parent_path();
+    if (!dir.empty() && !fs::is_directory(dir)) throw IoError(path + ": directory " + dir.string() + " does not exist");
+}
+
+std::string fmt_time(double s) {
+    char b[32];
+    if (s < 60) std::snprintf(b, sizeof b, "%.0fs", s);
+    else std::snprintf(b, sizeof b, "%dm%02ds", int(s) / 60, int(s) % 60);
+    return b;
+}
+
+/// Random subset of at most n points (seeded), keeping normals aligned.
+void subsample(io::PointCloud& pc, int64_t n, uint64_t seed) {
+    if (pc.size() <= n) return;
+    std::vector<int64_t> idx(pc.size());
+    for (int64_t i = 0; i < pc.size(); ++i) idx[i] = i;
+    std::mt19937_64 rng(seed);
+    std::shuffle(idx.begin(), idx.end(), rng);
+    idx.resize(n);
+    std::sort(idx.begin(), idx.end());
+    std::vector<double> p, nn;
+    for (int64_t i : idx) {
+        p.insert(p.end(), pc.points.begin() + 3 * i, pc.points.begin() + 3 * i + 3);
+        if (!pc.normals.empty()) nn.insert(nn.end(), pc.normals.begin() + 3 * i, pc.normals.begin() + 3 * i + 3);
+    }
+    pc.points = std::move(p);
+    pc.normals = std::move(nn);
+}
+
+}  // namespace
+
+int run_fit(const FitArgs& args) {
+    apply_global_flags(args.global);
+    // Resolve options: defaults ← config file ← --set ← dedicated flags.
+    FitOptions o;
+    if (!args.config.empty()) load_fit_config(args.config, o);
+    for (const auto& s : args.set) apply_fit_override(s, o);
+    if (args.anchors != 0) {
+        if (args.anchors < 1) throw ConfigError("--anchors " + std::to_string(args.anchors) + ": expected >= 1");
+        o.num_anchors = args.anchors;
+    }
+    o.validate();
+    // Fail fast on output paths before the long optimization.
+    check_output_path(args.output, {".npz", ".npy"}, "MASH output");
+    check_output_path(args.points_out, {".ply", ".pcd", ".xyz", ".xyzn", ".pts", ".npy"}, "point cloud output");
+    check_output_path(args.report, {".json"}, "report");
+    check_output_path(args.plot, {".png"}, "plot");
+    at::manual_seed(args.seed);
+
+    auto t0 = std::chrono::steady_clock::now();
+    io::PointCloud pc = io::load_points(args.input, o.num_gt_points, args.seed);
+    subsample(pc, o.num_gt_points, args.seed);
+    if (pc.size() < o.num_anchors)
+        throw InputError(args.input + ": has " + std::to_string(pc.size()) + " points, fewer than the " +
+                         std::to_string(o.num_anchors) + " anchors requested (use --anchors or a denser input)");
+    fitting::Normalization norm = fitting::compute_normalization(pc.points, args.input);
+    fitting::apply_normalization(pc.points, norm);
+    std::vector<double> normals = pc.normals;
+    if (normals.empty()) normals = fitting::estimate_normals(pc.points, o.normal_knn);
+    auto anchor_idx = fitting::farthest_point_indices(pc.points, o.num_anchors);
+    std::vector<double> ap, an;
+    for (int64_t i : anchor_idx) {
+        ap.insert(ap.end(), pc.points.begin() + 3 * i, pc.points.begin() + 3 * i + 3);
+        an.insert(an.end(), normals.begin() + 3 * i, normals.begin() + 3 * i + 3);
+    }
+    MashParams init = fitting::initial_mash(ap, an, o);
+    auto gt = at::from_blob(pc.points.data(), {pc.size(), 3}, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat);
+    const double prep = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    spdlog::info("fit: {} → {} | {} {} points, A={} K={} L={}, threads={}, prep {:.2f}s", args.input, args.output,
+                 pc.size(), pc.from_mesh ? "surface" : "input", o.num_anchors, o.mask_degree, o.sh_degree,
+                 num_threads(), prep);
+
+    const bool tty = isatty(fileno(stderr));
+    auto on_step = [&](const fitting::FitStep& s) {
+        const double eta = s.progress > 0.02 ? s.elapsed / s.progress * (1 - s.progress) : NAN;
+        if (tty) {
+            std::fprintf(stderr,
+                         "\r\033[Kstep %4ld  %-9s loss %.3e  fit %.3e  cov %.3e  bc %.3e  covered %5.1f%%  lr %.2e  "
+                         "%s  eta ~%s",
+                         long(s.step), s.stage.c_str(), s.loss, s.fit, s.coverage_loss, s.boundary, 100 * s.coverage,
+                         s.lr, fmt_time(s.elapsed).c_str(), std::isfinite(eta) ? fmt_time(eta).c_str() : "?");
+            std::fflush(stderr);
+        } else if (s.step % o.log_every == 0 || s.step == 1) {
+            spdlog::info("step={} stage=\"{}\" loss={:.4e} fit={:.4e} cov={:.4e} bc={:.4e} covered={:.4f} lr={:.3e} "
+                         "samples={} elapsed={:.1f}s",
+                         s.step, s.stage, s.loss, s.fit, s.coverage_loss, s.boundary, s.coverage, s.lr, s.num_samples,
+                         s.elapsed);
+        }
+    };
+    fitting::FitResult r = fitting::fit_mash(gt, init, o, on_step);
+    if (tty) std::fprintf(stderr, "\n");
+
+    MashParams out = r.params;
+    fitting::undo_normalization(out, norm);
+    io::save_mash(args.output, out);
+    if (!args.points_out.empty()) {
+        Mash m = make_mash(out, {}, at::TensorOptions().dtype(at::kDouble));
+        at::NoGradGuard ng;
+        auto pts = m->forward(true).points().contiguous();
+        io::save_points(args.points_out, std::vector<double>(pts.data_ptr<double>(), pts.data_ptr<double>() + pts.numel()));
+    }
+    if (!args.plot.empty()) {
+        io::PlotSeries total{"total loss", {}, {}, {31, 119, 180}}, fit{"fit", {}, {}, {255, 127, 14}},
+            cov{"coverage", {}, {}, {44, 160, 44}}, bc{"boundary", {}, {}, {214, 39, 40}};
+        for (const auto& s : r.history) {
+            for (auto* ser : {&total, &fit, &cov, &bc}) ser->x.push_back(double(s.step));
+            total.y.push_back(s.loss);
+            fit.y.push_back(s.fit);
+            cov.y.push_back(s.coverage_loss);
+            bc.y.push_back(s.w_bc > 0 ? s.boundary : NAN);
+        }
+        io::PlotOptions po;
+        po.title = "mash fit: " + fs::path(args.input).filename().string();
+        po.y_label = "loss (log)";
+        io::write_line_plot_png(args.plot, {total, fit, cov, bc}, po);
+    }
+    if (!args.report.empty()) {
+        nlohmann::json j;
+        j["input"] = args.input;
+        j["output"] = args.output;
+        j["wall_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        j["fit_seconds"] = r.seconds;
+        j["steps"] = r.steps;
+        j["threads"] = num_threads();
+        j["anchors"] = o.num_anchors;
+        j["input_points"] = pc.size();
+        j["input_is_mesh"] = pc.from_mesh;
+        j["final_loss"] = {{"total", r.last.loss}, {"fit", r.last.fit}, {"coverage", r.last.coverage_loss},
+                           {"boundary", r.last.boundary}, {"covered_fraction", r.last.coverage}};
+        j["metrics"] = {{"frame", "normalized (bbox longest side 0.9, centered)"},
+                        {"l1_cd", r.metrics.l1_cd}, {"l2_cd", r.metrics.l2_cd},
+                        {"fscore", r.metrics.fscore}, {"precision", r.metrics.precision},
+                        {"recall", r.metrics.recall}, {"fscore_tau", r.metrics.tau}};
+        j["timing_seconds"] = {{"sampling", r.time_sampling}, {"chamfer", r.time_chamfer},
+                               {"boundary", r.time_boundary}, {"backward_and_step", r.time_backward}};
+        j["normalization"] = {{"center", {norm.center[0], norm.center[1], norm.center[2]}}, {"scale", norm.scale}};
+        j["seed"] = args.seed;
+        std::string text = j.dump(2) + "\n";
+        io::write_file_atomic(args.report, std::vector<uint8_t>(text.begin(), text.end()));
+    }
+    spdlog::info("fit: done in {:.1f}s, {} steps | L1-CD {:.5f}  L2-CD {:.3e}  F@{} {:.4f} (normalized frame) | wrote {}",
+                 r.seconds, r.steps, r.metrics.l1_cd, r.metrics.l2_cd, r.metrics.tau, r.metrics.fscore, args.output);
+    return 0;
+}
+
+}  // namespace mash::cli
