@@ -140,9 +140,9 @@ void write_line_plot_png(const std::string& path, const std::vector<PlotSeries>&
     }
     cv.line(L, B, R, B, black, 2);
     cv.line(L, T, L, B, black, 2);
-    cv.text(L, 15, o.title, black, 3);
+    cv.text(L, 6, o.title, black, 3);
     cv.text((L + R) / 2 - Canvas::text_width(o.x_label) / 2, B + 35, o.x_label);
-    if (!o.y_label.empty()) cv.text(10, T - 30, o.y_label);
+    if (!o.y_label.empty()) cv.text(10, T - 18, o.y_label);
     int ly = T + 10;
     for (const auto& s : series) {
         bool have = false;
