@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The README's demo: installs dependencies (Debian 12), builds, fits the bundled bunny mesh to a
+# MASH, and writes the MASH, its sample points, a report and the loss curve into demo_out/.
+#   scripts/demo.sh            # fast preset (~1-2 min of fitting on 2 cores)
+#   MASH_DEMO_CONFIG=configs/fit/default.yaml scripts/demo.sh   # the paper's settings
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh
+OUT=demo_out
+mkdir -p "$OUT"
+CONFIG=${MASH_DEMO_CONFIG:-configs/fit/fast.yaml}
+MASH=build/bin/mash
+echo "== mash fit tests/data/npm-bunny.obj (config $CONFIG)"
+$MASH fit tests/data/npm-bunny.obj -o "$OUT/bunny.npz" --config "$CONFIG" \
+  --points-out "$OUT/bunny_points.ply" --report "$OUT/bunny_report.json" --plot "$OUT/bunny_loss.png"
+echo "== mash info $OUT/bunny.npz"
+$MASH info "$OUT/bunny.npz"
+echo "== mash sample $OUT/bunny.npz -o $OUT/bunny_10k.ply -n 10000"
+$MASH sample "$OUT/bunny.npz" -o "$OUT/bunny_10k.ply" -n 10000
+echo "== outputs in $OUT/:"
+ls -l "$OUT"
