@@ -5,10 +5,12 @@
 // Without --mash it uses the default initialization (every patch a hemisphere disk).
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -70,6 +72,12 @@ int main(int argc, char** argv) {
             total.push_back(t2 - t0);
             fps.push_back(t4 - t3);
         }
+    }
+    if (std::getenv("MASH_PROFILE")) {  // chrome://tracing file of one extra iteration
+        torch::autograd::profiler::RecordProfile guard(std::getenv("MASH_PROFILE"));
+        auto s = m->forward(true);
+        auto pts = s.points();
+        (pts * pts).sum().backward();
     }
     std::printf("bench_sampling: A=%ld points=%ld threads=%d iters=%d (%s)\n", long(m->options().num_anchors),
                 long(npts), threads, iters, file.empty() ? "default init" : file.c_str());

@@ -82,6 +82,21 @@ double legendre_table_coeff(int64_t l, int64_t abs_m, int64_t j) {
     return row(l, abs_m).c[j];
 }
 
+std::vector<ShTerm> terms(int64_t degree) {
+    check_degree(degree);
+    std::vector<ShTerm> out;
+    for (int64_t l = 0; l <= degree; ++l)
+        for (int64_t m = -l; m <= l; ++m) {
+            ShTerm t;
+            t.l = int(l);
+            t.m = int(m);
+            t.w = weight(l, std::abs(m));
+            for (int j = 0; j < 7; ++j) t.c[j] = legendre_table_coeff(l, std::abs(m), j);
+            out.push_back(t);
+        }
+    return out;
+}
+
 at::Tensor basis(const at::Tensor& theta, const at::Tensor& phi, int64_t degree) {
     check_degree(degree);
     TORCH_CHECK(theta.dim() == 1 && phi.sizes() == theta.sizes(),

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "mash/ops/sampling.h"
@@ -74,18 +75,24 @@ void fps_one(const scalar_t* __restrict xs, const scalar_t* __restrict ys, const
              scalar_t* __restrict mind, int64_t n, int64_t n_padded, int64_t k, int64_t* __restrict o) {
     constexpr int W = 32 / sizeof(scalar_t);
     typedef scalar_t vec __attribute__((vector_size(32)));
+    typedef std::conditional_t<sizeof(scalar_t) == 4, int32_t, int64_t> index_t;
+    typedef index_t ivec __attribute__((vector_size(32)));
     for (int64_t j = 0; j < n; ++j) mind[j] = std::numeric_limits<scalar_t>::infinity();
     for (int64_t j = n; j < n_padded; ++j) mind[j] = scalar_t(-1);
     int64_t cur = 0;
     o[0] = 0;
     for (int64_t t = 1; t < k; ++t) {
         vec cx, cy, cz, bv;
+        ivec bi, jv;
         for (int l = 0; l < W; ++l) {
             cx[l] = xs[cur];
             cy[l] = ys[cur];
             cz[l] = zs[cur];
             bv[l] = scalar_t(-1);
+            bi[l] = 0;
+            jv[l] = 0;
         }
+        // Per lane: the running max and the first block where it occurs (strict >).
         for (int64_t j = 0; j < n_padded; j += W) {
             vec x, y, z, m;
             std::memcpy(&x, xs + j, sizeof(vec));
@@ -96,13 +103,18 @@ void fps_one(const scalar_t* __restrict xs, const scalar_t* __restrict ys, const
             const vec d = dx * dx + dy * dy + dz * dz;
             m = d < m ? d : m;
             std::memcpy(mind + j, &m, sizeof(vec));
-            bv = m > bv ? m : bv;
+            const auto gt = m > bv;
+            bv = gt ? m : bv;
+            bi = gt ? jv : bi;
+            jv += index_t(W);
         }
+        // First index holding the overall max: smallest (block + lane) among lanes at the max.
         scalar_t best = bv[0];
         for (int l = 1; l < W; ++l) best = bv[l] > best ? bv[l] : best;
-        int64_t j = 0;
-        while (j < n - 1 && mind[j] != best) ++j;
-        cur = j;
+        int64_t arg = n_padded;
+        for (int l = 0; l < W; ++l)
+            if (bv[l] == best) arg = std::min<int64_t>(arg, int64_t(bi[l]) + l);
+        cur = arg < n ? arg : 0;
         o[t] = cur;
     }
 }

@@ -12,6 +12,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace mash::sh {
 
@@ -23,6 +24,15 @@ double weight(int64_t l, int64_t abs_m);
 
 /// Coefficient c_j of x^j in Q_l^{|m|}(x) (integer table of spec §2).
 double legendre_table_coeff(int64_t l, int64_t abs_m, int64_t j);
+
+/// One basis function in storage order, for fused kernels: Y_k = w · T_m(θ,φ) · Σ_j c[j] x^j.
+struct ShTerm {
+    int l = 0, m = 0;  ///< m in −l..l
+    double w = 0;
+    double c[7] = {0, 0, 0, 0, 0, 0, 0};
+};
+/// The (L+1)² terms of degree L, index k = l² + m + l.
+std::vector<ShTerm> terms(int64_t degree);
 
 /// Basis values. theta, phi: [S] (same dtype/device, any float dtype). Returns [S, (L+1)²].
 /// Differentiable in theta and phi (no pow() with zero exponents, so finite gradients at θ = π/2

@@ -8,6 +8,7 @@
 
 #include "mash/core/errors.h"
 #include "mash/ops/mask.h"
+#include "mash/ops/points.h"
 #include "mash/ops/rotation.h"
 #include "mash/ops/sampling.h"
 #include "mash/ops/sh.h"
@@ -67,11 +68,8 @@ at::Tensor MashImpl::rotation_matrices() const { return rotation::matrix_from_ax
 
 at::Tensor MashImpl::world_points(const at::Tensor& anchor_idx, const at::Tensor& theta, const at::Tensor& phi,
                                   const at::Tensor& R, bool relu) const {
-    auto q = sampling::local_points(sh_params.index_select(0, anchor_idx), theta, phi, options_.sh_degree,
-                                    options_.use_inverse, relu);
-    auto Rg = R.index_select(0, anchor_idx);                       // [P, 3, 3]
-    auto qw = (Rg * q.unsqueeze(-2)).sum(-1);                      // R·q (faster than a 3x3 bmm)
-    return positions.index_select(0, anchor_idx) + qw;
+    return ops::world_points(sh_params, R, positions, anchor_idx, theta, phi, options_.sh_degree,
+                             options_.use_inverse, relu);
 }
 
 MashSamples MashImpl::forward(bool subsample) {
@@ -102,7 +100,7 @@ MashSamples MashImpl::forward(bool subsample) {
         w = dir_thetas_.index_select(0, ii) / th.reshape({-1}).index_select(0, ai * N + ii);
     }
     // θ' = θ_i in value, w·θmax(φ_i) in gradient (spec §4.2 step 5, the paper's slerp).
-    auto slide = w * theta_hat.reshape({-1}).index_select(0, ai * N + ii);
+    auto slide = w * ops::gather_unique(theta_hat.reshape({-1}), ai * N + ii);
     auto theta_inner = dir_thetas_.index_select(0, ii) + (slide - slide.detach());
     auto inner = world_points(ai, theta_inner, dir_phis_.index_select(0, ii), R, true);
 
@@ -115,7 +113,7 @@ MashSamples MashImpl::forward(bool subsample) {
             auto keep = at::ceil(out.inner_counts.to(at::kDouble) * options_.fps_scale - 1e-9).to(at::kLong);
             sel = sampling::fps_packed(inner.detach(), offsets, keep);
         }
-        inner = inner.index_select(0, sel);
+        inner = ops::gather_unique(inner, sel);
         ai = ai.index_select(0, sel);
         ii = ii.index_select(0, sel);
         w = w.index_select(0, sel);
