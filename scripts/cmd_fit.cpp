@@ -77,7 +77,7 @@ int run_fit(const FitArgs& args) {
     FitOptions o;
     if (!args.config.empty()) load_fit_config(args.config, o);
     for (const auto& s : args.set) apply_fit_override(s, o);
-    if (args.anchors != 0) {
+    if (args.anchors != -1) {
         if (args.anchors < 1) throw ConfigError("--anchors " + std::to_string(args.anchors) + ": expected >= 1");
         o.num_anchors = args.anchors;
     }

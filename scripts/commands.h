@@ -33,7 +33,7 @@ struct FitArgs {
     std::string output;
     std::string config;
     std::vector<std::string> set;
-    int64_t anchors = 0;  ///< 0 = from config
+    int64_t anchors = -1;  ///< -1 = from config
     std::string points_out;
     std::string report;
     std::string plot;

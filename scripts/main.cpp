@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
     c_fit->add_option("-o,--output", fit.output, "Output MASH file (.npz; .npy = original pickled layout)")->required();
     c_fit->add_option("--config", fit.config, "YAML file with a 'fit:' section of overrides (configs/fit/*.yaml)");
     c_fit->add_option("--set", fit.set, "Override one option: key=value (repeatable), e.g. --set lr=1e-3");
-    c_fit->add_option("--anchors", fit.anchors, "Number of anchors (default 400)");
+    c_fit->add_option("--anchors", fit.anchors, "Number of anchors (default 400, from the config)");
     c_fit->add_option("--points-out", fit.points_out, "Also write the fitted MASH's sample points (.ply ...)");
     c_fit->add_option("--report", fit.report, "Write a JSON report (time, steps, losses, L1/L2-CD, F-score)");
     c_fit->add_option("--plot", fit.plot, "Write the loss curve as a PNG");

@@ -130,6 +130,17 @@ FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOpt
             for (auto& p : mash->parameters())
                 if (p.grad().defined()) p.mutable_grad().nan_to_num_(0.0, 0.0, 0.0);  // spec: NaN grads → 0
             opt.step();
+            {
+                at::NoGradGuard ng;
+                bool finite = true;
+                for (const auto& p : mash->parameters()) finite = finite && at::isfinite(p).all().item<bool>();
+                if (!finite) {
+                    std::ostringstream os;
+                    os << "fit diverged at step " << step << " (" << st.name
+                       << "): parameters became non-finite; last finite loss " << last_finite;
+                    throw FitDivergedError(os.str());
+                }
+            }
             auto te = std::chrono::steady_clock::now();
             res.time_sampling += std::chrono::duration<double>(tb - ta).count();
             res.time_chamfer += std::chrono::duration<double>(tc - tb).count();

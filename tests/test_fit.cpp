@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+// Nearest neighbours, losses, fit options and the fitter.
+#include <ATen/ATen.h>
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+
+#include "mash/core/errors.h"
+#include "mash/fitting/fit_options.h"
+#include "mash/fitting/fitter.h"
+#include "mash/fitting/init.h"
+#include "mash/losses/losses.h"
+#include "mash/losses/nearest.h"
+#include "mash/representation/mash.h"
+#include "tests/support/support.h"
+
+using namespace mash;
+using mash::test::gradcheck;
+using mash::test::max_abs_diff;
+
+namespace {
+const auto kF64 = at::TensorOptions().dtype(at::kDouble);
+
+/// n points on the unit sphere (Fibonacci), radius r.
+std::vector<double> sphere_points(int64_t n, double r) {
+    std::vector<double> p;
+    for (int64_t i = 0; i < n; ++i) {
+        double z = 1 - (2.0 * i + 1) / n, t = std::acos(z), f = M_PI * (1 + std::sqrt(5.0)) * (i + 0.5);
+        p.insert(p.end(), {r * std::sin(t) * std::cos(f), r * std::sin(t) * std::sin(f), r * z});
+    }
+    return p;
+}
+}  // namespace
+
+TEST_CASE("nearest: KD-tree equals brute force (indices and distances)", "[losses][nearest]") {
+    for (auto dtype : {at::kFloat, at::kDouble}) {
+        auto gen = mash::test::make_gen(1);
+        auto o = at::TensorOptions().dtype(dtype);
+        auto q = at::randn({2000, 3}, gen, o), r = at::randn({3000, 3}, gen, o);
+        auto a = losses::nearest_indices(q, r), b = losses::nearest_indices_ref(q, r);
+        auto da = (q - r.index_select(0, a)).pow(2).sum(1), db = (q - r.index_select(0, b)).pow(2).sum(1);
+        CHECK(max_abs_diff(da, db) == 0);
+        CHECK(at::equal(a, b));
+        losses::KdTree tree(r);
+        CHECK(at::equal(tree.nearest(q), b));
+        // Nearest of another group: KD-tree with an exclusion predicate vs brute force.
+        auto g = at::randint(0, 40, {3000}, gen, at::TensorOptions().dtype(at::kLong));
+        auto c = losses::nearest_other_group(r, g), d = losses::nearest_other_group_ref(r, g);
+        auto dc = (r - r.index_select(0, c)).pow(2).sum(1), dd = (r - r.index_select(0, d)).pow(2).sum(1);
+        CHECK(max_abs_diff(dc, dd) == 0);
+        CHECK((g.index_select(0, c) != g).all().item<bool>());
+    }
+    // A single group has no "other" neighbour.
+    auto p = at::randn({10, 3}, kF64);
+    CHECK((losses::nearest_other_group(p, at::zeros({10}, at::kLong)) == -1).all().item<bool>());
+}
+
+TEST_CASE("chamfer: a grid against its small translate (hand-derived)", "[losses][golden]") {
+    // 5x5x5 grid of spacing 1; shift by t = (0.1, −0.2, 0.05): every nearest pair is the shifted
+    // twin, so every squared distance is |t|² = 0.0525 in both directions.
+    auto ax = at::arange(5, kF64);
+    auto grid = at::stack(at::meshgrid({ax, ax, ax}, "ij"), -1).reshape({-1, 3});
+    auto t = at::tensor({0.1, -0.2, 0.05}, kF64);
+    auto ch = losses::chamfer(grid + t, grid);
+    CHECK(max_abs_diff(ch.dist2_fit, at::full({125}, 0.0525, kF64)) < 1e-15);
+    CHECK(max_abs_diff(ch.dist2_cov, at::full({125}, 0.0525, kF64)) < 1e-15);
+    CHECK(losses::soft_l1(ch.dist2_fit).item<double>() == Approx(std::sqrt(0.0525 + 1e-6)).epsilon(1e-14));
+    // Identical sets: zero distances, the soft-L1 floor sqrt(eps) remains, F-score 1.
+    auto same = losses::chamfer(grid, grid);
+    CHECK(same.dist2_fit.abs().max().item<double>() == 0);
+    CHECK(losses::soft_l1(same.dist2_cov).item<double>() == Approx(1e-3));
+    auto m = fitting::point_metrics(grid, grid, 0.01);
+    CHECK(m.fscore == 1.0);
+    CHECK(m.l1_cd == 0.0);
+}
+
+TEST_CASE("losses: chamfer and boundary gradients (float64 finite differences)", "[losses][grad]") {
+    auto gen = mash::test::make_gen(3);
+    auto gt = at::randn({60, 3}, gen, kF64);
+    auto s = at::randn({40, 3}, gen, kF64);
+    auto r = gradcheck(
+        [&](const std::vector<at::Tensor>& x) {
+            auto ch = losses::chamfer(x[0], gt);
+            return losses::soft_l1(ch.dist2_fit) + 0.5 * losses::soft_l1(ch.dist2_cov);
+        },
+        {s});
+    INFO(r.worst);
+    CHECK(r.ok);
+    auto b = at::randn({48, 3}, gen, kF64);
+    auto group = at::arange(6, at::TensorOptions().dtype(at::kLong)).repeat_interleave(8);
+    auto rb = gradcheck([&](const std::vector<at::Tensor>& x) { return losses::boundary_continuity(x[0], group); }, {b});
+    INFO(rb.worst);
+    CHECK(rb.ok);
+    CHECK(losses::boundary_continuity(b, at::zeros({48}, at::kLong)).item<double>() == 0.0);  // one anchor
+}
+
+TEST_CASE("fit options: configs load, YAML round trip, strict keys", "[fit][config]") {
+    namespace fs = std::filesystem;
+    int n = 0;
+    for (const auto& e : fs::directory_iterator(std::string(MASH_SOURCE_DIR) + "/configs/fit")) {
+        FitOptions o;
+        CHECK_NOTHROW(load_fit_config(e.path().string(), o));
+        ++n;
+    }
+    CHECK(n >= 2);
+    FitOptions o;
+    apply_fit_override("lr=0.004", o);
+    apply_fit_override("fit.num_anchors=17", o);
+    apply_fit_override("use_inverse=false", o);
+    const std::string path = mash::test::temp_dir() + "/resolved.yaml";
+    {
+        FILE* f = std::fopen(path.c_str(), "w");
+        std::string y = fit_options_yaml(o);
+        std::fwrite(y.data(), 1, y.size(), f);
+        std::fclose(f);
+    }
+    FitOptions back;
+    load_fit_config(path, back);
+    CHECK(back.lr == 0.004);
+    CHECK(back.num_anchors == 17);
+    CHECK_FALSE(back.use_inverse);
+    CHECK(fit_options_yaml(back) == fit_options_yaml(o));
+    CHECK_THROWS_WITH(apply_fit_override("lrr=1", o), Catch::Contains("unknown key 'fit.lrr'"));
+    CHECK_THROWS_WITH(apply_fit_override("lr=abc", o), Catch::Contains("not a valid number"));
+    CHECK_THROWS_AS(apply_fit_override("lr", o), ConfigError);
+    o.min_lr = 1.0;
+    CHECK_THROWS_WITH(o.validate(), Catch::Contains("min_lr"));
+}
+
+TEST_CASE("fit: normalization is undone exactly", "[fit]") {
+    auto pts = sphere_points(500, 3.0);
+    for (auto& v : pts) v += 10.0;
+    auto norm = fitting::compute_normalization(pts, "sphere");
+    CHECK(norm.scale == Approx(0.9 / 6.0).epsilon(1e-2));
+    auto gen = mash::test::make_gen(5);
+    MashParams p = MashParams::zeros(4, 2, 2);
+    auto fill = [&](std::vector<double>& v) {
+        auto t = at::randn({int64_t(v.size())}, gen, kF64) * 0.1;
+        std::copy(t.data_ptr<double>(), t.data_ptr<double>() + v.size(), v.begin());
+    };
+    fill(p.mask_params);
+    fill(p.sh_params);
+    fill(p.rotate_vectors);
+    fill(p.positions);
+    for (int a = 0; a < 4; ++a) p.sh_params[a * 9] = 0.3;
+    MashOptions mo;
+    mo.num_directions = 100;
+    mo.num_boundary = 10;
+    at::NoGradGuard ng;
+    auto x = make_mash(p, mo, kF64)->forward(true).points();
+    MashParams q = p;
+    fitting::undo_normalization(q, norm);
+    auto y = make_mash(q, mo, kF64)->forward(true).points();
+    auto c = at::tensor(std::vector<double>{norm.center[0], norm.center[1], norm.center[2]}, kF64);
+    CHECK(max_abs_diff(y, x / norm.scale + c) < 1e-12);
+}
+
+TEST_CASE("fit: a sphere is covered (L1-CD falls 4x, 95% coverage), deterministically", "[fit][slow]") {
+    auto pts = sphere_points(20000, 0.25);
+    FitOptions o;
+    o.num_anchors = 200;
+    o.num_directions = 200;
+    o.num_boundary = 24;
+    o.warmup_steps = 80;
+    o.adaptive_epochs = 2;
+    o.max_epoch_steps = 40;
+    o.surface_dist = 1e-3;
+    std::vector<double> normals = pts;  // outward unit normals of a sphere, scaled: fine for init
+    auto idx = fitting::farthest_point_indices(pts, o.num_anchors);
+    std::vector<double> ap, an;
+    for (auto i : idx) {
+        ap.insert(ap.end(), pts.begin() + 3 * i, pts.begin() + 3 * i + 3);
+        an.insert(an.end(), normals.begin() + 3 * i, normals.begin() + 3 * i + 3);
+    }
+    MashParams init = fitting::initial_mash(ap, an, o);
+    auto gt = at::from_blob(pts.data(), {20000, 3}, kF64).to(at::kFloat);
+    MashOptions mo;
+    mo.num_directions = o.num_directions;
+    mo.num_boundary = o.num_boundary;
+    at::Tensor init_pts;
+    {
+        at::NoGradGuard ng;
+        init_pts = make_mash(init, mo, at::TensorOptions().dtype(at::kFloat))->forward(true).points();
+    }
+    auto before = fitting::point_metrics(init_pts, gt, 0.01);
+    std::vector<double> losses;
+    auto r1 = fitting::fit_mash(gt, init, o, [&](const fitting::FitStep& s) { losses.push_back(s.loss); });
+    INFO("L1-CD before " << before.l1_cd << " after " << r1.metrics.l1_cd << ", loss " << losses.front() << " → "
+                         << losses.back() << " in " << r1.steps << " steps");
+    CHECK(r1.metrics.l1_cd < before.l1_cd / 4);
+    CHECK(losses.back() < losses.front() / 2);
+    CHECK(r1.last.coverage > 0.95);
+    CHECK(r1.metrics.fscore > 0.9);
+    auto r2 = fitting::fit_mash(gt, init, o);
+    CHECK(r2.steps == r1.steps);
+    CHECK(r2.params.sh_params == r1.params.sh_params);
+    CHECK(r2.params.positions == r1.params.positions);
+}
