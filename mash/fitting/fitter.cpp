@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <torch/optim/adamw.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <sstream>
@@ -46,6 +47,27 @@ std::vector<Stage> make_stages(const FitOptions& o) {
     return s;
 }
 
+/// The GT points in Morton (Z-order) order: the losses are permutation-invariant, and coherent
+/// query order makes the per-step nearest-neighbour searches much more cache friendly.
+at::Tensor spatially_sorted(const at::Tensor& pts) {
+    auto p = pts.contiguous();
+    auto lo = std::get<0>(p.min(0)), hi = std::get<0>(p.max(0));
+    auto q = ((p - lo) / (hi - lo).clamp_min(1e-12) * 1023.0).clamp(0, 1023).to(at::kLong).contiguous();
+    const int64_t n = q.size(0);
+    std::vector<std::pair<uint64_t, int64_t>> keys(n);
+    const int64_t* qp = q.data_ptr<int64_t>();
+    for (int64_t i = 0; i < n; ++i) {
+        uint64_t code = 0;
+        for (int b = 9; b >= 0; --b)
+            for (int d = 0; d < 3; ++d) code = (code << 1) | ((uint64_t(qp[3 * i + d]) >> b) & 1);
+        keys[i] = {code, i};
+    }
+    std::sort(keys.begin(), keys.end());
+    std::vector<int64_t> order(n);
+    for (int64_t i = 0; i < n; ++i) order[i] = keys[i].second;
+    return p.index_select(0, at::tensor(order, at::TensorOptions().dtype(at::kLong))).contiguous();
+}
+
 }  // namespace
 
 PointMetrics point_metrics(const at::Tensor& pred, const at::Tensor& gt, double tau) {
@@ -76,7 +98,7 @@ FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOpt
                    const std::function<void(const FitStep&)>& on_step) {
     o.validate();
     const auto t0 = std::chrono::steady_clock::now();
-    auto gt = gt_in.detach().to(at::kFloat).contiguous();
+    auto gt = spatially_sorted(gt_in.detach().to(at::kFloat));
     MashOptions mo;
     mo.num_directions = o.num_directions;
     mo.num_boundary = o.num_boundary;
