@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 
 #include "mash/core/errors.h"
@@ -96,6 +97,24 @@ int run_sample(const SampleArgs& args) {
     const std::string device = apply_global_flags(args.global);
     if (!io::is_point_output_ext(args.output))
         throw IoError(args.output + ": unsupported output extension (expected .ply .pcd .xyz .xyzn .pts .npy)");
+    std::string ext = std::filesystem::path(args.input).extension().string();
+    for (auto& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (ext != ".npz" && ext != ".npy") {
+        // A mesh or point cloud: N surface samples, uniform by area (default 100000).
+        io::PointCloud pc = io::load_points(args.input, args.num_points > 0 ? args.num_points : 100000, args.seed);
+        if (!pc.from_mesh && args.num_points > 0 && args.num_points < pc.size()) {
+            auto pts = at::from_blob(pc.points.data(), {pc.size(), 3}, at::TensorOptions().dtype(at::kDouble));
+            auto lopts = at::TensorOptions().dtype(at::kLong);
+            auto idx = sampling::fps_packed(pts, at::tensor(std::vector<int64_t>{0, pc.size()}, lopts),
+                                            at::tensor(std::vector<int64_t>{args.num_points}, lopts));
+            auto sel = pts.index_select(0, idx).contiguous();
+            pc.points.assign(sel.data_ptr<double>(), sel.data_ptr<double>() + sel.numel());
+            pc.normals.clear();
+        }
+        io::save_points(args.output, pc.points, pc.normals);
+        spdlog::info("sample: wrote {} points of {} to {}", pc.size(), args.input, args.output);
+        return 0;
+    }
     MashParams p = io::load_mash(args.input);
     MashOptions opts;
     if (args.num_directions > 0) opts.num_directions = args.num_directions;

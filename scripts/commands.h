@@ -24,6 +24,7 @@ struct SampleArgs {
     int64_t num_directions = 0;   ///< 0 = MashOptions default (N)
     int64_t num_boundary = 0;     ///< 0 = MashOptions default (B)
     bool no_fps = false;          ///< keep every in-mask ray (skip the per-anchor 0.8 FPS)
+    uint64_t seed = 0;            ///< surface sampling seed (mesh input)
 };
 int run_sample(const SampleArgs& args);
 
@@ -40,5 +41,35 @@ struct FitArgs {
     uint64_t seed = 0;
 };
 int run_fit(const FitArgs& args);
+
+struct MeshArgs {
+    GlobalOptions global;
+    std::string input, output;
+    int depth = 8;
+    double trim = 0.0;
+    bool from_points = false;
+    int64_t num_points = 0;
+    int64_t grid_phi = 24, grid_theta = 16;
+};
+int run_mesh(const MeshArgs& args);
+
+struct EvalArgs {
+    GlobalOptions global;
+    std::string pred, gt, json;
+    int64_t num_points = 100000;
+    std::string normalize = "bbox";
+    std::string tau = "0.01";
+};
+int run_eval(const EvalArgs& args);
+
+struct RenderArgs {
+    GlobalOptions global;
+    std::vector<std::string> inputs;
+    std::string output;
+    int views = 4;
+    int columns = 1;  ///< with several inputs: strips arranged in this many columns
+    std::string size = "480x480";
+};
+int run_render(const RenderArgs& args);
 
 }  // namespace mash::cli

@@ -2,6 +2,8 @@
 // The `mash` command-line tool: one executable, one subcommand per job.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+
 #include "mash/core/runtime.h"
 #include "scripts/commands.h"
 
@@ -19,8 +21,9 @@ int main(int argc, char** argv) {
     add_global_flags(*c_info, info.global);
 
     SampleArgs sample;
-    auto* c_sample = app.add_subcommand("sample", "Sample a MASH into a point cloud");
-    c_sample->add_option("file", sample.input, "MASH file")->required();
+    auto* c_sample = app.add_subcommand("sample", "Sample a MASH (or a mesh's surface) into a point cloud");
+    c_sample->add_option("file", sample.input, "MASH file (.npz/.npy), or a mesh / point cloud")->required();
+    c_sample->add_option("--seed", sample.seed, "Surface sampling seed (mesh input)")->capture_default_str();
     c_sample->add_option("-o,--output", sample.output, "Output point cloud (.ply .pcd .xyz .pts .npy)")->required();
     c_sample->add_option("-n,--num-points", sample.num_points,
                          "Farthest-point subsample to N points (default: all sampled points)")
@@ -47,6 +50,38 @@ int main(int argc, char** argv) {
     c_fit->add_option("--seed", fit.seed, "Random seed (surface sampling, subsampling)")->capture_default_str();
     add_global_flags(*c_fit, fit.global);
 
+    MeshArgs mesh;
+    auto* c_mesh = app.add_subcommand("mesh", "MASH (or, with --from-points, a point cloud) → watertight mesh (screened Poisson)");
+    c_mesh->add_option("input", mesh.input, "MASH file (.npz/.npy), or a point cloud with --from-points")->required();
+    c_mesh->add_option("-o,--output", mesh.output, "Output mesh (.ply .obj .off .stl)")->required();
+    c_mesh->add_option("--depth", mesh.depth, "Poisson octree depth")->capture_default_str();
+    c_mesh->add_option("--trim", mesh.trim, "Remove vertices below this density quantile (0 keeps it watertight)")
+        ->capture_default_str();
+    c_mesh->add_flag("--from-points", mesh.from_points, "Input is a point cloud: PCA normals + Poisson (SPR baseline)");
+    c_mesh->add_option("--num-points", mesh.num_points, "Surface samples when --from-points reads a mesh");
+    c_mesh->add_option("--grid", mesh.grid_phi, "Azimuth samples per patch (polar = 2/3 of it)")->capture_default_str();
+    add_global_flags(*c_mesh, mesh.global);
+
+    EvalArgs eval;
+    auto* c_eval = app.add_subcommand("eval", "Compare two shapes (mesh / point cloud / MASH): L1-CD, L2-CD, F-score, NC");
+    c_eval->add_option("pred", eval.pred, "Predicted shape")->required();
+    c_eval->add_option("gt", eval.gt, "Ground-truth shape")->required();
+    c_eval->add_option("--num-points", eval.num_points, "Points sampled from each shape")->capture_default_str();
+    c_eval->add_option("--json", eval.json, "Also write the metrics to this JSON file");
+    c_eval->add_option("--normalize", eval.normalize, "bbox: map GT's bbox to longest side 1, centered (both shapes); none")
+        ->capture_default_str();
+    c_eval->add_option("--tau", eval.tau, "F-score thresholds, comma separated (after normalization)")->capture_default_str();
+    add_global_flags(*c_eval, eval.global);
+
+    RenderArgs render;
+    auto* c_render = app.add_subcommand("render", "Render a mesh, point cloud or MASH to a PNG (CPU, no display)");
+    c_render->add_option("inputs", render.inputs, "Mesh, point cloud or MASH file(s); several make a grid")->required();
+    c_render->add_option("--columns", render.columns, "Grid columns when several inputs are given")->capture_default_str();
+    c_render->add_option("-o,--output", render.output, "Output PNG")->required();
+    c_render->add_option("--views", render.views, "Views around the object, side by side")->capture_default_str();
+    c_render->add_option("--size", render.size, "Size of each view, WxH")->capture_default_str();
+    add_global_flags(*c_render, render.global);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -56,5 +91,11 @@ int main(int argc, char** argv) {
     if (c_info->parsed()) return guarded([&] { return run_info(info); });
     if (c_sample->parsed()) return guarded([&] { return run_sample(sample); });
     if (c_fit->parsed()) return guarded([&] { return run_fit(fit); });
+    if (c_mesh->parsed()) return guarded([&] {
+        mesh.grid_theta = std::max<int64_t>(2, mesh.grid_phi * 2 / 3);
+        return run_mesh(mesh);
+    });
+    if (c_eval->parsed()) return guarded([&] { return run_eval(eval); });
+    if (c_render->parsed()) return guarded([&] { return run_render(render); });
     return 2;
 }

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: MIT
+#include "mash/mesh/extract.h"
+
+#include <ATen/ATen.h>
+#include <open3d/geometry/KDTreeSearchParam.h>
+#include <open3d/geometry/PointCloud.h>
+#include <open3d/geometry/TriangleMesh.h>
+#include <open3d/io/TriangleMeshIO.h>
+#include <open3d/utility/Logging.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "mash/core/errors.h"
+#include "mash/losses/nearest.h"
+#include "mash/ops/sampling.h"
+#include "mash/representation/mash.h"
+
+namespace mash::mesh {
+namespace {
+void quiet() { open3d::utility::SetVerbosityLevel(open3d::utility::VerbosityLevel::Error); }
+const auto kF64 = at::TensorOptions().dtype(at::kDouble);
+
+at::Tensor as_tensor(const std::vector<double>& v) {
+    return at::from_blob(const_cast<double*>(v.data()), {int64_t(v.size() / 3), 3}, kF64).clone();
+}
+std::vector<double> as_vector(const at::Tensor& t) {
+    auto c = t.to(at::kDouble).contiguous();
+    return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+}  // namespace
+
+OrientedSamples patch_samples(const MashParams& params, int64_t P, int64_t T) {
+    params.validate("patch_samples");
+    if (P < 3 || T < 2) throw InputError("patch_samples: need at least a 3x2 grid");
+    Mash m = make_mash(params, {}, kF64);
+    at::NoGradGuard ng;
+    auto g = m->grid_points(P, T, true);  // [A, P, T, 3]
+    const int64_t A = g.size(0);
+    // Central differences: φ is periodic; θ one-sided at the ends.
+    auto dphi = g.roll(-1, 1) - g.roll(1, 1);
+    auto dth = at::cat({g.narrow(2, 1, 1) - g.narrow(2, 0, 1), g.narrow(2, 2, T - 2) - g.narrow(2, 0, T - 2),
+                        g.narrow(2, T - 1, 1) - g.narrow(2, T - 2, 1)},
+                       2);
+    auto n = at::linalg_cross(dth, dphi, -1);
+    auto norm = n.norm(2, -1, true);
+    n = at::where(norm > 1e-20, n / norm.clamp_min(1e-300), at::zeros_like(n));
+    OrientedSamples s;
+    s.points = as_vector(g.reshape({-1, 3}));
+    s.normals = as_vector(n.reshape({-1, 3}));
+    s.anchor.resize(A * P * T);
+    s.fraction.resize(A * P * T);
+    for (int64_t a = 0; a < A; ++a)
+        for (int64_t p = 0; p < P; ++p)
+            for (int64_t q = 0; q < T; ++q) {
+                const int64_t i = (a * P + p) * T + q;
+                s.anchor[i] = a;
+                s.fraction[i] = double(q + 1) / double(T);
+            }
+    return s;
+}
+
+int64_t orient(OrientedSamples& s, const OrientOptions& o) {
+    quiet();
+    const int64_t S = s.size();
+    if (S == 0) return 0;
+    auto pts = as_tensor(s.points);
+    auto nrm = as_tensor(s.normals);
+    // 1. Orient a farthest-point subset with Open3D's consistent tangent planes.
+    const int64_t k = std::min<int64_t>(o.subset, S);
+    auto lopts = at::TensorOptions().dtype(at::kLong);
+    auto sub = sampling::fps_packed(pts.to(at::kFloat), at::tensor(std::vector<int64_t>{0, S}, lopts),
+                                    at::tensor(std::vector<int64_t>{k}, lopts));
+    open3d::geometry::PointCloud pc;
+    auto sp = pts.index_select(0, sub).contiguous();
+    auto sn = nrm.index_select(0, sub).contiguous();
+    const double* spp = sp.data_ptr<double>();
+    const double* snp = sn.data_ptr<double>();
+    for (int64_t i = 0; i < k; ++i) {
+        pc.points_.emplace_back(spp[3 * i], spp[3 * i + 1], spp[3 * i + 2]);
+        pc.normals_.emplace_back(snp[3 * i], snp[3 * i + 1], snp[3 * i + 2]);
+    }
+    pc.OrientNormalsConsistentTangentPlane(size_t(std::max<int64_t>(3, std::min<int64_t>(o.knn, k - 1))));
+    std::vector<double> ref_n;
+    for (const auto& v : pc.normals_) ref_n.insert(ref_n.end(), {v.x(), v.y(), v.z()});
+    auto refn = as_tensor(ref_n);
+    // 2. Per-patch majority vote against the nearest oriented subset point.
+    auto nn = losses::nearest_indices(pts, sp);
+    auto agree = (nrm * refn.index_select(0, nn)).sum(1);
+    auto aidx = at::tensor(s.anchor, lopts);
+    const int64_t A = aidx.max().item<int64_t>() + 1;
+    auto votes = at::zeros({A}, kF64).index_add_(0, aidx, at::sign(agree));
+    auto flip = (votes < 0).to(at::kDouble) * -2.0 + 1.0;  // −1 flips a patch
+    nrm = nrm * flip.index_select(0, aidx).unsqueeze(1);
+    // 3. Outward: normals should point away from the centroid on average.
+    auto centroid = pts.mean(0, true);
+    if ((nrm * (pts - centroid)).sum().item<double>() < 0) nrm = -nrm;
+    // 4. Blend near patch boundaries with the nearest point of another patch (paper Eq. 20,
+    //    as read in spec §9.3): n' = normalize(t·n_own + (1−t)·n_other), t from centre-closeness.
+    auto frac = at::tensor(s.fraction, kF64);
+    auto other = losses::nearest_other_group(pts.to(at::kFloat), aidx);
+    auto valid = other >= 0;
+    auto t = at::clamp(1.0 - (frac - o.blend_start) / (1.0 - o.blend_start) * 0.5, 0.5, 1.0);
+    auto on = nrm.index_select(0, other.clamp_min(0));
+    // Only blend with a neighbour that agrees in orientation (a thin sheet's far side must not).
+    auto ok = valid & ((on * nrm).sum(1) > 0) & (frac > o.blend_start);
+    auto blended = t.unsqueeze(1) * nrm + (1.0 - t).unsqueeze(1) * on;
+    blended = blended / blended.norm(2, 1, true).clamp_min(1e-20);
+    nrm = at::where(ok.unsqueeze(1), blended, nrm);
+    s.normals = as_vector(nrm);
+    return (votes < 0).sum().item<int64_t>();
+}
+
+TriangleMesh poisson(const std::vector<double>& points, const std::vector<double>& normals, const PoissonOptions& o) {
+    quiet();
+    const size_t n = points.size() / 3;
+    if (n < 10) throw InputError("poisson: need at least 10 oriented points, got " + std::to_string(n));
+    open3d::geometry::PointCloud pc;
+    for (size_t i = 0; i < n; ++i) {
+        Eigen::Vector3d nv(normals[3 * i], normals[3 * i + 1], normals[3 * i + 2]);
+        if (!(nv.norm() > 0.5)) continue;  // degenerate patch normals (e.g. collapsed rays) carry no orientation
+        pc.points_.emplace_back(points[3 * i], points[3 * i + 1], points[3 * i + 2]);
+        pc.normals_.push_back(nv);
+    }
+    if (pc.points_.size() < 10) throw InputError("poisson: fewer than 10 points with a valid normal");
+    auto [mesh, dens] = open3d::geometry::TriangleMesh::CreateFromPointCloudPoisson(pc, size_t(o.depth), 0, 1.1, false);
+    if (o.trim_quantile > 0 && !dens.empty()) {
+        std::vector<double> sorted = dens;
+        std::sort(sorted.begin(), sorted.end());
+        const double thr = sorted[size_t(std::clamp(o.trim_quantile, 0.0, 1.0) * (sorted.size() - 1))];
+        std::vector<bool> remove(dens.size());
+        for (size_t i = 0; i < dens.size(); ++i) remove[i] = dens[i] < thr;
+        mesh->RemoveVerticesByMask(remove);
+    }
+    TriangleMesh out;
+    for (const auto& v : mesh->vertices_) out.vertices.insert(out.vertices.end(), {v.x(), v.y(), v.z()});
+    for (const auto& t : mesh->triangles_) out.triangles.insert(out.triangles.end(), {t[0], t[1], t[2]});
+    return out;
+}
+
+std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points, int64_t knn) {
+    quiet();
+    open3d::geometry::PointCloud pc;
+    const size_t n = points.size() / 3;
+    for (size_t i = 0; i < n; ++i) pc.points_.emplace_back(points[3 * i], points[3 * i + 1], points[3 * i + 2]);
+    pc.EstimateNormals(open3d::geometry::KDTreeSearchParamKNN(int(knn)), false);
+    pc.OrientNormalsConsistentTangentPlane(15);
+    std::vector<double> out;
+    Eigen::Vector3d c = pc.GetCenter();
+    double s = 0;
+    for (size_t i = 0; i < n; ++i) s += pc.normals_[i].dot(pc.points_[i] - c);
+    for (auto& v : pc.normals_) {
+        if (s < 0) v = -v;
+        out.insert(out.end(), {v.x(), v.y(), v.z()});
+    }
+    return out;
+}
+
+void save_mesh(const std::string& path, const TriangleMesh& m) {
+    quiet();
+    namespace fs = std::filesystem;
+    open3d::geometry::TriangleMesh mesh;
+    for (size_t i = 0; i + 2 < m.vertices.size(); i += 3) mesh.vertices_.emplace_back(m.vertices[i], m.vertices[i + 1], m.vertices[i + 2]);
+    for (size_t i = 0; i + 2 < m.triangles.size(); i += 3)
+        mesh.triangles_.emplace_back(int(m.triangles[i]), int(m.triangles[i + 1]), int(m.triangles[i + 2]));
+    mesh.ComputeVertexNormals();
+    fs::path target(path), dir = target.parent_path();
+    if (!dir.empty() && !fs::exists(dir)) throw IoError(path + ": directory " + dir.string() + " does not exist");
+    fs::path tmp = dir / (".tmp" + std::to_string(::getpid()) + "-" + target.filename().string());
+    if (!open3d::io::WriteTriangleMesh(tmp.string(), mesh)) {
+        fs::remove(tmp);
+        throw IoError(path + ": cannot write mesh (supported: .ply .obj .off .stl)");
+    }
+    fs::rename(tmp, target);
+}
+
+TriangleMesh load_mesh(const std::string& path) {
+    quiet();
+    if (!std::filesystem::exists(path)) throw IoError(path + ": no such file");
+    open3d::geometry::TriangleMesh mesh;
+    open3d::io::ReadTriangleMeshOptions opts;
+    opts.enable_post_processing = false;
+    if (!open3d::io::ReadTriangleMesh(path, mesh, opts) || mesh.triangles_.empty())
+        throw IoError(path + ": cannot read a triangle mesh");
+    TriangleMesh out;
+    for (const auto& v : mesh.vertices_) out.vertices.insert(out.vertices.end(), {v.x(), v.y(), v.z()});
+    for (const auto& t : mesh.triangles_) out.triangles.insert(out.triangles.end(), {t[0], t[1], t[2]});
+    return out;
+}
+
+double mesh_volume(const TriangleMesh& m) {
+    double v = 0;
+    for (size_t f = 0; f + 2 < m.triangles.size(); f += 3) {
+        const double* a = &m.vertices[3 * m.triangles[f]];
+        const double* b = &m.vertices[3 * m.triangles[f + 1]];
+        const double* c = &m.vertices[3 * m.triangles[f + 2]];
+        v += (a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0]) + a[2] * (b[0] * c[1] - b[1] * c[0])) / 6.0;
+    }
+    return v;
+}
+
+double mesh_area(const TriangleMesh& m) {
+    double s = 0;
+    for (size_t f = 0; f + 2 < m.triangles.size(); f += 3) {
+        Eigen::Vector3d a(&m.vertices[3 * m.triangles[f]]), b(&m.vertices[3 * m.triangles[f + 1]]),
+            c(&m.vertices[3 * m.triangles[f + 2]]);
+        s += 0.5 * (b - a).cross(c - a).norm();
+    }
+    return s;
+}
+
+bool is_closed(const TriangleMesh& m) {
+    std::map<std::pair<int64_t, int64_t>, int> edges;
+    for (size_t f = 0; f + 2 < m.triangles.size(); f += 3)
+        for (int e = 0; e < 3; ++e) {
+            int64_t u = m.triangles[f + e], v = m.triangles[f + (e + 1) % 3];
+            edges[{std::min(u, v), std::max(u, v)}]++;
+        }
+    if (edges.empty()) return false;
+    for (const auto& [e, c] : edges)
+        if (c < 2 || c % 2 != 0) return false;  // a boundary (or odd, open) edge
+    return true;
+}
+
+}  // namespace mash::mesh

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: MIT
+// `mash mesh`, `mash eval`, `mash render`.
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+
+#include "mash/core/errors.h"
+#include "mash/fitting/fitter.h"
+#include "mash/io/geometry_io.h"
+#include "mash/io/mash_file.h"
+#include "mash/io/npy.h"
+#include "mash/io/render.h"
+#include "mash/losses/losses.h"
+#include "mash/mesh/extract.h"
+#include "mash/representation/mash.h"
+#include "scripts/commands.h"
+
+namespace mash::cli {
+namespace fs = std::filesystem;
+namespace {
+
+std::string lower_ext(const std::string& p) {
+    std::string e = fs::path(p).extension().string();
+    for (auto& c : e) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return e;
+}
+
+bool is_mash_file(const std::string& path) {
+    const std::string e = lower_ext(path);
+    if (e != ".npz" && e != ".npy") return false;
+    auto bytes = io::read_file(path);
+    if (io::has_npy_magic(bytes.data(), bytes.size())) {
+        // Object arrays are MASH dicts; numeric .npy are point arrays.
+        std::string head(bytes.begin(), bytes.begin() + std::min<size_t>(bytes.size(), 128));
+        return head.find("'|O'") != std::string::npos;
+    }
+    auto arrays = io::parse_npz(bytes.data(), bytes.size(), path);
+    for (const auto& [k, v] : arrays)
+        if (k == "sh_params") return true;
+    return false;
+}
+
+/// Points (+ normals when the geometry defines them) of any supported file.
+struct Geometry {
+    std::vector<double> points, normals;
+    std::string kind;  // "mash", "mesh", "points"
+};
+
+void random_subset(Geometry& g, int64_t n, uint64_t seed) {
+    const int64_t P = int64_t(g.points.size() / 3);
+    if (n <= 0 || P <= n) return;
+    std::vector<int64_t> idx(P);
+    for (int64_t i = 0; i < P; ++i) idx[i] = i;
+    std::mt19937_64 rng(seed);
+    std::shuffle(idx.begin(), idx.end(), rng);
+    idx.resize(n);
+    std::vector<double> p, q;
+    for (int64_t i : idx) {
+        p.insert(p.end(), g.points.begin() + 3 * i, g.points.begin() + 3 * i + 3);
+        if (!g.normals.empty()) q.insert(q.end(), g.normals.begin() + 3 * i, g.normals.begin() + 3 * i + 3);
+    }
+    g.points = std::move(p);
+    g.normals = std::move(q);
+}
+
+Geometry load_geometry(const std::string& path, int64_t n, uint64_t seed) {
+    Geometry g;
+    if (is_mash_file(path)) {
+        auto s = mesh::patch_samples(io::load_mash(path), 48, 32);
+        g.points = std::move(s.points);
+        g.normals = std::move(s.normals);
+        g.kind = "mash";
+        random_subset(g, n, seed);
+        return g;
+    }
+    io::PointCloud pc = io::load_points(path, n, seed);
+    g.points = std::move(pc.points);
+    g.normals = std::move(pc.normals);
+    g.kind = pc.from_mesh ? "mesh" : "points";
+    random_subset(g, n, seed);
+    return g;
+}
+
+at::Tensor to_tensor(const std::vector<double>& v) {
+    return at::from_blob(const_cast<double*>(v.data()), {int64_t(v.size() / 3), 3}, at::TensorOptions().dtype(at::kDouble))
+        .clone();
+}
+
+std::vector<double> parse_taus(const std::string& s) {
+    std::vector<double> out;
+    size_t start = 0;
+    while (start <= s.size()) {
+        size_t end = s.find(',', start);
+        std::string tok = s.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        try {
+            size_t used = 0;
+            double v = std::stod(tok, &used);
+            if (used != tok.size() || !(v > 0)) throw std::invalid_argument("bad");
+            out.push_back(v);
+        } catch (const std::exception&) {
+            throw ConfigError("--tau '" + s + "': expected positive numbers separated by commas");
+        }
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    return out;
+}
+
+}  // namespace
+
+int run_mesh(const MeshArgs& a) {
+    apply_global_flags(a.global);
+    const std::string e = lower_ext(a.output);
+    if (e != ".ply" && e != ".obj" && e != ".off" && e != ".stl")
+        throw IoError(a.output + ": unsupported mesh output extension '" + e + "' (expected .ply .obj .off .stl)");
+    if (a.depth < 4 || a.depth > 12) throw ConfigError("--depth " + std::to_string(a.depth) + ": expected 4..12");
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<double> pts, nrm;
+    if (a.from_points) {
+        io::PointCloud pc = io::load_points(a.input, a.num_points > 0 ? a.num_points : 100000, 0);
+        pts = pc.points;
+        nrm = mesh::oriented_normals_for_cloud(pts, 30);
+    } else {
+        MashParams p = io::load_mash(a.input);
+        auto s = mesh::patch_samples(p, a.grid_phi, a.grid_theta);
+        int64_t flipped = mesh::orient(s);
+        spdlog::info("mesh: {} oriented samples from {} patches ({} patches flipped)", s.size(), p.num_anchors, flipped);
+        pts = std::move(s.points);
+        nrm = std::move(s.normals);
+    }
+    mesh::PoissonOptions po;
+    po.depth = a.depth;
+    po.trim_quantile = a.trim;
+    auto m = mesh::poisson(pts, nrm, po);
+    mesh::save_mesh(a.output, m);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    spdlog::info("mesh: wrote {} ({} vertices, {} triangles, closed={}) in {:.1f}s", a.output, m.vertices.size() / 3,
+                 m.triangles.size() / 3, mesh::is_closed(m) ? "yes" : "no", secs);
+    return 0;
+}
+
+int run_eval(const EvalArgs& a) {
+    apply_global_flags(a.global);
+    if (a.normalize != "bbox" && a.normalize != "none")
+        throw ConfigError("--normalize '" + a.normalize + "': expected bbox or none");
+    const auto taus = parse_taus(a.tau);
+    Geometry pred = load_geometry(a.pred, a.num_points, 1);
+    Geometry gt = load_geometry(a.gt, a.num_points, 2);
+    auto P = to_tensor(pred.points), G = to_tensor(gt.points);
+    double scale = 1.0;
+    if (a.normalize == "bbox") {  // GT bbox → centered, longest side 1; same map for PRED
+        auto lo = std::get<0>(G.min(0)), hi = std::get<0>(G.max(0));
+        auto c = (lo + hi) / 2;
+        scale = 1.0 / (hi - lo).max().item<double>();
+        P = (P - c) * scale;
+        G = (G - c) * scale;
+    }
+    auto ch = losses::chamfer(P, G);
+    auto df = ch.dist2_fit, dc = ch.dist2_cov;
+    nlohmann::json j;
+    j["pred"] = a.pred;
+    j["gt"] = a.gt;
+    j["pred_kind"] = pred.kind;
+    j["gt_kind"] = gt.kind;
+    j["num_points"] = {P.size(0), G.size(0)};
+    j["normalize"] = a.normalize;
+    j["l1_cd"] = 0.5 * (df.sqrt().mean().item<double>() + dc.sqrt().mean().item<double>());
+    j["l2_cd"] = 0.5 * (df.mean().item<double>() + dc.mean().item<double>());
+    for (double t : taus) {
+        double pr = (df <= t * t).to(at::kDouble).mean().item<double>();
+        double rc = (dc <= t * t).to(at::kDouble).mean().item<double>();
+        char key[32];
+        std::snprintf(key, sizeof key, "%g", t);
+        j["fscore"][key] = pr + rc > 0 ? 2 * pr * rc / (pr + rc) : 0.0;
+        j["precision"][key] = pr;
+        j["recall"][key] = rc;
+    }
+    if (!pred.normals.empty() && !gt.normals.empty()) {
+        auto NP = to_tensor(pred.normals), NG = to_tensor(gt.normals);
+        auto a1 = (NP * NG.index_select(0, ch.idx_fit)).sum(1).abs().mean().item<double>();
+        auto a2 = (NG * NP.index_select(0, ch.idx_cov)).sum(1).abs().mean().item<double>();
+        j["normal_consistency"] = 0.5 * (a1 + a2);
+    } else {
+        j["normal_consistency"] = nullptr;
+    }
+    std::string text = j.dump(2) + "\n";
+    std::printf("%s", text.c_str());
+    if (!a.json.empty()) io::write_file_atomic(a.json, std::vector<uint8_t>(text.begin(), text.end()));
+    return 0;
+}
+
+namespace {
+io::RenderScene scene_of(const std::string& input, const io::RenderOptions& o) {
+    io::RenderScene scene;
+    const std::string e = lower_ext(input);
+    if (is_mash_file(input)) {
+        MashParams p = io::load_mash(input);
+        Mash m = make_mash(p, {}, at::TensorOptions().dtype(at::kDouble));
+        at::NoGradGuard ng;
+        auto s = m->forward(true);
+        auto pts = s.points().contiguous();
+        auto aid = s.anchor_idx().contiguous();
+        scene.points.assign(pts.data_ptr<double>(), pts.data_ptr<double>() + pts.numel());
+        const int64_t nb = s.boundary_points.size(0);
+        for (int64_t i = 0; i < aid.size(0); ++i) {
+            auto c = io::id_color(aid.data_ptr<int64_t>()[i]);
+            if (i < nb) c = {40, 40, 40};  // patch boundaries drawn dark
+            scene.point_colors.insert(scene.point_colors.end(), c.begin(), c.end());
+        }
+        return scene;
+    }
+    bool as_mesh = e == ".obj" || e == ".off" || e == ".stl" || e == ".glb" || e == ".gltf";
+    if (e == ".ply") {
+        try {
+            auto m = mesh::load_mesh(input);
+            scene.vertices = m.vertices;
+            scene.triangles = m.triangles;
+            return scene;
+        } catch (const IoError&) {
+            as_mesh = false;
+        }
+    }
+    if (as_mesh) {
+        auto m = mesh::load_mesh(input);
+        scene.vertices = m.vertices;
+        scene.triangles = m.triangles;
+        return scene;
+    }
+    auto pc = io::load_points(input, 100000, 0);
+    scene.points = pc.points;
+    scene.point_normals = pc.normals;
+    (void)o;
+    return scene;
+}
+}  // namespace
+
+int run_render(const RenderArgs& a) {
+    apply_global_flags(a.global);
+    if (lower_ext(a.output) != ".png") throw IoError(a.output + ": expected a .png output");
+    int w = 0, h = 0;
+    if (std::sscanf(a.size.c_str(), "%dx%d", &w, &h) != 2 || w < 16 || h < 16 || w > 8192 || h > 8192)
+        throw ConfigError("--size '" + a.size + "': expected WxH, e.g. 480x480");
+    if (a.views < 1 || a.views > 16) throw ConfigError("--views " + std::to_string(a.views) + ": expected 1..16");
+    if (a.columns < 1) throw ConfigError("--columns must be >= 1");
+    io::RenderOptions o;
+    o.width = w;
+    o.height = h;
+    o.views = a.views;
+    o.point_radius_px = std::max(1.0, std::min(w, h) / 400.0);
+    const int n = int(a.inputs.size()), cols = std::min(a.columns, n), rows = (n + cols - 1) / cols;
+    const int SW = w * a.views;  // one strip
+    const int GW = SW * cols, GH = h * rows;
+    std::vector<unsigned char> grid(size_t(GW) * GH * 3, 255);
+    for (int i = 0; i < n; ++i) {
+        auto strip = io::render_views(scene_of(a.inputs[i], o), o);
+        const int gx = (i % cols) * SW, gy = (i / cols) * h;
+        for (int y = 0; y < h; ++y)
+            std::copy(strip.begin() + size_t(y) * SW * 3, strip.begin() + size_t(y + 1) * SW * 3,
+                      grid.begin() + (size_t(gy + y) * GW + gx) * 3);
+    }
+    io::write_png(a.output, grid, GW, GH);
+    spdlog::info("render: wrote {} ({} input(s), {} views, {}x{} each)", a.output, n, o.views, w, h);
+    return 0;
+}
+
+}  // namespace mash::cli
