@@ -12,6 +12,7 @@
 #include "mash/core/errors.h"
 #include "mash/io/geometry_io.h"
 #include "mash/io/mash_file.h"
+#include "mash/io/npy.h"
 #include "mash/ops/sampling.h"
 #include "mash/representation/mash.h"
 #include "scripts/commands.h"
@@ -97,9 +98,7 @@ int run_sample(const SampleArgs& args) {
     const std::string device = apply_global_flags(args.global);
     if (!io::is_point_output_ext(args.output))
         throw IoError(args.output + ": unsupported output extension (expected .ply .pcd .xyz .xyzn .pts .npy)");
-    std::string ext = std::filesystem::path(args.input).extension().string();
-    for (auto& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
-    if (ext != ".npz" && ext != ".npy") {
+    if (!io::is_mash_file(args.input)) {
         // A mesh or point cloud: N surface samples, uniform by area (default 100000).
         io::PointCloud pc = io::load_points(args.input, args.num_points > 0 ? args.num_points : 100000, args.seed);
         if (!pc.from_mesh && args.num_points > 0 && args.num_points < pc.size()) {

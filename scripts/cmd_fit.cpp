@@ -15,6 +15,7 @@
 #include "mash/core/runtime.h"
 #include "mash/fitting/fitter.h"
 #include "mash/fitting/init.h"
+#include "mash/fitting/pipeline.h"
 #include "mash/io/geometry_io.h"
 #include "mash/io/mash_file.h"
 #include "mash/io/npy.h"
@@ -26,15 +27,9 @@ namespace mash::cli {
 namespace fs = std::filesystem;
 namespace {
 
-std::string lower_ext(const std::string& p) {
-    std::string e = fs::path(p).extension().string();
-    for (auto& c : e) c = char(std::tolower(static_cast<unsigned char>(c)));
-    return e;
-}
-
 void check_output_path(const std::string& path, const std::vector<std::string>& exts, const char* what) {
     if (path.empty()) return;
-    std::string e = lower_ext(path);
+    std::string e = io::lower_extension(path);
     if (std::find(exts.begin(), exts.end(), e) == exts.end()) {
         std::string list;
         for (auto& x : exts) list += (list.empty() ? "" : " ") + x;
@@ -49,24 +44,6 @@ std::string fmt_time(double s) {
     if (s < 60) std::snprintf(b, sizeof b, "%.0fs", s);
     else std::snprintf(b, sizeof b, "%dm%02ds", int(s) / 60, int(s) % 60);
     return b;
-}
-
-/// Random subset of at most n points (seeded), keeping normals aligned.
-void subsample(io::PointCloud& pc, int64_t n, uint64_t seed) {
-    if (pc.size() <= n) return;
-    std::vector<int64_t> idx(pc.size());
-    for (int64_t i = 0; i < pc.size(); ++i) idx[i] = i;
-    std::mt19937_64 rng(seed);
-    std::shuffle(idx.begin(), idx.end(), rng);
-    idx.resize(n);
-    std::sort(idx.begin(), idx.end());
-    std::vector<double> p, nn;
-    for (int64_t i : idx) {
-        p.insert(p.end(), pc.points.begin() + 3 * i, pc.points.begin() + 3 * i + 3);
-        if (!pc.normals.empty()) nn.insert(nn.end(), pc.normals.begin() + 3 * i, pc.normals.begin() + 3 * i + 3);
-    }
-    pc.points = std::move(p);
-    pc.normals = std::move(nn);
 }
 
 }  // namespace
@@ -87,31 +64,9 @@ int run_fit(const FitArgs& args) {
     check_output_path(args.points_out, {".ply", ".pcd", ".xyz", ".xyzn", ".pts", ".npy"}, "point cloud output");
     check_output_path(args.report, {".json"}, "report");
     check_output_path(args.plot, {".png"}, "plot");
-    at::manual_seed(args.seed);
-
     auto t0 = std::chrono::steady_clock::now();
-    io::PointCloud pc = io::load_points(args.input, o.num_gt_points, args.seed);
-    subsample(pc, o.num_gt_points, args.seed);
-    if (pc.size() < o.num_anchors)
-        throw InputError(args.input + ": has " + std::to_string(pc.size()) + " points, fewer than the " +
-                         std::to_string(o.num_anchors) + " anchors requested (use --anchors or a denser input)");
-    fitting::Normalization norm = fitting::compute_normalization(pc.points, args.input);
-    fitting::apply_normalization(pc.points, norm);
-    std::vector<double> normals = pc.normals;
-    if (normals.empty()) normals = fitting::estimate_normals(pc.points, o.normal_knn);
-    auto anchor_idx = fitting::farthest_point_indices(pc.points, o.num_anchors);
-    std::vector<double> ap, an;
-    for (int64_t i : anchor_idx) {
-        ap.insert(ap.end(), pc.points.begin() + 3 * i, pc.points.begin() + 3 * i + 3);
-        an.insert(an.end(), normals.begin() + 3 * i, normals.begin() + 3 * i + 3);
-    }
-    MashParams init = fitting::initial_mash(ap, an, o);
-    auto gt = at::from_blob(pc.points.data(), {pc.size(), 3}, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat);
-    const double prep = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    spdlog::info("fit: {} → {} | {} {} points, A={} K={} L={}, threads={}, prep {:.2f}s", args.input, args.output,
-                 pc.size(), pc.from_mesh ? "surface" : "input", o.num_anchors, o.mask_degree, o.sh_degree,
-                 num_threads(), prep);
-
+    spdlog::info("fit: {} → {} | A={} K={} L={}, threads={}", args.input, args.output, o.num_anchors, o.mask_degree,
+                 o.sh_degree, num_threads());
     const bool tty = isatty(fileno(stderr));
     auto on_step = [&](const fitting::FitStep& s) {
         const double eta = s.progress > 0.02 ? s.elapsed / s.progress * (1 - s.progress) : NAN;
@@ -129,11 +84,11 @@ int run_fit(const FitArgs& args) {
                          s.elapsed);
         }
     };
-    fitting::FitResult r = fitting::fit_mash(gt, init, o, on_step);
+    fitting::FileFitResult ff = fitting::fit_file(args.input, o, args.seed, on_step);
     if (tty) std::fprintf(stderr, "\n");
-
-    MashParams out = r.params;
-    fitting::undo_normalization(out, norm);
+    const fitting::FitResult& r = ff.fit;
+    const fitting::Normalization& norm = ff.normalization;
+    const MashParams& out = ff.params;
     io::save_mash(args.output, out);
     if (!args.points_out.empty()) {
         Mash m = make_mash(out, {}, at::TensorOptions().dtype(at::kDouble));
@@ -165,8 +120,8 @@ int run_fit(const FitArgs& args) {
         j["steps"] = r.steps;
         j["threads"] = num_threads();
         j["anchors"] = o.num_anchors;
-        j["input_points"] = pc.size();
-        j["input_is_mesh"] = pc.from_mesh;
+        j["input_points"] = ff.input_points;
+        j["input_is_mesh"] = ff.input_is_mesh;
         j["final_loss"] = {{"total", r.last.loss}, {"fit", r.last.fit}, {"coverage", r.last.coverage_loss},
                            {"boundary", r.last.boundary}, {"covered_fraction", r.last.coverage}};
         j["metrics"] = {{"frame", "normalized (bbox longest side 0.9, centered)"},

@@ -26,27 +26,6 @@ namespace mash::cli {
 namespace fs = std::filesystem;
 namespace {
 
-std::string lower_ext(const std::string& p) {
-    std::string e = fs::path(p).extension().string();
-    for (auto& c : e) c = char(std::tolower(static_cast<unsigned char>(c)));
-    return e;
-}
-
-bool is_mash_file(const std::string& path) {
-    const std::string e = lower_ext(path);
-    if (e != ".npz" && e != ".npy") return false;
-    auto bytes = io::read_file(path);
-    if (io::has_npy_magic(bytes.data(), bytes.size())) {
-        // Object arrays are MASH dicts; numeric .npy are point arrays.
-        std::string head(bytes.begin(), bytes.begin() + std::min<size_t>(bytes.size(), 128));
-        return head.find("'|O'") != std::string::npos;
-    }
-    auto arrays = io::parse_npz(bytes.data(), bytes.size(), path);
-    for (const auto& [k, v] : arrays)
-        if (k == "sh_params") return true;
-    return false;
-}
-
 /// Points (+ normals when the geometry defines them) of any supported file.
 struct Geometry {
     std::vector<double> points, normals;
@@ -72,7 +51,7 @@ void random_subset(Geometry& g, int64_t n, uint64_t seed) {
 
 Geometry load_geometry(const std::string& path, int64_t n, uint64_t seed) {
     Geometry g;
-    if (is_mash_file(path)) {
+    if (io::is_mash_file(path)) {
         auto s = mesh::patch_samples(io::load_mash(path), 48, 32);
         g.points = std::move(s.points);
         g.normals = std::move(s.normals);
@@ -117,7 +96,7 @@ std::vector<double> parse_taus(const std::string& s) {
 
 int run_mesh(const MeshArgs& a) {
     apply_global_flags(a.global);
-    const std::string e = lower_ext(a.output);
+    const std::string e = io::lower_extension(a.output);
     if (e != ".ply" && e != ".obj" && e != ".off" && e != ".stl")
         throw IoError(a.output + ": unsupported mesh output extension '" + e + "' (expected .ply .obj .off .stl)");
     if (a.depth < 4 || a.depth > 12) throw ConfigError("--depth " + std::to_string(a.depth) + ": expected 4..12");
@@ -199,8 +178,8 @@ int run_eval(const EvalArgs& a) {
 namespace {
 io::RenderScene scene_of(const std::string& input, const io::RenderOptions& o) {
     io::RenderScene scene;
-    const std::string e = lower_ext(input);
-    if (is_mash_file(input)) {
+    const std::string e = io::lower_extension(input);
+    if (io::is_mash_file(input)) {
         MashParams p = io::load_mash(input);
         Mash m = make_mash(p, {}, at::TensorOptions().dtype(at::kDouble));
         at::NoGradGuard ng;
@@ -243,7 +222,7 @@ io::RenderScene scene_of(const std::string& input, const io::RenderOptions& o) {
 
 int run_render(const RenderArgs& a) {
     apply_global_flags(a.global);
-    if (lower_ext(a.output) != ".png") throw IoError(a.output + ": expected a .png output");
+    if (io::lower_extension(a.output) != ".png") throw IoError(a.output + ": expected a .png output");
     int w = 0, h = 0;
     if (std::sscanf(a.size.c_str(), "%dx%d", &w, &h) != 2 || w < 16 || h < 16 || w > 8192 || h > 8192)
         throw ConfigError("--size '" + a.size + "': expected WxH, e.g. 480x480");

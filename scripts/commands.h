@@ -72,4 +72,24 @@ struct RenderArgs {
 };
 int run_render(const RenderArgs& args);
 
+struct DatasetArgs {
+    GlobalOptions global;
+    std::string input, output;
+    std::string layout = "flat";
+    bool layout_given = false;
+    std::string config;
+    std::vector<std::string> set;
+    int workers = 0;  ///< 0 = from config, else 1
+    std::string shard;
+    int64_t shard_count = 0;
+    int64_t limit = 0;
+    std::string categories;
+    std::string ids;
+    uint64_t seed = 0;
+    bool merge = false;
+    std::string worker;  ///< internal: "w/K" for a worker process
+};
+/// argv: the full command line (re-executed for worker processes).
+int run_fit_dataset(const DatasetArgs& args, const std::vector<std::string>& argv);
+
 }  // namespace mash::cli

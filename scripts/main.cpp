@@ -82,6 +82,24 @@ int main(int argc, char** argv) {
     c_render->add_option("--size", render.size, "Size of each view, WxH")->capture_default_str();
     add_global_flags(*c_render, render.global);
 
+    DatasetArgs ds;
+    auto* c_ds = app.add_subcommand("fit-dataset", "Fit every shape of a dataset (resumable, parallel, sharded)");
+    c_ds->add_option("--input", ds.input, "Dataset root");
+    c_ds->add_option("--output", ds.output, "Output root: OUT/<category>/<id>.npz + manifest.jsonl");
+    auto* layout_opt = c_ds->add_option("--layout", ds.layout, "shapenet | objaverse | flat")->capture_default_str();
+    c_ds->add_option("--config", ds.config, "YAML with a 'dataset:' section and/or 'fit:' overrides (configs/dataset/)");
+    c_ds->add_option("--set", ds.set, "Fit option override key=value (repeatable)");
+    c_ds->add_option("--workers", ds.workers, "Worker processes (threads are split between them; default 1)");
+    c_ds->add_option("--shard", ds.shard, "Process shard I of N (I/N); default: Slurm/Kubernetes env, else all");
+    c_ds->add_option("--shard-count", ds.shard_count, "Shard count for a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)");
+    c_ds->add_option("--limit", ds.limit, "Process at most M shapes (after sharding)");
+    c_ds->add_option("--categories", ds.categories, "Comma-separated categories (names or ShapeNet synset ids)");
+    c_ds->add_option("--ids", ds.ids, "Objaverse: file with one uid per line");
+    c_ds->add_option("--seed", ds.seed, "Random seed for every fit");
+    c_ds->add_flag("--merge", ds.merge, "Merge OUT/manifest*.jsonl into OUT/manifest.jsonl; with --input, report missing shapes");
+    c_ds->add_option("--worker", ds.worker, "(internal) worker w/K")->group("");
+    add_global_flags(*c_ds, ds.global);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -97,5 +115,9 @@ int main(int argc, char** argv) {
     });
     if (c_eval->parsed()) return guarded([&] { return run_eval(eval); });
     if (c_render->parsed()) return guarded([&] { return run_render(render); });
+    if (c_ds->parsed()) return guarded([&] {
+        ds.layout_given = layout_opt->count() > 0;
+        return run_fit_dataset(ds, std::vector<std::string>(argv, argv + argc));
+    });
     return 2;
 }

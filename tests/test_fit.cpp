@@ -104,6 +104,10 @@ TEST_CASE("fit options: configs load, YAML round trip, strict keys", "[fit][conf
         ++n;
     }
     CHECK(n >= 2);
+    for (const auto& e : fs::directory_iterator(std::string(MASH_SOURCE_DIR) + "/configs/dataset")) {
+        FitOptions o;
+        CHECK_NOTHROW(load_fit_config(e.path().string(), o, {"dataset"}));
+    }
     FitOptions o;
     apply_fit_override("lr=0.004", o);
     apply_fit_override("fit.num_anchors=17", o);

@@ -3,6 +3,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <variant>
@@ -115,7 +116,7 @@ void FitOptions::validate() const {
     if (log_every < 1) bad("log_every", ">= 1");
 }
 
-void load_fit_config(const std::string& path, FitOptions& options) {
+void load_fit_config(const std::string& path, FitOptions& options, const std::vector<std::string>& other_sections) {
     YAML::Node root;
     try {
         root = YAML::LoadFile(path);
@@ -128,7 +129,12 @@ void load_fit_config(const std::string& path, FitOptions& options) {
     if (!root.IsMap()) throw ConfigError(path + ": expected a mapping with a 'fit' section");
     for (const auto& kv : root) {
         const std::string section = kv.first.as<std::string>();
-        if (section != "fit") throw ConfigError(path + ": unknown section '" + section + "' (expected 'fit')");
+        if (std::find(other_sections.begin(), other_sections.end(), section) != other_sections.end()) continue;
+        if (section != "fit") {
+            std::string expected = "'fit'";
+            for (const auto& o : other_sections) expected += ", '" + o + "'";
+            throw ConfigError(path + ": unknown section '" + section + "' (expected " + expected + ")");
+        }
         if (kv.second.IsNull()) continue;
         if (!kv.second.IsMap()) throw ConfigError(path + ": section 'fit' must be a mapping");
         for (const auto& f : kv.second) {

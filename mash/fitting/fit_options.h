@@ -53,8 +53,9 @@ struct FitOptions {
     void validate() const;
 };
 
-/// Reads `fit:` overrides from a YAML file onto `options` (unknown sections/keys are errors).
-void load_fit_config(const std::string& path, FitOptions& options);
+/// Reads `fit:` overrides from a YAML file onto `options`. Unknown keys are errors; so are
+/// sections other than `fit` and those listed in `other_sections` (read by other parsers).
+void load_fit_config(const std::string& path, FitOptions& options, const std::vector<std::string>& other_sections = {});
 /// Applies one "key=value" (or "fit.key=value") override; unknown keys / bad values are errors.
 void apply_fit_override(const std::string& assignment, FitOptions& options);
 /// The options as YAML (all fields), e.g. for the resolved config written next to outputs.

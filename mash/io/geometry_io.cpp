@@ -10,6 +10,9 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
 #include <random>
 #include <unistd.h>
 
@@ -19,12 +22,6 @@
 namespace mash::io {
 namespace fs = std::filesystem;
 namespace {
-
-std::string lower_ext(const std::string& path) {
-    std::string e = fs::path(path).extension().string();
-    for (auto& c : e) c = char(std::tolower(static_cast<unsigned char>(c)));
-    return e;
-}
 
 void quiet_open3d() { open3d::utility::SetVerbosityLevel(open3d::utility::VerbosityLevel::Error); }
 
@@ -82,6 +79,34 @@ PointCloud sample_mesh(const open3d::geometry::TriangleMesh& mesh, int64_t n, ui
     return pc;
 }
 
+/// OFF files with vertices only (point clouds; Open3D's reader rejects them).
+bool read_off_vertices(const std::string& path, PointCloud& pc) {
+    std::ifstream f(path);
+    std::string tok;
+    if (!(f >> tok) || tok.size() < 3 || tok.compare(tok.size() - 3, 3, "OFF") != 0) return false;
+    const bool has_normals = tok.find('N') != std::string::npos, has_colors = tok.find('C') != std::string::npos;
+    auto skip_comments = [&] {
+        while (f >> std::ws && f.peek() == '#') f.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+    };
+    skip_comments();
+    int64_t nv = 0, nf = 0, ne = 0;
+    if (!(f >> nv >> nf >> ne) || nv < 0 || nf != 0) return false;
+    const int extra = (has_normals ? 3 : 0) + (has_colors ? 4 : 0);
+    std::string line;
+    std::getline(f, line);
+    for (int64_t i = 0; i < nv; ++i) {
+        skip_comments();
+        if (!std::getline(f, line)) throw IoError(path + ": truncated OFF file (expected " + std::to_string(nv) + " vertices)");
+        std::istringstream ls(line);
+        double v[3], n[3] = {0, 0, 0};
+        if (!(ls >> v[0] >> v[1] >> v[2])) throw IoError(path + ": malformed OFF vertex line " + std::to_string(i));
+        if (has_normals && extra >= 3) ls >> n[0] >> n[1] >> n[2];
+        pc.points.insert(pc.points.end(), {v[0], v[1], v[2]});
+        if (has_normals) pc.normals.insert(pc.normals.end(), {n[0], n[1], n[2]});
+    }
+    return true;
+}
+
 }  // namespace
 
 PointCloud load_points(const std::string& path, int64_t num_samples, uint64_t seed) {
@@ -89,7 +114,7 @@ PointCloud load_points(const std::string& path, int64_t num_samples, uint64_t se
     std::error_code ec;
     if (!fs::exists(path, ec)) throw IoError(path + ": no such file");
     if (fs::is_directory(path, ec)) throw IoError(path + ": is a directory, expected a mesh or point cloud file");
-    const std::string ext = lower_ext(path);
+    const std::string ext = lower_extension(path);
     PointCloud pc;
     if (ext == ".npy") {
         auto bytes = read_file(path);
@@ -122,7 +147,7 @@ PointCloud load_points(const std::string& path, int64_t num_samples, uint64_t se
             if (!open3d::io::ReadPointCloud(path, cloud)) throw IoError(path + ": cannot read PLY file");
             for (const auto& p : cloud.points_) pc.points.insert(pc.points.end(), {p.x(), p.y(), p.z()});
             for (const auto& n : cloud.normals_) pc.normals.insert(pc.normals.end(), {n.x(), n.y(), n.z()});
-        } else if (!ok) {
+        } else if (!ok && !(ext == ".off" && read_off_vertices(path, pc))) {
             throw IoError(path + ": cannot read mesh (corrupt or unsupported " + ext + " content)");
         }
     } else {
@@ -136,13 +161,13 @@ PointCloud load_points(const std::string& path, int64_t num_samples, uint64_t se
 }
 
 bool is_point_output_ext(const std::string& path) {
-    const std::string ext = lower_ext(path);
+    const std::string ext = lower_extension(path);
     return ext == ".ply" || ext == ".pcd" || ext == ".xyz" || ext == ".pts" || ext == ".npy" || ext == ".xyzn";
 }
 
 void save_points(const std::string& path, const std::vector<double>& points, const std::vector<double>& normals) {
     quiet_open3d();
-    const std::string ext = lower_ext(path);
+    const std::string ext = lower_extension(path);
     if (!is_point_output_ext(path))
         throw IoError(path + ": unsupported point cloud output extension '" + ext +
                       "' (expected .ply .pcd .xyz .xyzn .pts .npy)");
@@ -158,22 +183,9 @@ void save_points(const std::string& path, const std::vector<double>& points, con
         cloud.normals_.resize(n);
         for (int64_t i = 0; i < n; ++i) cloud.normals_[i] = {normals[3 * i], normals[3 * i + 1], normals[3 * i + 2]};
     }
-    fs::path target(path);
-    fs::path dir = target.parent_path();
-    if (!dir.empty() && !fs::exists(dir)) throw IoError(path + ": directory " + dir.string() + " does not exist");
-    fs::path tmp = dir / (".tmp" + std::to_string(::getpid()) + "-" + target.filename().string());
     open3d::io::WritePointCloudOption opt;
     opt.write_ascii = open3d::io::WritePointCloudOption::IsAscii::Binary;
-    if (!open3d::io::WritePointCloud(tmp.string(), cloud, opt)) {
-        fs::remove(tmp);
-        throw IoError(path + ": cannot write point cloud");
-    }
-    std::error_code ec;
-    fs::rename(tmp, target, ec);
-    if (ec) {
-        fs::remove(tmp);
-        throw IoError(path + ": cannot rename temporary file: " + ec.message());
-    }
+    write_atomically(path, "point cloud", [&](const std::string& tmp) { return open3d::io::WritePointCloud(tmp, cloud, opt); });
 }
 
 }  // namespace mash::io

@@ -15,12 +15,6 @@
 namespace mash::io {
 namespace {
 
-std::string lower_ext(const std::string& path) {
-    std::string e = std::filesystem::path(path).extension().string();
-    for (auto& c : e) c = char(std::tolower(static_cast<unsigned char>(c)));
-    return e;
-}
-
 /// Uniform view over the two container layouts.
 struct RawMash {
     std::map<std::string, NpyArray> arrays;
@@ -141,8 +135,22 @@ MashParams parse_mash(const uint8_t* bytes, size_t size, const std::string& what
     return from_raw(raw, what);
 }
 
+bool is_mash_file(const std::string& path) {
+    const std::string e = lower_extension(path);
+    if (e != ".npz" && e != ".npy") return false;
+    auto bytes = read_file(path);
+    if (has_npy_magic(bytes.data(), bytes.size())) {
+        // Pickled dicts are object arrays ('|O'); numeric .npy files are point arrays.
+        std::string head(bytes.begin(), bytes.begin() + std::min<size_t>(bytes.size(), 128));
+        return head.find("'|O'") != std::string::npos;
+    }
+    for (const auto& [k, v] : parse_npz(bytes.data(), bytes.size(), path))
+        if (k == "sh_params") return true;
+    return false;
+}
+
 MashParams load_mash(const std::string& path) {
-    std::string ext = lower_ext(path);
+    std::string ext = lower_extension(path);
     if (ext != ".npz" && ext != ".npy")
         throw IoError(path + ": unsupported MASH file extension '" + ext + "' (expected .npz or .npy)");
     auto bytes = read_file(path);
@@ -151,7 +159,7 @@ MashParams load_mash(const std::string& path) {
 
 void save_mash(const std::string& path, const MashParams& p, bool compress) {
     p.validate(path);
-    std::string ext = lower_ext(path);
+    std::string ext = lower_extension(path);
     const int64_t A = p.num_anchors;
     if (ext == ".npz") {
         NamedArrays arrays = {

@@ -27,6 +27,10 @@ MashParams load_mash(const std::string& path);
 /// Parses MASH bytes (`what` names the source in messages). Format is detected from the bytes.
 MashParams parse_mash(const uint8_t* bytes, size_t size, const std::string& what);
 
+/// True if `path` is a MASH file (.npz with sh_params, or a pickled-dict .npy) rather than a
+/// numeric point array. Throws IoError if the file cannot be read.
+bool is_mash_file(const std::string& path);
+
 /// Saves atomically. The layout follows the extension: .npz → canonical; .npy → the paper-era
 /// pickled dict (rotate_vectors), loadable by the original code with np.load(allow_pickle=True).
 void save_mash(const std::string& path, const MashParams& params, bool compress = false);

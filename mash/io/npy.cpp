@@ -1024,28 +1024,39 @@ std::vector<uint8_t> read_file(const std::string& path) {
 }
 
 void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes) {
-    namespace fs = std::filesystem;
-    fs::path target(path);
-    fs::path dir = target.parent_path();
-    if (!dir.empty() && !fs::exists(dir)) throw IoError(path + ": directory " + dir.string() + " does not exist");
-    fs::path tmp = dir / ("." + target.filename().string() + ".tmp" + std::to_string(::getpid()));
-    {
+    write_atomically(path, "file (disk full?)", [&](const std::string& tmp) {
         std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        if (!f) throw IoError(path + ": cannot open " + tmp.string() + " for writing");
         f.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
         f.flush();
-        if (!f) {
-            f.close();
-            fs::remove(tmp);
-            throw IoError(path + ": write failed (disk full?)");
-        }
+        return bool(f);
+    });
+}
+
+void write_atomically(const std::string& path, const std::string& what,
+                      const std::function<bool(const std::string&)>& writer) {
+    namespace fs = std::filesystem;
+    fs::path target(path), dir = target.parent_path();
+    if (!dir.empty() && !fs::exists(dir)) throw IoError(path + ": directory " + dir.string() + " does not exist");
+    fs::path tmp = dir / (".tmp" + std::to_string(::getpid()) + "-" + target.filename().string());
+    bool ok = false;
+    try {
+        ok = writer(tmp.string());
+    } catch (...) {
+        fs::remove(tmp);
+        throw;
     }
     std::error_code ec;
-    fs::rename(tmp, target, ec);
-    if (ec) {
+    if (ok) fs::rename(tmp, target, ec);
+    if (!ok || ec) {
         fs::remove(tmp);
-        throw IoError(path + ": cannot rename temporary file: " + ec.message());
+        throw IoError(path + ": cannot write " + what + (ec ? " (" + ec.message() + ")" : ""));
     }
+}
+
+std::string lower_extension(const std::string& path) {
+    std::string e = std::filesystem::path(path).extension().string();
+    for (auto& c : e) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return e;
 }
 
 }  // namespace mash::io

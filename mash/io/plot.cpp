@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "mash/core/errors.h"
+#include "mash/io/npy.h"
 
 namespace mash::io {
 namespace {
@@ -168,15 +169,7 @@ void write_line_plot_png(const std::string& path, const std::vector<PlotSeries>&
     open3d::geometry::Image img;
     img.Prepare(o.width, o.height, 3, 1);
     std::copy(cv.px.begin(), cv.px.end(), img.data_.begin());
-    namespace fs = std::filesystem;
-    fs::path target(path), dir = target.parent_path();
-    if (!dir.empty() && !fs::exists(dir)) throw IoError(path + ": directory " + dir.string() + " does not exist");
-    fs::path tmp = dir / (".tmp" + std::to_string(::getpid()) + "-" + target.filename().string());
-    if (!open3d::io::WriteImage(tmp.string(), img)) {
-        fs::remove(tmp);
-        throw IoError(path + ": cannot write PNG");
-    }
-    fs::rename(tmp, target);
+    write_atomically(path, "PNG", [&](const std::string& tmp) { return open3d::io::WriteImage(tmp, img); });
 }
 
 }  // namespace mash::io

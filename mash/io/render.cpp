@@ -13,6 +13,7 @@
 #include <limits>
 
 #include "mash/core/errors.h"
+#include "mash/io/npy.h"
 
 namespace mash::io {
 
@@ -142,15 +143,7 @@ void write_png(const std::string& path, const std::vector<unsigned char>& rgb, i
     open3d::geometry::Image img;
     img.Prepare(width, height, 3, 1);
     std::copy(rgb.begin(), rgb.end(), img.data_.begin());
-    namespace fs = std::filesystem;
-    fs::path target(path), dir = target.parent_path();
-    if (!dir.empty() && !fs::exists(dir)) throw IoError(path + ": directory " + dir.string() + " does not exist");
-    fs::path tmp = dir / (".tmp" + std::to_string(::getpid()) + "-" + target.filename().string());
-    if (!open3d::io::WriteImage(tmp.string(), img)) {
-        fs::remove(tmp);
-        throw IoError(path + ": cannot write PNG");
-    }
-    fs::rename(tmp, target);
+    write_atomically(path, "PNG", [&](const std::string& tmp) { return open3d::io::WriteImage(tmp, img); });
 }
 
 void render_png(const std::string& path, const RenderScene& scene, const RenderOptions& o) {

@@ -15,6 +15,7 @@
 #include <map>
 
 #include "mash/core/errors.h"
+#include "mash/io/npy.h"
 #include "mash/losses/nearest.h"
 #include "mash/ops/sampling.h"
 #include "mash/representation/mash.h"
@@ -161,20 +162,13 @@ std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points
 
 void save_mesh(const std::string& path, const TriangleMesh& m) {
     quiet();
-    namespace fs = std::filesystem;
     open3d::geometry::TriangleMesh mesh;
     for (size_t i = 0; i + 2 < m.vertices.size(); i += 3) mesh.vertices_.emplace_back(m.vertices[i], m.vertices[i + 1], m.vertices[i + 2]);
     for (size_t i = 0; i + 2 < m.triangles.size(); i += 3)
         mesh.triangles_.emplace_back(int(m.triangles[i]), int(m.triangles[i + 1]), int(m.triangles[i + 2]));
     mesh.ComputeVertexNormals();
-    fs::path target(path), dir = target.parent_path();
-    if (!dir.empty() && !fs::exists(dir)) throw IoError(path + ": directory " + dir.string() + " does not exist");
-    fs::path tmp = dir / (".tmp" + std::to_string(::getpid()) + "-" + target.filename().string());
-    if (!open3d::io::WriteTriangleMesh(tmp.string(), mesh)) {
-        fs::remove(tmp);
-        throw IoError(path + ": cannot write mesh (supported: .ply .obj .off .stl)");
-    }
-    fs::rename(tmp, target);
+    io::write_atomically(path, "mesh (supported: .ply .obj .off .stl)",
+                         [&](const std::string& tmp) { return open3d::io::WriteTriangleMesh(tmp, mesh); });
 }
 
 TriangleMesh load_mesh(const std::string& path) {

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+// Dataset layouts, deterministic sharding and the run manifest for `mash fit-dataset`
+// (torch-free).
+//   shapenet:  ROOT/<synset>/<model_id>/models/model_normalized.obj   (category = synset's name)
+//   objaverse: ROOT/glbs/<group>/<uid>.glb, optionally restricted to an id list (category = group)
+//   flat:      any mesh / point file under ROOT (category = its parent folder relative to ROOT)
+// Outputs mirror the layout: OUT/<category>/<id>.npz.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mash::dataset {
+
+enum class Layout { kShapeNet, kObjaverse, kFlat };
+/// "shapenet" | "objaverse" | "flat"; throws ConfigError otherwise.
+Layout parse_layout(const std::string& name);
+
+struct ShapeEntry {
+    std::string id;
+    std::string category;
+    std::string source;  ///< absolute or ROOT-relative path of the input file
+    std::string key() const { return category + "/" + id; }
+};
+
+/// The human name of a ShapeNetCore.v2 synset id ("03001627" → "chair"); the id if unknown.
+std::string shapenet_category_name(const std::string& synset);
+
+/// Every shape of the layout under root, sorted by key. `categories` (names or synset ids) and
+/// `id_list` (a text file, one id per line; objaverse) filter when non-empty. Throws IoError if
+/// root is missing.
+std::vector<ShapeEntry> discover(const std::string& root, Layout layout, const std::vector<std::string>& categories = {},
+                                 const std::string& id_list = {});
+
+/// 64-bit FNV-1a of the key: stable across machines, runs and library versions.
+uint64_t stable_hash(const std::string& key);
+
+/// A deterministic partition: shard `index` of `count` holds the shapes with hash % count == index.
+struct Shard {
+    int64_t index = 0;
+    int64_t count = 1;
+    std::string source = "none";  ///< "flag", "slurm", "kubernetes" or "none"
+    bool contains(const ShapeEntry& e) const { return int64_t(stable_hash(e.key()) % uint64_t(count)) == index; }
+};
+/// From "--shard I/N" if given; else SLURM_ARRAY_TASK_ID + SLURM_ARRAY_TASK_COUNT; else
+/// JOB_COMPLETION_INDEX (Kubernetes Indexed Job) with `count_hint` (--shard-count) or
+/// MASH_SHARD_COUNT; else a single shard. Throws ConfigError on malformed values.
+Shard resolve_shard(const std::string& flag, int64_t count_hint);
+
+/// OUT/<category>/<id>.npz
+std::string output_path(const std::string& out_root, const ShapeEntry& e);
+
+/// One manifest line (JSON object per line).
+struct ManifestLine {
+    std::string id, category, source, status;  ///< status: ok | failed | skipped
+    double wall_seconds = 0;
+    int64_t steps = 0;
+    double l1_cd = -1;
+    std::string error;
+    std::string to_json() const;
+    static ManifestLine from_json(const std::string& line);  ///< throws IoError on malformed lines
+    std::string key() const { return category + "/" + id; }
+};
+/// Appends one line atomically (O_APPEND + flock), safe from several processes.
+void append_manifest(const std::string& path, const ManifestLine& line);
+/// All well-formed lines of a manifest (a torn last line after a kill is ignored).
+std::vector<ManifestLine> read_manifest(const std::string& path);
+
+/// Manifest file name for a shard: manifest.jsonl, or manifest.shard-I-of-N.jsonl.
+std::string manifest_name(const Shard& shard);
+
+}  // namespace mash::dataset

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+#include "mash/fitting/pipeline.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "mash/core/errors.h"
+#include "mash/io/geometry_io.h"
+
+namespace mash::fitting {
+namespace {
+
+/// Random subset of at most n points (seeded), keeping normals aligned.
+void subsample(io::PointCloud& pc, int64_t n, uint64_t seed) {
+    if (pc.size() <= n) return;
+    std::vector<int64_t> idx(pc.size());
+    for (int64_t i = 0; i < pc.size(); ++i) idx[i] = i;
+    std::mt19937_64 rng(seed);
+    std::shuffle(idx.begin(), idx.end(), rng);
+    idx.resize(n);
+    std::sort(idx.begin(), idx.end());
+    std::vector<double> p, nn;
+    for (int64_t i : idx) {
+        p.insert(p.end(), pc.points.begin() + 3 * i, pc.points.begin() + 3 * i + 3);
+        if (!pc.normals.empty()) nn.insert(nn.end(), pc.normals.begin() + 3 * i, pc.normals.begin() + 3 * i + 3);
+    }
+    pc.points = std::move(p);
+    pc.normals = std::move(nn);
+}
+
+}  // namespace
+
+FileFitResult fit_file(const std::string& input, const FitOptions& o, uint64_t seed,
+                       const std::function<void(const FitStep&)>& on_step) {
+    o.validate();
+    at::manual_seed(seed);
+    const auto t0 = std::chrono::steady_clock::now();
+    io::PointCloud pc = io::load_points(input, o.num_gt_points, seed);
+    subsample(pc, o.num_gt_points, seed);
+    if (pc.size() < o.num_anchors)
+        throw InputError(input + ": has " + std::to_string(pc.size()) + " points, fewer than the " +
+                         std::to_string(o.num_anchors) + " anchors requested (use --anchors or a denser input)");
+    FileFitResult r;
+    r.normalization = compute_normalization(pc.points, input);
+    apply_normalization(pc.points, r.normalization);
+    std::vector<double> normals = pc.normals;
+    if (normals.empty()) normals = estimate_normals(pc.points, o.normal_knn);
+    auto anchor_idx = farthest_point_indices(pc.points, o.num_anchors);
+    std::vector<double> ap, an;
+    for (int64_t i : anchor_idx) {
+        ap.insert(ap.end(), pc.points.begin() + 3 * i, pc.points.begin() + 3 * i + 3);
+        an.insert(an.end(), normals.begin() + 3 * i, normals.begin() + 3 * i + 3);
+    }
+    MashParams init = initial_mash(ap, an, o);
+    auto gt = at::from_blob(pc.points.data(), {pc.size(), 3}, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat);
+    r.input_points = pc.size();
+    r.input_is_mesh = pc.from_mesh;
+    r.prep_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.fit = fit_mash(gt, init, o, on_step);
+    r.params = r.fit.params;
+    undo_normalization(r.params, r.normalization);
+    return r;
+}
+
+}  // namespace mash::fitting
