@@ -108,7 +108,12 @@ int run_mesh(const MeshArgs& a) {
         nrm = mesh::oriented_normals_for_cloud(pts, 30);
     } else {
         MashParams p = io::load_mash(a.input);
-        auto s = mesh::patch_samples(p, a.grid_phi, a.grid_theta);
+        int64_t gp = a.grid_phi, gt = a.grid_theta;
+        if (a.num_points > 0) {  // choose the per-patch grid so that A·P·T ≈ N (T = 2P/3)
+            gp = std::max<int64_t>(3, int64_t(std::lround(std::sqrt(1.5 * double(a.num_points) / double(p.num_anchors)))));
+            gt = std::max<int64_t>(2, gp * 2 / 3);
+        }
+        auto s = mesh::patch_samples(p, gp, gt);
         int64_t flipped = mesh::orient(s);
         spdlog::info("mesh: {} oriented samples from {} patches ({} patches flipped)", s.size(), p.num_anchors, flipped);
         pts = std::move(s.points);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's demo: installs dependencies (Debian 12), builds, fits the bundled bunny mesh to a
-# MASH, and writes the MASH, its sample points, a report and the loss curve into demo_out/.
+# MASH, and writes into demo_out/: the MASH, its sample points, a report, the loss curve, the
+# watertight M+M mesh, its metrics against the input, and a picture (input | patches | mesh).
 #   scripts/demo.sh            # fast preset (~1-2 min of fitting on 2 cores)
 #   MASH_DEMO_CONFIG=configs/fit/default.yaml scripts/demo.sh   # the paper's settings
 set -euo pipefail
@@ -18,5 +19,12 @@ echo "== mash info $OUT/bunny.npz"
 $MASH info "$OUT/bunny.npz"
 echo "== mash sample $OUT/bunny.npz -o $OUT/bunny_10k.ply -n 10000"
 $MASH sample "$OUT/bunny.npz" -o "$OUT/bunny_10k.ply" -n 10000
+echo "== mash mesh $OUT/bunny.npz -o $OUT/bunny_mesh.ply"
+$MASH mesh "$OUT/bunny.npz" -o "$OUT/bunny_mesh.ply"
+echo "== mash eval $OUT/bunny_mesh.ply tests/data/npm-bunny.obj"
+$MASH eval "$OUT/bunny_mesh.ply" tests/data/npm-bunny.obj --json "$OUT/bunny_eval.json" --tau 0.01,0.02
+echo "== mash render (input | MASH patches | mesh) -> $OUT/bunny.png"
+$MASH render tests/data/npm-bunny.obj "$OUT/bunny.npz" "$OUT/bunny_mesh.ply" --columns 3 --views 1 --size 360x360 \
+  -o "$OUT/bunny.png"
 echo "== outputs in $OUT/:"
 ls -l "$OUT"

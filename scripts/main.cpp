@@ -58,7 +58,8 @@ int main(int argc, char** argv) {
     c_mesh->add_option("--trim", mesh.trim, "Remove vertices below this density quantile (0 keeps it watertight)")
         ->capture_default_str();
     c_mesh->add_flag("--from-points", mesh.from_points, "Input is a point cloud: PCA normals + Poisson (SPR baseline)");
-    c_mesh->add_option("--num-points", mesh.num_points, "Surface samples when --from-points reads a mesh");
+    c_mesh->add_option("--num-points", mesh.num_points,
+                       "Oriented samples fed to Poisson (MASH: sets the per-patch grid; --from-points: surface samples of a mesh)");
     c_mesh->add_option("--grid", mesh.grid_phi, "Azimuth samples per patch (polar = 2/3 of it)")->capture_default_str();
     add_global_flags(*c_mesh, mesh.global);
 

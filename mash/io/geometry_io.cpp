@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -79,6 +80,40 @@ PointCloud sample_mesh(const open3d::geometry::TriangleMesh& mesh, int64_t n, ui
     return pc;
 }
 
+/// Wavefront OBJ: `v` and `f` lines only (polygons fan-triangulated; v, v/vt, v//vn, v/vt/vn and
+/// negative indices). Materials, textures and groups are ignored, so a missing .mtl (common in
+/// exported datasets) does not matter. Returns false if the file has no vertices.
+bool read_obj(const std::string& path, open3d::geometry::TriangleMesh& mesh) {
+    std::ifstream f(path);
+    if (!f) return false;
+    std::string line;
+    std::vector<int> poly;
+    int64_t lineno = 0;
+    while (std::getline(f, line)) {
+        ++lineno;
+        if (line.size() < 2) continue;
+        if (line[0] == 'v' && (line[1] == ' ' || line[1] == '\t')) {
+            std::istringstream ls(line.substr(2));
+            double x, y, z;
+            if (!(ls >> x >> y >> z)) throw IoError(path + ": malformed vertex on line " + std::to_string(lineno));
+            mesh.vertices_.emplace_back(x, y, z);
+        } else if (line[0] == 'f' && (line[1] == ' ' || line[1] == '\t')) {
+            std::istringstream ls(line.substr(2));
+            std::string tok;
+            poly.clear();
+            while (ls >> tok) {
+                long idx = std::strtol(tok.c_str(), nullptr, 10);
+                if (idx < 0) idx += long(mesh.vertices_.size()) + 1;
+                if (idx < 1 || idx > long(mesh.vertices_.size()))
+                    throw IoError(path + ": face on line " + std::to_string(lineno) + " references a missing vertex");
+                poly.push_back(int(idx - 1));
+            }
+            for (size_t k = 2; k < poly.size(); ++k) mesh.triangles_.emplace_back(poly[0], poly[k - 1], poly[k]);
+        }
+    }
+    return !mesh.vertices_.empty();
+}
+
 /// OFF files with vertices only (point clouds; Open3D's reader rejects them).
 bool read_off_vertices(const std::string& path, PointCloud& pc) {
     std::ifstream f(path);
@@ -136,7 +171,7 @@ PointCloud load_points(const std::string& path, int64_t num_samples, uint64_t se
         open3d::geometry::TriangleMesh mesh;
         open3d::io::ReadTriangleMeshOptions opts;
         opts.enable_post_processing = false;
-        bool ok = open3d::io::ReadTriangleMesh(path, mesh, opts);
+        bool ok = ext == ".obj" ? read_obj(path, mesh) : open3d::io::ReadTriangleMesh(path, mesh, opts);
         if (ok && !mesh.triangles_.empty()) {
             if (num_samples < 1) throw IoError(path + ": number of surface samples must be >= 1");
             pc = sample_mesh(mesh, num_samples, seed, path);
@@ -158,6 +193,21 @@ PointCloud load_points(const std::string& path, int64_t num_samples, uint64_t se
     if (pc.normals.size() != pc.points.size()) pc.normals.clear();
     check_finite(pc, path);
     return pc;
+}
+
+void read_mesh(const std::string& path, std::vector<double>& vertices, std::vector<int64_t>& triangles) {
+    quiet_open3d();
+    std::error_code ec;
+    if (!fs::exists(path, ec)) throw IoError(path + ": no such file");
+    open3d::geometry::TriangleMesh mesh;
+    open3d::io::ReadTriangleMeshOptions opts;
+    opts.enable_post_processing = false;
+    const bool ok = lower_extension(path) == ".obj" ? read_obj(path, mesh) : open3d::io::ReadTriangleMesh(path, mesh, opts);
+    if (!ok || mesh.triangles_.empty()) throw IoError(path + ": cannot read a triangle mesh (no faces)");
+    vertices.clear();
+    triangles.clear();
+    for (const auto& v : mesh.vertices_) vertices.insert(vertices.end(), {v.x(), v.y(), v.z()});
+    for (const auto& t : mesh.triangles_) triangles.insert(triangles.end(), {t[0], t[1], t[2]});
 }
 
 bool is_point_output_ext(const std::string& path) {

@@ -13,8 +13,11 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <queue>
+#include <tuple>
 
 #include "mash/core/errors.h"
+#include "mash/io/geometry_io.h"
 #include "mash/io/npy.h"
 #include "mash/losses/nearest.h"
 #include "mash/ops/sampling.h"
@@ -65,54 +68,84 @@ OrientedSamples patch_samples(const MashParams& params, int64_t P, int64_t T) {
 }
 
 int64_t orient(OrientedSamples& s, const OrientOptions& o) {
-    quiet();
     const int64_t S = s.size();
     if (S == 0) return 0;
     auto pts = as_tensor(s.points);
     auto nrm = as_tensor(s.normals);
-    // 1. Orient a farthest-point subset with Open3D's consistent tangent planes.
-    const int64_t k = std::min<int64_t>(o.subset, S);
     auto lopts = at::TensorOptions().dtype(at::kLong);
-    auto sub = sampling::fps_packed(pts.to(at::kFloat), at::tensor(std::vector<int64_t>{0, S}, lopts),
-                                    at::tensor(std::vector<int64_t>{k}, lopts));
-    open3d::geometry::PointCloud pc;
-    auto sp = pts.index_select(0, sub).contiguous();
-    auto sn = nrm.index_select(0, sub).contiguous();
-    const double* spp = sp.data_ptr<double>();
-    const double* snp = sn.data_ptr<double>();
-    for (int64_t i = 0; i < k; ++i) {
-        pc.points_.emplace_back(spp[3 * i], spp[3 * i + 1], spp[3 * i + 2]);
-        pc.normals_.emplace_back(snp[3 * i], snp[3 * i + 1], snp[3 * i + 2]);
-    }
-    pc.OrientNormalsConsistentTangentPlane(size_t(std::max<int64_t>(3, std::min<int64_t>(o.knn, k - 1))));
-    std::vector<double> ref_n;
-    for (const auto& v : pc.normals_) ref_n.insert(ref_n.end(), {v.x(), v.y(), v.z()});
-    auto refn = as_tensor(ref_n);
-    // 2. Per-patch majority vote against the nearest oriented subset point.
-    auto nn = losses::nearest_indices(pts, sp);
-    auto agree = (nrm * refn.index_select(0, nn)).sum(1);
     auto aidx = at::tensor(s.anchor, lopts);
     const int64_t A = aidx.max().item<int64_t>() + 1;
-    auto votes = at::zeros({A}, kF64).index_add_(0, aidx, at::sign(agree));
-    auto flip = (votes < 0).to(at::kDouble) * -2.0 + 1.0;  // −1 flips a patch
-    nrm = nrm * flip.index_select(0, aidx).unsqueeze(1);
+    // 1. Patch graph: every sample votes, through its nearest sample on another patch, on whether
+    //    the two patches agree (n_i·n_j > 0). Only close pairs count (overlaps and seams).
+    auto other = losses::nearest_other_group(pts.to(at::kFloat), aidx);
+    auto valid = other >= 0;
+    auto oc = other.clamp_min(0);
+    auto dist = (pts - pts.index_select(0, oc)).norm(2, 1);
+    auto vd = dist.masked_select(valid);
+    const double cutoff = vd.numel() ? 4.0 * vd.median().item<double>() + 1e-12 : 0.0;
+    auto dots = (nrm * nrm.index_select(0, oc)).sum(1);
+    auto use = (valid & (dist <= cutoff)).contiguous();
+    std::map<std::pair<int64_t, int64_t>, double> w;
+    {
+        const int64_t* ap = aidx.data_ptr<int64_t>();
+        const int64_t* op = oc.data_ptr<int64_t>();
+        const bool* up = use.data_ptr<bool>();
+        auto dc = dots.contiguous();
+        const double* dp = dc.data_ptr<double>();
+        for (int64_t i = 0; i < S; ++i) {
+            if (!up[i]) continue;
+            const int64_t a = ap[i], b = ap[op[i]];
+            w[{std::min(a, b), std::max(a, b)}] += dp[i];
+        }
+    }
+    std::vector<std::vector<std::pair<int64_t, double>>> adj(A);
+    for (const auto& [e, v] : w) {
+        adj[e.first].push_back({e.second, v});
+        adj[e.second].push_back({e.first, v});
+    }
+    // 2. Maximum spanning forest by |agreement| (Prim): flip each patch to agree with its parent.
+    std::vector<int> flip(A, 0);
+    std::vector<char> done(A, 0);
+    for (int64_t root = 0; root < A; ++root) {
+        if (done[root]) continue;
+        flip[root] = 1;
+        std::priority_queue<std::tuple<double, int64_t, int64_t>> pq;  // (|w|, node, parent)
+        pq.push({0.0, root, -1});
+        while (!pq.empty()) {
+            auto [mag, b, parent] = pq.top();
+            pq.pop();
+            if (done[b]) continue;
+            done[b] = 1;
+            if (parent >= 0) {
+                double v = 0;
+                for (const auto& [nb, wv] : adj[b])
+                    if (nb == parent) v = wv;
+                flip[b] = v >= 0 ? flip[parent] : -flip[parent];
+            }
+            for (const auto& [nb, wv] : adj[b])
+                if (!done[nb]) pq.push({std::abs(wv), nb, b});
+        }
+    }
+    auto flips = at::tensor(std::vector<double>(flip.begin(), flip.end()), kF64);
+    nrm = nrm * flips.index_select(0, aidx).unsqueeze(1);
     // 3. Outward: normals should point away from the centroid on average.
     auto centroid = pts.mean(0, true);
-    if ((nrm * (pts - centroid)).sum().item<double>() < 0) nrm = -nrm;
+    if ((nrm * (pts - centroid)).sum().item<double>() < 0) {
+        nrm = -nrm;
+        flips = -flips;
+    }
     // 4. Blend near patch boundaries with the nearest point of another patch (paper Eq. 20,
     //    as read in spec §9.3): n' = normalize(t·n_own + (1−t)·n_other), t from centre-closeness.
     auto frac = at::tensor(s.fraction, kF64);
-    auto other = losses::nearest_other_group(pts.to(at::kFloat), aidx);
-    auto valid = other >= 0;
     auto t = at::clamp(1.0 - (frac - o.blend_start) / (1.0 - o.blend_start) * 0.5, 0.5, 1.0);
-    auto on = nrm.index_select(0, other.clamp_min(0));
-    // Only blend with a neighbour that agrees in orientation (a thin sheet's far side must not).
-    auto ok = valid & ((on * nrm).sum(1) > 0) & (frac > o.blend_start);
+    auto on = nrm.index_select(0, oc);
+    // Only blend with a close neighbour that agrees in orientation (a thin sheet's far side must not).
+    auto ok = use & ((on * nrm).sum(1) > 0) & (frac > o.blend_start);
     auto blended = t.unsqueeze(1) * nrm + (1.0 - t).unsqueeze(1) * on;
     blended = blended / blended.norm(2, 1, true).clamp_min(1e-20);
     nrm = at::where(ok.unsqueeze(1), blended, nrm);
     s.normals = as_vector(nrm);
-    return (votes < 0).sum().item<int64_t>();
+    return (flips < 0).sum().item<int64_t>();
 }
 
 TriangleMesh poisson(const std::vector<double>& points, const std::vector<double>& normals, const PoissonOptions& o) {
@@ -172,16 +205,8 @@ void save_mesh(const std::string& path, const TriangleMesh& m) {
 }
 
 TriangleMesh load_mesh(const std::string& path) {
-    quiet();
-    if (!std::filesystem::exists(path)) throw IoError(path + ": no such file");
-    open3d::geometry::TriangleMesh mesh;
-    open3d::io::ReadTriangleMeshOptions opts;
-    opts.enable_post_processing = false;
-    if (!open3d::io::ReadTriangleMesh(path, mesh, opts) || mesh.triangles_.empty())
-        throw IoError(path + ": cannot read a triangle mesh");
     TriangleMesh out;
-    for (const auto& v : mesh.vertices_) out.vertices.insert(out.vertices.end(), {v.x(), v.y(), v.z()});
-    for (const auto& t : mesh.triangles_) out.triangles.insert(out.triangles.end(), {t[0], t[1], t[2]});
+    io::read_mesh(path, out.vertices, out.triangles);
     return out;
 }
 

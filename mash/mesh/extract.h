@@ -23,14 +23,14 @@ struct OrientedSamples {
 OrientedSamples patch_samples(const MashParams& params, int64_t num_phi = 24, int64_t num_theta = 16);
 
 struct OrientOptions {
-    int64_t subset = 4000;     ///< FPS subset oriented with Open3D's consistent tangent planes
-    int64_t knn = 15;          ///< neighbours for the tangent-plane MST
     double blend_start = 0.7;  ///< blend normals with the nearest other patch for fraction > this
 };
-/// Makes orientations consistent: orient an FPS subset (Open3D), flip each patch by majority vote
-/// against its nearest subset normals, point the result outward (Σ n·(p − centroid) > 0), and
-/// blend normals near patch boundaries with the nearest point of another patch.
-/// Returns the number of patches flipped.
+/// Makes orientations consistent across patches. Patches, not points, are the unit: each sample
+/// votes n_i·n_j with its nearest sample on another patch (close pairs only), giving a signed
+/// agreement per pair of patches; a maximum spanning forest over |agreement| fixes each patch's
+/// sign relative to its neighbours (robust at sharp creases, where point-level tangent-plane
+/// propagation fails); the result is pointed outward (Σ n·(p − centroid) > 0); normals near patch
+/// boundaries are blended with the nearest point of another patch. Returns patches flipped.
 int64_t orient(OrientedSamples& samples, const OrientOptions& options = {});
 
 struct PoissonOptions {
