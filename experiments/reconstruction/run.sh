@@ -5,6 +5,8 @@
 # (GT bbox → longest side 1; 100k points per shape; F-score at 0.01 and 0.02; NC).
 # Writes experiments/reconstruction/out/results.md and grid.png (GT | SPR | MASH). Not a test.
 #   experiments/reconstruction/run.sh [extra mash fit args, e.g. --config configs/fit/fast.yaml]
+#   RECON_REMESH_ONLY=1 experiments/reconstruction/run.sh   # keep inputs, SPR meshes and fits (and
+#       their recorded times); redo only the M+M meshes and all evaluations
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=../shared/data
@@ -32,20 +34,28 @@ for s in "${SHAPES[@]}"; do
   n=$(basename "${s%.*}")
   gt="$DATA/$s"
   echo "== $s"
-  # The only input: 8192 points sampled uniformly from the GT surface.
-  $MASH sample "$gt" -o "$OUT/$n.input.ply" -n 8192 --log-level warn
-  t0=$(date +%s.%N)
-  $MASH mesh --from-points "$OUT/$n.input.ply" -o "$OUT/$n.spr.ply" --log-level warn
-  t1=$(date +%s.%N)
-  $MASH fit "$OUT/$n.input.ply" -o "$OUT/$n.npz" --log-level warn "$@"
-  $MASH mesh "$OUT/$n.npz" -o "$OUT/$n.mash.ply" --log-level warn
-  t2=$(date +%s.%N)
+  if [[ ${RECON_REMESH_ONLY:-0} == 1 ]]; then
+    $MASH mesh "$OUT/$n.npz" -o "$OUT/$n.mash.ply" --log-level warn
+    read -r spr_s mash_s <"$OUT/$n.times"
+  else
+    # The only input: 8192 points sampled uniformly from the GT surface.
+    $MASH sample "$gt" -o "$OUT/$n.input.ply" -n 8192 --log-level warn
+    t0=$(date +%s.%N)
+    $MASH mesh --from-points "$OUT/$n.input.ply" -o "$OUT/$n.spr.ply" --log-level warn
+    t1=$(date +%s.%N)
+    $MASH fit "$OUT/$n.input.ply" -o "$OUT/$n.npz" --log-level warn "$@"
+    $MASH mesh "$OUT/$n.npz" -o "$OUT/$n.mash.ply" --log-level warn
+    t2=$(date +%s.%N)
+    spr_s=$(awk "BEGIN{print $t1 - $t0}")
+    mash_s=$(awk "BEGIN{print $t2 - $t1}")
+    echo "$spr_s $mash_s" >"$OUT/$n.times"
+  fi
   $MASH eval "$OUT/$n.spr.ply" "$gt" --tau 0.01,0.02 --json "$OUT/$n.spr.json" >/dev/null
   $MASH eval "$OUT/$n.mash.ply" "$gt" --tau 0.01,0.02 --json "$OUT/$n.mash.json" >/dev/null
-  /usr/bin/python3 - "$OUT/$n" "$s" "$t0" "$t1" "$t2" >>"$ROWS" <<'PY'
+  /usr/bin/python3 - "$OUT/$n" "$s" "$spr_s" "$mash_s" >>"$ROWS" <<'PY'
 import json, sys
-base, name, t0, t1, t2 = sys.argv[1], sys.argv[2], *map(float, sys.argv[3:])
-for method, secs in (("SPR", t1 - t0), ("MASH", t2 - t1)):
+base, name, spr_s, mash_s = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+for method, secs in (("SPR", spr_s), ("MASH", mash_s)):
     m = json.load(open(f"{base}.{method.lower()}.json"))
     nc = m["normal_consistency"]
     print("\t".join([name, method, f"{m['l1_cd']:.5f}", f"{m['l2_cd']:.2e}", f"{m['fscore']['0.01']:.3f}",
@@ -54,6 +64,12 @@ PY
   GRID+=("$gt" "$OUT/$n.spr.ply" "$OUT/$n.mash.ply")
 done
 $MASH render "${GRID[@]}" --columns 3 --views 1 --size 220x220 -o "$OUT/grid.png" --log-level warn
+# The picture for the README: only the CC0 / public-domain shapes (no ShapeNet or unlicensed files).
+PUB=()
+for n in npm-bunny cgal_fandisk cgal_eight cgal_cow cgal_rotor cgal_knot1 cgal_dino; do
+  for s in "${SHAPES[@]}"; do [[ $(basename "${s%.*}") == "$n" ]] && PUB+=("$DATA/$s" "$OUT/$n.spr.ply" "$OUT/$n.mash.ply"); done
+done
+$MASH render "${PUB[@]}" --columns 6 --views 1 --size 200x200 -o experiments/reconstruction/grid.png --log-level warn
 {
   echo "| shape | method | L1-CD | L2-CD | F@0.01 | F@0.02 | NC | wall s |"
   echo "|---|---|---|---|---|---|---|---|"

@@ -67,6 +67,31 @@ OrientedSamples patch_samples(const MashParams& params, int64_t P, int64_t T) {
     return s;
 }
 
+namespace {
+/// Reference orientation for every sample: an FPS subset oriented with Open3D's consistent
+/// tangent-plane propagation, transferred to each sample from its nearest subset point.
+at::Tensor reference_normals(const at::Tensor& pts, const at::Tensor& nrm, const OrientOptions& o) {
+    quiet();
+    const int64_t S = pts.size(0), k = std::min<int64_t>(o.subset, S);
+    auto lopts = at::TensorOptions().dtype(at::kLong);
+    auto sub = sampling::fps_packed(pts.to(at::kFloat), at::tensor(std::vector<int64_t>{0, S}, lopts),
+                                    at::tensor(std::vector<int64_t>{k}, lopts));
+    auto sp = pts.index_select(0, sub).contiguous();
+    auto sn = nrm.index_select(0, sub).contiguous();
+    open3d::geometry::PointCloud pc;
+    const double* spp = sp.data_ptr<double>();
+    const double* snp = sn.data_ptr<double>();
+    for (int64_t i = 0; i < k; ++i) {
+        pc.points_.emplace_back(spp[3 * i], spp[3 * i + 1], spp[3 * i + 2]);
+        pc.normals_.emplace_back(snp[3 * i], snp[3 * i + 1], snp[3 * i + 2]);
+    }
+    if (k > 3) pc.OrientNormalsConsistentTangentPlane(size_t(std::max<int64_t>(3, std::min<int64_t>(o.knn, k - 1))));
+    std::vector<double> ref;
+    for (const auto& v : pc.normals_) ref.insert(ref.end(), {v.x(), v.y(), v.z()});
+    return as_tensor(ref).index_select(0, losses::nearest_indices(pts, sp));
+}
+}  // namespace
+
 int64_t orient(OrientedSamples& s, const OrientOptions& o) {
     const int64_t S = s.size();
     if (S == 0) return 0;
@@ -84,8 +109,12 @@ int64_t orient(OrientedSamples& s, const OrientOptions& o) {
     auto vd = dist.masked_select(valid);
     const double cutoff = vd.numel() ? 4.0 * vd.median().item<double>() + 1e-12 : 0.0;
     auto dots = (nrm * nrm.index_select(0, oc)).sum(1);
-    auto use = (valid & (dist <= cutoff)).contiguous();
-    std::map<std::pair<int64_t, int64_t>, double> w;
+    // Only tangential neighbours vote: across a thin sheet the nearest other patch lies along the
+    // normal (and rightly faces the other way), in an overlap or at a seam it lies in the tangent plane.
+    auto sep = pts.index_select(0, oc) - pts;
+    auto tangential = (sep * nrm).sum(1).abs() <= 0.5 * dist + 1e-12;
+    auto use = (valid & (dist <= cutoff) & tangential).contiguous();
+    std::map<std::pair<int64_t, int64_t>, std::pair<double, int64_t>> w;  // (Σ dots, count)
     {
         const int64_t* ap = aidx.data_ptr<int64_t>();
         const int64_t* op = oc.data_ptr<int64_t>();
@@ -95,40 +124,87 @@ int64_t orient(OrientedSamples& s, const OrientOptions& o) {
         for (int64_t i = 0; i < S; ++i) {
             if (!up[i]) continue;
             const int64_t a = ap[i], b = ap[op[i]];
-            w[{std::min(a, b), std::max(a, b)}] += dp[i];
+            auto& e = w[{std::min(a, b), std::max(a, b)}];
+            e.first += dp[i];
+            e.second += 1;
         }
     }
+    // Edge weight: mean agreement in [−1, 1], trusted fully from 20 voting pairs on.
     std::vector<std::vector<std::pair<int64_t, double>>> adj(A);
     for (const auto& [e, v] : w) {
-        adj[e.first].push_back({e.second, v});
-        adj[e.second].push_back({e.first, v});
+        const double wt = 3.0 * v.first / double(v.second) * std::min(1.0, double(v.second) / 20.0);
+        adj[e.first].push_back({e.second, wt});
+        adj[e.second].push_back({e.first, wt});
     }
-    // 2. Maximum spanning forest by |agreement| (Prim): flip each patch to agree with its parent.
-    std::vector<int> flip(A, 0);
-    std::vector<char> done(A, 0);
-    for (int64_t root = 0; root < A; ++root) {
-        if (done[root]) continue;
-        flip[root] = 1;
-        std::priority_queue<std::tuple<double, int64_t, int64_t>> pq;  // (|w|, node, parent)
-        pq.push({0.0, root, -1});
-        while (!pq.empty()) {
-            auto [mag, b, parent] = pq.top();
-            pq.pop();
-            if (done[b]) continue;
-            done[b] = 1;
-            if (parent >= 0) {
-                double v = 0;
-                for (const auto& [nb, wv] : adj[b])
-                    if (nb == parent) v = wv;
-                flip[b] = v >= 0 ? flip[parent] : -flip[parent];
+    // 2. Each patch's own evidence: the mean sign agreement of its samples with a reference
+    //    orientation (Open3D's consistent tangent planes on an FPS subset).
+    auto ref = reference_normals(pts, nrm, o);
+    auto agree = at::sign((nrm * ref).sum(1));
+    auto counts = at::zeros({A}, kF64).index_add_(0, aidx, at::ones_like(agree));
+    auto vote = (at::zeros({A}, kF64).index_add_(0, aidx, agree) / counts.clamp_min(1)).contiguous();
+    const double* vp = vote.data_ptr<double>();
+    // 3. Labels f ∈ {±1} maximizing Σ_a f_a·v_a + Σ_ab w_ab f_a f_b by iterated conditional modes,
+    //    starting from the reference votes: a patch follows its neighbours where they agree
+    //    strongly (creases where the reference is wrong) and its own samples elsewhere (thin parts).
+    auto icm = [&](std::vector<double> f) {
+        for (int it = 0; it < 50; ++it) {
+            bool changed = false;
+            for (int64_t a = 0; a < A; ++a) {
+                double score = vp[a];
+                for (const auto& [b, wt] : adj[a]) score += wt * f[b];
+                const double v = score >= 0 ? 1.0 : -1.0;
+                if (v != f[a]) {
+                    f[a] = v;
+                    changed = true;
+                }
             }
-            for (const auto& [nb, wv] : adj[b])
-                if (!done[nb]) pq.push({std::abs(wv), nb, b});
+            if (!changed) break;
+        }
+        return f;
+    };
+    auto energy = [&](const std::vector<double>& f) {
+        double e = 0;
+        for (int64_t a = 0; a < A; ++a) {
+            e += vp[a] * f[a];
+            for (const auto& [b, wt] : adj[a]) e += 0.5 * wt * f[a] * f[b];
+        }
+        return e;
+    };
+    //    Start 1: every patch on its own reference vote.
+    std::vector<double> start1(A);
+    for (int64_t a = 0; a < A; ++a) start1[a] = vp[a] >= 0 ? 1.0 : -1.0;
+    //    Start 2: propagate along a maximum spanning forest of |w| (robust at sharp creases where
+    //    the reference is wrong), each tree signed by the vote of all its samples.
+    std::vector<double> start2(A, 0.0);
+    {
+        std::vector<char> done(A, 0);
+        for (int64_t root = 0; root < A; ++root) {
+            if (done[root]) continue;
+            std::vector<int64_t> members;
+            std::priority_queue<std::tuple<double, int64_t, int64_t, double>> pq;  // (|w|, node, parent, w)
+            pq.push({0.0, root, -1, 1.0});
+            start2[root] = 1.0;
+            while (!pq.empty()) {
+                auto [mag, b, parent, wt] = pq.top();
+                pq.pop();
+                if (done[b]) continue;
+                done[b] = 1;
+                members.push_back(b);
+                if (parent >= 0) start2[b] = wt >= 0 ? start2[parent] : -start2[parent];
+                for (const auto& [nb, w2] : adj[b])
+                    if (!done[nb]) pq.push({std::abs(w2), nb, b, w2});
+            }
+            double tree_vote = 0;
+            for (int64_t m : members) tree_vote += start2[m] * vp[m] * counts[m].item<double>();
+            if (tree_vote < 0)
+                for (int64_t m : members) start2[m] = -start2[m];
         }
     }
-    auto flips = at::tensor(std::vector<double>(flip.begin(), flip.end()), kF64);
+    auto f1 = icm(start1), f2 = icm(start2);
+    std::vector<double> flip = energy(f2) > energy(f1) ? f2 : f1;
+    auto flips = at::tensor(flip, kF64);
     nrm = nrm * flips.index_select(0, aidx).unsqueeze(1);
-    // 3. Outward: normals should point away from the centroid on average.
+    //    Outward overall: normals should point away from the centroid on average.
     auto centroid = pts.mean(0, true);
     if ((nrm * (pts - centroid)).sum().item<double>() < 0) {
         nrm = -nrm;

@@ -23,14 +23,19 @@ struct OrientedSamples {
 OrientedSamples patch_samples(const MashParams& params, int64_t num_phi = 24, int64_t num_theta = 16);
 
 struct OrientOptions {
+    int64_t subset = 4000;     ///< FPS subset oriented by Open3D (the reference for the group votes)
+    int64_t knn = 15;          ///< neighbours of Open3D's tangent-plane graph
     double blend_start = 0.7;  ///< blend normals with the nearest other patch for fraction > this
 };
 /// Makes orientations consistent across patches. Patches, not points, are the unit: each sample
 /// votes n_i·n_j with its nearest sample on another patch (close pairs only), giving a signed
-/// agreement per pair of patches; a maximum spanning forest over |agreement| fixes each patch's
-/// sign relative to its neighbours (robust at sharp creases, where point-level tangent-plane
-/// propagation fails); the result is pointed outward (Σ n·(p − centroid) > 0); normals near patch
-/// boundaries are blended with the nearest point of another patch. Returns patches flipped.
+/// agreement per pair of patches (only neighbours in the tangent plane vote, so the two sides of a
+/// thin sheet do not); a maximum spanning forest over |agreement| fixes each patch's sign relative
+/// to its neighbours; each connected group then takes the sign that most of its samples share with
+/// a reference orientation (Open3D's consistent tangent planes on an FPS subset) — a vote over
+/// thousands of samples, robust to the reference's local mistakes at sharp creases; finally the
+/// result is pointed outward (Σ n·(p − centroid) > 0) and normals near patch boundaries are
+/// blended with the nearest point of another patch. Returns the number of patches flipped.
 int64_t orient(OrientedSamples& samples, const OrientOptions& options = {});
 
 struct PoissonOptions {
