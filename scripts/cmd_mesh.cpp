@@ -33,20 +33,12 @@ struct Geometry {
 };
 
 void random_subset(Geometry& g, int64_t n, uint64_t seed) {
-    const int64_t P = int64_t(g.points.size() / 3);
-    if (n <= 0 || P <= n) return;
-    std::vector<int64_t> idx(P);
-    for (int64_t i = 0; i < P; ++i) idx[i] = i;
-    std::mt19937_64 rng(seed);
-    std::shuffle(idx.begin(), idx.end(), rng);
-    idx.resize(n);
-    std::vector<double> p, q;
-    for (int64_t i : idx) {
-        p.insert(p.end(), g.points.begin() + 3 * i, g.points.begin() + 3 * i + 3);
-        if (!g.normals.empty()) q.insert(q.end(), g.normals.begin() + 3 * i, g.normals.begin() + 3 * i + 3);
-    }
-    g.points = std::move(p);
-    g.normals = std::move(q);
+    io::PointCloud pc;
+    pc.points = std::move(g.points);
+    pc.normals = std::move(g.normals);
+    io::random_subset(pc, n, seed);
+    g.points = std::move(pc.points);
+    g.normals = std::move(pc.normals);
 }
 
 Geometry load_geometry(const std::string& path, int64_t n, uint64_t seed) {

@@ -11,35 +11,13 @@
 #include "mash/io/geometry_io.h"
 
 namespace mash::fitting {
-namespace {
-
-/// Random subset of at most n points (seeded), keeping normals aligned.
-void subsample(io::PointCloud& pc, int64_t n, uint64_t seed) {
-    if (pc.size() <= n) return;
-    std::vector<int64_t> idx(pc.size());
-    for (int64_t i = 0; i < pc.size(); ++i) idx[i] = i;
-    std::mt19937_64 rng(seed);
-    std::shuffle(idx.begin(), idx.end(), rng);
-    idx.resize(n);
-    std::sort(idx.begin(), idx.end());
-    std::vector<double> p, nn;
-    for (int64_t i : idx) {
-        p.insert(p.end(), pc.points.begin() + 3 * i, pc.points.begin() + 3 * i + 3);
-        if (!pc.normals.empty()) nn.insert(nn.end(), pc.normals.begin() + 3 * i, pc.normals.begin() + 3 * i + 3);
-    }
-    pc.points = std::move(p);
-    pc.normals = std::move(nn);
-}
-
-}  // namespace
-
 FileFitResult fit_file(const std::string& input, const FitOptions& o, uint64_t seed,
                        const std::function<void(const FitStep&)>& on_step) {
     o.validate();
     at::manual_seed(seed);
     const auto t0 = std::chrono::steady_clock::now();
     io::PointCloud pc = io::load_points(input, o.num_gt_points, seed);
-    subsample(pc, o.num_gt_points, seed);
+    io::random_subset(pc, o.num_gt_points, seed);
     if (pc.size() < o.num_anchors)
         throw InputError(input + ": has " + std::to_string(pc.size()) + " points, fewer than the " +
                          std::to_string(o.num_anchors) + " anchors requested (use --anchors or a denser input)");

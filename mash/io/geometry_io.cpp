@@ -195,6 +195,24 @@ PointCloud load_points(const std::string& path, int64_t num_samples, uint64_t se
     return pc;
 }
 
+void random_subset(PointCloud& pc, int64_t n, uint64_t seed) {
+    if (n <= 0 || pc.size() <= n) return;
+    std::vector<int64_t> idx(pc.size());
+    for (int64_t i = 0; i < pc.size(); ++i) idx[i] = i;
+    std::mt19937_64 rng(seed);
+    std::shuffle(idx.begin(), idx.end(), rng);
+    idx.resize(n);
+    std::sort(idx.begin(), idx.end());
+    const bool has_normals = pc.normals.size() == pc.points.size();
+    std::vector<double> p, nn;
+    for (int64_t i : idx) {
+        p.insert(p.end(), pc.points.begin() + 3 * i, pc.points.begin() + 3 * i + 3);
+        if (has_normals) nn.insert(nn.end(), pc.normals.begin() + 3 * i, pc.normals.begin() + 3 * i + 3);
+    }
+    pc.points = std::move(p);
+    pc.normals = std::move(nn);
+}
+
 void read_mesh(const std::string& path, std::vector<double>& vertices, std::vector<int64_t>& triangles) {
     quiet_open3d();
     std::error_code ec;

@@ -23,6 +23,9 @@ struct PointCloud {
 /// IoError naming the file (missing, unsupported extension, unreadable, empty, non-finite).
 PointCloud load_points(const std::string& path, int64_t num_samples = 100000, uint64_t seed = 0);
 
+/// Keeps a random subset of at most n points (seeded, order preserved), normals alongside.
+void random_subset(PointCloud& pc, int64_t n, uint64_t seed);
+
 /// Reads a triangle mesh (vertices [V*3], triangles [F*3]); OBJ through our own tolerant reader
 /// (ignores materials), other formats through Open3D. Throws IoError naming the file.
 void read_mesh(const std::string& path, std::vector<double>& vertices, std::vector<int64_t>& triangles);
