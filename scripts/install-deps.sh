@@ -6,7 +6,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ninja-build ccache pkg-config git
+  build-essential cmake ninja-build ccache pkg-config git procps
   libtorch-dev libopenblas0-pthread
   libeigen3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libopen3d-dev
   catch2 libcli11-dev nlohmann-json3-dev libnanoflann-dev zlib1g-dev
