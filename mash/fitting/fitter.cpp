@@ -115,7 +115,6 @@ FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOpt
 
     FitResult res;
     const auto stages = make_stages(o);
-    const double expected_steps = double(o.warmup_steps) + double(stages.size() - 1) * 20.0;
     double last_finite = NAN;
     int64_t step = 0;
     for (size_t si = 0; si < stages.size() && step < o.max_steps; ++si) {
@@ -185,7 +184,6 @@ FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOpt
             fs.elapsed = seconds_since(t0);
             fs.progress = std::min(0.99, (double(si) + (st.warmup ? double(i + 1) / double(limit) : 0.5)) /
                                              double(stages.size()));
-            (void)expected_steps;
             res.history.push_back(fs);
             if (on_step) on_step(fs);
             if (!st.warmup) {  // patience rule (spec §6.5): two consecutive non-improving steps

@@ -72,6 +72,48 @@ struct Flags {
     bool inv, relu;
 };
 
+/// Steps 1–3 of spec §5 for one sample, with the intermediates the backward pass needs.
+template <typename T>
+struct LocalPoint {
+    T s, r;            ///< raw SH sum and the (ReLU'd) distance
+    T u[3];            ///< direction
+    T v[3], d2, fac;   ///< inversion: v = q − C, ‖v‖², 4ρ²/‖v‖²
+    T rho;
+    bool rho_active;   ///< ρ = W0·c0 (not clamped), so ∂ρ/∂c0 = W0
+    T qf[3];           ///< final local point
+};
+
+template <typename T>
+inline LocalPoint<T> local_point(const T* c, const T* Y, int64_t K, T ct, T st, T cp, T sp, const Flags& f) {
+    const T W0 = T(sh::weight(0, 0)), rho_min = T(sampling::kMinInversionRho);
+    const T d2_min = std::numeric_limits<float>::min();
+    LocalPoint<T> lp;
+    lp.s = 0;
+    for (int64_t k = 0; k < K; ++k) lp.s += c[k] * Y[k];
+    lp.r = f.relu ? (lp.s > 0 ? lp.s : T(0)) : lp.s;
+    lp.u[0] = cp * st;
+    lp.u[1] = sp * st;
+    lp.u[2] = ct;
+    for (int l = 0; l < 3; ++l) lp.qf[l] = lp.r * lp.u[l];
+    lp.rho = 0;
+    lp.d2 = 1;
+    lp.fac = 1;
+    lp.v[0] = lp.v[1] = lp.v[2] = 0;
+    lp.rho_active = f.inv && W0 * c[0] > rho_min;
+    if (f.inv) {
+        lp.rho = std::max(W0 * c[0], rho_min);
+        lp.v[0] = lp.qf[0];
+        lp.v[1] = lp.qf[1];
+        lp.v[2] = lp.qf[2] + lp.rho;
+        lp.d2 = std::max(lp.v[0] * lp.v[0] + lp.v[1] * lp.v[1] + lp.v[2] * lp.v[2], d2_min);
+        lp.fac = T(4) * lp.rho * lp.rho / lp.d2;
+        lp.qf[0] = lp.fac * lp.v[0];
+        lp.qf[1] = lp.fac * lp.v[1];
+        lp.qf[2] = lp.fac * lp.v[2] - lp.rho;
+    }
+    return lp;
+}
+
 template <typename T>
 void forward_kernel(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& pos, const at::Tensor& aidx,
                     const at::Tensor& theta, const at::Tensor& phi, Flags f, at::Tensor& out) {
@@ -84,8 +126,6 @@ void forward_kernel(const at::Tensor& sh, const at::Tensor& R, const at::Tensor&
     const T* thp = theta.data_ptr<T>();
     const T* php = phi.data_ptr<T>();
     T* op = out.data_ptr<T>();
-    const T W0 = T(sh::weight(0, 0)), rho_min = T(sampling::kMinInversionRho);
-    const T d2_min = std::numeric_limits<float>::min();
     at::parallel_for(0, P, 4096, [&](int64_t b, int64_t e) {
         T Y[kMaxK];
         for (int64_t i = b; i < e; ++i) {
@@ -93,20 +133,8 @@ void forward_kernel(const at::Tensor& sh, const at::Tensor& R, const at::Tensor&
             const T th = thp[i], ph = php[i];
             const T ct = std::cos(th), st = std::sin(th), cp = std::cos(ph), sp = std::sin(ph);
             basis_at<T>(ct, st, cp, sp, int(f.L), terms.data(), int(K), Y, nullptr);
-            const T* c = shp + a * K;
-            T s = 0;
-            for (int64_t k = 0; k < K; ++k) s += c[k] * Y[k];
-            const T r = f.relu ? (s > 0 ? s : T(0)) : s;
-            T q[3] = {r * cp * st, r * sp * st, r * ct};
-            if (f.inv) {
-                const T rho = std::max(W0 * c[0], rho_min);
-                const T v[3] = {q[0], q[1], q[2] + rho};
-                const T d2 = std::max(v[0] * v[0] + v[1] * v[1] + v[2] * v[2], d2_min);
-                const T fac = T(4) * rho * rho / d2;
-                q[0] = fac * v[0];
-                q[1] = fac * v[1];
-                q[2] = fac * v[2] - rho;
-            }
+            const auto lp = local_point<T>(shp + a * K, Y, K, ct, st, cp, sp, f);
+            const T* q = lp.qf;
             const T* Ra = Rp + 9 * a;
             for (int j = 0; j < 3; ++j)
                 op[3 * i + j] = pp[3 * a + j] + Ra[3 * j] * q[0] + Ra[3 * j + 1] * q[1] + Ra[3 * j + 2] * q[2];
@@ -129,8 +157,7 @@ void backward_kernel(const at::Tensor& sh, const at::Tensor& R, const at::Tensor
     const int64_t A = acc.size(1), S = acc.size(2);
     T* accp = acc.data_ptr<T>();
     T* gth = g_theta.data_ptr<T>();
-    const T W0 = T(sh::weight(0, 0)), rho_min = T(sampling::kMinInversionRho);
-    const T d2_min = std::numeric_limits<float>::min();
+    const T W0 = T(sh::weight(0, 0));
     at::parallel_for(0, P, 4096, [&](int64_t b, int64_t e) {
         T Y[kMaxK], dY[kMaxK];
         T* mine = accp + int64_t(at::get_thread_num()) * A * S;
@@ -143,28 +170,14 @@ void backward_kernel(const at::Tensor& sh, const at::Tensor& R, const at::Tensor
             const T ct = std::cos(th), st = std::sin(th), cp = std::cos(ph), sp = std::sin(ph);
             basis_at<T>(ct, st, cp, sp, int(f.L), terms.data(), int(K), Y, dY);
             const T* c = shp + a * K;
-            T s = 0;
-            for (int64_t k = 0; k < K; ++k) s += c[k] * Y[k];
-            const T r = f.relu ? (s > 0 ? s : T(0)) : s;
-            const T u[3] = {cp * st, sp * st, ct};
-            T q[3] = {r * u[0], r * u[1], r * u[2]};
+            const auto lp = local_point<T>(c, Y, K, ct, st, cp, sp, f);
+            const T s = lp.s, r = lp.r, rho = lp.rho, d2 = lp.d2, fac = lp.fac;
+            const T* u = lp.u;
+            const T* v = lp.v;
+            const T* qf = lp.qf;
+            const bool rho_active = lp.rho_active;
             const T* Ra = Rp + 9 * a;
             const T* g = gp + 3 * i;
-            // q' (final local point) for dL/dR = g ⊗ q'
-            T qf[3] = {q[0], q[1], q[2]};
-            T rho = 0, v[3] = {0, 0, 0}, d2 = 1, fac = 1;
-            const bool rho_active = f.inv && W0 * c[0] > rho_min;
-            if (f.inv) {
-                rho = std::max(W0 * c[0], rho_min);
-                v[0] = q[0];
-                v[1] = q[1];
-                v[2] = q[2] + rho;
-                d2 = std::max(v[0] * v[0] + v[1] * v[1] + v[2] * v[2], d2_min);
-                fac = T(4) * rho * rho / d2;
-                qf[0] = fac * v[0];
-                qf[1] = fac * v[1];
-                qf[2] = fac * v[2] - rho;
-            }
             for (int j = 0; j < 3; ++j) {
                 gpos[j] += g[j];
                 for (int l = 0; l < 3; ++l) gR[3 * j + l] += g[j] * qf[l];
