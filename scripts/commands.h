@@ -93,3 +93,45 @@ struct DatasetArgs {
 int run_fit_dataset(const DatasetArgs& args, const std::vector<std::string>& argv);
 
 }  // namespace mash::cli
+
+namespace mash::cli {
+
+struct TrainArgs {
+    GlobalOptions global;
+    std::string config, output;
+    bool resume = false;
+    std::vector<std::string> set;
+};
+int run_train(const TrainArgs& args);
+
+struct GenerateArgs {
+    GlobalOptions global;
+    std::string checkpoint, output;
+    std::string category;          ///< name, "all" (default for category models)
+    int64_t num = 4;               ///< shapes (per category with "all")
+    int64_t steps = 0;             ///< 0 = checkpoint's config
+    std::string solver;            ///< "" = config
+    uint64_t seed = 0;
+    std::string complete;          ///< partial MASH file
+    std::string keep_anchors;      ///< selection in `complete`
+    std::string keep_box;          ///< box selection in `complete`
+    std::vector<std::string> blend;  ///< FILE[:SEL]
+    int64_t points = 0;            ///< also write point clouds with this many points (0 = no)
+    bool mesh = false;             ///< also write Poisson meshes
+    int mesh_depth = 7;
+    bool no_render = false;
+    bool raw = false;              ///< use raw weights instead of EMA
+    std::string image, encoder;    ///< image conditioning (#7)
+};
+int run_generate(const GenerateArgs& args);
+
+struct EvalGenArgs {
+    GlobalOptions global;
+    std::string generated, reference, json, feature_net;
+    int64_t num_points = 2048;
+    std::string normalize = "none";
+    uint64_t seed = 0;
+};
+int run_eval_gen(const EvalGenArgs& args);
+
+}  // namespace mash::cli

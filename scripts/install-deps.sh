@@ -10,7 +10,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   libeigen3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libopen3d-dev
   catch2 libcli11-dev nlohmann-json3-dev libnanoflann-dev zlib1g-dev
-  python3-numpy
+  python3-numpy python3-torch libgloo-dev
 )
 # shellcheck disable=SC2206
 EXTRA=(${MASH_DEPS_EXTRA:-})

@@ -101,6 +101,45 @@ int main(int argc, char** argv) {
     c_ds->add_option("--worker", ds.worker, "(internal) worker w/K")->group("");
     add_global_flags(*c_ds, ds.global);
 
+    TrainArgs train;
+    auto* c_train = app.add_subcommand("train", "Train a MASH generator from a YAML experiment (multi-process via torchrun/Slurm env)");
+    c_train->add_option("--config", train.config, "Experiment YAML (configs/train/, experiments/*/config.yaml)")->required();
+    c_train->add_option("-o,--output", train.output, "Output folder (default: <config folder>/out)");
+    c_train->add_flag("--resume", train.resume, "Continue from OUTPUT/checkpoint.pt (its stored config; --set may change e.g. train.steps)");
+    c_train->add_option("--set", train.set, "Override section.key=value (repeatable), e.g. --set train.steps=200");
+    add_global_flags(*c_train, train.global);
+
+    GenerateArgs gen;
+    auto* c_gen = app.add_subcommand("generate", "Generate MASH shapes from a trained checkpoint (category, completion, blending)");
+    c_gen->add_option("--checkpoint", gen.checkpoint, "checkpoint.pt written by `mash train`")->required();
+    c_gen->add_option("-o,--output", gen.output, "Output folder: <category>_<i>.npz, samples.png, generate.json")->required();
+    c_gen->add_option("--category", gen.category, "Category name, or 'all' (default for category models)");
+    c_gen->add_option("--num", gen.num, "Shapes to generate (per category with 'all')")->capture_default_str();
+    c_gen->add_option("--steps", gen.steps, "Sampler steps (default: the checkpoint's sample.steps)");
+    c_gen->add_option("--solver", gen.solver, "euler | heun | dopri5 (flow matching; default: the checkpoint's)");
+    c_gen->add_option("--seed", gen.seed, "Noise seed")->capture_default_str();
+    c_gen->add_option("--complete", gen.complete, "Complete this partial MASH: its (selected) anchors stay frozen");
+    c_gen->add_option("--keep-anchors", gen.keep_anchors, "Anchors of --complete to keep: ranges like 0-99,120");
+    c_gen->add_option("--keep-box", gen.keep_box, "Keep the anchors of --complete inside xmin,ymin,zmin,xmax,ymax,zmax");
+    c_gen->add_option("--blend", gen.blend, "FILE[:SEL] parts to blend (repeatable; SEL = ranges or box=...)");
+    c_gen->add_option("--points", gen.points, "Also write N-point clouds (.ply)");
+    c_gen->add_flag("--mesh", gen.mesh, "Also write watertight meshes (M+M route, screened Poisson)");
+    c_gen->add_option("--mesh-depth", gen.mesh_depth, "Poisson depth for --mesh")->capture_default_str();
+    c_gen->add_flag("--no-render", gen.no_render, "Skip samples.png");
+    c_gen->add_flag("--raw", gen.raw, "Use the raw weights instead of the EMA weights");
+    add_global_flags(*c_gen, gen.global);
+
+    EvalGenArgs eg;
+    auto* c_eg = app.add_subcommand("eval-gen", "Generation metrics: MMD-CD, COV-CD, 1-NNA (+ FID/KID with a TorchScript feature net)");
+    c_eg->add_option("generated", eg.generated, "Folder of generated shapes (MASH / mesh / points)")->required();
+    c_eg->add_option("reference", eg.reference, "Folder of reference shapes")->required();
+    c_eg->add_option("--num-points", eg.num_points, "Points per shape")->capture_default_str();
+    c_eg->add_option("--feature-net", eg.feature_net, "TorchScript network [B,N,3] -> [B,F] for FID/KID");
+    c_eg->add_option("--normalize", eg.normalize, "none | unit (each cloud centred, bbox diagonal 1)")->capture_default_str();
+    c_eg->add_option("--seed", eg.seed, "Point sampling seed")->capture_default_str();
+    c_eg->add_option("--json", eg.json, "Also write the metrics to this JSON file");
+    add_global_flags(*c_eg, eg.global);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -116,6 +155,9 @@ int main(int argc, char** argv) {
     });
     if (c_eval->parsed()) return guarded([&] { return run_eval(eval); });
     if (c_render->parsed()) return guarded([&] { return run_render(render); });
+    if (c_train->parsed()) return guarded([&] { return run_train(train); });
+    if (c_gen->parsed()) return guarded([&] { return run_generate(gen); });
+    if (c_eg->parsed()) return guarded([&] { return run_eval_gen(eg); });
     if (c_ds->parsed()) return guarded([&] {
         ds.layout_given = layout_opt->count() > 0;
         return run_fit_dataset(ds, std::vector<std::string>(argv, argv + argc));

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: MIT
+// Data-parallel training on torch's c10d: ProcessGroupGloo on CPU (NCCL would be the CUDA choice;
+// not wired in this CPU build). Configured from the torchrun / Slurm environment:
+//   RANK / SLURM_PROCID, WORLD_SIZE / SLURM_NTASKS, LOCAL_RANK / SLURM_LOCALID,
+//   MASTER_ADDR (default 127.0.0.1), MASTER_PORT (default 29500).
+// Rank 0 hosts the TCP store. World size 1 (no variables set) needs no network at all.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mash::models {
+
+struct DistEnv {
+    int rank = 0, world_size = 1, local_rank = 0;
+    std::string master_addr = "127.0.0.1";
+    int master_port = 29500;
+    /// Reads the environment; throws ConfigError on inconsistent values (e.g. RANK >= WORLD_SIZE).
+    static DistEnv from_environment();
+};
+
+class ProcessGroup {
+public:
+    /// world_size 1 → a no-op group. Otherwise connects (timeout_s for the rendezvous).
+    explicit ProcessGroup(const DistEnv& env, double timeout_s = 300);
+    ~ProcessGroup();
+    int rank() const { return env_.rank; }
+    int world_size() const { return env_.world_size; }
+    /// In-place sum over ranks, then divided by world size.
+    void allreduce_mean(std::vector<at::Tensor>& tensors);
+    /// In-place copy of rank 0's tensors to every rank.
+    void broadcast(std::vector<at::Tensor>& tensors);
+    void barrier();
+
+private:
+    DistEnv env_;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mash::models

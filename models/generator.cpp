@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT
+#include "models/generator.h"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+#include <torch/serialize.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "mash/core/errors.h"
+
+namespace mash::models {
+
+DenoiserOptions Generator::denoiser_options() const {
+    DenoiserOptions o;
+    o.channels = layout.channels();
+    o.width = config.width;
+    o.depth = config.depth;
+    o.heads = config.heads;
+    o.time_channels = config.time_channels;
+    o.context_dim = config.context_dim;
+    o.condition = parse_condition_kind(config.condition, "model.condition");
+    o.num_categories = std::max<int64_t>(1, static_cast<int64_t>(categories.size()));
+    o.cond_dropout = config.cond_dropout;
+    return o;
+}
+
+namespace {
+void copy_params(torch::nn::Module& dst, const torch::nn::Module& src) {
+    torch::NoGradGuard g;
+    auto d = dst.named_parameters(), s = src.named_parameters();
+    for (auto& kv : s) d[kv.key()].copy_(kv.value());
+}
+}  // namespace
+
+Generator Generator::create(const TrainConfig& cfg, const TokenLayout& layout, int64_t num_anchors,
+                            std::vector<std::string> categories, QuantileNormalizer normalizer) {
+    Generator g;
+    g.config = cfg;
+    g.layout = layout;
+    g.num_anchors = num_anchors;
+    g.categories = std::move(categories);
+    g.normalizer = std::move(normalizer);
+    torch::manual_seed(cfg.seed);
+    g.model = Denoiser(g.denoiser_options());
+    g.ema = Denoiser(g.denoiser_options());
+    copy_params(*g.ema, *g.model);
+    for (auto& p : g.ema->parameters()) p.set_requires_grad(false);
+    return g;
+}
+
+int64_t Generator::category_index(const std::string& name) const {
+    for (size_t i = 0; i < categories.size(); ++i)
+        if (categories[i] == name) return static_cast<int64_t>(i);
+    std::string known;
+    for (const auto& c : categories) known += (known.empty() ? "" : ", ") + c;
+    throw InputError("unknown category '" + name + "' (this model knows: " + known + ")");
+}
+
+void Generator::save(const std::string& path, torch::optim::Optimizer* optimizer) const {
+    torch::serialize::OutputArchive ar, m, e, meta;
+    model->save(m);
+    ema->save(e);
+    ar.write("model", m);
+    ar.write("ema", e);
+    if (optimizer) {
+        torch::serialize::OutputArchive o;
+        optimizer->save(o);
+        ar.write("optimizer", o);
+    }
+    meta.write("format", c10::IValue(std::string("mash-generator-checkpoint")));
+    meta.write("version", c10::IValue(int64_t(1)));
+    meta.write("step", c10::IValue(step));
+    meta.write("config", c10::IValue(config.to_yaml()));
+    meta.write("normalizer", c10::IValue(normalizer.to_json()));
+    meta.write("categories", c10::IValue(nlohmann::json(categories).dump()));
+    meta.write("num_anchors", c10::IValue(num_anchors));
+    meta.write("mask_degree", c10::IValue(layout.mask_degree));
+    meta.write("sh_degree", c10::IValue(layout.sh_degree));
+    ar.write("meta", meta);
+    const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+    try {
+        ar.save_to(tmp);
+    } catch (const std::exception& ex) {
+        std::remove(tmp.c_str());
+        throw IoError(path + ": cannot write checkpoint: " + ex.what());
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+        std::remove(tmp.c_str());
+        throw IoError(path + ": cannot write checkpoint: " + ec.message());
+    }
+}
+
+Generator Generator::load(const std::string& path) {
+    if (!std::filesystem::is_regular_file(path)) throw IoError(path + ": checkpoint not found");
+    auto bad = [&](const std::string& why) {
+        return IoError(path + ": not a usable mash generator checkpoint: " + why +
+                       " (expected a checkpoint.pt written by `mash train`)");
+    };
+    Generator g;
+    try {
+        torch::serialize::InputArchive ar, meta;
+        ar.load_from(path);
+        if (!ar.try_read("meta", meta)) throw bad("no 'meta' record");
+        c10::IValue v;
+        auto get = [&](const char* key) {
+            if (!meta.try_read(key, v)) throw bad(std::string("missing meta.") + key);
+            return v;
+        };
+        if (get("format").toStringRef() != "mash-generator-checkpoint") throw bad("wrong format tag");
+        if (get("version").toInt() != 1) throw bad("unsupported version");
+        g.step = get("step").toInt();
+        g.config = parse_train_config(get("config").toStringRef(), path + " (stored config)");
+        g.normalizer = QuantileNormalizer::from_json(get("normalizer").toStringRef(), path + " (stored normalizer)");
+        g.categories = nlohmann::json::parse(get("categories").toStringRef()).get<std::vector<std::string>>();
+        g.num_anchors = get("num_anchors").toInt();
+        g.layout.mask_degree = get("mask_degree").toInt();
+        g.layout.sh_degree = get("sh_degree").toInt();
+        g.model = Denoiser(g.denoiser_options());
+        g.ema = Denoiser(g.denoiser_options());
+        torch::serialize::InputArchive m, e;
+        if (!ar.try_read("model", m) || !ar.try_read("ema", e)) throw bad("missing model or EMA weights");
+        g.model->load(m);
+        g.ema->load(e);
+        for (auto& p : g.ema->parameters()) p.set_requires_grad(false);
+    } catch (const mash::Error&) {
+        throw;
+    } catch (const std::exception& ex) {
+        std::string w = ex.what();
+        throw bad(w.substr(0, w.find('\n')));
+    }
+    return g;
+}
+
+void Generator::load_optimizer(const std::string& path, torch::optim::Optimizer& optimizer) const {
+    try {
+        torch::serialize::InputArchive ar, o;
+        ar.load_from(path);
+        if (!ar.try_read("optimizer", o)) throw IoError(path + ": checkpoint holds no optimizer state (cannot resume exactly)");
+        optimizer.load(o);
+    } catch (const mash::Error&) {
+        throw;
+    } catch (const std::exception& ex) {
+        std::string w = ex.what();
+        throw IoError(path + ": cannot restore optimizer state: " + w.substr(0, w.find('\n')));
+    }
+}
+
+SampleResult sample(Generator& g, const SampleRequest& r) {
+    torch::NoGradGuard ng;
+    auto t0 = std::chrono::steady_clock::now();
+    Denoiser net = r.use_ema ? g.ema : g.model;
+    net->eval();
+    const int64_t A = g.num_anchors, C = g.layout.channels(), B = r.num;
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(r.seed);
+    auto opts = net->model->proj_in->weight.options();
+    at::Tensor x = at::randn({B, A, C}, gen, at::TensorOptions().dtype(at::kFloat)).to(opts);
+    int64_t K = 0;
+    at::Tensor fixed_norm;
+    if (r.fixed_tokens.defined()) {
+        K = r.fixed_tokens.size(0);
+        if (K > A || r.fixed_tokens.size(1) != C)
+            throw InputError("frozen anchors: got " + std::to_string(K) + " x " + std::to_string(r.fixed_tokens.size(1)) +
+                             ", the model takes at most " + std::to_string(A) + " anchors of " + std::to_string(C) + " values");
+        fixed_norm = g.normalizer.forward(r.fixed_tokens.to(at::kDouble)).to(opts);
+        x.narrow(1, 0, K).copy_(fixed_norm.unsqueeze(0).expand({B, K, C}));
+    }
+    ConditionBatch cond;
+    if (!r.categories.empty()) cond.category = at::tensor(r.categories, at::kLong);
+    if (r.image_tokens.defined()) cond.image = r.image_tokens;
+    at::Tensor ctx = net->context(cond, B);
+    SampleResult res;
+    const Objective obj = parse_objective(g.config.objective, "objective.type");
+    const int64_t steps = r.steps > 0 ? r.steps : g.config.sample_steps;
+    if (obj == Objective::kFlowMatching) {
+        const Solver solver = parse_solver(r.solver.empty() ? g.config.solver : r.solver, "solver");
+        VelocityFn f = [&](const at::Tensor& xs, double t) {
+            return net->forward(xs, at::full({B}, t, opts), ctx);
+        };
+        res.normalized = integrate(freeze_rows(f, K), x, solver, steps, g.config.rtol, g.config.atol, &res.stats);
+    } else {
+        EdmOptions eo;
+        eo.sigma_data = g.config.edm_sigma_data;
+        auto denoise = [&](const at::Tensor& xs, double sigma) {
+            at::Tensor s = at::full({B}, sigma, opts);
+            auto sc = edm_scalings(s, eo.sigma_data);
+            auto b3 = [&](const at::Tensor& v) { return v.reshape({B, 1, 1}); };
+            return b3(sc.c_skip) * xs + b3(sc.c_out) * net->forward(b3(sc.c_in) * xs, sc.c_noise, ctx);
+        };
+        at::Tensor fixed_noise;
+        if (K > 0) fixed_noise = at::randn({B, K, C}, gen, at::TensorOptions().dtype(at::kFloat)).to(opts);
+        res.normalized = edm_sample(denoise, x, steps, eo, K > 0 ? fixed_norm : at::Tensor(), fixed_noise, &res.stats)
+                             .to(at::kFloat);
+    }
+    res.tokens = g.normalizer.inverse(res.normalized.to(at::kCPU, at::kDouble));
+    res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return res;
+}
+
+}  // namespace mash::models

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: MIT
+#include "models/train_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <variant>
+
+#include "mash/core/errors.h"
+
+namespace mash::models {
+namespace {
+
+using Ptr = std::variant<int64_t TrainConfig::*, uint64_t TrainConfig::*, double TrainConfig::*, bool TrainConfig::*,
+                         std::string TrainConfig::*>;
+struct Field {
+    const char* section;
+    const char* key;
+    Ptr ptr;
+    bool path = false;  ///< resolved against the config's folder
+};
+
+const std::vector<Field>& fields() {
+    using C = TrainConfig;
+    static const std::vector<Field> f = {
+        {"data", "root", &C::data_root, true},
+        {"data", "val_fraction", &C::val_fraction},
+        {"data", "max_val_shapes", &C::max_val_shapes},
+        {"data", "image_root", &C::image_root, true},
+        {"model", "width", &C::width},
+        {"model", "depth", &C::depth},
+        {"model", "heads", &C::heads},
+        {"model", "time_channels", &C::time_channels},
+        {"model", "context_dim", &C::context_dim},
+        {"model", "condition", &C::condition},
+        {"model", "cond_dropout", &C::cond_dropout},
+        {"model", "encoder", &C::encoder, true},
+        {"objective", "type", &C::objective},
+        {"objective", "completion_trick", &C::completion_trick},
+        {"objective", "edm_p_mean", &C::edm_p_mean},
+        {"objective", "edm_p_std", &C::edm_p_std},
+        {"objective", "edm_sigma_data", &C::edm_sigma_data},
+        {"train", "steps", &C::steps},
+        {"train", "time_limit_minutes", &C::time_limit_minutes},
+        {"train", "batch_size", &C::batch_size},
+        {"train", "lr", &C::lr},
+        {"train", "lr_batch_size", &C::lr_batch_size},
+        {"train", "warmup_steps", &C::warmup_steps},
+        {"train", "weight_decay", &C::weight_decay},
+        {"train", "grad_clip", &C::grad_clip},
+        {"train", "ema_start", &C::ema_start},
+        {"train", "ema_end", &C::ema_end},
+        {"train", "ema_ramp_steps", &C::ema_ramp_steps},
+        {"train", "seed", &C::seed},
+        {"train", "log_every", &C::log_every},
+        {"train", "val_every", &C::val_every},
+        {"train", "checkpoint_every", &C::checkpoint_every},
+        {"train", "threads", &C::threads},
+        {"sample", "solver", &C::solver},
+        {"sample", "steps", &C::sample_steps},
+        {"sample", "rtol", &C::rtol},
+        {"sample", "atol", &C::atol},
+        {"sample", "val_samples", &C::val_samples},
+        {"sample", "val_render_points", &C::val_render_points},
+    };
+    return f;
+}
+
+std::string keys_of(const std::string& section) {
+    std::string s;
+    for (const auto& f : fields())
+        if (section == f.section) s += (s.empty() ? "" : ", ") + std::string(f.key);
+    return s;
+}
+
+void set_field(TrainConfig& c, const std::string& section, const std::string& key, const std::string& value,
+               const std::string& where, const std::string& base_dir) {
+    for (const auto& f : fields()) {
+        if (section != f.section || key != f.key) continue;
+        auto bad = [&](const char* type) {
+            throw ConfigError(where + ": " + section + "." + key + " = '" + value + "' is not a valid " + type);
+        };
+        std::visit(
+            [&](auto ptr) {
+                using T = std::decay_t<decltype(c.*ptr)>;
+                std::istringstream is(value);
+                if constexpr (std::is_same_v<T, bool>) {
+                    if (value == "true" || value == "True") c.*ptr = true;
+                    else if (value == "false" || value == "False") c.*ptr = false;
+                    else bad("bool (true/false)");
+                } else if constexpr (std::is_same_v<T, std::string>) {
+                    std::string v = value;
+                    if (f.path && !v.empty() && !base_dir.empty() && std::filesystem::path(v).is_relative())
+                        v = (std::filesystem::path(base_dir) / v).lexically_normal().string();
+                    c.*ptr = v;
+                } else if constexpr (std::is_same_v<T, double>) {
+                    double v;
+                    if (!(is >> v) || !is.eof() || !std::isfinite(v)) bad("number");
+                    c.*ptr = v;
+                } else {
+                    T v;
+                    if (value.find('-') != std::string::npos && std::is_unsigned_v<T>) bad("non-negative integer");
+                    if (!(is >> v) || !is.eof()) bad("integer");
+                    c.*ptr = v;
+                }
+            },
+            f.ptr);
+        return;
+    }
+    bool known_section = !keys_of(section).empty();
+    if (!known_section)
+        throw ConfigError(where + ": unknown section '" + section + "' (expected data, model, objective, train, sample)");
+    throw ConfigError(where + ": unknown key '" + section + "." + key + "' (valid keys: " + keys_of(section) + ")");
+}
+
+}  // namespace
+
+void TrainConfig::validate() const {
+    auto bad = [](const std::string& key, const std::string& expected) {
+        throw ConfigError("train config: " + key + ": expected " + expected);
+    };
+    if (!(val_fraction >= 0 && val_fraction < 1)) bad("data.val_fraction", "a value in [0, 1)");
+    if (max_val_shapes < 1) bad("data.max_val_shapes", ">= 1");
+    if (width < 1 || heads < 1 || width % heads != 0) bad("model.width", "a positive multiple of model.heads");
+    if (depth < 1) bad("model.depth", ">= 1");
+    if (time_channels < 2 || time_channels % 2) bad("model.time_channels", "a positive even number");
+    if (context_dim < 1) bad("model.context_dim", ">= 1");
+    if (condition != "none" && condition != "category" && condition != "image")
+        bad("model.condition", "none, category or image");
+    if (!(cond_dropout >= 0 && cond_dropout < 1)) bad("model.cond_dropout", "a value in [0, 1)");
+    if (objective != "flow_matching" && objective != "edm") bad("objective.type", "flow_matching or edm");
+    if (!(edm_p_std > 0) || !(edm_sigma_data > 0)) bad("objective.edm_p_std/edm_sigma_data", "> 0");
+    if (steps < 1) bad("train.steps", ">= 1");
+    if (time_limit_minutes < 0) bad("train.time_limit_minutes", ">= 0");
+    if (batch_size < 1) bad("train.batch_size", ">= 1");
+    if (!(lr > 0)) bad("train.lr", "> 0");
+    if (lr_batch_size < 1) bad("train.lr_batch_size", ">= 1");
+    if (warmup_steps < 0) bad("train.warmup_steps", ">= 0");
+    if (weight_decay < 0) bad("train.weight_decay", ">= 0");
+    if (!(grad_clip > 0)) bad("train.grad_clip", "> 0");
+    if (!(ema_start >= 0 && ema_start <= ema_end && ema_end < 1)) bad("train.ema_start/ema_end", "0 <= start <= end < 1");
+    if (ema_ramp_steps < 0) bad("train.ema_ramp_steps", ">= 0");
+    if (log_every < 1 || val_every < 1 || checkpoint_every < 1) bad("train.log_every/val_every/checkpoint_every", ">= 1");
+    if (threads < 0) bad("train.threads", ">= 0");
+    if (solver != "euler" && solver != "heun" && solver != "dopri5") bad("sample.solver", "euler, heun or dopri5");
+    if (sample_steps < 1) bad("sample.steps", ">= 1");
+    if (!(rtol > 0 && atol > 0)) bad("sample.rtol/atol", "> 0");
+    if (val_samples < 0) bad("sample.val_samples", ">= 0");
+    if (val_render_points < 100) bad("sample.val_render_points", ">= 100");
+}
+
+std::string TrainConfig::to_yaml() const {
+    YAML::Emitter out;
+    out.SetDoublePrecision(17);
+    out << YAML::BeginMap;
+    std::string current;
+    for (const auto& f : fields()) {
+        if (current != f.section) {
+            if (!current.empty()) out << YAML::EndMap;
+            current = f.section;
+            out << YAML::Key << current << YAML::Value << YAML::BeginMap;
+        }
+        out << YAML::Key << f.key << YAML::Value;
+        std::visit([&](auto ptr) { out << this->*ptr; }, f.ptr);
+    }
+    out << YAML::EndMap << YAML::EndMap;
+    return std::string(out.c_str()) + "\n";
+}
+
+TrainConfig parse_train_config(const std::string& text, const std::string& what, const std::string& base_dir) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(text);
+    } catch (const YAML::Exception& e) {
+        throw ConfigError(what + ": invalid YAML: " + e.what());
+    }
+    TrainConfig c;
+    if (root.IsNull()) return c;
+    if (!root.IsMap()) throw ConfigError(what + ": expected a mapping of sections (data, model, objective, train, sample)");
+    for (const auto& sec : root) {
+        const auto section = sec.first.as<std::string>();
+        if (keys_of(section).empty())
+            throw ConfigError(what + ": unknown section '" + section + "' (expected data, model, objective, train, sample)");
+        if (sec.second.IsNull()) continue;
+        if (!sec.second.IsMap()) throw ConfigError(what + ": section '" + section + "' must be a mapping");
+        for (const auto& kv : sec.second) {
+            const auto key = kv.first.as<std::string>();
+            if (!kv.second.IsScalar() && !kv.second.IsNull())
+                throw ConfigError(what + ": " + section + "." + key + " must be a scalar");
+            set_field(c, section, key, kv.second.IsNull() ? "" : kv.second.as<std::string>(), what, base_dir);
+        }
+    }
+    c.validate();
+    return c;
+}
+
+TrainConfig load_train_config(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw ConfigError(path + ": cannot open config file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto base = std::filesystem::absolute(path).parent_path().string();
+    return parse_train_config(ss.str(), path, base);
+}
+
+void apply_train_override(TrainConfig& c, const std::string& a) {
+    auto eq = a.find('='), dot = a.find('.');
+    if (eq == std::string::npos || dot == std::string::npos || dot > eq)
+        throw ConfigError("--set '" + a + "': expected section.key=value (e.g. --set train.steps=100)");
+    set_field(c, a.substr(0, dot), a.substr(dot + 1, eq - dot - 1), a.substr(eq + 1), "--set", "");
+    c.validate();
+}
+
+}  // namespace mash::models

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+// TrainConfig: the single source of defaults for `mash train` / `mash generate`. An experiment
+// YAML lists only overrides, in sections data / model / objective / train / sample; unknown
+// sections or keys are errors. Defaults follow generation-spec §2.1 (full size) and §4.1.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mash::models {
+
+struct TrainConfig {
+    // data:
+    std::string data_root;           ///< folder of MASH files (fit-dataset output); relative to the config file
+    double val_fraction = 0.1;       ///< held-out shapes (0 → validate on the training shapes)
+    int64_t max_val_shapes = 64;
+    std::string image_root;          ///< (#7) rendered views: IMAGE_ROOT/<category>/<id>/*.png
+    // model:
+    int64_t width = 512, depth = 24, heads = 8, time_channels = 256;
+    int64_t context_dim = 512;
+    std::string condition = "category";  ///< none | category | image
+    double cond_dropout = 0.1;
+    std::string encoder;             ///< (#7) TorchScript image encoder path (condition: image)
+    // objective:
+    std::string objective = "flow_matching";  ///< flow_matching | edm
+    bool completion_trick = true;    ///< x0 replacement (flow matching) / clean fixed entries (EDM)
+    double edm_p_mean = -1.2, edm_p_std = 1.2, edm_sigma_data = 1.0;
+    // train:
+    int64_t steps = 100000;          ///< optimizer steps (global)
+    double time_limit_minutes = 0;   ///< stop (with a checkpoint) after this wall time; 0 = none
+    int64_t batch_size = 12;         ///< per process
+    double lr = 2e-4;
+    int64_t lr_batch_size = 256;     ///< effective lr = lr · batch_size · world_size / lr_batch_size
+    int64_t warmup_steps = 2000;     ///< linear warm-up from 0 (optimizer steps)
+    double weight_decay = 0.01;
+    double grad_clip = 1.0;
+    double ema_start = 0.99, ema_end = 0.9999;
+    int64_t ema_ramp_steps = 5000;
+    uint64_t seed = 0;
+    int64_t log_every = 10;
+    int64_t val_every = 500;
+    int64_t checkpoint_every = 1000;
+    int64_t threads = 0;             ///< 0 = --threads / all cores
+    // sample:
+    std::string solver = "euler";    ///< euler | heun | dopri5 (flow matching)
+    int64_t sample_steps = 50;       ///< Euler/Heun steps; EDM Heun: N (2N−1 network calls)
+    double rtol = 1e-4, atol = 1e-4; ///< dopri5 (as the original)
+    int64_t val_samples = 4;         ///< shapes sampled and rendered at each validation
+    int64_t val_render_points = 4000;
+
+    /// Throws ConfigError naming the key.
+    void validate() const;
+    /// The resolved config as YAML (all keys; stored in checkpoints).
+    std::string to_yaml() const;
+};
+
+/// Loads `path` over the defaults; relative data paths are resolved against the config's folder.
+TrainConfig load_train_config(const std::string& path);
+/// Parses YAML text (as stored in a checkpoint); `what` names the source in errors.
+TrainConfig parse_train_config(const std::string& text, const std::string& what, const std::string& base_dir = "");
+/// --set section.key=value
+void apply_train_override(TrainConfig& c, const std::string& assignment);
+
+}  // namespace mash::models

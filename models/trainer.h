@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+// `mash train`: data-parallel training of the generator over a folder of MASH files.
+//
+// Data: every MASH file (.npz/.npy) under data.root; category = its parent folder relative to the
+// root (the fit-dataset layout OUT/<category>/<id>.npz). If a fit-dataset manifest is present,
+// only shapes with status ok are used. All shapes must share anchors and degrees. Held-out split:
+// a seeded shuffle of the sorted keys, the first round(val_fraction·S) shapes (capped) are
+// validation. The normalizer is fit on the training shapes' anchors.
+//
+// Randomness: step s draws everything (batch, anchor permutations, noise, t / σ, OT resampling,
+// completion replacement, condition dropout) for the GLOBAL batch (batch_size × world_size) from a
+// generator seeded by (seed, s); rank r takes rows [r·B, (r+1)·B). Hence N processes give the same
+// updates as 1 process with the same global batch, and a resumed run continues exactly.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/tokens.h"
+#include "models/train_config.h"
+
+namespace mash::models {
+
+struct MashSet {
+    std::vector<std::string> keys;            ///< "<category>/<id>"
+    std::vector<int64_t> category;            ///< index into category_names
+    std::vector<std::string> category_names;  ///< sorted
+    at::Tensor tokens;                        ///< [S, A, C] float64 raw tokens
+    TokenLayout layout;
+    int64_t size() const { return static_cast<int64_t>(keys.size()); }
+    MashSet subset(const std::vector<int64_t>& rows) const;
+};
+/// Loads a folder of MASH files (see above). Throws IoError/InputError naming the file.
+MashSet load_mash_folder(const std::string& root);
+/// Train/validation split (indices into the set).
+void split_train_val(const MashSet& all, double val_fraction, int64_t max_val, uint64_t seed,
+                     std::vector<int64_t>& train, std::vector<int64_t>& val);
+
+struct TrainRun {
+    std::string config_path;  ///< YAML (may be empty when resuming: the checkpoint's config is used)
+    std::string output_dir;   ///< "" = <config folder>/out
+    bool resume = false;
+    std::vector<std::string> overrides;  ///< section.key=value
+};
+/// Runs training (all ranks call it). Returns the process exit code.
+int run_training(const TrainRun& run);
+
+/// In-process trainer (tests, benchmarks). out_dir "" writes nothing.
+class Trainer {
+public:
+    Trainer(const TrainConfig& cfg, const MashSet& train, const MashSet& val, const std::string& out_dir,
+            int rank = 0, int world_size = 1, class ProcessGroup* pg = nullptr);
+    ~Trainer();
+    /// One optimizer step; returns the global mean loss of the step.
+    double step();
+    /// Mean validation loss (fixed seed, EMA weights).
+    double validation_loss();
+    int64_t steps_done() const;
+    struct Timing {
+        double data = 0, network = 0, ot = 0;  ///< seconds in the last step
+    };
+    Timing last_timing() const;
+    void save_checkpoint(const std::string& path);
+    void load_checkpoint(const std::string& path);  ///< weights, EMA, optimizer, step
+    struct Impl;
+    Impl& impl() { return *impl_; }
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mash::models
