@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <limits>
+#include <map>
 
 #include "mash/core/errors.h"
 #include "mash/io/geometry_io.h"
@@ -30,6 +31,23 @@ std::vector<std::string> list_shape_files(const std::string& dir) {
         auto e = io::lower_extension(it->path().string());
         if (std::find(exts.begin(), exts.end(), e) != exts.end()) out.push_back(it->path().string());
     }
+    // One file per shape: `mash generate` writes X.npz (MASH), X.ply (points) and X_mesh.ply for
+    // the same shape; keep the MASH file, else the mesh, else the points.
+    auto rank = [](const std::string& p) {
+        auto e = io::lower_extension(p);
+        if (e == ".npz" || e == ".npy") return 0;
+        if (p.size() > 9 && p.compare(p.size() - 9, 9, "_mesh.ply") == 0) return 1;
+        return 2;
+    };
+    std::map<std::string, std::string> by_shape;
+    for (const auto& p : out) {
+        std::string key = fs::path(p).replace_extension().string();
+        if (key.size() > 5 && key.compare(key.size() - 5, 5, "_mesh") == 0) key.resize(key.size() - 5);
+        auto it = by_shape.find(key);
+        if (it == by_shape.end() || rank(p) < rank(it->second)) by_shape[key] = p;
+    }
+    out.clear();
+    for (auto& kv : by_shape) out.push_back(kv.second);
     std::sort(out.begin(), out.end());
     if (out.empty()) throw IoError(dir + ": no shape files found (expected .npz/.npy MASH files, meshes or point clouds)");
     return out;

@@ -7,7 +7,8 @@
 //               union (0.5 = indistinguishable, 1.0 = fully separable)
 //   FID / KID = Fréchet distance and unbiased polynomial-kernel MMD ((x·y/d + 1)³) between the
 //               features a TorchScript network gives each cloud ([B, N, 3] float32 → [B, F]).
-// Inputs: MASH files (sampled), meshes (surface-sampled) or point files.
+// Inputs: MASH files (sampled), meshes (surface-sampled) or point files; one file per shape (X.npz
+// is preferred over X.ply / X_mesh.ply that `mash generate` writes for the same shape).
 #pragma once
 #include <string>
 #include <vector>
