@@ -29,6 +29,7 @@ const std::vector<Field>& fields() {
         {"data", "root", &C::data_root, true},
         {"data", "val_fraction", &C::val_fraction},
         {"data", "max_val_shapes", &C::max_val_shapes},
+        {"data", "normalize", &C::normalize},
         {"data", "image_root", &C::image_root, true},
         {"model", "width", &C::width},
         {"model", "depth", &C::depth},
@@ -123,6 +124,7 @@ void TrainConfig::validate() const {
         throw ConfigError("train config: " + key + ": expected " + expected);
     };
     if (!(val_fraction >= 0 && val_fraction < 1)) bad("data.val_fraction", "a value in [0, 1)");
+    if (normalize != "box" && normalize != "none") bad("data.normalize", "box or none");
     if (max_val_shapes < 1) bad("data.max_val_shapes", ">= 1");
     if (width < 1 || heads < 1 || width % heads != 0) bad("model.width", "a positive multiple of model.heads");
     if (depth < 1) bad("model.depth", ">= 1");

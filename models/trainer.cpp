@@ -44,7 +44,19 @@ MashSet MashSet::subset(const std::vector<int64_t>& rows) const {
     return s;
 }
 
-MashSet load_mash_folder(const std::string& root) {
+void normalize_to_unit_box(MashParams& p) {
+    double lo[3] = {1e300, 1e300, 1e300}, hi[3] = {-1e300, -1e300, -1e300};
+    for (int64_t a = 0; a < p.num_anchors; ++a)
+        for (int d = 0; d < 3; ++d) {
+            lo[d] = std::min(lo[d], p.positions[a * 3 + d]);
+            hi[d] = std::max(hi[d], p.positions[a * 3 + d]);
+        }
+    const double side = std::max({hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]});
+    p.translate(-0.5 * (lo[0] + hi[0]), -0.5 * (lo[1] + hi[1]), -0.5 * (lo[2] + hi[2]));
+    if (side > 0) p.scale(1.0 / side);
+}
+
+MashSet load_mash_folder(const std::string& root, const std::string& normalize) {
     if (root.empty()) throw ConfigError("data.root is not set (a folder of MASH files, e.g. the fit-dataset output)");
     if (!fs::is_directory(root)) throw IoError(root + ": data folder not found (expected a folder of MASH files)");
     // Manifest: only shapes fitted successfully.
@@ -99,6 +111,7 @@ MashSet load_mash_folder(const std::string& root) {
                              "; expected the same as the first file (" + std::to_string(A) + ", " +
                              std::to_string(s.layout.mask_degree) + ", " + std::to_string(s.layout.sh_degree) + ")");
         }
+        if (normalize == "box") normalize_to_unit_box(p);
         toks.push_back(tokens_from_mash(p));
         s.keys.push_back(f.first);
         s.category.push_back(cat_index[f.first.substr(0, f.first.rfind('/'))]);
@@ -264,6 +277,8 @@ Trainer::Trainer(const TrainConfig& cfg, const MashSet& train, const MashSet& va
 
 Trainer::~Trainer() = default;
 
+Generator& Trainer::generator() { return impl_->g; }
+
 int64_t Trainer::steps_done() const { return impl_->g.step; }
 Trainer::Timing Trainer::last_timing() const { return impl_->timing; }
 
@@ -396,7 +411,7 @@ int run_training(const TrainRun& run) {
 
     ProcessGroup pg(env);
     const bool main_rank = env.rank == 0;
-    MashSet all = load_mash_folder(cfg.data_root);
+    MashSet all = load_mash_folder(cfg.data_root, cfg.normalize);
     std::vector<int64_t> tr, va;
     split_train_val(all, cfg.val_fraction, cfg.max_val_shapes, cfg.seed, tr, va);
     MashSet train = all.subset(tr), val = all.subset(va);

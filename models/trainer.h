@@ -23,6 +23,8 @@
 
 namespace mash::models {
 
+struct Generator;
+
 struct MashSet {
     std::vector<std::string> keys;            ///< "<category>/<id>"
     std::vector<int64_t> category;            ///< index into category_names
@@ -32,8 +34,13 @@ struct MashSet {
     int64_t size() const { return static_cast<int64_t>(keys.size()); }
     MashSet subset(const std::vector<int64_t>& rows) const;
 };
-/// Loads a folder of MASH files (see above). Throws IoError/InputError naming the file.
-MashSet load_mash_folder(const std::string& root);
+/// Loads a folder of MASH files (see above). normalize "box": each shape is translated and scaled
+/// (exactly: MashParams::scale) so its anchor-position bounding box is centred at 0 with longest
+/// side 1, as ShapeNet's normalized models; "none" keeps the coordinates. Throws IoError /
+/// InputError naming the file.
+MashSet load_mash_folder(const std::string& root, const std::string& normalize = "box");
+/// The "box" normalization of one MASH (in place).
+void normalize_to_unit_box(MashParams& p);
 /// Train/validation split (indices into the set).
 void split_train_val(const MashSet& all, double val_fraction, int64_t max_val, uint64_t seed,
                      std::vector<int64_t>& train, std::vector<int64_t>& val);
@@ -64,6 +71,8 @@ public:
     Timing last_timing() const;
     void save_checkpoint(const std::string& path);
     void load_checkpoint(const std::string& path);  ///< weights, EMA, optimizer, step
+    /// The model being trained (config, normalizer, raw and EMA weights).
+    Generator& generator();
     struct Impl;
     Impl& impl() { return *impl_; }
 

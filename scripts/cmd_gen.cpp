@@ -100,14 +100,18 @@ int run_generate(const GenerateArgs& a) {
     if (!a.complete.empty()) {
         MashParams p = io::load_mash(a.complete);
         std::string sel = !a.keep_box.empty() ? "box=" + a.keep_box : (a.keep_anchors.empty() ? "all" : a.keep_anchors);
-        fz.params = models::subset_anchors(p, models::select_anchors(p, sel, a.complete));
+        auto idx = models::select_anchors(p, sel, a.complete);  // in the file's coordinates
+        if (g.config.normalize == "box") models::normalize_to_unit_box(p);  // then the training data's frame
+        fz.params = models::subset_anchors(p, idx);
         fz.sources.push_back(a.complete + ":" + sel);
     }
     for (const auto& b : a.blend) {
         auto colon = b.find(':');
         std::string path = b.substr(0, colon), sel = colon == std::string::npos ? "all" : b.substr(colon + 1);
         MashParams p = io::load_mash(path);
-        append_params(fz.params, models::subset_anchors(p, models::select_anchors(p, sel, path)));
+        auto idx = models::select_anchors(p, sel, path);
+        if (g.config.normalize == "box") models::normalize_to_unit_box(p);
+        append_params(fz.params, models::subset_anchors(p, idx));
         fz.sources.push_back(path + ":" + sel);
     }
     const int64_t K = fz.params.num_anchors;
@@ -118,7 +122,10 @@ int run_generate(const GenerateArgs& a) {
         if (K > g.num_anchors)
             throw InputError("generate: " + std::to_string(K) + " frozen anchors, but the model generates " +
                              std::to_string(g.num_anchors) + " (select fewer with :SEL / --keep-anchors / --keep-box)");
-        spdlog::info("generate: {} frozen anchors from {}, {} generated", K, fmt::join(fz.sources, " + "), g.num_anchors - K);
+        spdlog::info("generate: {} frozen anchors from {}, {} generated{}", K, fmt::join(fz.sources, " + "), g.num_anchors - K,
+                     g.config.normalize == "box" ? " (inputs normalized like the training data: anchor box centred, longest side 1; "
+                                                   "selections refer to the file's own coordinates)"
+                                                 : "");
     }
     fs::create_directories(a.output);
     nlohmann::json report;
