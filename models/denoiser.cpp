@@ -125,7 +125,7 @@ DenoiserImpl::DenoiserImpl(const DenoiserOptions& o) : options(o) {
 std::vector<int64_t> DenoiserImpl::context_shape(const ConditionBatch& c, int64_t batch) const {
     if (options.condition == ConditionKind::kImage) {
         TORCH_CHECK(c.image.defined() && c.image.dim() == 3, "image condition: expected tokens [B, T, C]");
-        return {batch, c.image.size(1), options.context_dim};
+        return {batch, c.image.size(1), options.image_dim};  // dropout acts on the raw encoder features
     }
     return {batch, 1, options.context_dim};
 }
@@ -146,8 +146,10 @@ torch::Tensor DenoiserImpl::context(const ConditionBatch& c, int64_t batch, cons
                         "image condition: expected tokens [", batch, ", T, ", options.image_dim, "], got ",
                         c.image.defined() ? c.image.sizes() : at::IntArrayRef{});
             ctx = c.image.to(opts);
+            if (dropout_u.defined() && options.cond_dropout > 0)
+                ctx = ctx * (dropout_u.to(ctx.options()) > options.cond_dropout).to(ctx.scalar_type());
             if (image_proj) ctx = image_proj->forward(ctx);
-            break;
+            return ctx;
     }
     if (dropout_u.defined() && options.cond_dropout > 0)
         ctx = ctx * (dropout_u.to(ctx.options()) > options.cond_dropout).to(ctx.scalar_type());

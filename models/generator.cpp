@@ -24,6 +24,7 @@ DenoiserOptions Generator::denoiser_options() const {
     o.condition = parse_condition_kind(config.condition, "model.condition");
     o.num_categories = std::max<int64_t>(1, static_cast<int64_t>(categories.size()));
     o.cond_dropout = config.cond_dropout;
+    o.image_dim = config.image_dim;
     return o;
 }
 

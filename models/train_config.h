@@ -15,13 +15,15 @@ struct TrainConfig {
     double val_fraction = 0.1;       ///< held-out shapes (0 → validate on the training shapes)
     int64_t max_val_shapes = 64;
     std::string normalize = "box";   ///< box: each shape centred, longest anchor-bbox side 1 (exact MASH scaling); none
-    std::string image_root;          ///< (#7) rendered views: IMAGE_ROOT/<category>/<id>/*.png
+    std::string image_root;          ///< image models: views IMAGE_ROOT/<category>/<id>/*.png|jpg (mash render-views)
+    std::string feature_cache;       ///< encoder feature cache ("" = <output>/feature_cache)
     // model:
     int64_t width = 512, depth = 24, heads = 8, time_channels = 256;
     int64_t context_dim = 512;
     std::string condition = "category";  ///< none | category | image
     double cond_dropout = 0.1;
-    std::string encoder;             ///< (#7) TorchScript image encoder path (condition: image)
+    std::string encoder;             ///< TorchScript image encoder (condition: image), see models/image_encoder.h
+    int64_t image_dim = 768;         ///< encoder token width (set from the encoder's sidecar when training)
     // objective:
     std::string objective = "flow_matching";  ///< flow_matching | edm
     bool completion_trick = true;    ///< x0 replacement (flow matching) / clean fixed entries (EDM)

@@ -23,6 +23,7 @@
 #include "mash/io/plot.h"
 #include "models/distributed.h"
 #include "models/generator.h"
+#include "models/image_encoder.h"
 #include "models/preview.h"
 
 namespace fs = std::filesystem;
@@ -39,6 +40,7 @@ MashSet MashSet::subset(const std::vector<int64_t>& rows) const {
     for (auto r : rows) {
         s.keys.push_back(keys[r]);
         s.category.push_back(category[r]);
+        if (!images.empty()) s.images.push_back(images[r]);
     }
     s.tokens = rows.empty() ? tokens.narrow(0, 0, 0) : tokens.index_select(0, at::tensor(rows, at::kLong));
     return s;
@@ -120,6 +122,31 @@ MashSet load_mash_folder(const std::string& root, const std::string& normalize) 
     return s;
 }
 
+int64_t attach_images(MashSet& s, const std::string& root) {
+    if (!fs::is_directory(root)) throw IoError(root + ": image folder not found (expected IMAGE_ROOT/<category>/<id>/*.png, e.g. from `mash render-views`)");
+    std::vector<int64_t> keep;
+    std::vector<std::vector<std::string>> imgs;
+    for (int64_t i = 0; i < s.size(); ++i) {
+        std::vector<std::string> files;
+        fs::path dir = fs::path(root) / s.keys[i];
+        if (fs::is_directory(dir))
+            for (const auto& e : fs::directory_iterator(dir)) {
+                auto ext = io::lower_extension(e.path().string());
+                if (e.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg")) files.push_back(e.path().string());
+            }
+        std::sort(files.begin(), files.end());
+        if (files.empty()) continue;
+        keep.push_back(i);
+        imgs.push_back(files);
+    }
+    if (keep.empty()) throw IoError(root + ": no images for any shape (expected IMAGE_ROOT/<category>/<id>/*.png)");
+    const int64_t dropped = s.size() - static_cast<int64_t>(keep.size());
+    MashSet t = s.subset(keep);
+    t.images = imgs;
+    s = std::move(t);
+    return dropped;
+}
+
 void split_train_val(const MashSet& all, double val_fraction, int64_t max_val, uint64_t seed,
                      std::vector<int64_t>& train, std::vector<int64_t>& val) {
     const int64_t S = all.size();
@@ -162,11 +189,14 @@ struct Trainer::Impl {
     std::unique_ptr<torch::optim::AdamW> opt;
     Objective objective = Objective::kFlowMatching;
     Timing timing;
+    // Image models: encoder tokens of every view, and each shape's [offset, count) into them.
+    at::Tensor img_tokens;
+    at::Tensor train_img_off, train_img_cnt, val_img_off, val_img_cnt;
 
     // One global batch of randomness for step `s`, sliced to this rank. Every draw happens in
     // the same order on every rank, whatever the world size.
     struct Draws {
-        at::Tensor x1, cat, dropout_u;
+        at::Tensor x1, cat, dropout_u, image;
         CfmDraws cfm;
         at::Tensor edm_sigma, edm_eps, edm_replace_u;
         double edm_p = 0;
@@ -177,6 +207,7 @@ struct Trainer::Impl {
         const int64_t S = data.size(0), A = data.size(1), C = data.size(2);
         auto f32 = at::TensorOptions().dtype(at::kFloat);
         Draws d;
+        const bool image = img_tokens.defined();
         at::Tensor idx = training ? at::randint(S, {Bg}, gen, at::kLong) : at::arange(s * Bg, s * Bg + Bg, at::kLong).remainder(S);
         std::vector<at::Tensor> perms;
         for (int64_t b = 0; b < Bg; ++b) perms.push_back(at::randperm(A, gen, at::kLong));
@@ -186,6 +217,16 @@ struct Trainer::Impl {
         d.cat = cats.index_select(0, idx.narrow(0, b0, B));
         ConditionBatch cb;
         cb.category = d.cat;
+        if (image) {  // one random view per sample (the first view for validation)
+            const at::Tensor& off = training ? train_img_off : val_img_off;
+            const at::Tensor& cnt = training ? train_img_cnt : val_img_cnt;
+            at::Tensor u = at::rand({Bg}, gen, at::kDouble);
+            at::Tensor gi = idx.narrow(0, b0, B);
+            at::Tensor view = training ? (u.narrow(0, b0, B) * cnt.index_select(0, gi).to(at::kDouble)).floor().to(at::kLong)
+                                       : at::zeros({B}, at::kLong);
+            d.image = img_tokens.index_select(0, off.index_select(0, gi) + view);
+            cb.image = d.image;
+        }
         auto cshape = g.model->context_shape(cb, Bg);
         at::Tensor du = at::rand(cshape, gen, f32);
         if (training) d.dropout_u = du.narrow(0, b0, B);
@@ -216,6 +257,7 @@ struct Trainer::Impl {
     at::Tensor loss_of(Denoiser& net, const Draws& d, double* ot_seconds) {
         ConditionBatch cb;
         cb.category = d.cat;
+        cb.image = d.image;
         const int64_t B = d.x1.size(0);
         at::Tensor ctx = net->context(cb, B, d.dropout_u);
         if (objective == Objective::kFlowMatching) {
@@ -249,7 +291,6 @@ Trainer::Trainer(const TrainConfig& cfg, const MashSet& train, const MashSet& va
                  int world_size, ProcessGroup* pg)
     : impl_(std::make_unique<Impl>()) {
     auto& I = *impl_;
-    (void)out_dir;
     I.cfg = cfg;
     I.rank = rank;
     I.world = world_size;
@@ -264,6 +305,35 @@ Trainer::Trainer(const TrainConfig& cfg, const MashSet& train, const MashSet& va
     const MashSet& v = val.size() > 0 ? val : train;
     I.val_x = norm.forward(v.tokens).to(at::kFloat);
     I.val_cat = at::tensor(v.category, at::kLong);
+    if (cfg.condition == "image") {
+        if (train.images.size() != static_cast<size_t>(train.size()) || v.images.size() != static_cast<size_t>(v.size()))
+            throw InputError("image conditioning: every shape needs its views (see attach_images)");
+        ImageEncoder enc(cfg.encoder);
+        if (enc.info().width != cfg.image_dim)
+            throw ConfigError(cfg.encoder + ": encoder width " + std::to_string(enc.info().width) + " != model.image_dim " +
+                              std::to_string(cfg.image_dim));
+        std::vector<std::string> files;
+        auto index = [&](const MashSet& set, at::Tensor& off, at::Tensor& cnt) {
+            std::vector<int64_t> o, n;
+            for (const auto& views : set.images) {
+                o.push_back(static_cast<int64_t>(files.size()));
+                n.push_back(static_cast<int64_t>(views.size()));
+                files.insert(files.end(), views.begin(), views.end());
+            }
+            off = at::tensor(o, at::kLong);
+            cnt = at::tensor(n, at::kLong);
+        };
+        index(train, I.train_img_off, I.train_img_cnt);
+        index(v, I.val_img_off, I.val_img_cnt);
+        std::string cache = cfg.feature_cache;
+        if (cache.empty() && !out_dir.empty()) cache = (fs::path(out_dir) / "feature_cache").string();
+        int64_t hits = 0;
+        auto t0 = std::chrono::steady_clock::now();
+        I.img_tokens = enc.encode_files(files, cache, &hits);
+        if (rank == 0)
+            spdlog::info("train: {} views encoded by {} ({} tokens x {}) in {:.1f} s, {} from the cache {}", files.size(),
+                         enc.info().name, enc.info().tokens, enc.info().width, seconds_since(t0), hits, cache);
+    }
     I.opt = std::make_unique<torch::optim::AdamW>(
         I.g.model->parameters(), torch::optim::AdamWOptions(cfg.lr).betas({0.9, 0.999}).eps(1e-8).weight_decay(cfg.weight_decay));
     if (pg && world_size > 1) {  // identical start on every rank
@@ -412,6 +482,11 @@ int run_training(const TrainRun& run) {
     ProcessGroup pg(env);
     const bool main_rank = env.rank == 0;
     MashSet all = load_mash_folder(cfg.data_root, cfg.normalize);
+    if (cfg.condition == "image") {
+        int64_t dropped = attach_images(all, cfg.image_root);
+        if (main_rank && dropped > 0) spdlog::warn("train: {} shapes have no images under {} and are skipped", dropped, cfg.image_root);
+        if (!run.resume) cfg.image_dim = ImageEncoder(cfg.encoder).info().width;
+    }
     std::vector<int64_t> tr, va;
     split_train_val(all, cfg.val_fraction, cfg.max_val_shapes, cfg.seed, tr, va);
     MashSet train = all.subset(tr), val = all.subset(va);
@@ -447,6 +522,11 @@ int run_training(const TrainRun& run) {
         r.seed = 777;
         if (cfg.condition == "category")
             for (int64_t i = 0; i < r.num; ++i) r.categories.push_back(i % static_cast<int64_t>(I.g.categories.size()));
+        if (cfg.condition == "image") {  // first view of the first validation shapes
+            std::vector<int64_t> rows;
+            for (int64_t i = 0; i < r.num; ++i) rows.push_back(I.val_img_off[i % I.val_img_off.size(0)].item<int64_t>());
+            r.image_tokens = I.img_tokens.index_select(0, at::tensor(rows, at::kLong));
+        }
         try {
             auto res = sample(I.g, r);
             std::vector<MashParams> shapes;

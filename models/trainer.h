@@ -30,6 +30,7 @@ struct MashSet {
     std::vector<int64_t> category;            ///< index into category_names
     std::vector<std::string> category_names;  ///< sorted
     at::Tensor tokens;                        ///< [S, A, C] float64 raw tokens
+    std::vector<std::vector<std::string>> images;  ///< image models: each shape's view files (else empty)
     TokenLayout layout;
     int64_t size() const { return static_cast<int64_t>(keys.size()); }
     MashSet subset(const std::vector<int64_t>& rows) const;
@@ -39,6 +40,9 @@ struct MashSet {
 /// side 1, as ShapeNet's normalized models; "none" keeps the coordinates. Throws IoError /
 /// InputError naming the file.
 MashSet load_mash_folder(const std::string& root, const std::string& normalize = "box");
+/// Pairs every shape <category>/<id> with IMAGE_ROOT/<category>/<id>/*.png|jpg (sorted) and drops
+/// shapes without images; returns how many were dropped. Throws IoError if none has images.
+int64_t attach_images(MashSet& set, const std::string& image_root);
 /// The "box" normalization of one MASH (in place).
 void normalize_to_unit_box(MashParams& p);
 /// Train/validation split (indices into the set).

@@ -134,4 +134,16 @@ struct EvalGenArgs {
 };
 int run_eval_gen(const EvalGenArgs& args);
 
+struct RenderViewsArgs {
+    GlobalOptions global;
+    std::string input, output, layout = "flat", categories;
+    int views = 12;            ///< fixed views: azimuth i·360/views
+    int size = 224;
+    double elevation = 30.0;   ///< degrees above the horizon (the original's 60° polar angle)
+    bool random = false;       ///< random azimuth/elevation per view instead
+    uint64_t seed = 0;
+    int64_t limit = 0;
+};
+int run_render_views(const RenderViewsArgs& args);
+
 }  // namespace mash::cli

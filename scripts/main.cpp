@@ -127,6 +127,8 @@ int main(int argc, char** argv) {
     c_gen->add_option("--mesh-depth", gen.mesh_depth, "Poisson depth for --mesh")->capture_default_str();
     c_gen->add_flag("--no-render", gen.no_render, "Skip samples.png");
     c_gen->add_flag("--raw", gen.raw, "Use the raw weights instead of the EMA weights");
+    c_gen->add_option("--image", gen.image, "Condition image (PNG/JPG) for image-conditioned checkpoints");
+    c_gen->add_option("--encoder", gen.encoder, "TorchScript image encoder (+ .json sidecar), e.g. from scripts/export_dinov2.py");
     add_global_flags(*c_gen, gen.global);
 
     EvalGenArgs eg;
@@ -139,6 +141,20 @@ int main(int argc, char** argv) {
     c_eg->add_option("--seed", eg.seed, "Point sampling seed")->capture_default_str();
     c_eg->add_option("--json", eg.json, "Also write the metrics to this JSON file");
     add_global_flags(*c_eg, eg.global);
+
+    RenderViewsArgs rv;
+    auto* c_rv = app.add_subcommand("render-views", "Render every dataset mesh from several viewpoints (training images for image conditioning)");
+    c_rv->add_option("--input", rv.input, "Dataset root")->required();
+    c_rv->add_option("--output", rv.output, "Output: OUT/<category>/<id>/000.png ... + cameras.json")->required();
+    c_rv->add_option("--layout", rv.layout, "shapenet | objaverse | flat")->capture_default_str();
+    c_rv->add_option("--categories", rv.categories, "Comma-separated categories");
+    c_rv->add_option("--views", rv.views, "Views per shape (azimuth i*360/views)")->capture_default_str();
+    c_rv->add_option("--size", rv.size, "Image size (square)")->capture_default_str();
+    c_rv->add_option("--elevation", rv.elevation, "Camera elevation in degrees")->capture_default_str();
+    c_rv->add_flag("--random", rv.random, "Random azimuth (0-360) and elevation (0-60) per view");
+    c_rv->add_option("--seed", rv.seed, "Seed for --random")->capture_default_str();
+    c_rv->add_option("--limit", rv.limit, "At most M shapes");
+    add_global_flags(*c_rv, rv.global);
 
     try {
         app.parse(argc, argv);
@@ -157,6 +173,7 @@ int main(int argc, char** argv) {
     if (c_render->parsed()) return guarded([&] { return run_render(render); });
     if (c_train->parsed()) return guarded([&] { return run_train(train); });
     if (c_gen->parsed()) return guarded([&] { return run_generate(gen); });
+    if (c_rv->parsed()) return guarded([&] { return run_render_views(rv); });
     if (c_eg->parsed()) return guarded([&] { return run_eval_gen(eg); });
     if (c_ds->parsed()) return guarded([&] {
         ds.layout_given = layout_opt->count() > 0;
