@@ -506,6 +506,11 @@ int run_training(const TrainRun& run) {
         I.g.normalizer.save((fs::path(out) / "normalizer.json").string());
         std::string y = cfg.to_yaml();
         io::write_file_atomic((fs::path(out) / "config.resolved.yaml").string(), std::vector<uint8_t>(y.begin(), y.end()));
+        nlohmann::json split;
+        split["train"] = train.keys;
+        split["validation"] = val.keys;
+        std::string sp = split.dump(1);
+        io::write_file_atomic((fs::path(out) / "split.json").string(), std::vector<uint8_t>(sp.begin(), sp.end()));
         if (run.resume) rewrite_metrics(metrics, I.g.step, log);
         else std::remove(metrics.c_str());
         spdlog::info("train: model {} parameters (width {}, depth {}, heads {}), objective {}, condition {}, {} process(es) x "
