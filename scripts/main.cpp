@@ -8,6 +8,7 @@
 #include "scripts/commands.h"
 
 int main(int argc, char** argv) {
+    mash::ensure_passive_openmp(argv);
     mash::init_runtime(0);  // malloc tuning first; threads are set again from --threads
     using namespace mash::cli;
     CLI::App app{"mash — Masked Anchored SpHerical Distances: fit, sample, mesh and generate 3D shapes"};

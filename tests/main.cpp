@@ -6,6 +6,7 @@
 #include "mash/core/runtime.h"
 
 int main(int argc, char* argv[]) {
+    mash::ensure_passive_openmp(argv);
     mash::init_runtime(2);
     return Catch::Session().run(argc, argv);
 }

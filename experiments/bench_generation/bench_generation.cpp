@@ -91,6 +91,7 @@ void run(const std::string& name, TrainConfig c, int64_t sample_steps, int repea
 }  // namespace
 
 int main(int argc, char** argv) {
+    mash::ensure_passive_openmp(argv);
     int threads = 2, repeats = 3;
     int64_t sample_steps = 4;
     std::string only;

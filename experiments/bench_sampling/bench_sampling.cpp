@@ -32,6 +32,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    mash::ensure_passive_openmp(argv);
     int threads = 2, iters = 20;
     std::string file;
     for (int i = 1; i < argc; ++i) {

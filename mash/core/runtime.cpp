@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include <unistd.h>
+#include <cstdlib>
 #include "mash/core/runtime.h"
 
 #include <ATen/Context.h>
@@ -11,6 +13,12 @@
 #include "mash/core/errors.h"
 
 namespace mash {
+
+void ensure_passive_openmp(char** argv) {
+    if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+    ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    ::execv("/proc/self/exe", argv);  // only returns on failure: then run as we are
+}
 
 void init_runtime(int threads) {
     mallopt(M_MMAP_MAX, 0);

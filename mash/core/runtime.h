@@ -10,6 +10,13 @@ namespace mash {
 /// "all cores".
 void init_runtime(int threads = 0);
 
+/// OpenMP's default wait policy spins idle threads, which starves OpenBLAS's own threads on a
+/// small machine: a generator train step ran 0.83 s with 2 threads vs 0.51 s with
+/// OMP_WAIT_POLICY=PASSIVE (experiments/bench_generation). libgomp reads the variable before
+/// main, so when it is unset this sets it and re-executes the program (argv unchanged); a user's
+/// own setting is kept. Call first thing in main.
+void ensure_passive_openmp(char** argv);
+
 /// Number of intra-op threads in use.
 int num_threads();
 
