@@ -47,6 +47,15 @@ $MASH generate --checkpoint "$O/train/checkpoint.pt" --complete "$CHAIR" --keep-
   --category chair --num 4 --seed 2 -o "$O/completion" --threads 2
 $MASH render "$CHAIR" -o "$O/completion/input.png" --views 2 --size 240x240
 
+# Figures for the README (committed): one sample per category (alphabetical, 5 per row), the loss
+# curve, the completion input and its 4 completions.
+mkdir -p $E/figures
+$MASH render $(ls "$O"/generated/*_000.npz) -o $E/figures/per_category.png --views 1 --size 160x160 --columns 5
+$MASH render $(ls "$O"/generated_untrained/*_000.npz | head -5) -o $E/figures/untrained.png --views 1 --size 160x160 --columns 5
+cp "$O/train/loss.png" $E/figures/loss.png
+cp "$O/completion/input.png" $E/figures/completion_input.png
+cp "$O/completion/samples.png" $E/figures/completion.png
+
 /usr/bin/python3 - "$O" <<'PY' | tee "$O/results.md"
 import json, sys
 o = sys.argv[1]
