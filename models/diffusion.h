@@ -25,9 +25,12 @@ enum class Objective { kFlowMatching, kEdm };
 Objective parse_objective(const std::string& s, const std::string& what);
 std::string to_string(Objective o);
 
-/// Exact linear assignment (Hungarian / shortest augmenting paths with potentials, O(n³)):
-/// cost [n, n] row-major → assignment[row] = column minimizing the total cost.
+/// Exact linear assignment: cost [n, n] row-major → assignment[row] = column minimizing the total
+/// cost. Jonker–Volgenant initialization (column reduction, augmenting row reduction) followed by
+/// shortest augmenting paths with potentials (O(n³) worst case).
 std::vector<int64_t> linear_assignment(const double* cost, int64_t n);
+/// Reference: plain Kuhn–Munkres (shortest augmenting paths from an empty matching), for tests.
+std::vector<int64_t> linear_assignment_ref(const double* cost, int64_t n);
 
 struct CfmDraws {
     at::Tensor x0;          ///< [B, A, C] standard normal

@@ -265,9 +265,10 @@ TEST_CASE("samplers integrate known fields exactly; frozen rows stay bit-exact",
 
 TEST_CASE("linear assignment is optimal (brute force) and flow-matching pairs are consistent", "[models][ot]") {
     auto gen = test::make_gen(4);
-    for (int trial = 0; trial < 20; ++trial) {
-        const int64_t n = 6;
+    for (int trial = 0; trial < 30; ++trial) {
+        const int64_t n = 5 + trial % 4;  // 5..8
         at::Tensor c = at::rand({n, n}, gen, at::kDouble);
+        if (trial % 3 == 0) c = (c * 4).floor();  // many ties (and rows sharing a column minimum)
         auto assign = linear_assignment(c.data_ptr<double>(), n);
         double got = 0;
         for (int64_t i = 0; i < n; ++i) got += c[i][assign[i]].item<double>();
@@ -279,10 +280,28 @@ TEST_CASE("linear assignment is optimal (brute force) and flow-matching pairs ar
             for (int64_t i = 0; i < n; ++i) s += c[i][p[i]].item<double>();
             best = std::min(best, s);
         } while (std::next_permutation(p.begin(), p.end()));
-        CHECK(got == Approx(best).epsilon(1e-12));
+        CHECK(got == Approx(best).epsilon(1e-12).margin(1e-12));
         auto sorted = assign;
         std::sort(sorted.begin(), sorted.end());
         for (int64_t i = 0; i < n; ++i) CHECK(sorted[i] == i);
+    }
+    // Large instances: same optimal total as the plain Kuhn–Munkres reference, on random costs,
+    // on squared distances between Gaussian token sets (as in training) and on clustered sets.
+    for (int trial = 0; trial < 6; ++trial) {
+        const int64_t n = trial < 3 ? 400 : 150;
+        at::Tensor x = at::randn({n, 25}, gen, at::kDouble), y = at::randn({n, 25}, gen, at::kDouble);
+        if (trial % 3 == 2) y = (y * 0.1 + at::randint(3, {n, 1}, gen, at::kLong).to(at::kDouble)).contiguous();
+        at::Tensor c = trial % 3 == 0 ? at::rand({n, n}, gen, at::kDouble) : at::cdist(x, y).pow(2).contiguous();
+        auto fast = linear_assignment(c.data_ptr<double>(), n), ref = linear_assignment_ref(c.data_ptr<double>(), n);
+        double tf = 0, tr = 0;
+        for (int64_t i = 0; i < n; ++i) {
+            tf += c[i][fast[i]].item<double>();
+            tr += c[i][ref[i]].item<double>();
+        }
+        CHECK(tf == Approx(tr).epsilon(1e-12));
+        auto sorted = fast;
+        std::sort(sorted.begin(), sorted.end());
+        for (int64_t i = 0; i < n; ++i) REQUIRE(sorted[i] == i);
     }
     // x0 = permuted x1 → OT recovers the permutation: targets are exactly zero... after replacement p = 1.
     at::Tensor x1 = at::randn({2, 16, 25}, gen, at::kFloat);

@@ -4,7 +4,9 @@
 // for the full-size model (generation-spec §2.1: D 512, 24 blocks, 8 heads, 400 x 25 tokens,
 // one category token) and a small one (D 128, 4 blocks, 4 heads). Synthetic data (random MASHes):
 // timing does not depend on the values.
-//   build/bin/bench_generation [--threads 2] [--only full|small] [--sample-steps 4] [--repeats 3]
+//   build/bin/bench_generation [--threads 2] [--only full|small] [--sample-steps 4] [--repeats 3] [--data MASH_DIR]
+// --data uses a folder of real MASH files (e.g. the category experiment's out/mash): the OT
+// pairing takes longer on real, structured tokens than on random ones.
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -53,8 +55,10 @@ MashSet synthetic(int64_t n, int64_t A) {
     return s;
 }
 
+std::string g_data;  // --data DIR: real MASH files instead of synthetic ones
+
 void run(const std::string& name, TrainConfig c, int64_t sample_steps, int repeats) {
-    MashSet s = synthetic(16, 400);
+    MashSet s = g_data.empty() ? synthetic(16, 400) : load_mash_folder(g_data);
     c.val_samples = 0;
     Trainer tr(c, s, s, "");
     std::printf("%s: width %lld, depth %lld, heads %lld, batch %lld, %lld parameters\n", name.c_str(), (long long)c.width,
@@ -100,8 +104,9 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!std::strcmp(argv[i], "--sample-steps") && i + 1 < argc) sample_steps = std::atoll(argv[++i]);
         else if (!std::strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = std::atoi(argv[++i]);
+        else if (!std::strcmp(argv[i], "--data") && i + 1 < argc) g_data = argv[++i];
         else {
-            std::fprintf(stderr, "usage: bench_generation [--threads N] [--only full|small] [--sample-steps S] [--repeats R]\n");
+            std::fprintf(stderr, "usage: bench_generation [--threads N] [--only full|small] [--sample-steps S] [--repeats R] [--data MASH_DIR]\n");
             return 2;
         }
     }

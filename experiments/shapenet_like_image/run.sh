@@ -55,6 +55,9 @@ PY
 $MASH render $(sed "s|^|$O/gt_norm/|; s|$|.npz|" "$O/heldout_keys.txt") \
   $(for k in $(cat "$O/heldout_keys.txt"); do ls "$O/heldout/$k"/*.npz; done) \
   -o "$O/heldout.png" --views 1 --size 200x200 --columns "$(wc -l < "$O/heldout_keys.txt")"
+mkdir -p $E/figures
+cp "$O/heldout.png" "$O/photos.png" $E/figures/ && cp "$O/train/loss.png" $E/figures/loss.png
+cp "$O/views/chair/fgsynth_ChairNoArms8/002.png" $E/figures/view_example.png 2>/dev/null || true
 # L1-CD of each held-out generation to every validation shape (both in the training frame, 5000 points).
 /usr/bin/python3 - "$O" "$MASH" <<'PY' | tee "$O/results.md"
 import glob, json, subprocess, sys
