@@ -4,6 +4,9 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef USE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <chrono>
 #include <cstdlib>
@@ -46,10 +49,11 @@ DistEnv DistEnv::from_environment() {
 
 struct ProcessGroup::Impl {
     c10::intrusive_ptr<c10d::Store> store;
-    c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+    c10::intrusive_ptr<c10d::ProcessGroup> pg;
+    bool cuda = false;
 };
 
-ProcessGroup::ProcessGroup(const DistEnv& env, double timeout_s) : env_(env) {
+ProcessGroup::ProcessGroup(const DistEnv& env, double timeout_s, bool cuda) : env_(env) {
     if (env.world_size == 1) return;
     impl_ = std::make_unique<Impl>();
     try {
@@ -60,6 +64,15 @@ ProcessGroup::ProcessGroup(const DistEnv& env, double timeout_s) : env_(env) {
         so.waitWorkers = true;
         so.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
         impl_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
+#ifdef USE_C10D_NCCL
+        if (cuda) {
+            impl_->cuda = true;
+            impl_->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, env.rank, env.world_size);
+            return;
+        }
+#else
+        (void)cuda;
+#endif
         auto opts = c10d::ProcessGroupGloo::Options::create();
         opts->timeout = so.timeout;
         // Loopback master: all ranks on this machine. Otherwise bind to this host's own interface
@@ -83,6 +96,7 @@ void ProcessGroup::allreduce_mean(std::vector<at::Tensor>& tensors) {
     std::vector<at::Tensor> flat_parts;
     for (auto& t : tensors) flat_parts.push_back(t.reshape({-1}));
     std::vector<at::Tensor> buf{at::cat(flat_parts)};
+    if (impl_->cuda) buf[0] = buf[0].to(at::kCUDA);
     impl_->pg->allreduce(buf)->wait();
     buf[0].div_(env_.world_size);
     int64_t off = 0;
@@ -95,8 +109,9 @@ void ProcessGroup::allreduce_mean(std::vector<at::Tensor>& tensors) {
 void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors) {
     if (!impl_) return;
     for (auto& t : tensors) {
-        std::vector<at::Tensor> one{t};
+        std::vector<at::Tensor> one{impl_->cuda ? t.to(at::kCUDA) : t};
         impl_->pg->broadcast(one)->wait();
+        if (!one[0].is_same(t)) t.copy_(one[0]);
     }
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Data-parallel training on torch's c10d: ProcessGroupGloo on CPU (NCCL would be the CUDA choice;
-// not wired in this CPU build). Configured from the torchrun / Slurm environment:
+// Data-parallel training on torch's c10d: ProcessGroupGloo on CPU; ProcessGroupNCCL for CUDA
+// training when built with MASH_WITH_CUDA against a CUDA LibTorch (untested here: no GPU). Configured from the torchrun / Slurm environment:
 //   RANK / SLURM_PROCID, WORLD_SIZE / SLURM_NTASKS, LOCAL_RANK / SLURM_LOCALID,
 //   MASTER_ADDR (default 127.0.0.1), MASTER_PORT (default 29500).
 // Rank 0 hosts the TCP store. World size 1 (no variables set) needs no network at all.
@@ -23,8 +23,10 @@ struct DistEnv {
 
 class ProcessGroup {
 public:
-    /// world_size 1 → a no-op group. Otherwise connects (timeout_s for the rendezvous).
-    explicit ProcessGroup(const DistEnv& env, double timeout_s = 300);
+    /// world_size 1 → a no-op group. Otherwise connects (timeout_s for the rendezvous). With
+    /// cuda = true and a build with NCCL (MASH_WITH_CUDA), collectives run on NCCL; tensors given
+    /// to the collectives must then live on the GPU (CPU tensors are staged through it).
+    explicit ProcessGroup(const DistEnv& env, double timeout_s = 300, bool cuda = false);
     ~ProcessGroup();
     int rank() const { return env_.rank; }
     int world_size() const { return env_.world_size; }

@@ -188,6 +188,7 @@ struct Trainer::Impl {
     ProcessGroup* pg = nullptr;
     std::unique_ptr<torch::optim::AdamW> opt;
     Objective objective = Objective::kFlowMatching;
+    at::Device device{at::kCPU};
     Timing timing;
     // Image models: encoder tokens of every view, and each shape's [offset, count) into them.
     at::Tensor img_tokens;
@@ -251,6 +252,14 @@ struct Trainer::Impl {
                 d.edm_replace_u = ru;
             }
         }
+        if (device != at::Device(at::kCPU)) {  // the batch goes to the model's device
+            auto mv = [&](at::Tensor& t) {
+                if (t.defined()) t = t.to(device);
+            };
+            for (at::Tensor* t : {&d.x1, &d.cat, &d.dropout_u, &d.image, &d.cfm.x0, &d.cfm.t, &d.cfm.replace_u, &d.edm_sigma,
+                                  &d.edm_eps, &d.edm_replace_u})
+                mv(*t);
+        }
         return d;
     }
 
@@ -288,10 +297,11 @@ struct Trainer::Impl {
 };
 
 Trainer::Trainer(const TrainConfig& cfg, const MashSet& train, const MashSet& val, const std::string& out_dir, int rank,
-                 int world_size, ProcessGroup* pg)
+                 int world_size, ProcessGroup* pg, const std::string& device)
     : impl_(std::make_unique<Impl>()) {
     auto& I = *impl_;
     I.cfg = cfg;
+    I.device = at::Device(device);
     I.rank = rank;
     I.world = world_size;
     I.pg = pg;
@@ -300,6 +310,8 @@ Trainer::Trainer(const TrainConfig& cfg, const MashSet& train, const MashSet& va
     const int64_t A = train.tokens.size(1), C = train.tokens.size(2);
     auto norm = QuantileNormalizer::fit(train.tokens.reshape({-1, C}), train.layout.column_names());
     I.g = Generator::create(cfg, train.layout, A, train.category_names, norm);
+    I.g.model->to(I.device);
+    I.g.ema->to(I.device);
     I.train_x = norm.forward(train.tokens).to(at::kFloat);
     I.train_cat = at::tensor(train.category, at::kLong);
     const MashSet& v = val.size() > 0 ? val : train;
@@ -479,7 +491,7 @@ int run_training(const TrainRun& run) {
     }
     for (const auto& o : run.overrides) apply_train_override(cfg, o);
 
-    ProcessGroup pg(env);
+    ProcessGroup pg(env, 300, run.device == "cuda");
     const bool main_rank = env.rank == 0;
     MashSet all = load_mash_folder(cfg.data_root, cfg.normalize);
     if (cfg.condition == "image") {
@@ -496,7 +508,9 @@ int run_training(const TrainRun& run) {
                      val.size(), val.size() == 0 ? " (validating on the training shapes)" : "", all.tokens.size(1),
                      all.layout.channels());
     }
-    Trainer trainer(cfg, train, val, out, env.rank, env.world_size, env.world_size > 1 ? &pg : nullptr);
+    std::string device = run.device;
+    if (device == "cuda" && env.world_size > 1) device = "cuda:" + std::to_string(env.local_rank);
+    Trainer trainer(cfg, train, val, out, env.rank, env.world_size, env.world_size > 1 ? &pg : nullptr, device);
     auto& I = trainer.impl();
     if (run.resume) trainer.load_checkpoint(ckpt);
     const std::string metrics = (fs::path(out) / "metrics.jsonl").string();

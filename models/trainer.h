@@ -54,6 +54,7 @@ struct TrainRun {
     std::string output_dir;   ///< "" = <config folder>/out
     bool resume = false;
     std::vector<std::string> overrides;  ///< section.key=value
+    std::string device = "cpu";          ///< "cpu" or "cuda" (with several processes: cuda:LOCAL_RANK)
 };
 /// Runs training (all ranks call it). Returns the process exit code.
 int run_training(const TrainRun& run);
@@ -61,8 +62,10 @@ int run_training(const TrainRun& run);
 /// In-process trainer (tests, benchmarks). out_dir "" writes nothing.
 class Trainer {
 public:
+    /// device: "cpu", "cuda" or "cuda:K". Data and random draws stay on the CPU (so runs are
+    /// reproducible across devices up to float rounding); each step's batch is moved to the device.
     Trainer(const TrainConfig& cfg, const MashSet& train, const MashSet& val, const std::string& out_dir,
-            int rank = 0, int world_size = 1, class ProcessGroup* pg = nullptr);
+            int rank = 0, int world_size = 1, class ProcessGroup* pg = nullptr, const std::string& device = "cpu");
     ~Trainer();
     /// One optimizer step; returns the global mean loss of the step.
     double step();

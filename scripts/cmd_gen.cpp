@@ -30,8 +30,9 @@ namespace fs = std::filesystem;
 namespace mash::cli {
 
 int run_train(const TrainArgs& a) {
-    apply_global_flags(a.global);
+    const std::string device = apply_global_flags(a.global);
     models::TrainRun r;
+    r.device = device;
     r.config_path = a.config;
     r.output_dir = a.output;
     r.resume = a.resume;
@@ -77,7 +78,7 @@ double max_deviation(const MashParams& a, const MashParams& b) {
 }  // namespace
 
 int run_generate(const GenerateArgs& a) {
-    apply_global_flags(a.global);
+    const std::string device = apply_global_flags(a.global);
     if (a.output.empty()) throw ConfigError("generate: -o/--output DIR is required");
     if (a.num < 1) throw ConfigError("--num must be >= 1");
     if (!a.complete.empty() && !a.blend.empty()) throw ConfigError("generate: use either --complete or --blend, not both");
@@ -85,6 +86,10 @@ int run_generate(const GenerateArgs& a) {
         throw ConfigError("generate: --keep-anchors/--keep-box select anchors of --complete FILE");
     if (!a.keep_anchors.empty() && !a.keep_box.empty()) throw ConfigError("generate: give --keep-anchors or --keep-box, not both");
     auto g = models::Generator::load(a.checkpoint);
+    if (device != "cpu") {
+        g.model->to(at::Device(device));
+        g.ema->to(at::Device(device));
+    }
     spdlog::info("generate: {} (step {}, objective {}, condition {}, {} anchors)", a.checkpoint, g.step, g.config.objective,
                  g.config.condition, g.num_anchors);
     const bool image_model = g.config.condition == "image";
