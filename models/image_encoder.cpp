@@ -72,32 +72,38 @@ struct ImageEncoder::Impl {
     torch::jit::script::Module module;
 };
 
-ImageEncoder::ImageEncoder(const std::string& path) : impl_(std::make_unique<Impl>()), path_(path) {
-    if (!fs::is_regular_file(path)) throw IoError(path + ": image encoder not found (export one with scripts/export_dinov2.py)");
+EncoderInfo read_encoder_sidecar(const std::string& path) {
     const std::string side = path + ".json";
     if (!fs::is_regular_file(side))
         throw IoError(side + ": sidecar not found (expected the JSON written next to the encoder by scripts/export_dinov2.py)");
+    EncoderInfo info;
     try {
         auto bytes = io::read_file(side);
         auto j = nlohmann::json::parse(std::string(bytes.begin(), bytes.end()));
-        info_.name = j.value("name", "encoder");
-        info_.input_size = j.at("input_size").get<int64_t>();
-        info_.tokens = j.at("tokens").get<int64_t>();
-        info_.width = j.at("width").get<int64_t>();
+        info.name = j.value("name", "encoder");
+        info.input_size = j.at("input_size").get<int64_t>();
+        info.tokens = j.at("tokens").get<int64_t>();
+        info.width = j.at("width").get<int64_t>();
         auto m = j.at("mean").get<std::vector<double>>(), s = j.at("std").get<std::vector<double>>();
         if (m.size() != 3 || s.size() != 3) throw std::runtime_error("mean/std must have 3 values");
         for (int i = 0; i < 3; ++i) {
-            info_.mean[i] = m[i];
-            info_.std[i] = s[i];
+            info.mean[i] = m[i];
+            info.std[i] = s[i];
             if (!(s[i] > 0)) throw std::runtime_error("std must be > 0");
         }
-        if (info_.input_size < 1 || info_.tokens < 1 || info_.width < 1) throw std::runtime_error("sizes must be positive");
+        if (info.input_size < 1 || info.tokens < 1 || info.width < 1) throw std::runtime_error("sizes must be positive");
     } catch (const mash::Error&) {
         throw;
     } catch (const std::exception& e) {
         throw IoError(side + ": invalid encoder sidecar: " + e.what() +
                       " (expected {\"input_size\", \"mean\", \"std\", \"tokens\", \"width\"})");
     }
+    return info;
+}
+
+ImageEncoder::ImageEncoder(const std::string& path) : impl_(std::make_unique<Impl>()), path_(path) {
+    if (!fs::is_regular_file(path)) throw IoError(path + ": image encoder not found (export one with scripts/export_dinov2.py)");
+    info_ = read_encoder_sidecar(path);
     try {
         impl_->module = torch::jit::load(path);
     } catch (const std::exception& e) {

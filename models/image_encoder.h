@@ -30,6 +30,10 @@ at::Tensor load_image_rgb(const std::string& path);
 /// [H, W, 3] or [H, W, 4] (RGBA, alpha composited onto white) in [0, 1] → [3, S, S] normalized.
 at::Tensor preprocess_image(const at::Tensor& image, const EncoderInfo& info);
 
+/// Reads and checks `<encoder>.json` only (no model loading): what a config needs to know, e.g.
+/// the token width. Throws IoError naming the sidecar.
+EncoderInfo read_encoder_sidecar(const std::string& encoder_path);
+
 class ImageEncoder {
 public:
     /// Loads `path` and its sidecar, runs one blank image and checks the output against the

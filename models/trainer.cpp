@@ -497,7 +497,7 @@ int run_training(const TrainRun& run) {
     if (cfg.condition == "image") {
         int64_t dropped = attach_images(all, cfg.image_root);
         if (main_rank && dropped > 0) spdlog::warn("train: {} shapes have no images under {} and are skipped", dropped, cfg.image_root);
-        if (!run.resume) cfg.image_dim = ImageEncoder(cfg.encoder).info().width;
+        if (!run.resume) cfg.image_dim = read_encoder_sidecar(cfg.encoder).width;  // the encoder itself loads once, in Trainer
     }
     std::vector<int64_t> tr, va;
     split_train_val(all, cfg.val_fraction, cfg.max_val_shapes, cfg.seed, tr, va);
