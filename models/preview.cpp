@@ -30,25 +30,20 @@ void render_mash_grid(const std::string& path, const std::vector<MashParams>& sh
     o.width = o.height = size;
     o.views = views;
     o.point_radius_px = std::max(1.0, size / 300.0);
-    const int n = std::max<int>(1, static_cast<int>(shapes.size()));
-    const int cols = std::max(1, std::min(columns, n)), rows = (n + cols - 1) / cols;
-    const int SW = size * views, GW = SW * cols, GH = size * rows;
-    std::vector<unsigned char> grid(size_t(GW) * GH * 3, 255);
-    for (int i = 0; i < static_cast<int>(shapes.size()); ++i) {
+    std::vector<std::vector<unsigned char>> strips;
+    for (const auto& shape : shapes) {
         io::RenderScene sc;
-        sc.points = mash_points(shapes[i], max_points);
-        const int64_t A = shapes[i].num_anchors;
+        sc.points = mash_points(shape, max_points);
+        const int64_t A = shape.num_anchors;
         const size_t per = sc.points.size() / 3;
         for (size_t k = 0; k < per; ++k) {
             auto c = io::id_color(static_cast<int64_t>(k * A / std::max<size_t>(1, per)));
             sc.point_colors.insert(sc.point_colors.end(), c.begin(), c.end());
         }
-        auto strip = io::render_views(sc, o);
-        const int gx = (i % cols) * SW, gy = (i / cols) * size;
-        for (int y = 0; y < size; ++y)
-            std::copy(strip.begin() + size_t(y) * SW * 3, strip.begin() + size_t(y + 1) * SW * 3,
-                      grid.begin() + (size_t(gy + y) * GW + gx) * 3);
+        strips.push_back(io::render_views(sc, o));
     }
+    int GW = 0, GH = 0;
+    auto grid = io::tile_images(strips, size * views, size, columns, GW, GH);
     io::write_png(path, grid, GW, GH);
 }
 

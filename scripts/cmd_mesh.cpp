@@ -230,17 +230,11 @@ int run_render(const RenderArgs& a) {
     o.height = h;
     o.views = a.views;
     o.point_radius_px = std::max(1.0, std::min(w, h) / 400.0);
-    const int n = int(a.inputs.size()), cols = std::min(a.columns, n), rows = (n + cols - 1) / cols;
-    const int SW = w * a.views;  // one strip
-    const int GW = SW * cols, GH = h * rows;
-    std::vector<unsigned char> grid(size_t(GW) * GH * 3, 255);
-    for (int i = 0; i < n; ++i) {
-        auto strip = io::render_views(scene_of(a.inputs[i], o), o);
-        const int gx = (i % cols) * SW, gy = (i / cols) * h;
-        for (int y = 0; y < h; ++y)
-            std::copy(strip.begin() + size_t(y) * SW * 3, strip.begin() + size_t(y + 1) * SW * 3,
-                      grid.begin() + (size_t(gy + y) * GW + gx) * 3);
-    }
+    const int n = int(a.inputs.size());
+    std::vector<std::vector<unsigned char>> strips;
+    for (const auto& input : a.inputs) strips.push_back(io::render_views(scene_of(input, o), o));
+    int GW = 0, GH = 0;
+    auto grid = io::tile_images(strips, w * a.views, h, a.columns, GW, GH);
     io::write_png(a.output, grid, GW, GH);
     spdlog::info("render: wrote {} ({} input(s), {} views, {}x{} each)", a.output, n, o.views, w, h);
     return 0;

@@ -150,4 +150,20 @@ void render_png(const std::string& path, const RenderScene& scene, const RenderO
     write_png(path, render_views(scene, o), o.width * std::max(1, o.views), o.height);
 }
 
+std::vector<unsigned char> tile_images(const std::vector<std::vector<unsigned char>>& images, int w, int h, int columns,
+                                       int& grid_w, int& grid_h) {
+    const int n = std::max<int>(1, static_cast<int>(images.size()));
+    const int cols = std::max(1, std::min(columns, n)), rows = (n + cols - 1) / cols;
+    grid_w = w * cols;
+    grid_h = h * rows;
+    std::vector<unsigned char> grid(size_t(grid_w) * grid_h * 3, 255);
+    for (int i = 0; i < static_cast<int>(images.size()); ++i) {
+        const int gx = (i % cols) * w, gy = (i / cols) * h;
+        for (int y = 0; y < h; ++y)
+            std::copy(images[i].begin() + size_t(y) * w * 3, images[i].begin() + size_t(y + 1) * w * 3,
+                      grid.begin() + (size_t(gy + y) * grid_w + gx) * 3);
+    }
+    return grid;
+}
+
 }  // namespace mash::io

@@ -37,4 +37,8 @@ void write_png(const std::string& path, const std::vector<unsigned char>& rgb, i
 /// A distinct colour for an integer id (patch colouring).
 std::array<unsigned char, 3> id_color(int64_t id);
 
+/// Tiles RGB images of w×h, `columns` per row, row-major, on white; sets the grid's size.
+std::vector<unsigned char> tile_images(const std::vector<std::vector<unsigned char>>& images, int w, int h, int columns,
+                                       int& grid_w, int& grid_h);
+
 }  // namespace mash::io
