@@ -3,6 +3,8 @@
 
 #include <ATen/ATen.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef USE_C10D_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -64,15 +66,9 @@ ProcessGroup::ProcessGroup(const DistEnv& env, double timeout_s, bool cuda) : en
         so.waitWorkers = true;
         so.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
         impl_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
-#ifdef USE_C10D_NCCL
-        if (cuda) {
-            impl_->cuda = true;
-            impl_->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(impl_->store, env.rank, env.world_size);
-            return;
-        }
-#else
-        (void)cuda;
-#endif
+        // LibTorch 2 process group: one c10d::ProcessGroup over the store, with a Gloo backend for
+        // CPU tensors and (CUDA builds, cuda = true) an NCCL backend for CUDA tensors.
+        impl_->pg = c10::make_intrusive<c10d::ProcessGroup>(impl_->store, env.rank, env.world_size);
         auto opts = c10d::ProcessGroupGloo::Options::create();
         opts->timeout = so.timeout;
         // Loopback master: all ranks on this machine. Otherwise bind to this host's own interface
@@ -80,7 +76,21 @@ ProcessGroup::ProcessGroup(const DistEnv& env, double timeout_s, bool cuda) : en
         const bool local = env.master_addr == "127.0.0.1" || env.master_addr == "localhost";
         opts->devices.push_back(local ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
                                       : c10d::ProcessGroupGloo::createDefaultDevice());
-        impl_->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, env.rank, env.world_size, opts);
+        auto gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
+            c10::make_intrusive<c10d::PrefixStore>("gloo", impl_->store), env.rank, env.world_size, opts);
+        impl_->pg->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, gloo);
+        impl_->pg->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+#ifdef USE_C10D_NCCL
+        if (cuda) {
+            impl_->cuda = true;
+            auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
+                c10::make_intrusive<c10d::PrefixStore>("nccl", impl_->store), env.rank, env.world_size);
+            impl_->pg->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, nccl);
+            impl_->pg->setDefaultBackend(c10d::ProcessGroup::BackendType::NCCL);
+        }
+#else
+        (void)cuda;
+#endif
     } catch (const std::exception& e) {
         throw Error("distributed: rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
                     " could not join the process group at " + env.master_addr + ":" + std::to_string(env.master_port) +

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <unistd.h>
 #include <filesystem>
 
 #include "mash/core/errors.h"

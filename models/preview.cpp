@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "models/preview.h"
 
+#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
 
 #include <algorithm>

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // `mash info` and `mash sample`.
+#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
 #include <spdlog/spdlog.h>
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // `mash fit`: any mesh or point cloud → MASH file.
+#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // `mash mesh`, `mash eval`, `mash render`.
+#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>

@@ -13,6 +13,6 @@ clang++-14 -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-r
 # Seed corpus: numpy-written fixtures and the original implementation's small files.
 cp -n tests/data/*.np[yz] fuzz-corpus/ 2>/dev/null || true
 for f in handmade_3anchor.npy handmade_3anchor_legacy.npy bunny_a400_params.npz; do
-  [[ -f ../shared/data/mash_official/$f ]] && cp -n ../shared/data/mash_official/$f fuzz-corpus/ || true
+  cp -n tests/data/mash_official/$f fuzz-corpus/
 done
 exec build-fuzz/fuzz_formats fuzz-corpus -max_total_time="$SECONDS_TO_RUN" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1

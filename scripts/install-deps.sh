@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Installs every system package mash needs, from Debian 12 (bookworm) only. Idempotent:
-# packages already present are skipped. Works as root or through sudo.
-#   scripts/install-deps.sh            # build + test dependencies
+# Installs everything mash needs on Debian 12 (bookworm). Idempotent: what is present is skipped.
+# Works as root or through sudo (apt); the Python part needs neither.
+#   scripts/install-deps.sh            # Debian packages + .venv with torch==2.11.0 (CUDA 13.0) and numpy
 #   MASH_DEPS_EXTRA="clang-14 libclang-rt-14-dev" scripts/install-deps.sh   # + the fuzzer toolchain
+#
+# LibTorch comes from the PyPI `torch` wheel (a complete LibTorch: headers, CMake config, CPU and
+# CUDA libraries), installed into the project-local virtual environment .venv (git-ignored);
+# CMake finds it there. Everything else comes from Debian. To avoid the CUDA download (~3.5 GB):
+#   MASH_TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu scripts/install-deps.sh   # CPU-only wheel
+#   MASH_LIBTORCH=/opt/libtorch scripts/install-deps.sh    # an existing LibTorch: no torch download;
+#                                                          # scripts/build.sh passes it to CMake
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TORCH_SPEC=${MASH_TORCH_SPEC:-torch==2.11.0}
+VENV=${MASH_VENV:-.venv}
 
 PACKAGES=(
-  build-essential cmake ninja-build ccache pkg-config git procps
-  libtorch-dev libopenblas0-pthread
+  build-essential cmake ninja-build ccache pkg-config git procps python3-venv libopenblas0-pthread
   libeigen3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libopen3d-dev
-  catch2 libcli11-dev nlohmann-json3-dev libnanoflann-dev zlib1g-dev
-  python3-numpy python3-torch libgloo-dev
+  catch2 libcli11-dev nlohmann-json3-dev libnanoflann-dev zlib1g-dev libgloo-dev
 )
 # shellcheck disable=SC2206
 EXTRA=(${MASH_DEPS_EXTRA:-})
@@ -21,8 +30,7 @@ if [[ $(id -u) -eq 0 ]]; then
 elif command -v sudo >/dev/null 2>&1; then
   SUDO=(sudo)
 else
-  echo "install-deps: need root or sudo to install: ${PACKAGES[*]}" >&2
-  exit 1
+  SUDO=(false)
 fi
 
 missing=()
@@ -33,12 +41,47 @@ for p in "${PACKAGES[@]}"; do
 done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
-  echo "install-deps: all ${#PACKAGES[@]} packages already installed"
-  exit 0
+  echo "install-deps: all ${#PACKAGES[@]} Debian packages already installed"
+else
+  if [[ ${SUDO[*]-} == false ]]; then
+    echo "install-deps: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${#missing[@]} Debian package(s): ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${#missing[@]} package(s): ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Python side: numpy for the tests' checks, torch for LibTorch (unless MASH_LIBTORCH is given).
+# Debian's interpreter (/usr/bin/python3, 3.11): the wheel must match the ABI that pip resolves.
+PY=/usr/bin/python3
+if [[ ! -x $VENV/bin/python3 ]]; then
+  echo "install-deps: creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+want_torch=1
+[[ -n ${MASH_LIBTORCH:-} ]] && want_torch=0
+have() { "$VENV/bin/python3" -c "$1" >/dev/null 2>&1; }
+if ! have "import numpy"; then
+  echo "install-deps: pip install numpy"
+  "$VENV/bin/pip" install -q --disable-pip-version-check numpy
+fi
+if [[ $want_torch -eq 1 ]]; then
+  want_version=${TORCH_SPEC#torch==}
+  if have "import importlib.metadata as m; assert m.version('torch').split('+')[0] == '$want_version'"; then
+    echo "install-deps: $TORCH_SPEC already in $VENV"
+  else
+    args=(install -q --disable-pip-version-check --no-cache-dir "$TORCH_SPEC")
+    [[ -n ${MASH_TORCH_INDEX_URL:-} ]] && args+=(--index-url "$MASH_TORCH_INDEX_URL")
+    echo "install-deps: pip ${args[*]} (LibTorch; the CUDA variant downloads ~3.5 GB)"
+    t0=$(date +%s)
+    "$VENV/bin/pip" "${args[@]}"
+    echo "install-deps: torch installed in $(( $(date +%s) - t0 )) s"
+  fi
+else
+  echo "install-deps: using the LibTorch at MASH_LIBTORCH=$MASH_LIBTORCH (no torch wheel)"
+  [[ -f $MASH_LIBTORCH/share/cmake/Torch/TorchConfig.cmake ]] || {
+    echo "error: $MASH_LIBTORCH: not a LibTorch (expected share/cmake/Torch/TorchConfig.cmake)" >&2; exit 2; }
+fi
 echo "install-deps: done"

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Nearest neighbours, losses, fit options and the fitter.
+#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <catch2/catch.hpp>

@@ -138,7 +138,7 @@ TEST_CASE("pickle: refuses globals other than numpy's", "[io][pickle][errors]") 
 }
 
 TEST_CASE("pickle: reads the original implementation's dict files", "[io][pickle][golden]") {
-    auto bytes = bytes_of(mash::test::shared_data("mash_official/handmade_3anchor_legacy.npy"));
+    auto bytes = bytes_of(mash::test::test_data("mash_official/handmade_3anchor_legacy.npy"));
     auto d = parse_pickled_dict_npy(bytes.data(), bytes.size(), "handmade");
     REQUIRE(d.size() == 5);
     CHECK(d[0].first == "mask_params");
@@ -178,7 +178,7 @@ TEST_CASE("mash file: numpy opens our .npz and .npy", "[io][mash_file][numpy]") 
     MashParams p = random_params(5, 2, 3, 2);
     save_mash(dir + "/np.npz", p, true);
     save_mash(dir + "/np.npy", p);
-    std::string cmd = "/usr/bin/python3 -c \"import numpy as np; z=np.load('" + dir +
+    std::string cmd = std::string(MASH_PYTHON) + " -c \"import numpy as np; z=np.load('" + dir +
                       "/np.npz'); d=np.load('" + dir +
                       "/np.npy', allow_pickle=True).item(); "
                       "assert z['sh_params'].shape==(5,16) and z['mask_params'].shape==(5,5); "

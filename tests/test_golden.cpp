@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Golden test against files and samples written by the original implementation
-// (../shared/data/mash_official, tolerances from its README: 1e-12 / 1e-10, counts exact).
+// (tests/data/mash_official, tolerances from its README: 1e-12 / 1e-10, counts exact).
+#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -15,7 +16,7 @@
 
 using namespace mash;
 using mash::test::max_abs_diff;
-using mash::test::shared_data;
+using mash::test::test_data;
 
 namespace {
 const auto kF64 = at::TensorOptions().dtype(at::kDouble);
@@ -56,10 +57,10 @@ at::Tensor npz_tensor(const io::NamedArrays& arrays, const std::string& key) {
 }  // namespace
 
 TEST_CASE("golden: hand-made 3-anchor SimpleMash grid (ortho6d and legacy files)", "[golden]") {
-    auto j = load_json(shared_data("mash_official/handmade_3anchor.json"));
+    auto j = load_json(test_data("mash_official/handmade_3anchor.json"));
     auto g = j["simplemash_grid4"];
     for (const char* file : {"handmade_3anchor.npy", "handmade_3anchor_legacy.npy"}) {
-        MashParams p = io::load_mash(shared_data(std::string("mash_official/") + file));
+        MashParams p = io::load_mash(test_data(std::string("mash_official/") + file));
         const double tol = std::string(file).find("legacy") != std::string::npos ? 1e-10 : 1e-12;
         for (bool inv : {true, false}) {
             p.use_inverse = inv;
@@ -74,18 +75,18 @@ TEST_CASE("golden: hand-made 3-anchor SimpleMash grid (ortho6d and legacy files)
     // The stored R (local→world) equals our reading of both rotation layouts.
     auto R = json_tensor(j["R_local_to_world"]);
     for (const char* file : {"handmade_3anchor.npy", "handmade_3anchor_legacy.npy"}) {
-        Mash m = make_mash(io::load_mash(shared_data(std::string("mash_official/") + file)), {}, kF64);
+        Mash m = make_mash(io::load_mash(test_data(std::string("mash_official/") + file)), {}, kF64);
         CHECK(max_abs_diff(m->rotation_matrices().detach(), R) < 1e-12);
     }
 }
 
 TEST_CASE("golden: hand-made 3-anchor paper-era Mash (B=8, N=64)", "[golden]") {
-    auto j = load_json(shared_data("mash_official/handmade_3anchor.json"));
+    auto j = load_json(test_data("mash_official/handmade_3anchor.json"));
     auto g = j["paper_mash_B8_N64"];
     MashOptions o;
     o.num_boundary = 8;
     o.num_directions = 64;
-    Mash m = make_mash(io::load_mash(shared_data("mash_official/handmade_3anchor_legacy.npy")), o, kF64);
+    Mash m = make_mash(io::load_mash(test_data("mash_official/handmade_3anchor_legacy.npy")), o, kF64);
     // Our float32 Fibonacci table reproduces the stored φ exactly and θ to float32 rounding.
     auto dirs = sampling::fibonacci(64, kF64);
     CHECK(max_abs_diff(dirs.phis, json_tensor(g["fib_phis"])) == 0);
@@ -105,9 +106,9 @@ TEST_CASE("golden: hand-made 3-anchor paper-era Mash (B=8, N=64)", "[golden]") {
 }
 
 TEST_CASE("golden: fitted bunny, paper-era Mash at defaults (A=400, B=90, N=1000)", "[golden][slow]") {
-    auto bytes = io::read_file(shared_data("mash_official/bunny_a400_legacy_points.npz"));
+    auto bytes = io::read_file(test_data("mash_official/bunny_a400_legacy_points.npz"));
     auto ref = io::parse_npz(bytes.data(), bytes.size(), "bunny_a400_legacy_points.npz");
-    Mash m = make_mash(io::load_mash(shared_data("mash_official/bunny_a400_legacy.npy")), {}, kF64);
+    Mash m = make_mash(io::load_mash(test_data("mash_official/bunny_a400_legacy.npy")), {}, kF64);
     auto dirs = sampling::fibonacci(1000, kF64);
     CHECK(max_abs_diff(dirs.phis, npz_tensor(ref, "fib_phis")) == 0);
     CHECK(max_abs_diff(sampling::boundary_phis(90, kF64), npz_tensor(ref, "boundary_phis")) == 0);
@@ -134,13 +135,13 @@ TEST_CASE("golden: fitted bunny, paper-era Mash at defaults (A=400, B=90, N=1000
 }
 
 TEST_CASE("golden: fitted bunny, SimpleMash 10x10 grid from both file layouts", "[golden]") {
-    auto bytes = io::read_file(shared_data("mash_official/bunny_a400_simplemash_grid10.npy"));
+    auto bytes = io::read_file(test_data("mash_official/bunny_a400_simplemash_grid10.npy"));
     auto arr = io::parse_npy(bytes.data(), bytes.size(), "grid10");
     auto expect = at::tensor(arr.to_double(), kF64).view(arr.shape);
     struct Case { const char* file; double tol; };
     for (Case c : {Case{"bunny_a400.npy", 1e-12}, Case{"bunny_a400_params.npz", 1e-12},
                    Case{"bunny_a400_legacy.npy", 1e-10}}) {
-        Mash m = make_mash(io::load_mash(shared_data(std::string("mash_official/") + c.file)), {}, kF64);
+        Mash m = make_mash(io::load_mash(test_data(std::string("mash_official/") + c.file)), {}, kF64);
         at::NoGradGuard ng;
         INFO(c.file);
         CHECK(max_abs_diff(m->grid_points(10, 10, false), expect) < c.tol);

@@ -72,7 +72,7 @@ TEST_CASE("image encoder: sidecar and output checks, clear errors, cache hit/mis
     fs::copy_file(enc_path, dir + "/h.pt", fs::copy_options::overwrite_existing);
     CHECK_THROWS_WITH(ImageEncoder(dir + "/h.pt"), Catch::Contains("h.pt.json: sidecar not found"));
     // Cache: miss, then hit with identical values; a changed image misses.
-    std::vector<std::string> files = {test::shared_data("images/p2m_chair.png"), test::shared_data("images/skimage_rocket.jpg")};
+    std::vector<std::string> files = {test::test_data("images/skimage_chelsea.png"), test::test_data("images/skimage_rocket.jpg")};
     int64_t hits = -1;
     at::Tensor a = enc.encode_files(files, dir + "/cache", &hits);
     CHECK(hits == 0);
@@ -108,7 +108,7 @@ TEST_CASE("a tiny image-conditioned model learns two shapes and generates the ri
     }
     s.category_names = {"x"};
     s.tokens = at::stack(toks);
-    const std::vector<std::string> imgs = {test::shared_data("images/p2m_chair.png"), test::shared_data("images/skimage_rocket.jpg")};
+    const std::vector<std::string> imgs = {test::test_data("images/skimage_chelsea.png"), test::test_data("images/skimage_rocket.jpg")};
     s.images = {{imgs[0]}, {imgs[1]}};
     TrainConfig c;
     c.width = 64;

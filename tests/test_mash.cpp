@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The Mash module: hand-derived goldens, invariants, FPS kernel vs reference, gradient checks.
+#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
 

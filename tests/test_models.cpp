@@ -89,7 +89,7 @@ TrainConfig tiny_config() {
 }  // namespace
 
 TEST_CASE("tokens: ortho6d = first two columns of R, round trip to MASH", "[models][tokens]") {
-    MashParams p = io::load_mash(test::shared_data("mash_official/bunny_a400_params.npz"));
+    MashParams p = io::load_mash(test::test_data("mash_official/bunny_a400_params.npz"));
     at::Tensor t = tokens_from_mash(p);
     REQUIRE(t.sizes() == at::IntArrayRef({400, 25}));
     at::Tensor R = rotation::matrix_from_axis_angle(vec(p.rotate_vectors, 3));

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Dataset-fit benchmark (issue #5): batch-fit the ShapeNet-like shapes of ../shared/data (flat
+# Dataset-fit benchmark (issue #5): batch-fit the ShapeNet-like shapes of $MASH_DATA (flat
 # layout, category = folder) with default fit settings on 2 cores (2 workers x 1 thread), then
 # summarize shapes/hour, failures and the median L1-CD from the manifest. Not a test.
 #   experiments/dataset_fit/run.sh [extra fit-dataset args, e.g. --shard 0/4 for a quarter]
@@ -8,7 +8,8 @@ cd "$(dirname "$0")/../.."
 OUT=experiments/dataset_fit/out
 rm -rf "$OUT"
 start=$(date +%s.%N)
-build/bin/mash fit-dataset --config configs/dataset/shapenet_like.yaml --output "$OUT" --threads 2 "$@" || true
+DATA=${MASH_DATA:?set MASH_DATA to the data folder (meshes/, shapenet_like/, images/: see the README, section Data)}
+build/bin/mash fit-dataset --config configs/dataset/shapenet_like.yaml --input "$DATA/shapenet_like" --output "$OUT" --threads 2 "$@" || true
 end=$(date +%s.%N)
 /usr/bin/python3 - "$OUT" "$start" "$end" <<'PY' | tee "$OUT/results.md"
 import glob, json, statistics, sys

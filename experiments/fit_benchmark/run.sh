@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Fit benchmark (issue #3): `mash fit` with default settings and 2 threads over shapes from
-# ../shared/data; writes experiments/fit_benchmark/out/results.md (a markdown table) plus each
+# $MASH_DATA; writes experiments/fit_benchmark/out/results.md (a markdown table) plus each
 # shape's report, MASH file and loss curve. Not a test.
 #   experiments/fit_benchmark/run.sh [extra mash fit args, e.g. --config configs/fit/fast.yaml]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DATA=../shared/data
+DATA=${MASH_DATA:?set MASH_DATA to the data folder (meshes/, shapenet_like/, images/: see the README, section Data)}
 OUT=experiments/fit_benchmark/out
 mkdir -p "$OUT"
 SHAPES=(

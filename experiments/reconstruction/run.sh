@@ -9,7 +9,7 @@
 #       their recorded times); redo only the M+M meshes and all evaluations
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DATA=../shared/data
+DATA=${MASH_DATA:?set MASH_DATA to the data folder (meshes/, shapenet_like/, images/: see the README, section Data)}
 OUT=experiments/reconstruction/out
 MASH=build/bin/mash
 mkdir -p "$OUT"

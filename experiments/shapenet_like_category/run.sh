@@ -19,7 +19,7 @@ done
 mkdir -p "$O"
 
 # 1. Fit (resumable: finished shapes are skipped).
-[ $skip_fit = 1 ] || $MASH fit-dataset --config $E/dataset.yaml --threads 2
+[ $skip_fit = 1 ] || $MASH fit-dataset --config $E/dataset.yaml --input "${MASH_DATA:?set MASH_DATA to the data folder (see the README, section Data)}/shapenet_like" --threads 2
 
 # 2. Train (time-bounded), plus an untrained model for the baseline (1 step at warm-up LR 0 =
 #    the initial weights).

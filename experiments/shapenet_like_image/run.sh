@@ -4,9 +4,10 @@
 #   2. mash render-views: 12 shaded views per mesh (azimuth i·30°, elevation 30°, 112 px)
 #   3. train a small image-conditioned generator for a bounded time (config.yaml: 15 min)
 #   4. generate from held-out views (the validation shapes' view 000) and from real photos in
-#      ../shared/data/images; L1-CD of each held-out generation to its own shape vs the others
+#      $MASH_DATA/images; L1-CD of each held-out generation to its own shape vs the others
 #   experiments/shapenet_like_image/run.sh [--skip-train]
 set -euo pipefail
+: "${MASH_DATA:?set MASH_DATA to the data folder (shapenet_like/, images/: see the README, section Data)}"
 cd "$(dirname "$0")/../.."
 E=experiments/shapenet_like_image
 O=$E/out
@@ -15,9 +16,9 @@ skip_train=0
 [ "${1:-}" = "--skip-train" ] && skip_train=1
 mkdir -p "$O"
 if [ ! -f experiments/shapenet_like_category/out/mash/manifest.jsonl ]; then
-  $MASH fit-dataset --config experiments/shapenet_like_category/dataset.yaml --threads 2
+  $MASH fit-dataset --config experiments/shapenet_like_category/dataset.yaml --input "$MASH_DATA/shapenet_like" --threads 2
 fi
-[ -d "$O/views" ] || $MASH render-views --input ../shared/data/shapenet_like --layout flat --output "$O/views" --views 12 --size 112 --threads 2
+[ -d "$O/views" ] || $MASH render-views --input $MASH_DATA/shapenet_like --layout flat --output "$O/views" --views 12 --size 112 --threads 2
 if [ $skip_train = 0 ]; then
   rm -rf "$O/train"
   $MASH train --config $E/config.yaml -o "$O/train" --threads 2
@@ -36,7 +37,7 @@ while read -r key; do
     -o "$O/heldout/$key" --threads 2 --no-render --log-level warn
 done < "$O/heldout_keys.txt"
 for photo in p2m_chair.png p2m_plane.png p2m_car.png p2m_table.png onet_demo_00.jpg shapenet_4e2769ec_view0.png; do
-  $MASH generate --checkpoint "$CK" --encoder $ENC --image "../shared/data/images/$photo" --num 2 --seed 3 \
+  $MASH generate --checkpoint "$CK" --encoder $ENC --image "$MASH_DATA/images/$photo" --num 2 --seed 3 \
     -o "$O/photos/${photo%.*}" --threads 2 --log-level warn
 done
 $MASH render $(ls "$O"/photos/*/*.npz) -o "$O/photos.png" --views 2 --size 200x200 --columns 2

@@ -29,14 +29,29 @@ void init_runtime(int threads) {
 
 int num_threads() { return at::get_num_threads(); }
 
-bool cuda_available() { return at::hasCUDA(); }
+bool cuda_built() {
+#ifdef MASH_WITH_CUDA
+    return true;
+#else
+    return false;
+#endif
+}
+
+bool cuda_available() { return cuda_built() && at::hasCUDA(); }
 
 std::string resolve_device(const std::string& requested) {
     if (requested == "cpu") return "cpu";
     if (requested == "auto") return cuda_available() ? "cuda" : "cpu";
     if (requested == "cuda") {
-        if (!cuda_available())
-            throw ConfigError("--device cuda: this build of LibTorch has no CUDA or no GPU is visible (use --device cpu)");
+        if (!cuda_built())
+            throw ConfigError("--device cuda: this build has no CUDA support (configured with MASH_WITH_CUDA=OFF; "
+                              "expected a build with nvcc and a CUDA LibTorch, or use --device cpu)");
+        if (!cuda_available()) {
+            const char* vis = std::getenv("CUDA_VISIBLE_DEVICES");
+            throw ConfigError(std::string("--device cuda: no CUDA device is visible (") +
+                              (vis ? "CUDA_VISIBLE_DEVICES='" + std::string(vis) + "'" : "no NVIDIA driver or GPU found") +
+                              "; expected at least one GPU, or use --device cpu)");
+        }
         return "cuda";
     }
     throw ConfigError("--device '" + requested + "': expected auto, cpu or cuda");

@@ -27,6 +27,9 @@ std::string resolve_device(const std::string& requested);
 /// True if this build can use CUDA tensors (CUDA LibTorch and a visible device).
 bool cuda_available();
 
+/// True if this build has the CUDA kernels (MASH_WITH_CUDA), whether or not a GPU is visible.
+bool cuda_built();
+
 /// LibTorch version string, for logs and reports.
 std::string torch_version();
 

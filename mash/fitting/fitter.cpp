@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "mash/fitting/fitter.h"
 
+#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
 #include <torch/optim/adamw.h>
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "mash/losses/nearest.h"
 
+#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "mash/mesh/extract.h"
 
+#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
 #include <open3d/geometry/KDTreeSearchParam.h>
 #include <open3d/geometry/PointCloud.h>

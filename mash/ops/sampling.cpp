@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
+#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
+#pragma GCC diagnostic ignored "-Wpsabi"  // inline vector-extension helpers (fps_math.h): no ABI crosses a call
 #include <ATen/Parallel.h>
 
 #include <cmath>
@@ -8,10 +10,24 @@
 #include <type_traits>
 #include <vector>
 
+#include "mash/kernels/fps_math.h"
 #include "mash/ops/sampling.h"
 #include "mash/ops/sh.h"
 
+#ifdef MASH_WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "mash/kernels/fps_cuda.h"
+#endif
+
 namespace mash::sampling {
+
+#ifdef MASH_WITH_CUDA
+constexpr bool kHaveCudaKernels = true;
+#else
+constexpr bool kHaveCudaKernels = false;
+#endif
 
 Directions fibonacci(int64_t n, const c10::TensorOptions& options) {
     TORCH_CHECK(n > 0, "fibonacci: need at least one direction, got ", n);
@@ -99,9 +115,7 @@ void fps_one(const scalar_t* __restrict xs, const scalar_t* __restrict ys, const
             std::memcpy(&y, ys + j, sizeof(vec));
             std::memcpy(&z, zs + j, sizeof(vec));
             std::memcpy(&m, mind + j, sizeof(vec));
-            const vec dx = x - cx, dy = y - cy, dz = z - cz;
-            const vec d = dx * dx + dy * dy + dz * dz;
-            m = d < m ? d : m;
+            m = kernels::fps_min(kernels::fps_sq_dist(x, y, z, cx, cy, cz), m);
             std::memcpy(mind + j, &m, sizeof(vec));
             const auto gt = m > bv;
             bv = gt ? m : bv;
@@ -109,11 +123,13 @@ void fps_one(const scalar_t* __restrict xs, const scalar_t* __restrict ys, const
             jv += index_t(W);
         }
         // First index holding the overall max: smallest (block + lane) among lanes at the max.
-        scalar_t best = bv[0];
-        for (int l = 1; l < W; ++l) best = bv[l] > best ? bv[l] : best;
         int64_t arg = n_padded;
+        scalar_t arg_d = scalar_t(-1);
         for (int l = 0; l < W; ++l)
-            if (bv[l] == best) arg = std::min<int64_t>(arg, int64_t(bi[l]) + l);
+            if (kernels::fps_better(bv[l], int64_t(bi[l]) + l, arg_d, arg)) {
+                arg_d = bv[l];
+                arg = int64_t(bi[l]) + l;
+            }
         cur = arg < n ? arg : 0;
         o[t] = cur;
     }
@@ -156,15 +172,29 @@ void check_fps_args(const at::Tensor& points, const at::Tensor& offsets, const a
 
 at::Tensor fps_packed(const at::Tensor& points, const at::Tensor& offsets, const at::Tensor& keep) {
     check_fps_args(points, offsets, keep);
-    if (!points.device().is_cpu()) return fps_packed_ref(points, offsets, keep);
+    const bool cuda = points.is_cuda();
+    if (!points.device().is_cpu() && !(cuda && kHaveCudaKernels)) return fps_packed_ref(points, offsets, keep);
     auto pts = points.detach().contiguous();
-    auto off = offsets.to(at::kLong).contiguous();
-    auto kp = keep.to(at::kLong).contiguous();
+    auto off = offsets.to(points.device(), at::kLong).contiguous();
+    auto kp = keep.to(points.device(), at::kLong).contiguous();
     const int64_t A = kp.size(0);
     auto out_off = at::zeros({A + 1}, off.options());
-    if (A > 0) out_off.narrow(0, 1, A).copy_(at::cumsum(kp, 0));
-    const int64_t total = out_off[A].item<int64_t>();
+    if (A > 0) out_off.narrow(0, 1, A).copy_(at::cumsum(at::minimum(kp, off.narrow(0, 1, A) - off.narrow(0, 0, A)).clamp_min(0), 0));
+    const int64_t total = out_off[A].item<int64_t>();  // the one host sync: the output size
     auto out = at::empty({total}, off.options());
+#ifdef MASH_WITH_CUDA
+    if (cuda) {
+        const c10::cuda::CUDAGuard guard(points.device());
+        auto scratch = at::empty({pts.size(0)}, pts.options());
+        AT_DISPATCH_FLOATING_TYPES(pts.scalar_type(), "fps_packed_cuda", [&] {
+            kernels::fps_segments_cuda<scalar_t>(pts.data_ptr<scalar_t>(), off.data_ptr<int64_t>(),
+                                                 kp.data_ptr<int64_t>(), out_off.data_ptr<int64_t>(),
+                                                 out.data_ptr<int64_t>(), scratch.data_ptr<scalar_t>(), A,
+                                                 c10::cuda::getCurrentCUDAStream().stream());
+        });
+        return out;
+    }
+#endif
     AT_DISPATCH_FLOATING_TYPES(pts.scalar_type(), "fps_packed", [&] {
         fps_segments<scalar_t>(pts.data_ptr<scalar_t>(), off.data_ptr<int64_t>(), kp.data_ptr<int64_t>(),
                                out_off.data_ptr<int64_t>(), out.data_ptr<int64_t>(), A);

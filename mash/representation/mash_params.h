@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // MashParams: the plain, torch-free exchange struct for one MASH (file IO, tokenizer, CLI).
-// Conventions (../shared/docs/mash-spec.md §1, §5):
+// Conventions (docs/mash-spec.md §1, §5):
 //   mask_params    [A, 2K+1]   order [m0, a1, b1, ..., aK, bK]     (θmax(φ) = π·sigmoid(series))
 //   sh_params      [A, (L+1)²] order l = 0..L, m = −l..l            (original implementation's basis)
 //   rotate_vectors [A, 3]      axis-angle r of the local→world rotation R = Rodrigues(r), applied R·q

@@ -5,6 +5,7 @@
 # feature network, and clear errors for an unknown category / too many frozen anchors.
 #   generate.sh MASH_BIN CONFIG SMALL_DATA FEATURE_NET WORKDIR
 set -euo pipefail
+PY=${MASH_PYTHON:-$(cd "$(dirname "$0")/../.." && pwd)/.venv/bin/python3}
 MASH=$1 CONFIG=$2 DATA=$3 FNET=$4 W=$5
 rm -rf "$W" && mkdir -p "$W"
 "$MASH" train --config "$CONFIG" -o "$W/model" --threads 2 --set train.steps=150 --log-level warn
@@ -14,7 +15,7 @@ CK="$W/model/checkpoint.pt"
   --num 2 --steps 10 -o "$W/complete" --threads 2
 "$MASH" generate --checkpoint "$CK" --blend "$DATA/animal/cow.npz:0-7" --blend "$DATA/object/fandisk.npz:20-27" \
   --category object --num 1 --solver heun --steps 5 -o "$W/blend" --threads 2
-/usr/bin/python3 - "$W" "$DATA" <<'PY'
+"$PY" - "$W" "$DATA" <<'PY'
 import json, sys, numpy as np
 w, data = sys.argv[1], sys.argv[2]
 g = json.load(open(w + "/gen/generate.json"))
@@ -46,7 +47,7 @@ print("generate: categories, completion (16 frozen, max round-trip deviation %.2
       % max(s["frozen_max_deviation_roundtrip"] for s in c["shapes"]))
 PY
 "$MASH" eval-gen "$W/gen" "$DATA" --num-points 512 --feature-net "$FNET" --json "$W/evalgen.json"
-/usr/bin/python3 - "$W/evalgen.json" <<'PY'
+"$PY" - "$W/evalgen.json" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
 assert j["num_generated"] == 6 and j["num_reference"] == 6 and j["feature_dim"] == 64, j

@@ -2,14 +2,16 @@
 # Image conditioning as users run it: render-views on a flat mesh tree, a briefly trained tiny
 # image model (stand-in encoder), generate --image from a rendered view and from a photo, and
 # clear errors (image for a category model, wrong encoder width, missing sidecar).
-#   image.sh MASH_BIN REPO_ROOT SHARED_DATA WORKDIR
+#   image.sh MASH_BIN REPO_ROOT WORKDIR
 set -euo pipefail
-MASH=$1 R=$2 S=$3 W=$4
+MASH=$1 R=$2 W=$3
+PY=${MASH_PYTHON:-$R/.venv/bin/python3}
+PHOTO="$R/tests/data/images/skimage_rocket.jpg"
 rm -rf "$W" && mkdir -p "$W/flat/animal"
 ln -s "$R/tests/data/npm-bunny.obj" "$W/flat/animal/bunny.obj"
-ln -s "$S/meshes/cgal_cow.off" "$W/flat/animal/cow.off"
+ln -s "$R/tests/data/meshes/cgal_cow.off" "$W/flat/animal/cow.off"
 "$MASH" render-views --input "$W/flat" --output "$W/views" --views 3 --size 64 --threads 2
-/usr/bin/python3 - "$W/views" <<'PY'
+"$PY" - "$W/views" <<'PY'
 import json, sys
 v = sys.argv[1]
 for k in ("animal/bunny", "animal/cow"):
@@ -23,8 +25,8 @@ ENC="$R/tests/data/standin_encoder.pt"
 "$MASH" train --config "$R/configs/train/tiny_image.yaml" -o "$W/model" --threads 2 --set train.steps=100 --log-level warn
 CK="$W/model/checkpoint.pt"
 "$MASH" generate --checkpoint "$CK" --encoder "$ENC" --image "$R/tests/data/mash_small_views/animal/cow/002.png" --num 2 --steps 8 -o "$W/gen_view" --threads 2
-"$MASH" generate --checkpoint "$CK" --encoder "$ENC" --image "$S/images/p2m_chair.png" --num 1 --steps 8 -o "$W/gen_photo" --threads 2
-/usr/bin/python3 - "$W" <<'PY'
+"$MASH" generate --checkpoint "$CK" --encoder "$ENC" --image "$PHOTO" --num 1 --steps 8 -o "$W/gen_photo" --threads 2
+"$PY" - "$W" <<'PY'
 import json, sys, numpy as np
 w = sys.argv[1]
 for d, n in (("gen_view", 2), ("gen_photo", 1)):
@@ -41,12 +43,12 @@ expect_fail() {  # expect_fail PATTERN cmd...
   [ $rc -eq 2 ] && grep -q -- "$pat" "$W/err.txt" || { echo "FAIL ($rc): $* -> $(cat "$W/err.txt")"; exit 1; }
 }
 "$MASH" train --config "$R/configs/train/tiny_category.yaml" -o "$W/cat" --threads 2 --set train.steps=2 --log-level warn
-expect_fail "needs an image-conditioned checkpoint" "$MASH" generate --checkpoint "$W/cat/checkpoint.pt" --image "$S/images/p2m_chair.png" -o "$W/x"
+expect_fail "needs an image-conditioned checkpoint" "$MASH" generate --checkpoint "$W/cat/checkpoint.pt" --image "$PHOTO" -o "$W/x"
 expect_fail "pass --image PHOTO and --encoder" "$MASH" generate --checkpoint "$CK" -o "$W/x"
 cp "$ENC" "$W/e.pt"
-expect_fail "e.pt.json: sidecar not found" "$MASH" generate --checkpoint "$CK" --encoder "$W/e.pt" --image "$S/images/p2m_chair.png" -o "$W/x"
+expect_fail "e.pt.json: sidecar not found" "$MASH" generate --checkpoint "$CK" --encoder "$W/e.pt" --image "$PHOTO" -o "$W/x"
 sed 's/"width": 32/"width": 768/' "$ENC.json" > "$W/e.pt.json"
-expect_fail "sidecar says \[1, 69, 768\]" "$MASH" generate --checkpoint "$CK" --encoder "$W/e.pt" --image "$S/images/p2m_chair.png" -o "$W/x"
+expect_fail "sidecar says \[1, 69, 768\]" "$MASH" generate --checkpoint "$CK" --encoder "$W/e.pt" --image "$PHOTO" -o "$W/x"
 expect_fail "nothing.png: image not found" "$MASH" generate --checkpoint "$CK" --encoder "$ENC" --image "$W/nothing.png" -o "$W/x"
 [ ! -e "$W/x/generate.json" ]
 echo "all image checks passed"

@@ -4,11 +4,12 @@
 # global batch, (3) bad configs / checkpoints fail with a one-line error and exit code 2.
 #   train_resume_ddp.sh MASH_BIN CONFIG WORKDIR
 set -euo pipefail
+PY=${MASH_PYTHON:-$(cd "$(dirname "$0")/../.." && pwd)/.venv/bin/python3}
 MASH=$1 CONFIG=$2 W=$3
 rm -rf "$W" && mkdir -p "$W"
 COMMON=(--set train.log_every=1 --set train.val_every=1000 --set train.checkpoint_every=3 --set sample.val_samples=0 --log-level warn)
 
-loss_at() { /usr/bin/python3 -c "
+loss_at() { "$PY" -c "
 import json,sys
 for l in open(sys.argv[1]):
     j=json.loads(l)
@@ -37,7 +38,7 @@ for r in 0 1; do
   pids[$r]=$!
 done
 wait "${pids[0]}"; wait "${pids[1]}"
-/usr/bin/python3 - "$W/one/metrics.jsonl" "$W/two/metrics.jsonl" <<'PY'
+"$PY" - "$W/one/metrics.jsonl" "$W/two/metrics.jsonl" <<'PY'
 import json, sys
 a = {j["step"]: j["loss"] for j in map(json.loads, open(sys.argv[1])) if "loss" in j}
 b = {j["step"]: j["loss"] for j in map(json.loads, open(sys.argv[2])) if "loss" in j}

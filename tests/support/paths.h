@@ -4,7 +4,6 @@
 #include <string>
 
 namespace mash::test {
-std::string shared_data(const std::string& rel);
 std::string test_data(const std::string& rel);
 std::string temp_dir();
 }  // namespace mash::test

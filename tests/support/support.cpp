@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "tests/support/support.h"
 
+#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -68,7 +69,6 @@ double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
     return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
 }
 
-std::string shared_data(const std::string& rel) { return std::string(MASH_SHARED_DATA) + "/" + rel; }
 std::string test_data(const std::string& rel) { return std::string(MASH_TEST_DATA) + "/" + rel; }
 
 std::string temp_dir() {

@@ -31,8 +31,7 @@ at::Generator make_gen(uint64_t seed);
 /// max |a − b| (shapes must match; throws otherwise).
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b);
 
-/// Path to the shared data folder (../shared/data) and to the repo's tests/data.
-std::string shared_data(const std::string& rel);
+/// Path to a fixture in the repository's tests/data.
 std::string test_data(const std::string& rel);
 /// A fresh temporary directory for this test process.
 std::string temp_dir();

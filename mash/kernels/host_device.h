@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: MIT
+// mash/kernels: the per-element math of the hot ops, written once as MASH_HOST_DEVICE functions
+// (torch-free headers) and included by both the CPU kernels (.cpp) and the CUDA kernels (.cu);
+// only the launch and the parallel decomposition differ between devices.
+#pragma once
+
+#if defined(__CUDACC__)
+#define MASH_HOST_DEVICE __host__ __device__
+#else
+#define MASH_HOST_DEVICE
+#endif
+
+namespace mash::kernels {
+
+/// Products and sums rounded exactly as written (no fused multiply-add): nvcc contracts a*b+c
+/// into an FMA by default, g++ (-std=c++17) does not, and kernels whose CPU and CUDA versions
+/// must agree bit for bit (FPS selection order) use these.
+#if defined(__CUDA_ARCH__)
+__device__ inline float mul_rn(float a, float b) { return __fmul_rn(a, b); }
+__device__ inline double mul_rn(double a, double b) { return __dmul_rn(a, b); }
+__device__ inline float add_rn(float a, float b) { return __fadd_rn(a, b); }
+__device__ inline double add_rn(double a, double b) { return __dadd_rn(a, b); }
+#else
+template <typename T>
+inline T mul_rn(T a, T b) { return a * b; }
+template <typename T>
+inline T add_rn(T a, T b) { return a + b; }
+#endif
+
+}  // namespace mash::kernels
