@@ -67,6 +67,12 @@ if ! have "import numpy"; then
   echo "install-deps: pip install numpy"
   "$VENV/bin/pip" install -q --disable-pip-version-check numpy
 fi
+# cuobjdump (the Debian-side toolkit here has nvcc but not cuobjdump): the build test lists the
+# GPU code in the binary with it. 13.2 is the oldest on PyPI; it reads 13.0 objects.
+if [[ ! -x $VENV/lib/python3.11/site-packages/nvidia/cu13/bin/cuobjdump ]] && command -v nvcc >/dev/null 2>&1; then
+  echo "install-deps: pip install nvidia-cuda-cuobjdump"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "nvidia-cuda-cuobjdump==13.2.*"
+fi
 if [[ $want_torch -eq 1 ]]; then
   want_version=${TORCH_SPEC#torch==}
   if have "import importlib.metadata as m; assert m.version('torch').split('+')[0] == '$want_version'"; then
