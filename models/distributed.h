@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Data-parallel training on torch's c10d: ProcessGroupGloo on CPU; ProcessGroupNCCL for CUDA
-// training when built with MASH_WITH_CUDA against a CUDA LibTorch (untested here: no GPU). Configured from the torchrun / Slurm environment:
+// Data-parallel training on LibTorch 2's c10d: one c10d::ProcessGroup with a Gloo backend for CPU
+// tensors and, in CUDA builds (MASH_WITH_CUDA) training on the GPU, an NCCL backend for CUDA
+// tensors (the NCCL path has not been run yet: no GPU on the build machines). Configured from
+// the torchrun / Slurm environment:
 //   RANK / SLURM_PROCID, WORLD_SIZE / SLURM_NTASKS, LOCAL_RANK / SLURM_LOCALID,
 //   MASTER_ADDR (default 127.0.0.1), MASTER_PORT (default 29500).
 // Rank 0 hosts the TCP store. World size 1 (no variables set) needs no network at all.

@@ -11,21 +11,21 @@ namespace mash::kernels {
 
 /// Squared distance, evaluated as ((dx·dx + dy·dy) + dz·dz) without FMA on every device.
 template <typename T>
-MASH_HOST_DEVICE inline T fps_sq_dist(T x, T y, T z, T cx, T cy, T cz) {
+MASH_HOST_DEVICE T fps_sq_dist(T x, T y, T z, T cx, T cy, T cz) {
     const T dx = x - cx, dy = y - cy, dz = z - cz;
     return add_rn(add_rn(mul_rn(dx, dx), mul_rn(dy, dy)), mul_rn(dz, dz));
 }
 
 /// The running minimum distance to the selected set after adding one point.
 template <typename T>
-MASH_HOST_DEVICE inline T fps_min(T d, T m) {
+MASH_HOST_DEVICE T fps_min(T d, T m) {
     return d < m ? d : m;
 }
 
 /// The selection rule: candidate (d, j) beats the best so far (bd, bj) iff it is farther, or as
 /// far with a smaller index ("argmax, first index on ties").
 template <typename T>
-MASH_HOST_DEVICE inline bool fps_better(T d, int64_t j, T bd, int64_t bj) {
+MASH_HOST_DEVICE bool fps_better(T d, int64_t j, T bd, int64_t bj) {
     return d > bd || (d == bd && j < bj);
 }
 

@@ -5,9 +5,13 @@
 #pragma once
 
 #if defined(__CUDACC__)
-#define MASH_HOST_DEVICE __host__ __device__
+#define MASH_HOST_DEVICE __host__ __device__ __forceinline__
+#elif defined(__GNUC__)
+// Always inlined on the host: the CPU kernels call these on GCC vector types inside
+// target_clones (AVX2) functions, where an out-of-line call would pass vectors by memory.
+#define MASH_HOST_DEVICE inline __attribute__((always_inline))
 #else
-#define MASH_HOST_DEVICE
+#define MASH_HOST_DEVICE inline
 #endif
 
 namespace mash::kernels {
@@ -22,9 +26,9 @@ __device__ inline float add_rn(float a, float b) { return __fadd_rn(a, b); }
 __device__ inline double add_rn(double a, double b) { return __dadd_rn(a, b); }
 #else
 template <typename T>
-inline T mul_rn(T a, T b) { return a * b; }
+MASH_HOST_DEVICE T mul_rn(T a, T b) { return a * b; }
 template <typename T>
-inline T add_rn(T a, T b) { return a + b; }
+MASH_HOST_DEVICE T add_rn(T a, T b) { return a + b; }
 #endif
 
 }  // namespace mash::kernels
