@@ -6,7 +6,7 @@
 #
 # LibTorch comes from the PyPI `torch` wheel (a complete LibTorch: headers, CMake config, CPU and
 # CUDA libraries), installed into the project-local virtual environment .venv (git-ignored);
-# CMake finds it there. Everything else comes from Debian. To avoid the CUDA download (~3.5 GB):
+# CMake finds it there. Everything else comes from Debian. To avoid the CUDA download (~2.6 GB):
 #   MASH_TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu scripts/install-deps.sh   # CPU-only wheel
 #   MASH_LIBTORCH=/opt/libtorch scripts/install-deps.sh    # an existing LibTorch: no torch download;
 #                                                          # scripts/build.sh passes it to CMake
@@ -80,7 +80,7 @@ if [[ $want_torch -eq 1 ]]; then
   else
     args=(install -q --disable-pip-version-check --no-cache-dir "$TORCH_SPEC")
     [[ -n ${MASH_TORCH_INDEX_URL:-} ]] && args+=(--index-url "$MASH_TORCH_INDEX_URL")
-    echo "install-deps: pip ${args[*]} (LibTorch; the CUDA variant downloads ~3.5 GB)"
+    echo "install-deps: pip ${args[*]} (LibTorch; the CUDA variant downloads ~2.6 GB)"
     t0=$(date +%s)
     "$VENV/bin/pip" "${args[@]}"
     echo "install-deps: torch installed in $(( $(date +%s) - t0 )) s"
