@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 
 #include "mash/core/errors.h"
 #include "mash/io/mash_file.h"
@@ -272,4 +274,97 @@ TEST_CASE("fuzz regressions: every saved input parses or throws IoError", "[io][
         ++n;
     }
     CHECK(n >= 1);
+}
+
+TEST_CASE("torch.save archive: the original generator checkpoints read natively", "[io][torch_archive][golden]") {
+    for (std::string name : {"category_small", "image_small"}) {
+        const std::string dir = mash::test::test_data("mash_diffusion_golden/");
+        auto bytes = mash::io::read_file(dir + name + "_checkpoint.pth");
+        auto ar = mash::io::parse_torch_archive(bytes.data(), bytes.size(), name);
+        std::map<std::string, const mash::io::TorchArchive::Value*> by;
+        for (auto& [k, v] : ar.entries) by[k] = &v;
+        REQUIRE(by.count("model"));
+        REQUIRE(by.count("ema_model"));
+        CHECK(by["model"]->kind == mash::io::TorchArchive::Value::kStateDict);
+        CHECK(by["step"]->number == 12345);
+        CHECK(by["epoch"]->number == 6);
+        CHECK(std::isinf(by["loss_min"]->number));
+        CHECK(by["ema_loss"]->number == Approx(0.123456).epsilon(1e-6));
+        // Names, order and shapes as listed in the params JSON (state_dict order).
+        std::ifstream f(dir + name + "_params.json");
+        std::stringstream ss;
+        ss << f.rdbuf();
+        const std::string js = ss.str();
+        const auto& sd = by["ema_model"]->state_dict;
+        CHECK(sd.size() == 49);
+        size_t pos = 0;
+        int64_t total = 0;
+        for (const auto& [k, a] : sd) {
+            auto at = js.find("\"" + k + "\"", pos);
+            INFO(k);
+            REQUIRE(at != std::string::npos);  // present, and after the previous name
+            pos = at;
+            CHECK(a.kind == 'f');
+            CHECK(a.itemsize == 4);
+            total += a.numel();
+        }
+        CHECK(total == (name == "category_small" ? 242624 : 461568));
+        CHECK(sd[0].first == "category_emb.weight");
+        CHECK(sd[0].second.shape == std::vector<int64_t>{55, name == "category_small" ? 64 : 768});
+    }
+}
+
+TEST_CASE("torch.save archive: refuses foreign globals, truncation and non-archives", "[io][torch_archive][errors]") {
+    const std::string path = mash::test::test_data("mash_diffusion_golden/category_small_checkpoint.pth");
+    auto bytes = mash::io::read_file(path);
+    // Truncated.
+    CHECK_THROWS_WITH(mash::io::parse_torch_archive(bytes.data(), bytes.size() / 2, "x.pth"), Catch::StartsWith("x.pth: "));
+    // A plain npz is a zip without data.pkl.
+    auto npz = mash::io::read_file(mash::test::test_data("numpy_stored.npz"));
+    CHECK_THROWS_WITH(mash::io::parse_torch_archive(npz.data(), npz.size(), "y.npz"), Catch::Contains("no <folder>/data.pkl"));
+    // Replace the OrderedDict global by os.system (same length: "collections\nOrderedDict" → ...).
+    auto entries = mash::io::read_zip(bytes.data(), bytes.size(), "z");
+    for (auto& e : entries)
+        if (e.name.size() > 9 && e.name.compare(e.name.size() - 9, 9, "/data.pkl") == 0) {
+            std::string s(e.data.begin(), e.data.end());
+            auto at = s.find("collections\nOrderedDict");
+            REQUIRE(at != std::string::npos);
+            s.replace(at, 23, std::string("posix\nsystem") + std::string(11, 'x'));  // still a valid GLOBAL
+            e.data.assign(s.begin(), s.end());
+        }
+    auto evil = mash::io::write_zip(entries, false);
+    CHECK_THROWS_WITH(mash::io::parse_torch_archive(evil.data(), evil.size(), "evil.pth"),
+                      Catch::Contains("refuses to load global 'posix.systemxxxxxxxxxxx'"));
+}
+
+TEST_CASE("joblib normalizer: the original's MultiLinearTransformer file reads natively", "[io][joblib][golden]") {
+    const std::string dir = mash::test::test_data("mash_diffusion_golden/");
+    auto bytes = mash::io::read_file(dir + "bunny_multi_linear_transformers.pkl");
+    auto cols = mash::io::parse_joblib_multi_linear(bytes.data(), bytes.size(), "pkl");
+    REQUIRE(cols.size() == 25);
+    auto zb = mash::io::read_file(dir + "bunny_normalizer.npz");
+    auto z = mash::io::parse_npz(zb.data(), zb.size(), "npz");
+    std::vector<double> src, tgt;
+    for (auto& [k, a] : z) {
+        if (k == "source_knots") src = a.to_double();
+        if (k == "target_knots") tgt = a.to_double();
+    }
+    REQUIRE(src.size() == 25 * 101);
+    REQUIRE(tgt.size() == 101);
+    for (int c = 0; c < 25; ++c) {
+        REQUIRE(cols[c].source.size() == 101);
+        for (int k = 0; k < 101; ++k) {
+            CHECK(cols[c].source[k] == src[c * 101 + k]);  // bit-exact
+            CHECK(cols[c].target[k] == tgt[k]);
+        }
+    }
+    // A pickle naming another class is refused.
+    std::string s(bytes.begin(), bytes.end());
+    auto at = s.find("MultiLinearTransformer");
+    s.replace(at, 22, "MultiLinearTransformeX");
+    std::vector<uint8_t> evil(s.begin(), s.end());
+    CHECK_THROWS_WITH(mash::io::parse_joblib_multi_linear(evil.data(), evil.size(), "evil.pkl"),
+                      Catch::Contains("refuses to load global 'distribution_manage.Module.multi_linear_transformer.MultiLinearTransformeX'"));
+    CHECK_THROWS_WITH(mash::io::parse_joblib_multi_linear(bytes.data(), bytes.size() / 3, "cut.pkl"),
+                      Catch::StartsWith("cut.pkl: "));
 }

@@ -550,7 +550,7 @@ struct PyObj;
 using PyRef = PyObj*;
 
 struct PyObj {
-    enum Kind { kNone, kBool, kInt, kFloat, kBytes, kStr, kTuple, kList, kDict, kGlobal, kArray, kDtype, kMark };
+    enum Kind { kNone, kBool, kInt, kFloat, kBytes, kStr, kTuple, kList, kDict, kGlobal, kArray, kDtype, kMark, kStorage, kTensor };
     Kind kind = kNone;
     bool b = false;
     int64_t i = 0;
@@ -564,12 +564,21 @@ struct PyObj {
     PyRef payload;  // bytes or list
     bool built = false;
     char byteorder = '|';
+    // torch storage (s = record key, storage_type = e.g. "torch.FloatStorage", i = numel) and
+    // tensor (storage, i = storage offset, shape, stride)
+    std::string storage_type;
+    std::vector<int64_t> stride;
+    PyRef storage = nullptr;
 };
 
 
 class Unpickler {
 public:
-    Unpickler(const uint8_t* b, size_t n, const std::string& what) : b_(b), n_(n), what_(what) {}
+    /// kNumpy: pickled numpy dicts (np.save of a dict). kTorch: torch.save archives' data.pkl
+    /// (adds OrderedDict, tensor rebuilds and storages by persistent id).
+    enum class Mode { kNumpy, kTorch, kJoblib };
+    Unpickler(const uint8_t* b, size_t n, const std::string& what, Mode mode = Mode::kNumpy)
+        : b_(b), n_(n), what_(what), mode_(mode) {}
 
     PyRef make(PyObj::Kind k) {
         arena_.emplace_back();
@@ -681,6 +690,8 @@ public:
                 }
                 case 'R': reduce(); break;
                 case 'b': build(); break;
+                case 'Q': persistent_load(); break;  // BINPERSID
+                case 0x81: newobj(); break;          // NEWOBJ
                 default: {
                     char hex[8];
                     std::snprintf(hex, sizeof hex, "0x%02x", op);
@@ -692,7 +703,12 @@ public:
     }
 
 private:
-    [[noreturn]] void bad(const std::string& msg) { fail(what_, "invalid pickled MASH dict: " + msg); }
+    [[noreturn]] void bad(const std::string& msg) {
+        fail(what_, std::string(mode_ == Mode::kTorch    ? "invalid torch.save archive: "
+                                : mode_ == Mode::kJoblib ? "invalid joblib normalizer file: "
+                                                         : "invalid pickled MASH dict: ") +
+                           msg);
+    }
     uint8_t u8() {
         if (p_ >= n_) bad("truncated pickle stream");
         return b_[p_++];
@@ -761,15 +777,29 @@ private:
             "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",
             "numpy.ndarray", "numpy.dtype", "_codecs.encode",
             "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar"};
-        for (const char* a : allowed) {
-            if (name == a) {
-                auto o = make(PyObj::kGlobal);
-                o->s = name;
-                stack_.push_back(o);
-                return;
-            }
+        static const char* allowed_torch[] = {
+            "collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch.FloatStorage", "torch.DoubleStorage",
+            "torch.HalfStorage", "torch.BFloat16Storage", "torch.LongStorage", "torch.IntStorage",
+            "torch.ShortStorage", "torch.CharStorage", "torch.ByteStorage", "torch.BoolStorage"};
+        static const char* allowed_joblib[] = {
+            "joblib.numpy_pickle.NumpyArrayWrapper",
+            "distribution_manage.Module.multi_linear_transformer.MultiLinearTransformer",
+            "distribution_manage.Module.linear_function.LinearFunction"};
+        bool ok = std::any_of(std::begin(allowed), std::end(allowed), [&](const char* a) { return name == a; });
+        if (!ok && mode_ == Mode::kTorch)
+            ok = std::any_of(std::begin(allowed_torch), std::end(allowed_torch), [&](const char* a) { return name == a; });
+        if (!ok && mode_ == Mode::kJoblib)
+            ok = std::any_of(std::begin(allowed_joblib), std::end(allowed_joblib), [&](const char* a) { return name == a; });
+        if (ok) {
+            auto o = make(PyObj::kGlobal);
+            o->s = name;
+            stack_.push_back(o);
+            return;
         }
-        bad("refuses to load global '" + name + "' (only numpy arrays, dtypes and bools are allowed)");
+        bad("refuses to load global '" + name + (mode_ == Mode::kTorch
+                ? "' (only tensors, storages, OrderedDict and numpy scalars are allowed)"
+                : mode_ == Mode::kJoblib ? "' (only numpy arrays and the original's MultiLinearTransformer objects are allowed)"
+                                         : "' (only numpy arrays, dtypes and bools are allowed)"));
     }
     void memo_put(uint64_t k) {
         if (k > 1000000) bad("memo index too large");
@@ -818,14 +848,92 @@ private:
             a->payload = args->items[1];
             a->built = true;
             stack_.push_back(a);
+        } else if (fn->s == "collections.OrderedDict") {
+            if (!args->items.empty()) bad("OrderedDict with arguments");
+            stack_.push_back(make(PyObj::kDict));
+        } else if (fn->s == "torch._utils._rebuild_tensor_v2") {
+            // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
+            auto& it = args->items;
+            if (it.size() < 6 || it[0]->kind != PyObj::kStorage || it[1]->kind != PyObj::kInt ||
+                it[2]->kind != PyObj::kTuple || it[3]->kind != PyObj::kTuple || it[2]->items.size() != it[3]->items.size())
+                bad("bad tensor rebuild arguments");
+            auto t = make(PyObj::kTensor);
+            t->storage = it[0];
+            t->i = it[1]->i;
+            for (size_t d = 0; d < it[2]->items.size(); ++d) {
+                if (it[2]->items[d]->kind != PyObj::kInt || it[3]->items[d]->kind != PyObj::kInt) bad("bad tensor shape");
+                t->shape.push_back(it[2]->items[d]->i);
+                t->stride.push_back(it[3]->items[d]->i);
+            }
+            t->built = true;
+            stack_.push_back(t);
         } else {
             bad("unexpected callable " + fn->s);
         }
     }
+    /// NEWOBJ of an allowed class: joblib's array wrapper (its array follows in the stream after
+    /// BUILD) or a plain object whose attributes (BUILD state) are kept as a dict.
+    void newobj() {
+        if (mode_ != Mode::kJoblib) bad("unsupported pickle opcode 0x81 (NEWOBJ)");
+        PyRef args = pop(), cls = pop();
+        if (cls->kind != PyObj::kGlobal || args->kind != PyObj::kTuple || !args->items.empty()) bad("bad NEWOBJ");
+        auto o = make(cls->s == "joblib.numpy_pickle.NumpyArrayWrapper" ? PyObj::kArray : PyObj::kDict);
+        o->s = cls->s;
+        stack_.push_back(o);
+    }
+    static PyRef attr(const PyRef& dict, const std::string& key) {
+        for (size_t k = 0; k + 1 < dict->items.size(); k += 2)
+            if (dict->items[k]->kind == PyObj::kStr && dict->items[k]->s == key) return dict->items[k + 1];
+        return nullptr;
+    }
+    /// joblib's NumpyArrayWrapper: shape, order, dtype in the state; then [1 byte padding length,
+    /// padding] when numpy_array_alignment_bytes is set, then the raw array bytes.
+    void build_joblib_array(PyRef obj, PyRef state) {
+        if (state->kind != PyObj::kDict) bad("bad NumpyArrayWrapper state");
+        PyRef shape = attr(state, "shape"), order = attr(state, "order"), dtype = attr(state, "dtype"),
+              align = attr(state, "numpy_array_alignment_bytes");
+        if (!shape || shape->kind != PyObj::kTuple || !order || order->kind != PyObj::kStr || !dtype ||
+            dtype->kind != PyObj::kDtype)
+            bad("bad NumpyArrayWrapper state");
+        for (auto& d : shape->items) {
+            if (d->kind != PyObj::kInt || d->i < 0) bad("bad array shape");
+            obj->shape.push_back(d->i);
+        }
+        char kind;
+        int itemsize;
+        bool big;
+        std::string bo(1, dtype->byteorder);
+        parse_descr(bo == "|" || bo == "=" ? dtype->s : bo + dtype->s, what_, &kind, &itemsize, &big);
+        const int64_t n = checked_numel(obj->shape, what_);
+        if (align && align->kind == PyObj::kInt) take(u8());  // padding
+        auto payload = make(PyObj::kBytes);
+        const uint8_t* p = take(uint64_t(n) * uint64_t(itemsize));
+        payload->s.assign(reinterpret_cast<const char*>(p), size_t(n) * itemsize);
+        obj->dtype = dtype;
+        obj->fortran = order->s == "F";
+        obj->payload = payload;
+        obj->built = true;
+    }
+    void persistent_load() {
+        if (mode_ != Mode::kTorch) bad("unsupported pickle opcode 0x51 (persistent id)");
+        PyRef pid = pop();
+        // ('storage', <torch.XStorage>, key, location, numel)
+        if (pid->kind != PyObj::kTuple || pid->items.size() != 5 || pid->items[0]->kind != PyObj::kStr ||
+            pid->items[0]->s != "storage" || pid->items[1]->kind != PyObj::kGlobal || pid->items[2]->kind != PyObj::kStr ||
+            pid->items[4]->kind != PyObj::kInt || pid->items[4]->i < 0)
+            bad("bad persistent id (expected a storage)");
+        auto st = make(PyObj::kStorage);
+        st->storage_type = pid->items[1]->s;
+        st->s = pid->items[2]->s;
+        st->i = pid->items[4]->i;
+        stack_.push_back(st);
+    }
     void build() {
         PyRef state = pop();
         PyRef obj = top();
-        if (obj->kind == PyObj::kDtype) {
+        if (obj->kind == PyObj::kArray && mode_ == Mode::kJoblib && !obj->built) {
+            build_joblib_array(obj, state);
+        } else if (obj->kind == PyObj::kDtype) {
             if (state->kind != PyObj::kTuple || state->items.size() < 2 || state->items[1]->kind != PyObj::kStr ||
                 state->items[1]->s.size() != 1)
                 bad("bad dtype state");
@@ -843,6 +951,12 @@ private:
             obj->fortran = it[3]->b;
             obj->payload = it[4];
             obj->built = true;
+        } else if (obj->kind == PyObj::kDict && mode_ == Mode::kTorch) {
+            // OrderedDict attributes (a state_dict's _metadata): not needed.
+
+        } else if (obj->kind == PyObj::kDict && mode_ == Mode::kJoblib) {
+            if (state->kind != PyObj::kDict) bad("bad object state");
+            obj->items.insert(obj->items.end(), state->items.begin(), state->items.end());
         } else {
             bad("BUILD on an unexpected object");
         }
@@ -855,6 +969,7 @@ private:
     std::vector<PyRef> stack_;
     std::vector<PyRef> memo_;
     std::deque<PyObj> arena_;
+    Mode mode_;
 };
 
 NpyArray to_npy_array(const PyRef& a, const std::string& what, const std::string& key) {
@@ -913,6 +1028,185 @@ PickledDict parse_pickled_dict_npy(const uint8_t* bytes, size_t size, const std:
             fail(what, "value of key '" + key->s + "' is neither an array nor a bool");
         }
         out.emplace_back(key->s, std::move(v));
+    }
+    return out;
+}
+
+namespace {
+
+/// Element type of a torch storage class: kind/itemsize of our NpyArray (half and bfloat16 are
+/// widened to float32 when the tensor is materialized).
+void storage_dtype(const std::string& type, const std::string& what, char* kind, int* itemsize, int* src_size) {
+    static const struct { const char* name; char kind; int size; int src; } table[] = {
+        {"torch.FloatStorage", 'f', 4, 4}, {"torch.DoubleStorage", 'f', 8, 8}, {"torch.HalfStorage", 'f', 4, 2},
+        {"torch.BFloat16Storage", 'f', 4, 2}, {"torch.LongStorage", 'i', 8, 8}, {"torch.IntStorage", 'i', 4, 4},
+        {"torch.ShortStorage", 'i', 2, 2}, {"torch.CharStorage", 'i', 1, 1}, {"torch.ByteStorage", 'u', 1, 1},
+        {"torch.BoolStorage", 'b', 1, 1}};
+    for (const auto& e : table)
+        if (type == e.name) {
+            *kind = e.kind;
+            *itemsize = e.size;
+            *src_size = e.src;
+            return;
+        }
+    fail(what, "unsupported storage type " + type);
+}
+
+float half_to_float(uint16_t h) {
+    const uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+    uint32_t bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else {  // subnormal
+            int e = -1;
+            uint32_t m = man;
+            do { ++e; m <<= 1; } while (!(m & 0x400));
+            bits = sign | uint32_t(127 - 15 - e) << 23 | (m & 0x3ff) << 13;
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | man << 13;
+    } else {
+        bits = sign | (exp + 127 - 15) << 23 | man << 13;
+    }
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+}
+
+NpyArray materialize_tensor(const PyRef& t, const std::map<std::string, const ZipEntry*>& records,
+                            const std::string& what, const std::string& key) {
+    const std::string ctx = what + " (tensor '" + key + "')";
+    NpyArray out;
+    int src_size = 0;
+    storage_dtype(t->storage->storage_type, ctx, &out.kind, &out.itemsize, &src_size);
+    auto rec = records.find(t->storage->s);
+    if (rec == records.end()) fail(ctx, "storage record data/" + t->storage->s + " is missing");
+    const auto& bytes = rec->second->data;
+    const int64_t storage_numel = t->storage->i;
+    if (uint64_t(storage_numel) > bytes.size() / uint64_t(src_size))
+        fail(ctx, "storage record data/" + t->storage->s + " is shorter than its " + std::to_string(storage_numel) + " elements");
+    out.shape = t->shape;
+    const int64_t n = checked_numel(out.shape, ctx);
+    // Bounds of the strided view inside the storage.
+    int64_t lo = t->i, hi = t->i;
+    if (t->i < 0) fail(ctx, "negative storage offset");
+    for (size_t d = 0; d < t->shape.size(); ++d) {
+        if (t->shape[d] == 0) { lo = hi = t->i; break; }
+        const int64_t st = t->stride[d];
+        if (st < -kMaxElements || st > kMaxElements) fail(ctx, "stride out of range");
+        (st >= 0 ? hi : lo) += st * (t->shape[d] - 1);
+    }
+    if (n > 0 && (lo < 0 || hi >= storage_numel)) fail(ctx, "tensor view exceeds its storage (corrupt file)");
+    out.data.resize(size_t(n) * out.itemsize);
+    std::vector<int64_t> idx(t->shape.size(), 0);
+    for (int64_t e = 0; e < n; ++e) {
+        int64_t off = t->i;
+        for (size_t d = 0; d < idx.size(); ++d) off += idx[d] * t->stride[d];
+        const uint8_t* src = bytes.data() + size_t(off) * src_size;
+        uint8_t* dst = out.data.data() + size_t(e) * out.itemsize;
+        if (t->storage->storage_type == "torch.HalfStorage") {
+            const float f = half_to_float(uint16_t(src[0] | src[1] << 8));
+            std::memcpy(dst, &f, 4);
+        } else if (t->storage->storage_type == "torch.BFloat16Storage") {
+            const uint32_t bits = uint32_t(src[0] | src[1] << 8) << 16;
+            std::memcpy(dst, &bits, 4);
+        } else {
+            std::memcpy(dst, src, out.itemsize);
+        }
+        for (int64_t d = int64_t(idx.size()) - 1; d >= 0; --d) {
+            if (++idx[d] < t->shape[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+TorchArchive parse_torch_archive(const uint8_t* bytes, size_t size, const std::string& what) {
+    auto entries = read_zip(bytes, size, what);
+    const ZipEntry* pkl = nullptr;
+    std::string prefix;
+    for (const auto& e : entries) {
+        const auto slash = e.name.find('/');
+        if (slash != std::string::npos && e.name.compare(slash, std::string::npos, "/data.pkl") == 0) {
+            if (pkl) fail(what, "invalid torch.save archive: more than one data.pkl");
+            pkl = &e;
+            prefix = e.name.substr(0, slash + 1);
+        }
+    }
+    if (!pkl) fail(what, "not a torch.save archive (no <folder>/data.pkl in the zip)");
+    std::map<std::string, const ZipEntry*> records;
+    for (const auto& e : entries)
+        if (e.name.rfind(prefix + "data/", 0) == 0) records[e.name.substr(prefix.size() + 5)] = &e;
+    Unpickler up(pkl->data.data(), pkl->data.size(), what, Unpickler::Mode::kTorch);
+    PyRef root = up.run();
+    if (root->kind != PyObj::kDict) fail(what, "invalid torch.save archive: the top-level object is not a dict");
+    TorchArchive out;
+    for (size_t k = 0; k + 1 < root->items.size(); k += 2) {
+        const PyRef key = root->items[k], val = root->items[k + 1];
+        if (key->kind != PyObj::kStr) fail(what, "invalid torch.save archive: a top-level key is not a string");
+        TorchArchive::Value v;
+        switch (val->kind) {
+            case PyObj::kInt: v.kind = TorchArchive::Value::kNumber; v.number = double(val->i); break;
+            case PyObj::kFloat: v.kind = TorchArchive::Value::kNumber; v.number = val->f; break;
+            case PyObj::kBool: v.kind = TorchArchive::Value::kNumber; v.number = val->b ? 1 : 0; break;
+            case PyObj::kNone: v.kind = TorchArchive::Value::kNone; break;
+            case PyObj::kArray: {
+                NpyArray a = to_npy_array(val, what, key->s);
+                if (a.numel() != 1) { v.kind = TorchArchive::Value::kOther; break; }
+                v.kind = TorchArchive::Value::kNumber;
+                v.number = a.to_double()[0];
+                break;
+            }
+            case PyObj::kTensor:
+                v.kind = TorchArchive::Value::kTensor;
+                v.tensor = materialize_tensor(val, records, what, key->s);
+                break;
+            case PyObj::kDict: {
+                bool tensors = true;
+                for (size_t j = 0; j + 1 < val->items.size(); j += 2)
+                    tensors = tensors && val->items[j]->kind == PyObj::kStr && val->items[j + 1]->kind == PyObj::kTensor;
+                if (!tensors) { v.kind = TorchArchive::Value::kOther; break; }
+                v.kind = TorchArchive::Value::kStateDict;
+                for (size_t j = 0; j + 1 < val->items.size(); j += 2)
+                    v.state_dict.emplace_back(val->items[j]->s,
+                                              materialize_tensor(val->items[j + 1], records, what, key->s + "." + val->items[j]->s));
+                break;
+            }
+            default: v.kind = TorchArchive::Value::kOther;
+        }
+        out.entries.emplace_back(key->s, std::move(v));
+    }
+    return out;
+}
+
+std::vector<MultiLinearColumn> parse_joblib_multi_linear(const uint8_t* bytes, size_t size, const std::string& what) {
+    Unpickler up(bytes, size, what, Unpickler::Mode::kJoblib);
+    PyRef root = up.run();
+    if (root->kind != PyObj::kDict)
+        fail(what, "not an original normalizer file (expected a joblib dict {'0': MultiLinearTransformer, ...})");
+    std::vector<MultiLinearColumn> out(root->items.size() / 2);
+    std::vector<bool> seen(out.size(), false);
+    for (size_t k = 0; k + 1 < root->items.size(); k += 2) {
+        const PyRef key = root->items[k], obj = root->items[k + 1];
+        char* end = nullptr;
+        const long col = key->kind == PyObj::kStr ? std::strtol(key->s.c_str(), &end, 10) : -1;
+        if (key->kind != PyObj::kStr || key->s.empty() || *end != '\0' || col < 0 || size_t(col) >= out.size() || seen[col])
+            fail(what, "not an original normalizer file (keys must be '0'..'" + std::to_string(out.size() - 1) + "')");
+        if (obj->kind != PyObj::kDict || obj->s != "distribution_manage.Module.multi_linear_transformer.MultiLinearTransformer")
+            fail(what, "column " + key->s + " is not a MultiLinearTransformer");
+        seen[col] = true;
+        for (const char* name : {"source_values", "target_values"}) {
+            PyRef a = nullptr;
+            for (size_t j = 0; j + 1 < obj->items.size(); j += 2)
+                if (obj->items[j]->kind == PyObj::kStr && obj->items[j]->s == name) a = obj->items[j + 1];
+            if (!a || a->kind != PyObj::kArray) fail(what, "column " + key->s + ": no " + name + " array");
+            NpyArray arr = to_npy_array(a, what, key->s + "." + name);
+            if (arr.shape.size() != 1) fail(what, "column " + key->s + ": " + name + " is not a vector");
+            (std::string(name) == "source_values" ? out[col].source : out[col].target) = arr.to_double();
+        }
     }
     return out;
 }

@@ -74,6 +74,33 @@ PickledDict parse_pickled_dict_npy(const uint8_t* bytes, size_t size, const std:
 /// `np.load(path, allow_pickle=True).item()` returns the dict.
 std::vector<uint8_t> serialize_pickled_dict_npy(const PickledDict& dict);
 
+/// A `torch.save` archive (PyTorch's zip format: <folder>/data.pkl + <folder>/data/<key> storage
+/// records, any folder name), read natively by the strict pickle reader: only tensor rebuilds,
+/// storages, OrderedDict, numpy scalars/dtypes and `_codecs.encode` are accepted; any other global
+/// is refused. The top level must be a dict; its values come out as state dicts (name → array,
+/// tensors copied out of their storages in C order; half/bfloat16 widened to float32), single
+/// tensors, numbers (int, float, bool, numpy scalars), None, or "other" (anything else).
+struct TorchArchive {
+    struct Value {
+        enum Kind { kStateDict, kTensor, kNumber, kNone, kOther } kind = kOther;
+        NamedArrays state_dict;
+        NpyArray tensor;
+        double number = 0;
+    };
+    std::vector<std::pair<std::string, Value>> entries;
+};
+TorchArchive parse_torch_archive(const uint8_t* bytes, size_t size, const std::string& what);
+
+/// One column of the original MASH diffusion normalizer (distribution-manage's
+/// MultiLinearTransformer): its source and target knots.
+struct MultiLinearColumn {
+    std::vector<double> source, target;
+};
+/// Reads the original normalizer file (`joblib.dump` of {'0': MultiLinearTransformer, ...}, arrays
+/// in joblib's in-stream NumpyArrayWrapper format) with the strict pickle reader: only numpy
+/// arrays and the two distribution-manage classes are accepted. Columns in key order.
+std::vector<MultiLinearColumn> parse_joblib_multi_linear(const uint8_t* bytes, size_t size, const std::string& what);
+
 /// True if the buffer starts with the .npy magic string.
 bool has_npy_magic(const uint8_t* bytes, size_t size);
 
