@@ -116,7 +116,10 @@ DenoiserImpl::DenoiserImpl(const DenoiserOptions& o) : options(o) {
         torch::NoGradGuard g;
         category_emb->weight.normal_(0.0, 1.0);
     }
-    if (o.condition == ConditionKind::kImage && o.image_dim != o.context_dim)
+    if (o.condition == ConditionKind::kImage && !o.image_projection && o.image_dim != o.context_dim)
+        throw ConfigError("model.image_projection: none needs the encoder width (" + std::to_string(o.image_dim) +
+                          ") to equal model.context_dim (" + std::to_string(o.context_dim) + ")");
+    if (o.condition == ConditionKind::kImage && o.image_projection)
         image_proj = register_module(
             "image_proj", torch::nn::Linear(torch::nn::LinearOptions(o.image_dim, o.context_dim).bias(false)));
     model = register_module("model", LatentArrayTransformer(o));

@@ -10,8 +10,8 @@
 //
 // Conditioning (ConditionKind): kNone → one all-zero context token; kCategory → a learned
 // embedding [num_categories, context_dim] as one context token; kImage → encoder tokens
-// [B, T, image_dim] (projected to context_dim by a bias-free linear when the widths differ,
-// else used as they are). Condition dropout (training only): every context scalar is zeroed
+// [B, T, image_dim] (projected to context_dim by a bias-free linear, or with image_projection =
+// false used as they are, as the released DINOv2 model does). Condition dropout (training only): every context scalar is zeroed
 // independently with probability cond_dropout (spec §4.1; no classifier-free guidance).
 #pragma once
 #include <torch/nn.h>
@@ -34,6 +34,7 @@ struct DenoiserOptions {
     ConditionKind condition = ConditionKind::kCategory;
     int64_t num_categories = 55;
     int64_t image_dim = 768;     ///< encoder token width (kImage)
+    bool image_projection = true; ///< kImage: bias-free Linear(image_dim → context_dim); false: tokens used as they are
     double cond_dropout = 0.1;
 };
 

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "mash/core/errors.h"
+#include "mash/dataset/dataset.h"
 
 namespace mash::models {
 
@@ -26,6 +27,7 @@ DenoiserOptions Generator::denoiser_options() const {
     o.num_categories = std::max<int64_t>(1, static_cast<int64_t>(categories.size()));
     o.cond_dropout = config.cond_dropout;
     o.image_dim = config.image_dim;
+    o.image_projection = config.image_projection == "linear";
     return o;
 }
 
@@ -56,6 +58,11 @@ Generator Generator::create(const TrainConfig& cfg, const TokenLayout& layout, i
 int64_t Generator::category_index(const std::string& name) const {
     for (size_t i = 0; i < categories.size(); ++i)
         if (categories[i] == name) return static_cast<int64_t>(i);
+    // A ShapeNet synset id ("03001627") names its usual category ("chair").
+    const std::string usual = dataset::shapenet_category_name(name);
+    if (usual != name)
+        for (size_t i = 0; i < categories.size(); ++i)
+            if (categories[i] == usual) return static_cast<int64_t>(i);
     std::string known;
     for (const auto& c : categories) known += (known.empty() ? "" : ", ") + c;
     throw InputError("unknown category '" + name + "' (this model knows: " + known + ")");

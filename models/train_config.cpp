@@ -41,6 +41,7 @@ const std::vector<Field>& fields() {
         {"model", "cond_dropout", &C::cond_dropout},
         {"model", "encoder", &C::encoder, true},
         {"model", "image_dim", &C::image_dim},
+        {"model", "image_projection", &C::image_projection},
         {"objective", "type", &C::objective},
         {"objective", "completion_trick", &C::completion_trick},
         {"objective", "edm_p_mean", &C::edm_p_mean},
@@ -135,6 +136,7 @@ void TrainConfig::validate() const {
     if (condition != "none" && condition != "category" && condition != "image")
         bad("model.condition", "none, category or image");
     if (!(cond_dropout >= 0 && cond_dropout < 1)) bad("model.cond_dropout", "a value in [0, 1)");
+    if (image_projection != "linear" && image_projection != "none") bad("model.image_projection", "linear or none");
     if (objective != "flow_matching" && objective != "edm") bad("objective.type", "flow_matching or edm");
     if (!(edm_p_std > 0) || !(edm_sigma_data > 0)) bad("objective.edm_p_std/edm_sigma_data", "> 0");
     if (steps < 1) bad("train.steps", ">= 1");

@@ -24,6 +24,8 @@ struct TrainConfig {
     double cond_dropout = 0.1;
     std::string encoder;             ///< TorchScript image encoder (condition: image), see models/image_encoder.h
     int64_t image_dim = 768;         ///< encoder token width (set from the encoder's sidecar when training)
+    std::string image_projection = "linear";  ///< linear: bias-free encoder→context projection; none: tokens go
+                                              ///< straight into the cross-attention (image_dim = context_dim; the released DINOv2 model)
     // objective:
     std::string objective = "flow_matching";  ///< flow_matching | edm
     bool completion_trick = true;    ///< x0 replacement (flow matching) / clean fixed entries (EDM)

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -21,6 +22,7 @@
 #include "models/eval_gen.h"
 #include "models/image_encoder.h"
 #include "models/generator.h"
+#include "models/original.h"
 #include "models/preview.h"
 #include "models/trainer.h"
 #include "scripts/commands.h"
@@ -114,7 +116,7 @@ int run_generate(const GenerateArgs& a) {
         if (a.category.empty() || a.category == "all") {
             for (size_t i = 0; i < g.categories.size(); ++i) cats.emplace_back(g.categories[i], static_cast<int64_t>(i));
         } else {
-            cats.emplace_back(a.category, g.category_index(a.category));
+            { const int64_t ci = g.category_index(a.category); cats.emplace_back(g.categories[ci], ci); }
         }
     } else {
         if (!a.category.empty()) throw ConfigError("generate: --category given but the model is unconditional");
@@ -332,6 +334,87 @@ int run_render_views(const RenderViewsArgs& a) {
     }
     spdlog::info("render-views: wrote {} views for {} shapes to {} ({} failed)", a.views * done, done, a.output, failed);
     return failed > 0 ? 3 : 0;
+}
+
+int run_import_original(const ImportOriginalArgs& a) {
+    apply_global_flags(a.global);
+    if (io::lower_extension(a.output) != ".pt")
+        throw InputError(a.output + ": unsupported output extension (expected .pt, a mash checkpoint)");
+    models::ImportOptions o;
+    o.weights = a.weights;
+    o.heads = a.heads;
+    o.condition = a.condition;
+    models::ImportReport r;
+    auto g = models::import_original(a.checkpoint, a.normalizer, o, &r);
+    spdlog::info("import-original: {} ({} weights): width {}, depth {}, heads {}, context {}, time channels {}, condition {}, "
+                 "{} categories, {} parameters, step {}",
+                 a.checkpoint, a.weights, r.width, r.depth, r.heads, r.context_dim, r.time_channels, r.condition,
+                 r.num_categories, r.parameters, r.step);
+    for (const auto& d : r.dropped)
+        spdlog::info("import-original: '{}' accepted and not used (the original multiplies it by 0 for image conditions)", d);
+    if (a.normalizer.empty())
+        spdlog::warn("import-original: no --normalizer: identity normalizer (fine for eval-net; pass the original .pkl to sample shapes)");
+    g.save(a.output, nullptr);
+    spdlog::info("import-original: wrote {}", a.output);
+    return 0;
+}
+
+int run_eval_net(const EvalNetArgs& a) {
+    const std::string device = apply_global_flags(a.global);
+    if (io::lower_extension(a.output) != ".npz")
+        throw InputError(a.output + ": unsupported output extension (expected .npz)");
+    auto g = models::Generator::load(a.checkpoint);
+    auto bytes = io::read_file(a.inputs);
+    auto arrays = io::parse_npz(bytes.data(), bytes.size(), a.inputs);
+    std::map<std::string, io::NpyArray> in;
+    for (auto& [k, v] : arrays) in[k] = std::move(v);
+    auto tensor = [&](const std::string& key, at::ScalarType dtype) {
+        const auto& arr = in.at(key);
+        auto vals = arr.to_double();
+        return at::tensor(vals, at::kDouble).reshape(std::vector<int64_t>(arr.shape.begin(), arr.shape.end())).to(dtype);
+    };
+    const int64_t C = g.layout.channels();
+    if (!in.count("x") || in["x"].shape.size() != 3 || in["x"].shape[2] != C)
+        throw InputError(a.inputs + ": needs 'x' of shape [B, A, " + std::to_string(C) + "] (expected the keys x, t and category or cond_tokens)");
+    if (!in.count("t") || in["t"].shape.size() > 1)
+        throw InputError(a.inputs + ": needs 't' of shape [B] or [] (t in [0, 1], 0 = noise, 1 = data)");
+    at::Tensor x = tensor("x", at::kFloat);
+    const int64_t B = x.size(0);
+    at::Tensor t = tensor("t", at::kFloat);
+    if (t.dim() == 1 && t.size(0) != B) throw InputError(a.inputs + ": 't' has " + std::to_string(t.size(0)) + " values (expected " + std::to_string(B) + ")");
+    if (t.dim() == 0) t = t.reshape({1});  // as the original's forwardData: a [1] time broadcast over the batch
+    models::ConditionBatch cond;
+    const auto kind = models::parse_condition_kind(g.config.condition, "model.condition");
+    if (kind == models::ConditionKind::kCategory) {
+        if (!in.count("category")) throw InputError(a.inputs + ": a category model needs 'category' (int64 [B])");
+        cond.category = tensor("category", at::kLong).reshape({-1});
+        if (cond.category.size(0) != B) throw InputError(a.inputs + ": 'category' must have B = " + std::to_string(B) + " values");
+        const int64_t n = int64_t(std::max<size_t>(1, g.categories.size()));
+        if (cond.category.min().item<int64_t>() < 0 || cond.category.max().item<int64_t>() >= n)
+            throw InputError(a.inputs + ": 'category' ids must be in [0, " + std::to_string(n) + ")");
+    } else if (kind == models::ConditionKind::kImage) {
+        if (!in.count("cond_tokens")) throw InputError(a.inputs + ": an image model needs 'cond_tokens' ([B, N, width])");
+        cond.image = tensor("cond_tokens", at::kFloat);
+        if (cond.image.dim() != 3 || cond.image.size(0) != B || cond.image.size(2) != g.config.image_dim)
+            throw InputError(a.inputs + ": 'cond_tokens' must be [" + std::to_string(B) + ", N, " + std::to_string(g.config.image_dim) + "]");
+    }
+    auto& net = a.raw ? g.model : g.ema;
+    net->eval();
+    net->to(at::Device(device));
+    at::Tensor out;
+    {
+        torch::NoGradGuard ng;
+        cond.category = cond.category.defined() ? cond.category.to(at::Device(device)) : cond.category;
+        cond.image = cond.image.defined() ? cond.image.to(at::Device(device)) : cond.image;
+        auto ctx = net->context(cond, B);
+        out = net->forward(x.to(at::Device(device)), t.to(at::Device(device)), ctx).to(at::kCPU).contiguous();
+    }
+    std::vector<float> v(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
+    io::NamedArrays o{{"out", io::NpyArray::from_float(v, {out.size(0), out.size(1), out.size(2)})}};
+    io::write_file_atomic(a.output, io::serialize_npz(o, false));
+    spdlog::info("eval-net: {} ({} weights) on {} [{}, {}, {}] -> wrote {}", a.checkpoint, a.raw ? "raw" : "EMA", a.inputs, B,
+                 x.size(1), x.size(2), a.output);
+    return 0;
 }
 
 }  // namespace mash::cli

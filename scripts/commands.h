@@ -134,6 +134,22 @@ struct EvalGenArgs {
 };
 int run_eval_gen(const EvalGenArgs& args);
 
+struct ImportOriginalArgs {
+    GlobalOptions global;
+    std::string checkpoint, normalizer, output;
+    std::string weights = "ema";
+    int64_t heads = 8;
+    std::string condition = "auto";
+};
+int run_import_original(const ImportOriginalArgs& args);
+
+struct EvalNetArgs {
+    GlobalOptions global;
+    std::string checkpoint, inputs, output;
+    bool raw = false;  ///< the raw weights instead of the EMA weights
+};
+int run_eval_net(const EvalNetArgs& args);
+
 struct RenderViewsArgs {
     GlobalOptions global;
     std::string input, output, layout = "flat", categories;

@@ -143,6 +143,27 @@ int main(int argc, char** argv) {
     c_eg->add_option("--json", eg.json, "Also write the metrics to this JSON file");
     add_global_flags(*c_eg, eg.global);
 
+    ImportOriginalArgs io_;
+    auto* c_io = app.add_subcommand("import-original",
+                                    "Convert a released generator of the paper (model_last.pth + normalizer .pkl) to a mash checkpoint");
+    c_io->add_option("--checkpoint", io_.checkpoint, "The original checkpoint (torch.save: model, ema_model, ...)")->required();
+    c_io->add_option("--normalizer", io_.normalizer, "The original normalizer (joblib .pkl, e.g. ShapeNet.pkl); without it: identity (eval-net only)");
+    c_io->add_option("--weights", io_.weights, "ema (what the original samples with) | model")->capture_default_str()
+        ->check(CLI::IsMember({"ema", "model"}));
+    c_io->add_option("--heads", io_.heads, "Attention heads (not stored in the tensors; the paper's models use 8)")->capture_default_str();
+    c_io->add_option("--condition", io_.condition, "auto (image if the context width is 768) | category | image")
+        ->capture_default_str()->check(CLI::IsMember({"auto", "category", "image"}));
+    c_io->add_option("-o,--output", io_.output, "Output checkpoint (.pt)")->required();
+    add_global_flags(*c_io, io_.global);
+
+    EvalNetArgs en;
+    auto* c_en = app.add_subcommand("eval-net", "Evaluate a checkpoint's denoiser on given inputs (x, t, category | cond_tokens) -> out");
+    c_en->add_option("--checkpoint", en.checkpoint, "A mash checkpoint (mash train / mash import-original)")->required();
+    c_en->add_option("--inputs", en.inputs, ".npz with x [B,A,C] float32, t [B] or [] and category [B] int64 or cond_tokens [B,N,W]")->required();
+    c_en->add_option("-o,--output", en.output, "Output .npz with out [B,A,C] (float32)")->required();
+    c_en->add_flag("--raw", en.raw, "Use the raw weights instead of the EMA weights");
+    add_global_flags(*c_en, en.global);
+
     RenderViewsArgs rv;
     auto* c_rv = app.add_subcommand("render-views", "Render every dataset mesh from several viewpoints (training images for image conditioning)");
     c_rv->add_option("--input", rv.input, "Dataset root")->required();
@@ -176,6 +197,8 @@ int main(int argc, char** argv) {
     if (c_gen->parsed()) return guarded([&] { return run_generate(gen); });
     if (c_rv->parsed()) return guarded([&] { return run_render_views(rv); });
     if (c_eg->parsed()) return guarded([&] { return run_eval_gen(eg); });
+    if (c_io->parsed()) return guarded([&] { return run_import_original(io_); });
+    if (c_en->parsed()) return guarded([&] { return run_eval_net(en); });
     if (c_ds->parsed()) return guarded([&] {
         ds.layout_given = layout_opt->count() > 0;
         return run_fit_dataset(ds, std::vector<std::string>(argv, argv + argc));

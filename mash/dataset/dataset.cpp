@@ -236,4 +236,8 @@ std::string manifest_name(const Shard& s) {
     return "manifest.shard-" + std::to_string(s.index) + "-of-" + std::to_string(s.count) + ".jsonl";
 }
 
+std::vector<std::pair<std::string, std::string>> shapenet_synsets() {
+    return {synsets().begin(), synsets().end()};
+}
+
 }  // namespace mash::dataset

@@ -25,6 +25,8 @@ struct ShapeEntry {
 
 /// The human name of a ShapeNetCore.v2 synset id ("03001627" → "chair"); the id if unknown.
 std::string shapenet_category_name(const std::string& synset);
+/// All 55 ShapeNetCore.v2 synsets with their usual names, sorted by synset id.
+std::vector<std::pair<std::string, std::string>> shapenet_synsets();
 
 /// Every shape of the layout under root, sorted by key. `categories` (names or synset ids) and
 /// `id_list` (a text file, one id per line; objaverse) filter when non-empty. Throws IoError if
