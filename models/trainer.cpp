@@ -46,7 +46,12 @@ MashSet MashSet::subset(const std::vector<int64_t>& rows) const {
     return s;
 }
 
-void normalize_to_unit_box(MashParams& p) {
+void BoxFrame::undo(MashParams& p) const {
+    p.scale(1.0 / scale);
+    p.translate(center[0], center[1], center[2]);
+}
+
+BoxFrame normalize_to_unit_box(MashParams& p) {
     double lo[3] = {1e300, 1e300, 1e300}, hi[3] = {-1e300, -1e300, -1e300};
     for (int64_t a = 0; a < p.num_anchors; ++a)
         for (int d = 0; d < 3; ++d) {
@@ -54,8 +59,14 @@ void normalize_to_unit_box(MashParams& p) {
             hi[d] = std::max(hi[d], p.positions[a * 3 + d]);
         }
     const double side = std::max({hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]});
-    p.translate(-0.5 * (lo[0] + hi[0]), -0.5 * (lo[1] + hi[1]), -0.5 * (lo[2] + hi[2]));
-    if (side > 0) p.scale(1.0 / side);
+    BoxFrame f;
+    for (int d = 0; d < 3; ++d) f.center[d] = 0.5 * (lo[d] + hi[d]);
+    p.translate(-f.center[0], -f.center[1], -f.center[2]);
+    if (side > 0) {
+        f.scale = 1.0 / side;
+        p.scale(f.scale);
+    }
+    return f;
 }
 
 MashSet load_mash_folder(const std::string& root, const std::string& normalize) {

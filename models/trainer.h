@@ -43,8 +43,16 @@ MashSet load_mash_folder(const std::string& root, const std::string& normalize =
 /// Pairs every shape <category>/<id> with IMAGE_ROOT/<category>/<id>/*.png|jpg (sorted) and drops
 /// shapes without images; returns how many were dropped. Throws IoError if none has images.
 int64_t attach_images(MashSet& set, const std::string& image_root);
-/// The "box" normalization of one MASH (in place).
-void normalize_to_unit_box(MashParams& p);
+/// A similarity p → (p − center)·scale (positions and SH distances scale together).
+struct BoxFrame {
+    double center[3] = {0, 0, 0};
+    double scale = 1;
+    /// Maps a MASH of the normalized frame back to the original one (in place).
+    void undo(MashParams& p) const;
+};
+/// The "box" normalization of one MASH (in place): anchor bbox centred, longest side 1. Returns
+/// the frame, so results can be mapped back.
+BoxFrame normalize_to_unit_box(MashParams& p);
 /// Train/validation split (indices into the set).
 void split_train_val(const MashSet& all, double val_fraction, int64_t max_val, uint64_t seed,
                      std::vector<int64_t>& train, std::vector<int64_t>& val);

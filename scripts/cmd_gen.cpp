@@ -45,7 +45,9 @@ int run_train(const TrainArgs& a) {
 namespace {
 
 struct Frozen {
-    MashParams params;  // concatenated frozen anchors (exact input values)
+    MashParams params;       // concatenated frozen anchors, in the training frame
+    MashParams first_input;  // the first input's selected anchors as in its file
+    models::BoxFrame frame;  // the first input's normalization (identity without data.normalize: box)
     std::vector<std::string> sources;
 };
 
@@ -128,7 +130,8 @@ int run_generate(const GenerateArgs& a) {
         MashParams p = io::load_mash(a.complete);
         std::string sel = !a.keep_box.empty() ? "box=" + a.keep_box : (a.keep_anchors.empty() ? "all" : a.keep_anchors);
         auto idx = models::select_anchors(p, sel, a.complete);  // in the file's coordinates
-        if (g.config.normalize == "box") models::normalize_to_unit_box(p);  // then the training data's frame
+        fz.first_input = models::subset_anchors(p, idx);
+        if (g.config.normalize == "box") fz.frame = models::normalize_to_unit_box(p);  // then the training data's frame
         fz.params = models::subset_anchors(p, idx);
         fz.sources.push_back(a.complete + ":" + sel);
     }
@@ -137,7 +140,11 @@ int run_generate(const GenerateArgs& a) {
         std::string path = b.substr(0, colon), sel = colon == std::string::npos ? "all" : b.substr(colon + 1);
         MashParams p = io::load_mash(path);
         auto idx = models::select_anchors(p, sel, path);
-        if (g.config.normalize == "box") models::normalize_to_unit_box(p);
+        const bool first = fz.params.num_anchors == 0 && fz.sources.empty();
+        if (first) fz.first_input = models::subset_anchors(p, idx);
+        models::BoxFrame f;
+        if (g.config.normalize == "box") f = models::normalize_to_unit_box(p);
+        if (first) fz.frame = f;
         append_params(fz.params, models::subset_anchors(p, idx));
         fz.sources.push_back(path + ":" + sel);
     }
@@ -195,12 +202,22 @@ int run_generate(const GenerateArgs& a) {
                 }());
                 const double dev = max_deviation(head, fz.params);
                 js["frozen_max_deviation_roundtrip"] = dev;
-                // Frozen anchors are given: write their exact input values.
+                // Frozen anchors are given: write their exact values (in the training frame, then
+                // mapped back below with everything else).
                 std::copy(fz.params.rotate_vectors.begin(), fz.params.rotate_vectors.end(), p.rotate_vectors.begin());
                 std::copy(fz.params.positions.begin(), fz.params.positions.end(), p.positions.begin());
                 std::copy(fz.params.mask_params.begin(), fz.params.mask_params.end(), p.mask_params.begin());
                 std::copy(fz.params.sh_params.begin(), fz.params.sh_params.end(), p.sh_params.begin());
                 p.use_inverse = fz.params.use_inverse;
+                // The answer in the coordinates of the (first) input: the inverse of its normalization;
+                // the first input's anchors then take their exact input values (bit-identical).
+                fz.frame.undo(p);
+                const auto& q = fz.first_input;
+                std::copy(q.rotate_vectors.begin(), q.rotate_vectors.end(), p.rotate_vectors.begin());
+                std::copy(q.positions.begin(), q.positions.end(), p.positions.begin());
+                std::copy(q.mask_params.begin(), q.mask_params.end(), p.mask_params.begin());
+                std::copy(q.sh_params.begin(), q.sh_params.end(), p.sh_params.begin());
+                js["frame"] = "input";
             }
             char name[256];
             std::snprintf(name, sizeof name, "%s_%03lld", cats[ci].first.c_str(), static_cast<long long>(i));

@@ -11,7 +11,14 @@ rm -rf "$W" && mkdir -p "$W"
 "$MASH" train --config "$CONFIG" -o "$W/model" --threads 2 --set train.steps=150 --log-level warn
 CK="$W/model/checkpoint.pt"
 "$MASH" generate --checkpoint "$CK" --num 3 --points 1000 --steps 10 -o "$W/gen" --threads 2
-"$MASH" generate --checkpoint "$CK" --complete "$DATA/animal/cow.npz" --keep-anchors 0-15 --category animal \
+# Completion answers in the input's coordinates: an input far from the training frame (the cow
+# scaled by 3.7 and moved; positions and SH distances scale together).
+"$PY" -c "
+import numpy as np, sys
+z = dict(np.load('$DATA/animal/cow.npz'))
+z['positions'] = z['positions'] * 3.7 + np.array([1.0, -2.0, 5.0]); z['sh_params'] = z['sh_params'] * 3.7
+np.savez('$W/cow_moved.npz', **z)"
+"$MASH" generate --checkpoint "$CK" --complete "$W/cow_moved.npz" --keep-anchors 0-15 --category animal \
   --num 2 --steps 10 -o "$W/complete" --threads 2
 "$MASH" generate --checkpoint "$CK" --blend "$DATA/animal/cow.npz:0-7" --blend "$DATA/object/fandisk.npz:20-27" \
   --category object --num 1 --solver heun --steps 5 -o "$W/blend" --threads 2
@@ -31,18 +38,25 @@ def unit_box(path):  # the training data's normalization (data.normalize: box)
     z = dict(np.load(path)); p = z["positions"]; lo, hi = p.min(0), p.max(0); s = 1.0 / (hi - lo).max()
     z["positions"] = (p - (lo + hi) / 2) * s; z["sh_params"] = z["sh_params"] * s
     return z
-src = unit_box(data + "/animal/cow.npz")
+moved = dict(np.load(w + "/cow_moved.npz"))
+lo, hi = moved["positions"].min(0), moved["positions"].max(0)
 for s in c["shapes"]:
     z = np.load(s["file"])
     for k in ("rotate_vectors", "positions", "mask_params", "sh_params"):
-        assert np.allclose(z[k][:16], src[k][:16], rtol=0, atol=1e-12), k
+        assert np.array_equal(z[k][:16], moved[k][:16]), k  # bit-identical to the input file
     assert s["frozen_max_deviation_roundtrip"] < 1e-4, s
-    assert not np.array_equal(z["positions"][16:], src["positions"][16:])
+    assert not np.array_equal(z["positions"][16:], moved["positions"][16:])
+    # the generated anchors are in the input's frame too (its box, with a margin), not the unit box
+    span = (hi - lo).max()
+    assert (z["positions"][16:] > lo - 0.5 * span).all() and (z["positions"][16:] < hi + 0.5 * span).all(), z["positions"][16:]
+src = unit_box(data + "/animal/cow.npz")
 b = json.load(open(w + "/blend/generate.json"))
 z = np.load(b["shapes"][0]["file"])
 fan = unit_box(data + "/object/fandisk.npz")
-assert np.allclose(z["positions"][:8], src["positions"][:8], rtol=0, atol=1e-12)
-assert np.allclose(z["positions"][8:16], fan["positions"][20:28], rtol=0, atol=1e-12)
+cow = dict(np.load(data + "/animal/cow.npz"))
+assert np.array_equal(z["positions"][:8], cow["positions"][:8])  # the first input's frame, exact values
+p = cow["positions"]; clo, chi = p.min(0), p.max(0); cs = 1.0 / (chi - clo).max()
+assert np.allclose(z["positions"][8:16], fan["positions"][20:28] / cs + (clo + chi) / 2, rtol=0, atol=1e-12)
 print("generate: categories, completion (16 frozen, max round-trip deviation %.2e), blend OK"
       % max(s["frozen_max_deviation_roundtrip"] for s in c["shapes"]))
 PY
