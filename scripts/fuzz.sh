@@ -15,4 +15,9 @@ cp -n tests/data/*.np[yz] fuzz-corpus/ 2>/dev/null || true
 for f in handmade_3anchor.npy handmade_3anchor_legacy.npy bunny_a400_params.npz; do
   cp -n tests/data/mash_official/$f fuzz-corpus/
 done
-exec build-fuzz/fuzz_formats fuzz-corpus -max_total_time="$SECONDS_TO_RUN" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1
+# The original generator's files: a torch.save archive, its data.pkl alone, a joblib normalizer.
+G=tests/data/mash_diffusion_golden
+cp -n $G/category_small_checkpoint.pth $G/bunny_multi_linear_transformers.pkl fuzz-corpus/
+/usr/bin/python3 -c "import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); open(sys.argv[2],'wb').write(z.read('category_small_checkpoint/data.pkl'))" \
+  $G/category_small_checkpoint.pth fuzz-corpus/torch_data.pkl
+exec build-fuzz/fuzz_formats fuzz-corpus -max_total_time="$SECONDS_TO_RUN" -max_len=262144 -rss_limit_mb=2048 -print_final_stats=1
