@@ -14,6 +14,7 @@ struct TrainConfig {
     std::string data_root;           ///< folder of MASH files (fit-dataset output); relative to the config file
     double val_fraction = 0.1;       ///< held-out shapes (0 → validate on the training shapes)
     int64_t max_val_shapes = 64;
+    std::string categories = "dataset";  ///< category table: dataset (one row per folder found) | shapenet55 (the original's 55 synsets)
     std::string normalize = "box";   ///< box: each shape centred, longest anchor-bbox side 1 (exact MASH scaling); none
     std::string image_root;          ///< image models: views IMAGE_ROOT/<category>/<id>/*.png|jpg (mash render-views)
     std::string feature_cache;       ///< encoder feature cache ("" = <output>/feature_cache)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "mash/core/errors.h"
+#include "mash/dataset/dataset.h"
 #include "mash/io/mash_file.h"
 #include "mash/io/npy.h"
 #include "mash/io/plot.h"
@@ -69,7 +70,7 @@ BoxFrame normalize_to_unit_box(MashParams& p) {
     return f;
 }
 
-MashSet load_mash_folder(const std::string& root, const std::string& normalize) {
+MashSet load_mash_folder(const std::string& root, const std::string& normalize, const std::string& vocabulary) {
     if (root.empty()) throw ConfigError("data.root is not set (a folder of MASH files, e.g. the fit-dataset output)");
     if (!fs::is_directory(root)) throw IoError(root + ": data folder not found (expected a folder of MASH files)");
     // Manifest: only shapes fitted successfully.
@@ -107,9 +108,22 @@ MashSet load_mash_folder(const std::string& root, const std::string& normalize) 
     MashSet s;
     std::map<std::string, int64_t> cat_index;
     for (const auto& f : files) cat_index[f.first.substr(0, f.first.rfind('/'))] = 0;
-    for (auto& kv : cat_index) {
-        kv.second = static_cast<int64_t>(s.category_names.size());
-        s.category_names.push_back(kv.first);
+    if (vocabulary == "shapenet55") {
+        // The original's fixed table: 55 rows in synset order; folders named by synset id or name.
+        for (const auto& [id, name] : dataset::shapenet_synsets()) s.category_names.push_back(name);
+        for (auto& kv : cat_index) {
+            const std::string usual = dataset::shapenet_category_name(kv.first);
+            auto it = std::find(s.category_names.begin(), s.category_names.end(), usual);
+            if (it == s.category_names.end())
+                throw InputError(root + "/" + kv.first + ": not a ShapeNet category (data.categories: shapenet55 expects "
+                                 "folders named by synset id or name, e.g. 03001627 or chair)");
+            kv.second = it - s.category_names.begin();
+        }
+    } else {
+        for (auto& kv : cat_index) {
+            kv.second = static_cast<int64_t>(s.category_names.size());
+            s.category_names.push_back(kv.first);
+        }
     }
     std::vector<at::Tensor> toks;
     int64_t A = -1;
@@ -504,7 +518,7 @@ int run_training(const TrainRun& run) {
 
     ProcessGroup pg(env, 300, run.device == "cuda");
     const bool main_rank = env.rank == 0;
-    MashSet all = load_mash_folder(cfg.data_root, cfg.normalize);
+    MashSet all = load_mash_folder(cfg.data_root, cfg.normalize, cfg.categories);
     if (cfg.condition == "image") {
         int64_t dropped = attach_images(all, cfg.image_root);
         if (main_rank && dropped > 0) spdlog::warn("train: {} shapes have no images under {} and are skipped", dropped, cfg.image_root);

@@ -39,7 +39,10 @@ struct MashSet {
 /// (exactly: MashParams::scale) so its anchor-position bounding box is centred at 0 with longest
 /// side 1, as ShapeNet's normalized models; "none" keeps the coordinates. Throws IoError /
 /// InputError naming the file.
-MashSet load_mash_folder(const std::string& root, const std::string& normalize = "box");
+/// vocabulary: dataset (one category per folder found, sorted) | shapenet55 (the original's fixed
+/// table of 55 ShapeNet synsets; folders named by synset id or usual name).
+MashSet load_mash_folder(const std::string& root, const std::string& normalize = "box",
+                         const std::string& vocabulary = "dataset");
 /// Pairs every shape <category>/<id> with IMAGE_ROOT/<category>/<id>/*.png|jpg (sorted) and drops
 /// shapes without images; returns how many were dropped. Throws IoError if none has images.
 int64_t attach_images(MashSet& set, const std::string& image_root);

@@ -51,6 +51,20 @@ for d in ("gen_synset", "gen_name"):
     assert np.load(g["shapes"][0]["file"])["positions"].shape == (400, 3)
 print("generate from an imported model OK")
 PY
+# Our own training with the original's 55-synset vocabulary (folders by synset id or name).
+mkdir -p "$W/sn/chair" "$W/sn/02691156"
+cp "$R/tests/data/mash_small/animal/cow.npz" "$W/sn/chair/a.npz"
+cp "$R/tests/data/mash_small/animal/camel.npz" "$W/sn/chair/b.npz"
+cp "$R/tests/data/mash_small/object/fandisk.npz" "$W/sn/02691156/c.npz"
+"$MASH" train --config "$R/configs/train/tiny_category.yaml" -o "$W/sn_model" --set data.root="$W/sn" \
+  --set data.categories=shapenet55 --set data.val_fraction=0 --set train.steps=3 --log-level warn --threads 2
+"$MASH" generate --checkpoint "$W/sn_model/checkpoint.pt" --category 02691156 --num 1 --steps 2 -o "$W/sn_gen" --no-render --threads 2
+"$PY" - "$W" <<'PY'
+import json, sys
+g = json.load(open(sys.argv[1] + "/sn_gen/generate.json"))
+assert g["shapes"][0]["category"] == "airplane", g
+print("training with the shapenet55 vocabulary OK")
+PY
 expect_fail() {  # expect_fail PATTERN OUTPUT cmd...
   local pat=$1 out=$2; shift 2
   set +e; "$@" 2>"$W/err.txt" >/dev/null; local rc=$?; set -e
