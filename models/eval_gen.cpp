@@ -14,7 +14,7 @@
 #include "mash/core/errors.h"
 #include "mash/io/geometry_io.h"
 #include "mash/io/mash_file.h"
-#include "mash/io/npy.h"
+#include "mash/core/files.h"
 #include "mash/losses/nearest.h"
 #include "models/preview.h"
 

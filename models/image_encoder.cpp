@@ -10,7 +10,8 @@
 #include <filesystem>
 
 #include "mash/core/errors.h"
-#include "mash/io/npy.h"
+#include "mash/core/files.h"
+#include "mash/formats/npy.h"
 
 namespace fs = std::filesystem;
 

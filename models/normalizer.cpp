@@ -8,7 +8,7 @@
 #include <cmath>
 
 #include "mash/core/errors.h"
-#include "mash/io/npy.h"
+#include "mash/core/files.h"
 
 namespace mash::models {
 namespace {

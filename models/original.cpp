@@ -10,7 +10,9 @@
 
 #include "mash/core/errors.h"
 #include "mash/dataset/dataset.h"
-#include "mash/io/npy.h"
+#include "mash/core/files.h"
+#include "mash/formats/npy.h"
+#include "mash/formats/pickle.h"
 #include "models/tokens.h"
 
 namespace mash::models {

@@ -20,7 +20,7 @@
 #include "mash/core/errors.h"
 #include "mash/dataset/dataset.h"
 #include "mash/io/mash_file.h"
-#include "mash/io/npy.h"
+#include "mash/core/files.h"
 #include "mash/io/plot.h"
 #include "models/distributed.h"
 #include "models/generator.h"

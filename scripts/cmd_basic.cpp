@@ -13,7 +13,7 @@
 #include "mash/core/errors.h"
 #include "mash/io/geometry_io.h"
 #include "mash/io/mash_file.h"
-#include "mash/io/npy.h"
+
 #include "mash/ops/sampling.h"
 #include "mash/representation/mash.h"
 #include "scripts/commands.h"

@@ -18,7 +18,7 @@
 #include "mash/dataset/dataset.h"
 #include "mash/fitting/pipeline.h"
 #include "mash/io/mash_file.h"
-#include "mash/io/npy.h"
+#include "mash/core/files.h"
 #include "scripts/commands.h"
 
 namespace mash::cli {

@@ -19,7 +19,7 @@
 #include "mash/fitting/pipeline.h"
 #include "mash/io/geometry_io.h"
 #include "mash/io/mash_file.h"
-#include "mash/io/npy.h"
+#include "mash/core/files.h"
 #include "mash/io/plot.h"
 #include "mash/representation/mash.h"
 #include "scripts/commands.h"

@@ -16,7 +16,7 @@
 #include "mash/fitting/fitter.h"
 #include "mash/io/geometry_io.h"
 #include "mash/io/mash_file.h"
-#include "mash/io/npy.h"
+#include "mash/core/files.h"
 #include "mash/io/render.h"
 #include "mash/losses/losses.h"
 #include "mash/mesh/extract.h"

@@ -9,7 +9,7 @@ SECONDS_TO_RUN=${1:-600}
 MASH_DEPS_EXTRA="clang-14 libclang-rt-14-dev" scripts/install-deps.sh
 mkdir -p build-fuzz fuzz-corpus
 clang++-14 -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I. \
-  mash/io/npy.cpp mash/representation/mash_params.cpp tests/fuzz/fuzz_formats.cpp -lz -o build-fuzz/fuzz_formats
+  mash/formats/*.cpp mash/core/files.cpp mash/representation/mash_params.cpp tests/fuzz/fuzz_formats.cpp -lz -o build-fuzz/fuzz_formats
 # Seed corpus: numpy-written fixtures and the original implementation's small files.
 cp -n tests/data/*.np[yz] fuzz-corpus/ 2>/dev/null || true
 for f in handmade_3anchor.npy handmade_3anchor_legacy.npy bunny_a400_params.npz; do

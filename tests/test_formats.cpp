@@ -11,7 +11,10 @@
 
 #include "mash/core/errors.h"
 #include "mash/io/mash_file.h"
-#include "mash/io/npy.h"
+#include "mash/core/files.h"
+#include "mash/formats/npy.h"
+#include "mash/formats/pickle.h"
+#include "mash/formats/zip.h"
 #include "tests/support/paths.h"
 
 using namespace mash;

@@ -9,7 +9,8 @@
 #include <fstream>
 
 #include "mash/io/mash_file.h"
-#include "mash/io/npy.h"
+#include "mash/core/files.h"
+#include "mash/formats/npy.h"
 #include "mash/ops/sampling.h"
 #include "mash/representation/mash.h"
 #include "tests/support/support.h"

@@ -7,7 +7,8 @@
 #include <map>
 
 #include "mash/io/mash_file.h"
-#include "mash/io/npy.h"
+#include "mash/core/files.h"
+#include "mash/formats/npy.h"
 #include "models/normalizer.h"
 #include "models/original.h"
 #include "models/tokens.h"

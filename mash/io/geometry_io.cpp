@@ -18,7 +18,8 @@
 #include <unistd.h>
 
 #include "mash/core/errors.h"
-#include "mash/io/npy.h"
+#include "mash/core/files.h"
+#include "mash/formats/npy.h"
 
 namespace mash::io {
 namespace fs = std::filesystem;

@@ -9,7 +9,9 @@
 #include <optional>
 
 #include "mash/core/errors.h"
-#include "mash/io/npy.h"
+#include "mash/core/files.h"
+#include "mash/formats/npy.h"
+#include "mash/formats/pickle.h"
 #include "mash/ops/rotation.h"
 
 namespace mash::io {

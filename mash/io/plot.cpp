@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "mash/core/errors.h"
-#include "mash/io/npy.h"
+#include "mash/core/files.h"
 
 namespace mash::io {
 namespace {

@@ -13,7 +13,7 @@
 #include <limits>
 
 #include "mash/core/errors.h"
-#include "mash/io/npy.h"
+#include "mash/core/files.h"
 
 namespace mash::io {
 

@@ -19,7 +19,7 @@
 
 #include "mash/core/errors.h"
 #include "mash/io/geometry_io.h"
-#include "mash/io/npy.h"
+#include "mash/core/files.h"
 #include "mash/losses/nearest.h"
 #include "mash/ops/sampling.h"
 #include "mash/representation/mash.h"

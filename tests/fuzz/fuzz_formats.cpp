@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "mash/core/errors.h"
-#include "mash/io/npy.h"
+#include "mash/formats/npy.h"
+#include "mash/formats/pickle.h"
+#include "mash/formats/zip.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace mash::io;
