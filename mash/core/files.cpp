@@ -37,19 +37,22 @@ void write_atomically(const std::string& path, const std::string& what,
                       const std::function<bool(const std::string&)>& writer) {
     namespace fs = std::filesystem;
     fs::path target(path), dir = target.parent_path();
-    if (!dir.empty() && !fs::exists(dir)) throw IoError(path + ": directory " + dir.string() + " does not exist");
+    std::error_code ec;
+    if (!dir.empty() && !fs::exists(dir, ec)) throw IoError(path + ": directory " + dir.string() + " does not exist");
+    if (!dir.empty() && !fs::is_directory(dir, ec))
+        throw IoError(path + ": " + dir.string() + " is not a directory (expected an output folder)");
     fs::path tmp = dir / (".tmp" + std::to_string(::getpid()) + "-" + target.filename().string());
     bool ok = false;
     try {
         ok = writer(tmp.string());
     } catch (...) {
-        fs::remove(tmp);
+        fs::remove(tmp, ec);
         throw;
     }
-    std::error_code ec;
     if (ok) fs::rename(tmp, target, ec);
     if (!ok || ec) {
-        fs::remove(tmp);
+        std::error_code ignored;
+        fs::remove(tmp, ignored);
         throw IoError(path + ": cannot write " + what + (ec ? " (" + ec.message() + ")" : ""));
     }
 }
