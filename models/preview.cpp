@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "mash/io/render.h"
+#include "mash/pictures/render.h"
 #include "mash/representation/mash.h"
 
 namespace mash::models {

@@ -21,7 +21,7 @@
 #include "mash/dataset/dataset.h"
 #include "mash/io/mash_file.h"
 #include "mash/core/files.h"
-#include "mash/io/plot.h"
+#include "mash/pictures/plot.h"
 #include "models/distributed.h"
 #include "models/generator.h"
 #include "models/image_encoder.h"

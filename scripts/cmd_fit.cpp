@@ -20,7 +20,7 @@
 #include "mash/io/geometry_io.h"
 #include "mash/io/mash_file.h"
 #include "mash/core/files.h"
-#include "mash/io/plot.h"
+#include "mash/pictures/plot.h"
 #include "mash/representation/mash.h"
 #include "scripts/commands.h"
 

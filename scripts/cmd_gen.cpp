@@ -19,7 +19,7 @@
 #include "mash/mesh/extract.h"
 #include "mash/ops/rotation.h"
 #include "mash/dataset/dataset.h"
-#include "mash/io/render.h"
+#include "mash/pictures/render.h"
 #include "models/eval_gen.h"
 #include "models/image_encoder.h"
 #include "models/generator.h"

@@ -17,7 +17,7 @@
 #include "mash/io/geometry_io.h"
 #include "mash/io/mash_file.h"
 #include "mash/core/files.h"
-#include "mash/io/render.h"
+#include "mash/pictures/render.h"
 #include "mash/losses/losses.h"
 #include "mash/mesh/extract.h"
 #include "mash/representation/mash.h"

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <set>
 
-#include "mash/io/render.h"
+#include "mash/pictures/render.h"
 #include "mash/mesh/extract.h"
 #include "mash/ops/rotation.h"
 #include "tests/support/support.h"

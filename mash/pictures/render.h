@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: MIT
+// mash/pictures: what people look at, written as PNG without a display: plot.h (line plots, e.g.
+// loss curves) and render.h (the CPU renderer and the image tiler). Geometry IO is in mash/io.
+//
 // A small CPU renderer for pictures without a display: z-buffered triangle rasterization with
 // Lambert shading (two-sided, so polygon soups look right) and shaded point splats. K views around
 // the object side by side in one PNG. Orthographic cameras on a circle at 20° elevation.

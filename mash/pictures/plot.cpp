@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "mash/io/plot.h"
+#include "mash/pictures/plot.h"
 
 #include <open3d/geometry/Image.h>
 #include <open3d/io/ImageIO.h>

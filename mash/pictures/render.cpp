@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "mash/io/render.h"
+#include "mash/pictures/render.h"
 
 #include <open3d/geometry/Image.h>
 #include <open3d/io/ImageIO.h>
