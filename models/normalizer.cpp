@@ -79,10 +79,9 @@ QuantileNormalizer QuantileNormalizer::fit(const at::Tensor& data_in, std::vecto
     at::Tensor sorted = std::get<0>(data.sort(0)).t().contiguous();  // [D, n]
     QuantileNormalizer q;
     q.source_ = at::empty({D, kKnots}, at::kDouble);
-    q.target_ = at::empty({kKnots}, at::kDouble);
+    q.target_ = at::tensor(standard_target_knots(), at::kDouble);
     auto* src = q.source_.data_ptr<double>();
     const auto* s = sorted.data_ptr<double>();
-    for (int64_t i = 0; i < kKnots; ++i) q.target_[i] = normal_quantile(0.001 + i * 0.998 / 100.0);
     for (int64_t d = 0; d < D; ++d) {
         const double* col = s + d * n;
         double range = col[n - 1] - col[0];
@@ -143,30 +142,44 @@ QuantileNormalizer QuantileNormalizer::from_json(const std::string& text, const 
     try {
         if (j.value("format", "") != "mash-quantile-normalizer") throw bad("wrong or missing 'format'");
         if (j.value("version", 0) != 1) throw bad("unsupported 'version'");
-        auto t = j.at("target_knots").get<std::vector<double>>();
-        auto rows = j.at("source_knots").get<std::vector<std::vector<double>>>();
-        auto names = j.at("columns").get<std::vector<std::string>>();
-        if (t.size() != kKnots) throw bad("target_knots must have 101 values");
-        if (rows.empty() || names.size() != rows.size()) throw bad("columns and source_knots disagree");
-        QuantileNormalizer q;
-        q.target_ = at::tensor(t, at::kDouble);
-        q.source_ = at::empty({static_cast<int64_t>(rows.size()), kKnots}, at::kDouble);
-        for (size_t d = 0; d < rows.size(); ++d) {
-            if (rows[d].size() != kKnots) throw bad("source_knots[" + std::to_string(d) + "] must have 101 values");
-            for (int64_t i = 0; i < kKnots; ++i) {
-                double v = rows[d][i];
-                if (!std::isfinite(v) || (i > 0 && v <= rows[d][i - 1]))
-                    throw bad("source_knots[" + std::to_string(d) + "] must be finite and strictly increasing");
-                q.source_[d][i] = v;
-            }
-        }
-        for (int64_t i = 1; i < kKnots; ++i)
-            if (!(t[i] > t[i - 1])) throw bad("target_knots must be strictly increasing");
-        q.names_ = names;
-        return q;
+        return from_knots(j.at("source_knots").get<std::vector<std::vector<double>>>(),
+                          j.at("target_knots").get<std::vector<double>>(), j.at("columns").get<std::vector<std::string>>(),
+                          what);
     } catch (const nlohmann::json::exception& e) {
         throw bad(e.what());
     }
+}
+
+QuantileNormalizer QuantileNormalizer::from_knots(const std::vector<std::vector<double>>& rows, const std::vector<double>& t,
+                                                  std::vector<std::string> names, const std::string& what) {
+    auto bad = [&](const std::string& why) -> IoError {
+        return IoError(what + ": not a valid normalizer file: " + why +
+                       " (expected the JSON written by `mash train`: format mash-quantile-normalizer, version 1)");
+    };
+    if (t.size() != kKnots) throw bad("target_knots must have 101 values");
+    if (rows.empty() || names.size() != rows.size()) throw bad("columns and source_knots disagree");
+    QuantileNormalizer q;
+    q.target_ = at::tensor(t, at::kDouble);
+    q.source_ = at::empty({static_cast<int64_t>(rows.size()), kKnots}, at::kDouble);
+    for (size_t d = 0; d < rows.size(); ++d) {
+        if (rows[d].size() != kKnots) throw bad("source_knots[" + std::to_string(d) + "] must have 101 values");
+        for (int64_t i = 0; i < kKnots; ++i) {
+            double v = rows[d][i];
+            if (!std::isfinite(v) || (i > 0 && v <= rows[d][i - 1]))
+                throw bad("source_knots[" + std::to_string(d) + "] must be finite and strictly increasing");
+            q.source_[d][i] = v;
+        }
+    }
+    for (int64_t i = 1; i < kKnots; ++i)
+        if (!(t[i] > t[i - 1])) throw bad("target_knots must be strictly increasing");
+    q.names_ = std::move(names);
+    return q;
+}
+
+std::vector<double> QuantileNormalizer::standard_target_knots() {
+    std::vector<double> t(kKnots);
+    for (int64_t i = 0; i < kKnots; ++i) t[i] = normal_quantile(0.001 + i * 0.998 / 100.0);
+    return t;
 }
 
 void QuantileNormalizer::save(const std::string& path) const {

@@ -31,6 +31,13 @@ public:
     /// y [..., D] → x [..., D].
     at::Tensor inverse(const at::Tensor& y) const;
 
+    /// From knots (source [D][101], shared target [101]); checks them (finite, strictly
+    /// increasing, sizes agree) and throws IoError("<what>: not a valid normalizer ...").
+    static QuantileNormalizer from_knots(const std::vector<std::vector<double>>& source, const std::vector<double>& target,
+                                         std::vector<std::string> column_names, const std::string& what);
+    /// The shared target knots Φ⁻¹(0.001 + i·0.998/100), i = 0..100.
+    static std::vector<double> standard_target_knots();
+
     std::string to_json() const;
     static QuantileNormalizer from_json(const std::string& text, const std::string& what);
     void save(const std::string& path) const;  ///< atomic

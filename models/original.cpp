@@ -2,7 +2,6 @@
 #include "models/original.h"
 
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <map>
@@ -17,11 +16,6 @@
 
 namespace mash::models {
 
-const std::vector<std::pair<std::string, std::string>>& shapenet55() {
-    static const auto v = dataset::shapenet_synsets();
-    return v;
-}
-
 QuantileNormalizer load_original_normalizer(const std::string& path) {
     if (!std::filesystem::is_regular_file(path)) throw IoError(path + ": normalizer not found");
     auto bytes = io::read_file(path);
@@ -30,19 +24,13 @@ QuantileNormalizer load_original_normalizer(const std::string& path) {
     if (int64_t(cols.size()) != layout.channels())
         throw IoError(path + ": the original normalizer has " + std::to_string(cols.size()) +
                       " columns (expected 25: ortho6d, position, mask, SH)");
-    nlohmann::json j;
-    j["format"] = "mash-quantile-normalizer";
-    j["version"] = 1;
-    j["columns"] = layout.column_names();
-    j["target_knots"] = cols[0].target;
     std::vector<std::vector<double>> src;
     for (size_t c = 0; c < cols.size(); ++c) {
         if (cols[c].target != cols[0].target)
             throw IoError(path + ": column " + std::to_string(c) + " has other target knots than column 0 (expected one shared set)");
         src.push_back(cols[c].source);
     }
-    j["source_knots"] = src;
-    return QuantileNormalizer::from_json(j.dump(), path);
+    return QuantileNormalizer::from_knots(src, cols[0].target, layout.column_names(), path);
 }
 
 namespace {
@@ -130,7 +118,7 @@ Generator import_original(const std::string& path, const std::string& normalizer
     std::vector<std::string> categories;
     if (condition == "category") {
         if (cat.size(0) == 55)
-            for (const auto& [synset, name] : shapenet55()) categories.push_back(name);
+            for (const auto& [synset, name] : dataset::shapenet_synsets()) categories.push_back(name);
         else
             for (int64_t i = 0; i < cat.size(0); ++i) categories.push_back("category_" + std::to_string(i));
     }
@@ -138,18 +126,9 @@ Generator import_original(const std::string& path, const std::string& normalizer
     if (!normalizer_pkl.empty()) {
         norm = load_original_normalizer(normalizer_pkl);
     } else {  // identity: source knots = target knots
-        auto tk = [] {
-            std::vector<double> t;
-            for (int i = 0; i < 101; ++i) t.push_back(QuantileNormalizer::normal_quantile(0.001 + i * 0.998 / 100));
-            return t;
-        }();
-        nlohmann::json j;
-        j["format"] = "mash-quantile-normalizer";
-        j["version"] = 1;
-        j["columns"] = layout.column_names();
-        j["target_knots"] = tk;
-        j["source_knots"] = std::vector<std::vector<double>>(size_t(channels), tk);
-        norm = QuantileNormalizer::from_json(j.dump(), "identity normalizer");
+        const auto tk = QuantileNormalizer::standard_target_knots();
+        norm = QuantileNormalizer::from_knots(std::vector<std::vector<double>>(size_t(channels), tk), tk,
+                                              layout.column_names(), "identity normalizer");
     }
     Generator g = Generator::create(cfg, layout, /*num_anchors=*/400, categories, norm);
     g.step = std::max<int64_t>(0, step);

@@ -43,7 +43,4 @@ Generator import_original(const std::string& checkpoint, const std::string& norm
 /// The original normalizer file as our QuantileNormalizer (knots copied exactly).
 QuantileNormalizer load_original_normalizer(const std::string& path);
 
-/// The 55 ShapeNetCore.v2 synsets in the original's category order, with the usual names.
-const std::vector<std::pair<std::string, std::string>>& shapenet55();
-
 }  // namespace mash::models

@@ -52,6 +52,14 @@ struct Frozen {
     std::vector<std::string> sources;
 };
 
+/// The first src.num_anchors anchors of dst take src's values (same degrees).
+void overwrite_leading_anchors(MashParams& dst, const MashParams& src) {
+    std::copy(src.rotate_vectors.begin(), src.rotate_vectors.end(), dst.rotate_vectors.begin());
+    std::copy(src.positions.begin(), src.positions.end(), dst.positions.begin());
+    std::copy(src.mask_params.begin(), src.mask_params.end(), dst.mask_params.begin());
+    std::copy(src.sh_params.begin(), src.sh_params.end(), dst.sh_params.begin());
+}
+
 void append_params(MashParams& dst, const MashParams& src) {
     if (dst.num_anchors == 0) {
         dst = src;
@@ -119,7 +127,8 @@ int run_generate(const GenerateArgs& a) {
         if (a.category.empty() || a.category == "all") {
             for (size_t i = 0; i < g.categories.size(); ++i) cats.emplace_back(g.categories[i], static_cast<int64_t>(i));
         } else {
-            { const int64_t ci = g.category_index(a.category); cats.emplace_back(g.categories[ci], ci); }
+            const int64_t ci = g.category_index(a.category);
+            cats.emplace_back(g.categories[ci], ci);
         }
     } else {
         if (!a.category.empty()) throw ConfigError("generate: --category given but the model is unconditional");
@@ -205,19 +214,12 @@ int run_generate(const GenerateArgs& a) {
                 js["frozen_max_deviation_roundtrip"] = dev;
                 // Frozen anchors are given: write their exact values (in the training frame, then
                 // mapped back below with everything else).
-                std::copy(fz.params.rotate_vectors.begin(), fz.params.rotate_vectors.end(), p.rotate_vectors.begin());
-                std::copy(fz.params.positions.begin(), fz.params.positions.end(), p.positions.begin());
-                std::copy(fz.params.mask_params.begin(), fz.params.mask_params.end(), p.mask_params.begin());
-                std::copy(fz.params.sh_params.begin(), fz.params.sh_params.end(), p.sh_params.begin());
+                overwrite_leading_anchors(p, fz.params);
                 p.use_inverse = fz.params.use_inverse;
                 // The answer in the coordinates of the (first) input: the inverse of its normalization;
                 // the first input's anchors then take their exact input values (bit-identical).
                 fz.frame.undo(p);
-                const auto& q = fz.first_input;
-                std::copy(q.rotate_vectors.begin(), q.rotate_vectors.end(), p.rotate_vectors.begin());
-                std::copy(q.positions.begin(), q.positions.end(), p.positions.begin());
-                std::copy(q.mask_params.begin(), q.mask_params.end(), p.mask_params.begin());
-                std::copy(q.sh_params.begin(), q.sh_params.end(), p.sh_params.begin());
+                overwrite_leading_anchors(p, fz.first_input);
                 js["frame"] = "input";
             }
             char name[256];

@@ -6,6 +6,7 @@
 
 #include <map>
 
+#include "mash/dataset/dataset.h"
 #include "mash/io/mash_file.h"
 #include "mash/core/files.h"
 #include "mash/formats/npy.h"
@@ -72,7 +73,7 @@ TEST_CASE("original: the normalizer fitted on the bunny tokens matches the origi
 }
 
 TEST_CASE("original: ShapeNet-55 vocabulary in the original's order", "[original][categories]") {
-    const auto& v = shapenet55();
+    const auto v = dataset::shapenet_synsets();
     REQUIRE(v.size() == 55);
     CHECK(v[0].first == "02691156");
     CHECK(v[0].second == "airplane");

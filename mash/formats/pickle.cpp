@@ -51,6 +51,13 @@ struct PyObj {
 };
 
 
+/// The value of a string key in a dict object (or an object's attributes), or null.
+PyRef dict_get(const PyRef& dict, const std::string& key) {
+    for (size_t k = 0; k + 1 < dict->items.size(); k += 2)
+        if (dict->items[k]->kind == PyObj::kStr && dict->items[k]->s == key) return dict->items[k + 1];
+    return nullptr;
+}
+
 class Unpickler {
 public:
     /// kNumpy: pickled numpy dicts (np.save of a dict). kTorch: torch.save archives' data.pkl
@@ -360,17 +367,12 @@ private:
         o->s = cls->s;
         stack_.push_back(o);
     }
-    static PyRef attr(const PyRef& dict, const std::string& key) {
-        for (size_t k = 0; k + 1 < dict->items.size(); k += 2)
-            if (dict->items[k]->kind == PyObj::kStr && dict->items[k]->s == key) return dict->items[k + 1];
-        return nullptr;
-    }
     /// joblib's NumpyArrayWrapper: shape, order, dtype in the state; then [1 byte padding length,
     /// padding] when numpy_array_alignment_bytes is set, then the raw array bytes.
     void build_joblib_array(PyRef obj, PyRef state) {
         if (state->kind != PyObj::kDict) bad("bad NumpyArrayWrapper state");
-        PyRef shape = attr(state, "shape"), order = attr(state, "order"), dtype = attr(state, "dtype"),
-              align = attr(state, "numpy_array_alignment_bytes");
+        PyRef shape = dict_get(state, "shape"), order = dict_get(state, "order"), dtype = dict_get(state, "dtype"),
+              align = dict_get(state, "numpy_array_alignment_bytes");
         if (!shape || shape->kind != PyObj::kTuple || !order || order->kind != PyObj::kStr || !dtype ||
             dtype->kind != PyObj::kDtype)
             bad("bad NumpyArrayWrapper state");
@@ -578,16 +580,29 @@ NpyArray materialize_tensor(const PyRef& t, const std::map<std::string, const Zi
     }
     if (n > 0 && (lo < 0 || hi >= storage_numel)) fail(ctx, "tensor view exceeds its storage (corrupt file)");
     out.data.resize(size_t(n) * out.itemsize);
+    enum { kCopy, kHalf, kBFloat16 } conv = t->storage->storage_type == "torch.HalfStorage"       ? kHalf
+                                            : t->storage->storage_type == "torch.BFloat16Storage" ? kBFloat16
+                                                                                                  : kCopy;
+    // C-contiguous views of a copyable type (what state dicts hold): one block copy.
+    bool contiguous = true;
+    for (int64_t d = int64_t(t->shape.size()) - 1, expect = 1; d >= 0; --d) {
+        if (t->shape[d] != 1 && t->stride[d] != expect) contiguous = false;
+        expect *= t->shape[d];
+    }
+    if (conv == kCopy && contiguous) {
+        if (n > 0) std::memcpy(out.data.data(), bytes.data() + size_t(t->i) * src_size, out.data.size());
+        return out;
+    }
     std::vector<int64_t> idx(t->shape.size(), 0);
     for (int64_t e = 0; e < n; ++e) {
         int64_t off = t->i;
         for (size_t d = 0; d < idx.size(); ++d) off += idx[d] * t->stride[d];
         const uint8_t* src = bytes.data() + size_t(off) * src_size;
         uint8_t* dst = out.data.data() + size_t(e) * out.itemsize;
-        if (t->storage->storage_type == "torch.HalfStorage") {
+        if (conv == kHalf) {
             const float f = half_to_float(uint16_t(src[0] | src[1] << 8));
             std::memcpy(dst, &f, 4);
-        } else if (t->storage->storage_type == "torch.BFloat16Storage") {
+        } else if (conv == kBFloat16) {
             const uint32_t bits = uint32_t(src[0] | src[1] << 8) << 16;
             std::memcpy(dst, &bits, 4);
         } else {
@@ -678,9 +693,7 @@ std::vector<MultiLinearColumn> parse_joblib_multi_linear(const uint8_t* bytes, s
             fail(what, "column " + key->s + " is not a MultiLinearTransformer");
         seen[col] = true;
         for (const char* name : {"source_values", "target_values"}) {
-            PyRef a = nullptr;
-            for (size_t j = 0; j + 1 < obj->items.size(); j += 2)
-                if (obj->items[j]->kind == PyObj::kStr && obj->items[j]->s == name) a = obj->items[j + 1];
+            const PyRef a = dict_get(obj, name);
             if (!a || a->kind != PyObj::kArray) fail(what, "column " + key->s + ": no " + name + " array");
             NpyArray arr = to_npy_array(a, what, key->s + "." + name);
             if (arr.shape.size() != 1) fail(what, "column " + key->s + ": " + name + " is not a vector");
