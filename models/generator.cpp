@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <unistd.h>
 #include <filesystem>
+#include <limits>
+#include <map>
 
 #include "mash/core/errors.h"
 #include "mash/dataset/dataset.h"
@@ -104,6 +106,27 @@ void Generator::save(const std::string& path, torch::optim::Optimizer* optimizer
     }
 }
 
+namespace {
+/// Module::load does not check shapes (it replaces each tensor by the stored one): check every
+/// parameter and buffer against the freshly built module, and that the weights are finite.
+template <class Bad>
+void load_checked(Denoiser& net, torch::serialize::InputArchive& ar, const std::string& which, const Bad& bad) {
+    std::vector<std::pair<std::string, std::vector<int64_t>>> want;
+    for (const auto& p : net->named_parameters()) want.emplace_back(p.key(), p.value().sizes().vec());
+    for (const auto& b : net->named_buffers()) want.emplace_back(b.key(), b.value().sizes().vec());
+    net->load(ar);
+    std::map<std::string, at::Tensor> got;
+    for (const auto& p : net->named_parameters()) got[p.key()] = p.value();
+    for (const auto& b : net->named_buffers()) got[b.key()] = b.value();
+    for (const auto& [name, shape] : want) {
+        const at::Tensor& t = got[name];
+        if (!t.defined() || t.sizes().vec() != shape || t.scalar_type() != at::kFloat)
+            throw bad(which + "." + name + " has the wrong shape or type for the stored config");
+        if (!at::isfinite(t).all().item<bool>()) throw bad(which + "." + name + " holds non-finite values");
+    }
+}
+}  // namespace
+
 Generator Generator::load(const std::string& path) {
     if (!std::filesystem::is_regular_file(path)) throw IoError(path + ": checkpoint not found");
     auto bad = [&](const std::string& why) {
@@ -120,24 +143,46 @@ Generator Generator::load(const std::string& path) {
             if (!meta.try_read(key, v)) throw bad(std::string("missing meta.") + key);
             return v;
         };
-        if (get("format").toStringRef() != "mash-generator-checkpoint") throw bad("wrong format tag");
-        if (get("version").toInt() != 1) throw bad("unsupported version");
-        g.step = get("step").toInt();
-        g.config = parse_train_config(get("config").toStringRef(), path + " (stored config)");
-        g.normalizer = QuantileNormalizer::from_json(get("normalizer").toStringRef(), path + " (stored normalizer)");
-        g.categories = nlohmann::json::parse(get("categories").toStringRef()).get<std::vector<std::string>>();
-        g.num_anchors = get("num_anchors").toInt();
-        g.layout.mask_degree = get("mask_degree").toInt();
-        g.layout.sh_degree = get("sh_degree").toInt();
+        auto integer = [&](const char* key, int64_t lo, int64_t hi) {
+            const c10::IValue x = get(key);
+            if (!x.isInt() || x.toInt() < lo || x.toInt() > hi)
+                throw bad(std::string("meta.") + key + " is not an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
+            return x.toInt();
+        };
+        auto text = [&](const char* key) {
+            const c10::IValue x = get(key);
+            if (!x.isString()) throw bad(std::string("meta.") + key + " is not a string");
+            return x.toStringRef();
+        };
+        if (text("format") != "mash-generator-checkpoint") throw bad("wrong format tag");
+        if (integer("version", 0, 1 << 20) != 1) throw bad("unsupported version");
+        g.step = integer("step", 0, std::numeric_limits<int64_t>::max());
+        g.config = parse_train_config(text("config"), "stored config");
+        g.normalizer = QuantileNormalizer::from_json(text("normalizer"), "stored normalizer");
+        nlohmann::json cats = nlohmann::json::parse(text("categories"));
+        if (!cats.is_array()) throw bad("meta.categories is not a JSON list");
+        for (const auto& c : cats) {
+            if (!c.is_string()) throw bad("meta.categories holds a non-string");
+            g.categories.push_back(c.get<std::string>());
+        }
+        g.num_anchors = integer("num_anchors", 1, 1 << 20);
+        g.layout.mask_degree = integer("mask_degree", 0, 10);
+        g.layout.sh_degree = integer("sh_degree", 0, 6);
+        if (g.normalizer.dims() != g.layout.channels())
+            throw bad("the normalizer has " + std::to_string(g.normalizer.dims()) + " columns, the token layout " +
+                      std::to_string(g.layout.channels()));
+        if (g.config.condition == "category" && g.categories.empty()) throw bad("a category model without categories");
         g.model = Denoiser(g.denoiser_options());
         g.ema = Denoiser(g.denoiser_options());
         torch::serialize::InputArchive m, e;
         if (!ar.try_read("model", m) || !ar.try_read("ema", e)) throw bad("missing model or EMA weights");
-        g.model->load(m);
-        g.ema->load(e);
+        load_checked(g.model, m, "model", bad);
+        load_checked(g.ema, e, "ema", bad);
         for (auto& p : g.ema->parameters()) p.set_requires_grad(false);
-    } catch (const mash::Error&) {
-        throw;
+    } catch (const IoError& e) {
+        const std::string w = e.what();
+        if (w.find("not a usable mash generator checkpoint") != std::string::npos) throw;
+        throw bad(w);
     } catch (const std::exception& ex) {
         std::string w = ex.what();
         throw bad(w.substr(0, w.find('\n')));

@@ -171,7 +171,7 @@ QuantileNormalizer QuantileNormalizer::from_knots(const std::vector<std::vector<
         }
     }
     for (int64_t i = 1; i < kKnots; ++i)
-        if (!(t[i] > t[i - 1])) throw bad("target_knots must be strictly increasing");
+        if (!(t[i] > t[i - 1]) || !std::isfinite(t[i]) || !std::isfinite(t[0])) throw bad("target_knots must be finite and strictly increasing");
     q.names_ = std::move(names);
     return q;
 }

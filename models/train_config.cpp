@@ -125,16 +125,17 @@ void set_field(TrainConfig& c, const std::string& section, const std::string& ke
 
 void TrainConfig::validate() const {
     auto bad = [](const std::string& key, const std::string& expected) {
-        throw ConfigError("train config: " + key + ": expected " + expected);
+        throw ConfigError(key + ": expected " + expected);
     };
     if (!(val_fraction >= 0 && val_fraction < 1)) bad("data.val_fraction", "a value in [0, 1)");
     if (normalize != "box" && normalize != "none") bad("data.normalize", "box or none");
     if (categories != "dataset" && categories != "shapenet55") bad("data.categories", "dataset or shapenet55");
     if (max_val_shapes < 1) bad("data.max_val_shapes", ">= 1");
-    if (width < 1 || heads < 1 || width % heads != 0) bad("model.width", "a positive multiple of model.heads");
-    if (depth < 1) bad("model.depth", ">= 1");
-    if (time_channels < 2 || time_channels % 2) bad("model.time_channels", "a positive even number");
-    if (context_dim < 1) bad("model.context_dim", ">= 1");
+    if (width < 1 || width > 16384 || heads < 1 || heads > 1024 || width % heads != 0)
+        bad("model.width", "a multiple of model.heads, up to 16384 (heads up to 1024)");
+    if (depth < 1 || depth > 1024) bad("model.depth", "1..1024");
+    if (time_channels < 2 || time_channels > 16384 || time_channels % 2) bad("model.time_channels", "an even number in 2..16384");
+    if (context_dim < 1 || context_dim > 65536) bad("model.context_dim", "1..65536");
     if (condition != "none" && condition != "category" && condition != "image")
         bad("model.condition", "none, category or image");
     if (!(cond_dropout >= 0 && cond_dropout < 1)) bad("model.cond_dropout", "a value in [0, 1)");
@@ -189,19 +190,25 @@ TrainConfig parse_train_config(const std::string& text, const std::string& what,
     if (root.IsNull()) return c;
     if (!root.IsMap()) throw ConfigError(what + ": expected a mapping of sections (data, model, objective, train, sample)");
     for (const auto& sec : root) {
-        const auto section = sec.first.as<std::string>();
+        if (!sec.first.IsScalar()) throw ConfigError(what + ": a section name is not a plain name (expected section: mapping)");
+        const auto section = sec.first.Scalar();
         if (keys_of(section).empty())
             throw ConfigError(what + ": unknown section '" + section + "' (expected data, model, objective, train, sample)");
         if (sec.second.IsNull()) continue;
         if (!sec.second.IsMap()) throw ConfigError(what + ": section '" + section + "' must be a mapping");
         for (const auto& kv : sec.second) {
-            const auto key = kv.first.as<std::string>();
+            if (!kv.first.IsScalar()) throw ConfigError(what + ": " + section + ": a key is not a plain name (expected key: value)");
+            const auto key = kv.first.Scalar();
             if (!kv.second.IsScalar() && !kv.second.IsNull())
                 throw ConfigError(what + ": " + section + "." + key + " must be a scalar");
-            set_field(c, section, key, kv.second.IsNull() ? "" : kv.second.as<std::string>(), what, base_dir);
+            set_field(c, section, key, kv.second.IsNull() ? "" : kv.second.Scalar(), what, base_dir);
         }
     }
-    c.validate();
+    try {
+        c.validate();
+    } catch (const ConfigError& e) {
+        throw ConfigError(what + ": " + e.what());
+    }
     return c;
 }
 
@@ -219,7 +226,11 @@ void apply_train_override(TrainConfig& c, const std::string& a) {
     if (eq == std::string::npos || dot == std::string::npos || dot > eq)
         throw ConfigError("--set '" + a + "': expected section.key=value (e.g. --set train.steps=100)");
     set_field(c, a.substr(0, dot), a.substr(dot + 1, eq - dot - 1), a.substr(eq + 1), "--set", "");
-    c.validate();
+    try {
+        c.validate();
+    } catch (const ConfigError& e) {
+        throw ConfigError("--set '" + a + "': " + e.what());
+    }
 }
 
 }  // namespace mash::models

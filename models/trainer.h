@@ -1,11 +1,6 @@
 // SPDX-License-Identifier: MIT
-// `mash train`: data-parallel training of the generator over a folder of MASH files.
-//
-// Data: every MASH file (.npz/.npy) under data.root; category = its parent folder relative to the
-// root (the fit-dataset layout OUT/<category>/<id>.npz). If a fit-dataset manifest is present,
-// only shapes with status ok are used. All shapes must share anchors and degrees. Held-out split:
-// a seeded shuffle of the sorted keys, the first round(val_fraction·S) shapes (capped) are
-// validation. The normalizer is fit on the training shapes' anchors.
+// The generator's trainer: data-parallel steps over a MashSet (models/train_data.h); the
+// `mash train` loop around it is models/train_run.h.
 //
 // Randomness: step s draws everything (batch, anchor permutations, noise, t / σ, OT resampling,
 // completion replacement, condition dropout) for the GLOBAL batch (batch_size × world_size) from a
@@ -18,57 +13,12 @@
 #include <string>
 #include <vector>
 
-#include "models/tokens.h"
+#include "models/train_data.h"
 #include "models/train_config.h"
 
 namespace mash::models {
 
 struct Generator;
-
-struct MashSet {
-    std::vector<std::string> keys;            ///< "<category>/<id>"
-    std::vector<int64_t> category;            ///< index into category_names
-    std::vector<std::string> category_names;  ///< sorted
-    at::Tensor tokens;                        ///< [S, A, C] float64 raw tokens
-    std::vector<std::vector<std::string>> images;  ///< image models: each shape's view files (else empty)
-    TokenLayout layout;
-    int64_t size() const { return static_cast<int64_t>(keys.size()); }
-    MashSet subset(const std::vector<int64_t>& rows) const;
-};
-/// Loads a folder of MASH files (see above). normalize "box": each shape is translated and scaled
-/// (exactly: MashParams::scale) so its anchor-position bounding box is centred at 0 with longest
-/// side 1, as ShapeNet's normalized models; "none" keeps the coordinates. Throws IoError /
-/// InputError naming the file.
-/// vocabulary: dataset (one category per folder found, sorted) | shapenet55 (the original's fixed
-/// table of 55 ShapeNet synsets; folders named by synset id or usual name).
-MashSet load_mash_folder(const std::string& root, const std::string& normalize = "box",
-                         const std::string& vocabulary = "dataset");
-/// Pairs every shape <category>/<id> with IMAGE_ROOT/<category>/<id>/*.png|jpg (sorted) and drops
-/// shapes without images; returns how many were dropped. Throws IoError if none has images.
-int64_t attach_images(MashSet& set, const std::string& image_root);
-/// A similarity p → (p − center)·scale (positions and SH distances scale together).
-struct BoxFrame {
-    double center[3] = {0, 0, 0};
-    double scale = 1;
-    /// Maps a MASH of the normalized frame back to the original one (in place).
-    void undo(MashParams& p) const;
-};
-/// The "box" normalization of one MASH (in place): anchor bbox centred, longest side 1. Returns
-/// the frame, so results can be mapped back.
-BoxFrame normalize_to_unit_box(MashParams& p);
-/// Train/validation split (indices into the set).
-void split_train_val(const MashSet& all, double val_fraction, int64_t max_val, uint64_t seed,
-                     std::vector<int64_t>& train, std::vector<int64_t>& val);
-
-struct TrainRun {
-    std::string config_path;  ///< YAML (may be empty when resuming: the checkpoint's config is used)
-    std::string output_dir;   ///< "" = <config folder>/out
-    bool resume = false;
-    std::vector<std::string> overrides;  ///< section.key=value
-    std::string device = "cpu";          ///< "cpu" or "cuda" (with several processes: cuda:LOCAL_RANK)
-};
-/// Runs training (all ranks call it). Returns the process exit code.
-int run_training(const TrainRun& run);
 
 /// In-process trainer (tests, benchmarks). out_dir "" writes nothing.
 class Trainer {

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <chrono>
@@ -42,36 +41,16 @@ std::vector<std::string> split_commas(const std::string& s) {
 
 /// Fills unset arguments from the YAML file's `dataset:` section (flags win).
 void apply_dataset_yaml(DatasetArgs& a) {
-    YAML::Node root;
-    try {
-        root = YAML::LoadFile(a.config);
-    } catch (const YAML::Exception& e) {
-        throw ConfigError(a.config + ": cannot read YAML: " + e.what());
-    }
-    if (!root["dataset"]) return;
-    const auto d = root["dataset"];
-    if (!d.IsMap()) throw ConfigError(a.config + ": section 'dataset' must be a mapping");
-    for (const auto& kv : d) {
-        const std::string k = kv.first.as<std::string>();
-        const auto& v = kv.second;
-        auto str = [&] { return v.IsSequence() ? std::string() : v.as<std::string>(); };
-        if (k == "input") { if (a.input.empty()) a.input = str(); }
-        else if (k == "output") { if (a.output.empty()) a.output = str(); }
-        else if (k == "layout") { if (!a.layout_given) a.layout = str(); }
-        else if (k == "workers") { if (a.workers == 0) a.workers = v.as<int>(); }
-        else if (k == "limit") { if (a.limit == 0) a.limit = v.as<int64_t>(); }
-        else if (k == "ids") { if (a.ids.empty()) a.ids = str(); }
-        else if (k == "seed") { if (a.seed == 0) a.seed = v.as<uint64_t>(); }
-        else if (k == "categories") {
-            if (a.categories.empty()) {
-                if (v.IsSequence()) for (const auto& c : v) a.categories += (a.categories.empty() ? "" : ",") + c.as<std::string>();
-                else a.categories = v.as<std::string>();
-            }
-        } else {
-            throw ConfigError(a.config + ": unknown key 'dataset." + k +
-                              "' (valid keys: input, output, layout, workers, limit, categories, ids, seed)");
-        }
-    }
+    const auto d = dataset::load_dataset_section(a.config);
+    if (d.has_input && a.input.empty()) a.input = d.input;
+    if (d.has_output && a.output.empty()) a.output = d.output;
+    if (d.has_layout && !a.layout_given) a.layout = d.layout;
+    if (d.workers > 0 && a.workers == 0) a.workers = int(d.workers);
+    if (d.limit > 0 && a.limit == 0) a.limit = d.limit;
+    if (d.has_ids && a.ids.empty()) a.ids = d.ids;
+    if (d.has_seed && a.seed == 0) a.seed = d.seed;
+    if (d.has_categories && a.categories.empty())
+        for (const auto& c : d.categories) a.categories += (a.categories.empty() ? "" : ",") + c;
 }
 
 std::string bar(double frac, int width = 30) {
@@ -147,6 +126,7 @@ void process(const std::vector<dataset::ShapeEntry>& entries, const DatasetArgs&
             m.status = "ok";
             m.steps = r.fit.steps;
             m.l1_cd = r.fit.metrics.l1_cd;
+            m.bbox = {r.bbox_min[0], r.bbox_min[1], r.bbox_min[2], r.bbox_max[0], r.bbox_max[1], r.bbox_max[2]};
         } catch (const Error& err) {
             m.status = "failed";
             m.error = err.what();
@@ -170,7 +150,11 @@ int merge(const DatasetArgs& a) {
         const std::string name = f.path().filename().string();
         if (name.rfind("manifest", 0) != 0 || f.path().extension() != ".jsonl") continue;
         ++files;
-        for (auto& l : dataset::read_manifest(f.path().string())) {
+        int64_t malformed = 0;
+        const auto lines = dataset::read_manifest(f.path().string(), &malformed);
+        if (malformed > 0)
+            spdlog::warn("{}: {} malformed line(s) skipped (their shapes count as not done)", f.path().string(), malformed);
+        for (auto& l : lines) {
             auto it = best.find(l.key());
             if (it == best.end() || rank(l.status) >= rank(it->second.status)) best[l.key()] = l;
         }

@@ -25,6 +25,7 @@
 #include "models/generator.h"
 #include "models/original.h"
 #include "models/preview.h"
+#include "models/train_run.h"
 #include "models/trainer.h"
 #include "scripts/commands.h"
 

@@ -1,23 +1,49 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target for the npy/npz/pickle readers with clang (ASan + UBSan) and runs it.
-#   scripts/fuzz.sh [seconds]        (default 600)
-# Not part of the default test suite. Needs clang-14 and libclang-rt-14-dev (installed here via
-# MASH_DEPS_EXTRA="clang-14 libclang-rt-14-dev" scripts/install-deps.sh).
+# Builds the libFuzzer targets (clang-14, ASan + UBSan, in build-fuzz/) and runs them.
+#   scripts/fuzz.sh [TARGET|all] [RUNS]      TARGET: formats config geometry json checkpoint
+#                                             RUNS: executions per target (default 200000)
+# Each target starts from its seed corpus (tests/fuzz/seeds/<target>/ plus the repository files
+# named below) in fuzz-corpus/<target>/ and stops after RUNS executions or 30 minutes. A crashing
+# input is written to fuzz-corpus/crash-* : copy it to tests/fuzz/regressions/<target>/ so the
+# default suite replays it (fuzz.replay_<target>). Not part of the default suite. Needs clang-14
+# and libclang-rt-14-dev (MASH_DEPS_EXTRA="clang-14 libclang-rt-14-dev" scripts/install-deps.sh,
+# which this script runs) and the .venv LibTorch (scripts/install-deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECONDS_TO_RUN=${1:-600}
+TARGETS=${1:-all}
+RUNS=${2:-200000}
+[ "$TARGETS" = all ] && TARGETS="formats config geometry json checkpoint"
 MASH_DEPS_EXTRA="clang-14 libclang-rt-14-dev" scripts/install-deps.sh
-mkdir -p build-fuzz fuzz-corpus
-clang++-14 -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I. \
-  mash/formats/*.cpp mash/core/files.cpp mash/representation/mash_params.cpp tests/fuzz/fuzz_formats.cpp -lz -o build-fuzz/fuzz_formats
-# Seed corpus: numpy-written fixtures and the original implementation's small files.
-cp -n tests/data/*.np[yz] fuzz-corpus/ 2>/dev/null || true
-for f in handmade_3anchor.npy handmade_3anchor_legacy.npy bunny_a400_params.npz; do
-  cp -n tests/data/mash_official/$f fuzz-corpus/
-done
-# The original generator's files: a torch.save archive, its data.pkl alone, a joblib normalizer.
+CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DMASH_BUILD_FUZZERS=ON -DMASH_BUILD_TESTS=OFF \
+  -DMASH_WITH_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+for t in $TARGETS; do cmake --build build-fuzz -j"$(nproc)" --target fuzz_$t; done
+
 G=tests/data/mash_diffusion_golden
-cp -n $G/category_small_checkpoint.pth $G/bunny_multi_linear_transformers.pkl fuzz-corpus/
-/usr/bin/python3 -c "import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); open(sys.argv[2],'wb').write(z.read('category_small_checkpoint/data.pkl'))" \
-  $G/category_small_checkpoint.pth fuzz-corpus/torch_data.pkl
-exec build-fuzz/fuzz_formats fuzz-corpus -max_total_time="$SECONDS_TO_RUN" -max_len=262144 -rss_limit_mb=2048 -print_final_stats=1
+seed() {  # seed TARGET FILES...
+  local t=$1; shift
+  mkdir -p fuzz-corpus/$t
+  [ -d tests/fuzz/seeds/$t ] && cp -n tests/fuzz/seeds/$t/* fuzz-corpus/$t/ 2>/dev/null || true
+  for f in "$@"; do cp -n "$f" fuzz-corpus/$t/ 2>/dev/null || true; done
+}
+export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
+export UBSAN_OPTIONS=print_stacktrace=1
+for t in $TARGETS; do
+  case $t in
+    formats)
+      seed formats tests/data/*.np[yz] tests/data/mash_official/handmade_3anchor.npy \
+        tests/data/mash_official/handmade_3anchor_legacy.npy tests/data/mash_official/bunny_a400_params.npz \
+        $G/category_small_checkpoint.pth $G/bunny_multi_linear_transformers.pkl
+      # The data.pkl of a torch.save archive on its own.
+      /usr/bin/python3 -c "import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); open(sys.argv[2],'wb').write(z.read('category_small_checkpoint/data.pkl'))" \
+        $G/category_small_checkpoint.pth fuzz-corpus/formats/torch_data.pkl
+      MAXLEN=262144 ;;
+    config) seed config configs/*/*.yaml; MAXLEN=16384 ;;
+    geometry) seed geometry; MAXLEN=65536 ;;
+    json) seed json; MAXLEN=65536 ;;
+    checkpoint) seed checkpoint; MAXLEN=1048576 ;;
+    *) echo "error: unknown fuzz target '$t' (expected formats, config, geometry, json, checkpoint or all)" >&2; exit 2 ;;
+  esac
+  echo "== fuzz_$t: $RUNS executions"
+  (cd fuzz-corpus && ../build-fuzz/bin/fuzz_$t $t -runs="$RUNS" -max_total_time=1800 -max_len=$MAXLEN \
+    -rss_limit_mb=4096 -malloc_limit_mb=2048 -timeout=30 -print_final_stats=1 2>&1 | tee $t.log | grep -E "^#[0-9]+.*(DONE|pulse)|stat::|ERROR|SUMMARY" || true)
+done

@@ -20,7 +20,13 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git procps python3-venv libopenblas0-pthread
   libeigen3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libopen3d-dev
   catch2 libcli11-dev nlohmann-json3-dev libnanoflann-dev zlib1g-dev libgloo-dev
+  libtinygltf-dev libdraco-dev
 )
+# Test-only: Khronos / assimp sample models (glTF scenes, Draco, broken files), assimp's CLI (the
+# transform-baked reference) and gltfpack (makes quantized and meshopt-compressed GLBs of them). Skip with MASH_NO_TEST_DEPS=1.
+if [[ -z ${MASH_NO_TEST_DEPS:-} ]]; then
+  PACKAGES+=(assimp-testmodels assimp-utils gltfpack)
+fi
 # shellcheck disable=SC2206
 EXTRA=(${MASH_DEPS_EXTRA:-})
 PACKAGES+=("${EXTRA[@]}")

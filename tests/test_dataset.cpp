@@ -99,14 +99,24 @@ TEST_CASE("dataset: shard from flag, Slurm and Kubernetes environments", "[datas
 TEST_CASE("dataset: manifest lines round trip; a torn line is ignored", "[dataset]") {
     const std::string path = mash::test::temp_dir() + "/manifest_test.jsonl";
     fs::remove(path);
-    ManifestLine a{"x1", "chair", "/d/x1.obj", "ok", 12.5, 300, 0.0017, ""};
+    ManifestLine a{"x1", "chair", "/d/x1.obj", "ok", 12.5, 300, 0.0017, "", {-1, -2, -3, 1, 2, 3.5}};
     ManifestLine b{"x2", "chair", "/d/x2.obj", "failed", 0.1, 0, -1, "x2.obj: empty geometry"};
     append_manifest(path, a);
     append_manifest(path, b);
     std::ofstream(path, std::ios::app) << "{\"id\": \"x3\", \"categ";  // killed mid-write
-    auto lines = read_manifest(path);
+    int64_t malformed = 0;
+    auto lines = read_manifest(path, &malformed);
     REQUIRE(lines.size() == 2);
+    CHECK(malformed == 1);
     CHECK(lines[0].to_json() == a.to_json());
+    CHECK(lines[0].bbox == a.bbox);
+    CHECK(lines[1].bbox.empty());
+    // Damage in the middle is skipped and counted too; wrong types and unknown statuses are malformed.
+    auto parsed = parse_manifest(a.to_json() + "\n{\"id\": \"y\", \"category\": \"c\", \"status\": \"done\"}\n"
+                                 "{\"id\": \"z\", \"category\": \"c\", \"status\": \"ok\", \"steps\": 1e300}\n" + b.to_json() + "\n",
+                                 &malformed);
+    CHECK(parsed.size() == 2);
+    CHECK(malformed == 2);
     CHECK(lines[1].error == b.error);
     CHECK(lines[1].l1_cd == -1);
 }

@@ -5,13 +5,18 @@
 #include <nlohmann/json.hpp>
 #include <sys/file.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "mash/core/errors.h"
 
@@ -182,26 +187,61 @@ std::string ManifestLine::to_json() const {
     nlohmann::json j = {{"id", id},       {"category", category}, {"source", source}, {"status", status},
                         {"wall_s", wall_seconds}, {"steps", steps}};
     j["l1_cd"] = l1_cd >= 0 ? nlohmann::json(l1_cd) : nlohmann::json(nullptr);
+    if (bbox.size() == 6) j["bbox"] = {{bbox[0], bbox[1], bbox[2]}, {bbox[3], bbox[4], bbox[5]}};
     j["error"] = error;
-    return j.dump();
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // invalid UTF-8 (paths) → U+FFFD
 }
 
 ManifestLine ManifestLine::from_json(const std::string& line) {
+    nlohmann::json j;
     try {
-        auto j = nlohmann::json::parse(line);
-        ManifestLine m;
-        m.id = j.at("id").get<std::string>();
-        m.category = j.at("category").get<std::string>();
-        m.source = j.value("source", "");
-        m.status = j.at("status").get<std::string>();
-        m.wall_seconds = j.value("wall_s", 0.0);
-        m.steps = j.value("steps", int64_t(0));
-        m.l1_cd = j.contains("l1_cd") && j["l1_cd"].is_number() ? j["l1_cd"].get<double>() : -1.0;
-        m.error = j.value("error", "");
-        return m;
+        j = nlohmann::json::parse(line);
     } catch (const std::exception& e) {
         throw IoError(std::string("malformed manifest line: ") + e.what());
     }
+    auto bad = [](const std::string& why) { return IoError("malformed manifest line: " + why); };
+    if (!j.is_object()) throw bad("not a JSON object");
+    auto text = [&](const char* key, bool required) -> std::string {
+        auto it = j.find(key);
+        if (it == j.end() || it->is_null()) {
+            if (required) throw bad(std::string("missing '") + key + "'");
+            return "";
+        }
+        if (!it->is_string()) throw bad(std::string("'") + key + "' is not a string");
+        return it->get<std::string>();
+    };
+    auto number = [&](const char* key, double fallback) -> double {
+        auto it = j.find(key);
+        if (it == j.end() || it->is_null()) return fallback;
+        if (!it->is_number()) throw bad(std::string("'") + key + "' is not a number");
+        return it->get<double>();
+    };
+    ManifestLine m;
+    m.id = text("id", true);
+    m.category = text("category", true);
+    m.source = text("source", false);
+    m.status = text("status", true);
+    m.error = text("error", false);
+    if (m.id.empty()) throw bad("empty 'id'");
+    if (m.status != "ok" && m.status != "failed" && m.status != "skipped")
+        throw bad("status '" + m.status + "' (expected ok, failed or skipped)");
+    m.wall_seconds = number("wall_s", 0.0);
+    const double steps = number("steps", 0.0);
+    if (!(steps >= 0 && steps <= 1e15 && steps == std::floor(steps))) throw bad("'steps' is not a count");
+    m.steps = int64_t(steps);
+    m.l1_cd = number("l1_cd", -1.0);
+    auto bb = j.find("bbox");
+    if (bb != j.end() && !bb->is_null()) {
+        if (!bb->is_array() || bb->size() != 2) throw bad("'bbox' is not [[min x, y, z], [max x, y, z]]");
+        for (const auto& corner : *bb) {
+            if (!corner.is_array() || corner.size() != 3) throw bad("'bbox' is not [[min x, y, z], [max x, y, z]]");
+            for (const auto& v : corner) {
+                if (!v.is_number()) throw bad("'bbox' holds a non-number");
+                m.bbox.push_back(v.get<double>());
+            }
+        }
+    }
+    return m;
 }
 
 void append_manifest(const std::string& path, const ManifestLine& line) {
@@ -216,19 +256,35 @@ void append_manifest(const std::string& path, const ManifestLine& line) {
     if (n != ssize_t(text.size())) throw IoError(path + ": short write to manifest");
 }
 
-std::vector<ManifestLine> read_manifest(const std::string& path) {
+std::vector<ManifestLine> parse_manifest(const std::string& text, int64_t* malformed) {
     std::vector<ManifestLine> out;
-    std::ifstream f(path);
-    std::string line;
-    while (std::getline(f, line)) {
+    int64_t bad = 0;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t end = text.find('\n', pos);
+        if (end == std::string::npos) end = text.size();
+        const std::string line = text.substr(pos, end - pos);
+        pos = end + 1;
         if (line.empty()) continue;
         try {
             out.push_back(ManifestLine::from_json(line));
         } catch (const IoError&) {
-            // A torn line from a killed writer: ignored (the shape is simply redone).
+            ++bad;  // a torn line from a killed writer, or damage: the shape is simply redone
         }
     }
+    if (malformed) *malformed = bad;
     return out;
+}
+
+std::vector<ManifestLine> read_manifest(const std::string& path, int64_t* malformed) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) {
+        if (malformed) *malformed = 0;
+        return {};
+    }
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return parse_manifest(ss.str(), malformed);
 }
 
 std::string manifest_name(const Shard& s) {
@@ -238,6 +294,70 @@ std::string manifest_name(const Shard& s) {
 
 std::vector<std::pair<std::string, std::string>> shapenet_synsets() {
     return {synsets().begin(), synsets().end()};
+}
+
+DatasetSection parse_dataset_section(const std::string& text, const std::string& what) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(text);
+    } catch (const YAML::Exception& e) {
+        throw ConfigError(what + ": invalid YAML: " + e.what());
+    }
+    DatasetSection d;
+    if (root.IsNull()) return d;
+    if (!root.IsMap()) throw ConfigError(what + ": expected a mapping with 'fit' and 'dataset' sections");
+    const YAML::Node sec = root["dataset"];
+    if (!sec || sec.IsNull()) return d;
+    if (!sec.IsMap()) throw ConfigError(what + ": section 'dataset' must be a mapping");
+    for (const auto& kv : sec) {
+        if (!kv.first.IsScalar()) throw ConfigError(what + ": dataset: a key is not a plain name (expected key: value)");
+        const std::string k = kv.first.Scalar();
+        const YAML::Node& v = kv.second;
+        auto text_value = [&]() -> std::string {
+            if (!v.IsScalar()) throw ConfigError(what + ": dataset." + k + " must be a string");
+            return v.Scalar();
+        };
+        auto integer = [&](int64_t lo, int64_t hi) -> int64_t {
+            const std::string t = text_value();
+            char* end = nullptr;
+            errno = 0;
+            const long long x = std::strtoll(t.c_str(), &end, 10);
+            if (t.empty() || *end != '\0' || errno == ERANGE || x < lo || x > hi)
+                throw ConfigError(what + ": dataset." + k + ": '" + t + "' (expected an integer in " + std::to_string(lo) +
+                                  ".." + std::to_string(hi) + ")");
+            return x;
+        };
+        if (k == "input") { d.input = text_value(); d.has_input = true; }
+        else if (k == "output") { d.output = text_value(); d.has_output = true; }
+        else if (k == "layout") { d.layout = text_value(); d.has_layout = true; parse_layout(d.layout); }
+        else if (k == "ids") { d.ids = text_value(); d.has_ids = true; }
+        else if (k == "workers") d.workers = integer(1, 64);
+        else if (k == "limit") d.limit = integer(1, std::numeric_limits<int64_t>::max());
+        else if (k == "seed") { d.seed = uint64_t(integer(0, std::numeric_limits<int64_t>::max())); d.has_seed = true; }
+        else if (k == "categories") {
+            d.has_categories = true;
+            if (v.IsSequence()) {
+                for (const auto& c : v) {
+                    if (!c.IsScalar()) throw ConfigError(what + ": dataset.categories: expected a list of names or synset ids");
+                    d.categories.push_back(c.Scalar());
+                }
+            } else {
+                d.categories.push_back(text_value());
+            }
+        } else {
+            throw ConfigError(what + ": unknown key 'dataset." + k +
+                              "' (valid keys: input, output, layout, workers, limit, categories, ids, seed)");
+        }
+    }
+    return d;
+}
+
+DatasetSection load_dataset_section(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ConfigError(path + ": cannot open config file");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return parse_dataset_section(ss.str(), path);
 }
 
 }  // namespace mash::dataset

@@ -59,14 +59,31 @@ struct ManifestLine {
     int64_t steps = 0;
     double l1_cd = -1;
     std::string error;
+    std::vector<double> bbox;  ///< min xyz, max xyz of the surface samples read (file coordinates), or empty
     std::string to_json() const;
     static ManifestLine from_json(const std::string& line);  ///< throws IoError on malformed lines
     std::string key() const { return category + "/" + id; }
 };
 /// Appends one line atomically (O_APPEND + flock), safe from several processes.
 void append_manifest(const std::string& path, const ManifestLine& line);
-/// All well-formed lines of a manifest (a torn last line after a kill is ignored).
-std::vector<ManifestLine> read_manifest(const std::string& path);
+/// All well-formed lines of a manifest; lines that are not (a torn last line after a kill,
+/// damage) are skipped and counted in `*malformed`. A missing file has no lines.
+std::vector<ManifestLine> read_manifest(const std::string& path, int64_t* malformed = nullptr);
+std::vector<ManifestLine> parse_manifest(const std::string& text, int64_t* malformed = nullptr);
+
+/// The `dataset:` section of a fit-dataset YAML config (the `fit:` section is read by
+/// load_fit_config). Every field is optional; unset ones stay unset so that flags win.
+struct DatasetSection {
+    bool has_input = false, has_output = false, has_layout = false, has_ids = false, has_categories = false;
+    std::string input, output, layout, ids;
+    std::vector<std::string> categories;
+    int64_t workers = 0, limit = 0;  ///< 0 = not set
+    bool has_seed = false;
+    uint64_t seed = 0;
+};
+/// Strict: unknown keys, wrong types and out-of-range numbers are ConfigErrors naming `what`.
+DatasetSection parse_dataset_section(const std::string& yaml_text, const std::string& what);
+DatasetSection load_dataset_section(const std::string& path);
 
 /// Manifest file name for a shard: manifest.jsonl, or manifest.shard-I-of-N.jsonl.
 std::string manifest_name(const Shard& shard);

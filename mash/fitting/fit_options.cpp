@@ -116,6 +116,52 @@ void FitOptions::validate() const {
     if (log_every < 1) bad("log_every", ">= 1");
 }
 
+namespace {
+/// A mapping key as text; keys that are not scalars are config errors, not YAML exceptions.
+std::string key_text(const YAML::Node& key, const std::string& what) {
+    if (!key.IsScalar()) throw ConfigError(what + ": a mapping key is not a plain name (expected key: value)");
+    return key.Scalar();
+}
+
+void apply_fit_root(const YAML::Node& root, const std::string& what, FitOptions& options,
+                    const std::vector<std::string>& other_sections) {
+    if (root.IsNull()) return;
+    if (!root.IsMap()) throw ConfigError(what + ": expected a mapping with a 'fit' section");
+    for (const auto& kv : root) {
+        const std::string section = key_text(kv.first, what);
+        if (std::find(other_sections.begin(), other_sections.end(), section) != other_sections.end()) continue;
+        if (section != "fit") {
+            std::string expected = "'fit'";
+            for (const auto& o : other_sections) expected += ", '" + o + "'";
+            throw ConfigError(what + ": unknown section '" + section + "' (expected " + expected + ")");
+        }
+        if (kv.second.IsNull()) continue;
+        if (!kv.second.IsMap()) throw ConfigError(what + ": section 'fit' must be a mapping");
+        for (const auto& f : kv.second) {
+            const std::string key = key_text(f.first, what);
+            if (!f.second.IsScalar()) throw ConfigError(what + ": fit." + key + " must be a scalar");
+            set_field(options, key, f.second.Scalar(), what);
+        }
+    }
+    try {
+        options.validate();
+    } catch (const ConfigError& e) {
+        throw ConfigError(what + ": " + e.what());
+    }
+}
+}  // namespace
+
+void parse_fit_config(const std::string& text, const std::string& what, FitOptions& options,
+                      const std::vector<std::string>& other_sections) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(text);
+    } catch (const YAML::Exception& e) {
+        throw ConfigError(what + ": invalid YAML: " + e.what());
+    }
+    apply_fit_root(root, what, options, other_sections);
+}
+
 void load_fit_config(const std::string& path, FitOptions& options, const std::vector<std::string>& other_sections) {
     YAML::Node root;
     try {
@@ -125,25 +171,7 @@ void load_fit_config(const std::string& path, FitOptions& options, const std::ve
     } catch (const YAML::Exception& e) {
         throw ConfigError(path + ": invalid YAML: " + e.what());
     }
-    if (root.IsNull()) return;
-    if (!root.IsMap()) throw ConfigError(path + ": expected a mapping with a 'fit' section");
-    for (const auto& kv : root) {
-        const std::string section = kv.first.as<std::string>();
-        if (std::find(other_sections.begin(), other_sections.end(), section) != other_sections.end()) continue;
-        if (section != "fit") {
-            std::string expected = "'fit'";
-            for (const auto& o : other_sections) expected += ", '" + o + "'";
-            throw ConfigError(path + ": unknown section '" + section + "' (expected " + expected + ")");
-        }
-        if (kv.second.IsNull()) continue;
-        if (!kv.second.IsMap()) throw ConfigError(path + ": section 'fit' must be a mapping");
-        for (const auto& f : kv.second) {
-            if (!f.second.IsScalar())
-                throw ConfigError(path + ": fit." + f.first.as<std::string>() + " must be a scalar");
-            set_field(options, f.first.as<std::string>(), f.second.as<std::string>(), path);
-        }
-    }
-    options.validate();
+    apply_fit_root(root, path, options, other_sections);
 }
 
 void apply_fit_override(const std::string& assignment, FitOptions& options) {

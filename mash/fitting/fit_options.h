@@ -56,6 +56,9 @@ struct FitOptions {
 /// Reads `fit:` overrides from a YAML file onto `options`. Unknown keys are errors; so are
 /// sections other than `fit` and those listed in `other_sections` (read by other parsers).
 void load_fit_config(const std::string& path, FitOptions& options, const std::vector<std::string>& other_sections = {});
+/// The same from YAML text; `what` names the source in errors.
+void parse_fit_config(const std::string& text, const std::string& what, FitOptions& options,
+                      const std::vector<std::string>& other_sections = {});
 /// Applies one "key=value" (or "fit.key=value") override; unknown keys / bad values are errors.
 void apply_fit_override(const std::string& assignment, FitOptions& options);
 /// The options as YAML (all fields), e.g. for the resolved config written next to outputs.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <random>
 
 #include "mash/core/errors.h"
@@ -22,6 +23,14 @@ FileFitResult fit_file(const std::string& input, const FitOptions& o, uint64_t s
         throw InputError(input + ": has " + std::to_string(pc.size()) + " points, fewer than the " +
                          std::to_string(o.num_anchors) + " anchors requested (use --anchors or a denser input)");
     FileFitResult r;
+    for (int k = 0; k < 3; ++k) {
+        r.bbox_min[k] = std::numeric_limits<double>::infinity();
+        r.bbox_max[k] = -std::numeric_limits<double>::infinity();
+    }
+    for (size_t i = 0; i < pc.points.size(); ++i) {
+        r.bbox_min[i % 3] = std::min(r.bbox_min[i % 3], pc.points[i]);
+        r.bbox_max[i % 3] = std::max(r.bbox_max[i % 3], pc.points[i]);
+    }
     r.normalization = compute_normalization(pc.points, input);
     apply_normalization(pc.points, r.normalization);
     std::vector<double> normals = pc.normals;

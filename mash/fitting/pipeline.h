@@ -19,6 +19,7 @@ struct FileFitResult {
     Normalization normalization;
     int64_t input_points = 0;
     bool input_is_mesh = false;
+    double bbox_min[3] = {0, 0, 0}, bbox_max[3] = {0, 0, 0};  ///< of the points read, in the file's coordinates
     double prep_seconds = 0;
 };
 

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +21,8 @@
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
 #include "mash/formats/npy.h"
+#include "mash/io/gltf.h"
+#include "mash/io/point_formats.h"
 
 namespace mash::io {
 namespace fs = std::filesystem;
@@ -115,31 +118,35 @@ bool read_obj(const std::string& path, open3d::geometry::TriangleMesh& mesh) {
     return !mesh.vertices_.empty();
 }
 
-/// OFF files with vertices only (point clouds; Open3D's reader rejects them).
-bool read_off_vertices(const std::string& path, PointCloud& pc) {
-    std::ifstream f(path);
-    std::string tok;
-    if (!(f >> tok) || tok.size() < 3 || tok.compare(tok.size() - 3, 3, "OFF") != 0) return false;
-    const bool has_normals = tok.find('N') != std::string::npos, has_colors = tok.find('C') != std::string::npos;
-    auto skip_comments = [&] {
-        while (f >> std::ws && f.peek() == '#') f.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
-    };
-    skip_comments();
-    int64_t nv = 0, nf = 0, ne = 0;
-    if (!(f >> nv >> nf >> ne) || nv < 0 || nf != 0) return false;
-    const int extra = (has_normals ? 3 : 0) + (has_colors ? 4 : 0);
-    std::string line;
-    std::getline(f, line);
-    for (int64_t i = 0; i < nv; ++i) {
-        skip_comments();
-        if (!std::getline(f, line)) throw IoError(path + ": truncated OFF file (expected " + std::to_string(nv) + " vertices)");
-        std::istringstream ls(line);
-        double v[3], n[3] = {0, 0, 0};
-        if (!(ls >> v[0] >> v[1] >> v[2])) throw IoError(path + ": malformed OFF vertex line " + std::to_string(i));
-        if (has_normals && extra >= 3) ls >> n[0] >> n[1] >> n[2];
-        pc.points.insert(pc.points.end(), {v[0], v[1], v[2]});
-        if (has_normals) pc.normals.insert(pc.normals.end(), {n[0], n[1], n[2]});
+/// Our readers' output as a point cloud (vertices) or, with faces, as a mesh to sample.
+PointCloud from_raw(formats::RawGeometry&& g, int64_t num_samples, uint64_t seed, const std::string& path) {
+    if (g.triangles.empty()) {
+        PointCloud pc;
+        pc.points = std::move(g.vertices);
+        pc.normals = std::move(g.normals);
+        return pc;
     }
+    open3d::geometry::TriangleMesh mesh;
+    for (size_t i = 0; i + 2 < g.vertices.size(); i += 3) mesh.vertices_.emplace_back(g.vertices[i], g.vertices[i + 1], g.vertices[i + 2]);
+    for (size_t i = 0; i + 2 < g.triangles.size(); i += 3)
+        mesh.triangles_.emplace_back(int(g.triangles[i]), int(g.triangles[i + 1]), int(g.triangles[i + 2]));
+    if (num_samples < 1) throw IoError(path + ": number of surface samples must be >= 1");
+    return sample_mesh(mesh, num_samples, seed, path);
+}
+
+/// Open3D's readers for PLY and STL, after our size checks; indices checked after reading.
+bool read_open3d_mesh(const std::string& path, const std::string& ext, open3d::geometry::TriangleMesh& mesh) {
+    const auto bytes = read_file(path);
+    if (ext == ".ply") formats::check_ply(bytes, path);
+    if (ext == ".stl") formats::check_stl(bytes, path);
+    open3d::io::ReadTriangleMeshOptions opts;
+    opts.enable_post_processing = false;
+    if (!open3d::io::ReadTriangleMesh(path, mesh, opts)) return false;
+    for (size_t f = 0; f < mesh.triangles_.size(); ++f)
+        for (int k = 0; k < 3; ++k)
+            if (mesh.triangles_[f][k] < 0 || size_t(mesh.triangles_[f][k]) >= mesh.vertices_.size())
+                throw IoError(path + ": face " + std::to_string(f) + " references a missing vertex (expected indices below " +
+                              std::to_string(mesh.vertices_.size()) + ")");
     return true;
 }
 
@@ -163,27 +170,38 @@ PointCloud load_points(const std::string& path, int64_t num_samples, uint64_t se
             if (name == "points" || name == "arr_0" || (arrays.size() == 1)) { found = &arr; break; }
         if (!found) throw IoError(path + ": expected an array named 'points' or 'arr_0' of shape [P,3]");
         pc = points_from_array(*found, path);
-    } else if (ext == ".xyz" || ext == ".xyzn" || ext == ".pts" || ext == ".pcd") {
-        open3d::geometry::PointCloud cloud;
-        if (!open3d::io::ReadPointCloud(path, cloud)) throw IoError(path + ": cannot read point cloud");
-        for (const auto& p : cloud.points_) pc.points.insert(pc.points.end(), {p.x(), p.y(), p.z()});
-        for (const auto& n : cloud.normals_) pc.normals.insert(pc.normals.end(), {n.x(), n.y(), n.z()});
-    } else if (ext == ".ply" || ext == ".obj" || ext == ".off" || ext == ".stl" || ext == ".glb" || ext == ".gltf") {
+    } else if (ext == ".xyz" || ext == ".xyzn") {
+        pc = from_raw(formats::parse_xyz(read_file(path), path, ext == ".xyzn"), num_samples, seed, path);
+    } else if (ext == ".pts") {
+        pc = from_raw(formats::parse_pts(read_file(path), path), num_samples, seed, path);
+    } else if (ext == ".pcd") {
+        pc = from_raw(formats::parse_pcd(read_file(path), path), num_samples, seed, path);
+    } else if (ext == ".off") {
+        pc = from_raw(formats::parse_off(read_file(path), path), num_samples, seed, path);
+    } else if (ext == ".glb" || ext == ".gltf") {
+        formats::GltfReport report;
+        auto g = formats::read_gltf(path, &report);
+        for (const auto& n : report.notes) std::fprintf(stderr, "note: %s: %s\n", path.c_str(), n.c_str());
+        pc = from_raw(std::move(g), num_samples, seed, path);
+    } else if (ext == ".ply" || ext == ".obj" || ext == ".stl") {
         open3d::geometry::TriangleMesh mesh;
-        open3d::io::ReadTriangleMeshOptions opts;
-        opts.enable_post_processing = false;
-        bool ok = ext == ".obj" ? read_obj(path, mesh) : open3d::io::ReadTriangleMesh(path, mesh, opts);
+        bool ok = false;
+        if (ext == ".obj") {
+            ok = read_obj(path, mesh);
+        } else {
+            ok = read_open3d_mesh(path, ext, mesh);
+        }
         if (ok && !mesh.triangles_.empty()) {
             if (num_samples < 1) throw IoError(path + ": number of surface samples must be >= 1");
             pc = sample_mesh(mesh, num_samples, seed, path);
-        } else if (ok && !mesh.vertices_.empty()) {
+        } else if (ok && !mesh.vertices_.empty() && ext != ".ply") {
             for (const auto& p : mesh.vertices_) pc.points.insert(pc.points.end(), {p.x(), p.y(), p.z()});
-        } else if (ext == ".ply") {
+        } else if (ext == ".ply") {  // a PLY point cloud: read as one, with its normals
             open3d::geometry::PointCloud cloud;
             if (!open3d::io::ReadPointCloud(path, cloud)) throw IoError(path + ": cannot read PLY file");
             for (const auto& p : cloud.points_) pc.points.insert(pc.points.end(), {p.x(), p.y(), p.z()});
             for (const auto& n : cloud.normals_) pc.normals.insert(pc.normals.end(), {n.x(), n.y(), n.z()});
-        } else if (!ok && !(ext == ".off" && read_off_vertices(path, pc))) {
+        } else if (!ok) {
             throw IoError(path + ": cannot read mesh (corrupt or unsupported " + ext + " content)");
         }
     } else {
@@ -218,10 +236,25 @@ void read_mesh(const std::string& path, std::vector<double>& vertices, std::vect
     quiet_open3d();
     std::error_code ec;
     if (!fs::exists(path, ec)) throw IoError(path + ": no such file");
+    const std::string ext = lower_extension(path);
+    if (ext == ".off" || ext == ".glb" || ext == ".gltf") {
+        auto g = ext == ".off" ? formats::parse_off(read_file(path), path) : formats::read_gltf(path);
+        if (g.triangles.empty()) throw IoError(path + ": cannot read a triangle mesh (no faces)");
+        vertices = std::move(g.vertices);
+        triangles = std::move(g.triangles);
+        return;
+    }
     open3d::geometry::TriangleMesh mesh;
-    open3d::io::ReadTriangleMeshOptions opts;
-    opts.enable_post_processing = false;
-    const bool ok = lower_extension(path) == ".obj" ? read_obj(path, mesh) : open3d::io::ReadTriangleMesh(path, mesh, opts);
+    bool ok = false;
+    if (ext == ".obj") {
+        ok = read_obj(path, mesh);
+    } else if (ext == ".ply" || ext == ".stl") {
+        ok = read_open3d_mesh(path, ext, mesh);
+    } else {
+        open3d::io::ReadTriangleMeshOptions opts;
+        opts.enable_post_processing = false;
+        ok = open3d::io::ReadTriangleMesh(path, mesh, opts);
+    }
     if (!ok || mesh.triangles_.empty()) throw IoError(path + ": cannot read a triangle mesh (no faces)");
     vertices.clear();
     triangles.clear();

@@ -4,6 +4,8 @@
 //   Read point clouds: .ply .pcd .xyz .xyzn .pts, .off with 0 faces, .npy/.npz holding [P,3].
 //   Read meshes:       .obj .off .ply (with faces) .stl .glb .gltf — the surface is sampled
 //                      uniformly by area (deterministic for a given seed).
+//   Ours: OBJ (here), OFF / XYZ / XYZN / PTS / PCD (point_formats.h), glTF / GLB scenes with node
+//   transforms and Draco (gltf.h); PLY and STL through Open3D after our size checks.
 //   Write point clouds: .ply (binary) .pcd .xyz .pts .npy ([P,3] float64) — atomically.
 #pragma once
 #include <cstdint>

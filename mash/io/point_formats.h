@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: MIT
+// Our own readers for the simple geometry formats (OFF, XYZ / XYZN / PTS, PCD) and the size
+// checks run before Open3D reads a PLY or STL file, all from the file's bytes (torch-free, no
+// Open3D, fuzzed through load_points: tests/fuzz/fuzz_geometry.cpp). Every reader either fills
+// the mesh or throws IoError naming the file, the line or field, and what was expected; no
+// declared count is trusted before the bytes that would hold it are there.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mash::io::formats {
+
+struct RawGeometry {
+    std::vector<double> vertices;    ///< [V*3]
+    std::vector<double> normals;     ///< [V*3] or empty
+    std::vector<int64_t> triangles;  ///< [F*3], every index < V (polygons fan-triangulated)
+};
+
+/// OFF / NOFF / COFF / CNOFF (ASCII; also "OFF<counts>" on one line as in ModelNet); faces with
+/// k >= 3 vertices. Binary OFF is refused.
+RawGeometry parse_off(const std::vector<uint8_t>& bytes, const std::string& path);
+/// One point per non-empty line: "x y z" (extra columns ignored), or with `normals` "x y z nx ny
+/// nz". Lines starting with '#' are comments.
+RawGeometry parse_xyz(const std::vector<uint8_t>& bytes, const std::string& path, bool normals);
+/// PTS: an optional first line with the point count, then "x y z [intensity r g b]" lines.
+RawGeometry parse_pts(const std::vector<uint8_t>& bytes, const std::string& path);
+/// PCD v0.5–0.7 (PCL): DATA ascii, binary or binary_compressed (LZF); fields x y z and, when all
+/// three are present, normal_x normal_y normal_z. F/I/U types of 1, 2, 4 or 8 bytes.
+RawGeometry parse_pcd(const std::vector<uint8_t>& bytes, const std::string& path);
+
+/// Throws IoError when a PLY header is malformed or declares more elements than the file can
+/// hold (ASCII or binary), so that the reader behind it never allocates for a lie.
+void check_ply(const std::vector<uint8_t>& bytes, const std::string& path);
+/// Throws IoError when a binary STL's triangle count does not fit the file size.
+void check_stl(const std::vector<uint8_t>& bytes, const std::string& path);
+
+}  // namespace mash::io::formats

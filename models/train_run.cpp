@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: MIT
+// The `mash train` run loop: config and resume, process group, logging, metrics, previews,
+// checkpoints and the time limit.
+#include "models/train_run.h"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <torch/nn.h>
+#include <torch/optim.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <unistd.h>
+
+#include "mash/core/errors.h"
+#include "mash/dataset/dataset.h"
+#include "mash/io/mash_file.h"
+#include "mash/core/files.h"
+#include "mash/pictures/plot.h"
+#include "models/distributed.h"
+#include "models/generator.h"
+#include "models/image_encoder.h"
+#include "models/preview.h"
+#include "models/trainer.h"
+#include "models/trainer_impl.h"
+
+namespace fs = std::filesystem;
+
+namespace mash::models {
+
+namespace {
+
+struct MetricsLog {
+    std::vector<double> step, loss, vstep, vloss;
+};
+
+void rewrite_metrics(const std::string& path, int64_t max_step, MetricsLog& log) {
+    std::ifstream in(path);
+    std::vector<std::string> keep;
+    std::string line;
+    while (std::getline(in, line)) {
+        try {
+            auto j = nlohmann::json::parse(line);
+            int64_t s = j.at("step").get<int64_t>();
+            if (s > max_step) continue;
+            keep.push_back(line);
+            if (j.contains("loss")) {
+                log.step.push_back(static_cast<double>(s));
+                log.loss.push_back(j["loss"].get<double>());
+            }
+            if (j.contains("val_loss")) {
+                log.vstep.push_back(static_cast<double>(s));
+                log.vloss.push_back(j["val_loss"].get<double>());
+            }
+        } catch (const std::exception&) {
+        }
+    }
+    std::string all;
+    for (auto& l : keep) all += l + "\n";
+    io::write_file_atomic(path, std::vector<uint8_t>(all.begin(), all.end()));
+}
+
+void append_line(const std::string& path, const nlohmann::json& j) {
+    std::ofstream out(path, std::ios::app);
+    out << j.dump() << "\n";
+}
+
+}  // namespace
+
+int run_training(const TrainRun& run) {
+    DistEnv env = DistEnv::from_environment();
+    if (run.config_path.empty()) throw ConfigError("mash train: --config is required");
+    TrainConfig cfg = load_train_config(run.config_path);
+    std::string out = run.output_dir.empty() ? (fs::absolute(run.config_path).parent_path() / "out").string() : run.output_dir;
+    const std::string ckpt = (fs::path(out) / "checkpoint.pt").string();
+    if (run.resume) {
+        if (!fs::exists(ckpt)) throw IoError(ckpt + ": no checkpoint to resume from (run without --resume to start)");
+        cfg = Generator::load(ckpt).config;  // the stored config wins; --set may change e.g. train.steps
+    } else if (fs::exists(ckpt)) {
+        throw IoError(out + ": already holds a checkpoint; pass --resume to continue it or choose another --output");
+    }
+    for (const auto& o : run.overrides) apply_train_override(cfg, o);
+
+    ProcessGroup pg(env, 300, run.device == "cuda");
+    const bool main_rank = env.rank == 0;
+    MashSet all = load_mash_folder(cfg.data_root, cfg.normalize, cfg.categories);
+    if (cfg.condition == "image") {
+        int64_t dropped = attach_images(all, cfg.image_root);
+        if (main_rank && dropped > 0) spdlog::warn("train: {} shapes have no images under {} and are skipped", dropped, cfg.image_root);
+        if (!run.resume) cfg.image_dim = read_encoder_sidecar(cfg.encoder).width;  // the encoder itself loads once, in Trainer
+    }
+    std::vector<int64_t> tr, va;
+    split_train_val(all, cfg.val_fraction, cfg.max_val_shapes, cfg.seed, tr, va);
+    MashSet train = all.subset(tr), val = all.subset(va);
+    if (main_rank) {
+        spdlog::info("train: {} shapes in {} ({} categories: {}), {} train / {} validation{}, {} anchors x {} values",
+                     all.size(), cfg.data_root, all.category_names.size(), fmt::join(all.category_names, ", "), train.size(),
+                     val.size(), val.size() == 0 ? " (validating on the training shapes)" : "", all.tokens.size(1),
+                     all.layout.channels());
+    }
+    std::string device = run.device;
+    if (device == "cuda" && env.world_size > 1) device = "cuda:" + std::to_string(env.local_rank);
+    Trainer trainer(cfg, train, val, out, env.rank, env.world_size, env.world_size > 1 ? &pg : nullptr, device);
+    auto& I = trainer.impl();
+    if (run.resume) trainer.load_checkpoint(ckpt);
+    const std::string metrics = (fs::path(out) / "metrics.jsonl").string();
+    MetricsLog log;
+    if (main_rank) {
+        fs::create_directories(fs::path(out) / "samples");
+        I.g.normalizer.save((fs::path(out) / "normalizer.json").string());
+        std::string y = cfg.to_yaml();
+        io::write_file_atomic((fs::path(out) / "config.resolved.yaml").string(), std::vector<uint8_t>(y.begin(), y.end()));
+        nlohmann::json split;
+        split["train"] = train.keys;
+        split["validation"] = val.keys;
+        std::string sp = split.dump(1);
+        io::write_file_atomic((fs::path(out) / "split.json").string(), std::vector<uint8_t>(sp.begin(), sp.end()));
+        if (run.resume) rewrite_metrics(metrics, I.g.step, log);
+        else std::remove(metrics.c_str());
+        spdlog::info("train: model {} parameters (width {}, depth {}, heads {}), objective {}, condition {}, {} process(es) x "
+                     "batch {}, effective lr {:.3g}, output {}",
+                     count_parameters(*I.g.model), cfg.width, cfg.depth, cfg.heads, cfg.objective, cfg.condition,
+                     env.world_size, cfg.batch_size, I.lr_at(cfg.warmup_steps), out);
+        if (run.resume) spdlog::info("train: resumed from {} at step {}", ckpt, I.g.step);
+    }
+
+    auto render_samples = [&](int64_t step) {
+        if (cfg.val_samples <= 0) return;
+        SampleRequest r;
+        r.num = cfg.val_samples;
+        r.seed = 777;
+        if (cfg.condition == "category")
+            for (int64_t i = 0; i < r.num; ++i) r.categories.push_back(i % static_cast<int64_t>(I.g.categories.size()));
+        if (cfg.condition == "image") {  // first view of the first validation shapes
+            std::vector<int64_t> rows;
+            for (int64_t i = 0; i < r.num; ++i) rows.push_back(I.val_img_off[i % I.val_img_off.size(0)].item<int64_t>());
+            r.image_tokens = I.img_tokens.index_select(0, at::tensor(rows, at::kLong));
+        }
+        try {
+            auto res = sample(I.g, r);
+            std::vector<MashParams> shapes;
+            for (int64_t i = 0; i < r.num; ++i) shapes.push_back(mash_from_tokens(res.tokens[i], I.g.layout));
+            char name[64];
+            std::snprintf(name, sizeof name, "step_%07lld.png", static_cast<long long>(step));
+            render_mash_grid((fs::path(out) / "samples" / name).string(), shapes, 2, 200, 2, cfg.val_render_points);
+        } catch (const mash::Error& e) {
+            spdlog::warn("train: validation samples at step {} failed: {}", step, e.what());
+        }
+    };
+    auto write_plot = [&]() {
+        std::vector<io::PlotSeries> series;
+        io::PlotSeries a{"train loss", log.step, log.loss, {31, 119, 180}};
+        series.push_back(a);
+        if (!log.vstep.empty()) series.push_back({"validation loss (EMA)", log.vstep, log.vloss, {214, 39, 40}});
+        io::PlotOptions po;
+        po.title = "mash train: " + cfg.objective + " loss";
+        po.y_label = "loss";
+        io::write_line_plot_png((fs::path(out) / "loss.png").string(), series, po);
+    };
+
+    auto start = std::chrono::steady_clock::now();
+    double acc_loss = 0, acc_time = 0, acc_data = 0, acc_ot = 0;
+    int64_t acc_n = 0;
+    bool stop = false;
+    while (I.g.step < cfg.steps && !stop) {
+        auto ts = std::chrono::steady_clock::now();
+        double loss = trainer.step();
+        if (!std::isfinite(loss)) throw InputError("train: loss is not finite at step " + std::to_string(I.g.step) +
+                                                   " (lower train.lr or check the data)");
+        const double dt = seconds_since(ts);
+        const auto tm = trainer.last_timing();
+        acc_loss += loss;
+        acc_time += dt;
+        acc_data += tm.data;
+        acc_ot += tm.ot;
+        ++acc_n;
+        const int64_t s = I.g.step;
+        // Time limit: rank 0 decides, everyone follows (one tiny broadcast per step).
+        if (cfg.time_limit_minutes > 0 || env.world_size > 1) {
+            at::Tensor flag = at::zeros({1});
+            if (main_rank && cfg.time_limit_minutes > 0 && seconds_since(start) > cfg.time_limit_minutes * 60) flag.fill_(1);
+            std::vector<at::Tensor> f{flag};
+            pg.broadcast(f);
+            stop = flag.item<float>() > 0;
+        }
+        const bool last = s >= cfg.steps || stop;
+        if (main_rank && (s % cfg.log_every == 0 || last)) {
+            nlohmann::json j;
+            j["step"] = s;
+            j["loss"] = acc_loss / acc_n;
+            j["lr"] = I.lr_at(s - 1);
+            j["ema_decay"] = I.ema_decay_at(s - 1);
+            j["sec_per_step"] = acc_time / acc_n;
+            j["data_frac"] = acc_data / acc_time;
+            j["ot_frac"] = acc_ot / acc_time;
+            j["elapsed_s"] = seconds_since(start);
+            append_line(metrics, j);
+            log.step.push_back(static_cast<double>(s));
+            log.loss.push_back(acc_loss / acc_n);
+            const double eta = (cfg.steps - s) * (acc_time / acc_n);
+            spdlog::info("step {}/{} loss {:.4f} lr {:.3g} {:.3f} s/step (data {:.1f}%, OT {:.1f}%) eta {:.0f} s", s, cfg.steps,
+                         acc_loss / acc_n, I.lr_at(s - 1), acc_time / acc_n, 100 * acc_data / acc_time, 100 * acc_ot / acc_time, eta);
+            acc_loss = acc_time = acc_data = acc_ot = 0;
+            acc_n = 0;
+        }
+        if (main_rank && (s % cfg.val_every == 0 || last)) {
+            double vl = trainer.validation_loss();
+            nlohmann::json j;
+            j["step"] = s;
+            j["val_loss"] = vl;
+            append_line(metrics, j);
+            log.vstep.push_back(static_cast<double>(s));
+            log.vloss.push_back(vl);
+            spdlog::info("step {}: validation loss (EMA) {:.4f}", s, vl);
+            render_samples(s);
+            write_plot();
+        }
+        if (main_rank && (s % cfg.checkpoint_every == 0 || last)) trainer.save_checkpoint(ckpt);
+    }
+    if (main_rank) {
+        write_plot();
+        spdlog::info("train: done at step {} after {:.1f} min{}; checkpoint {}", I.g.step, seconds_since(start) / 60,
+                     stop ? " (time limit)" : "", ckpt);
+    }
+    pg.barrier();
+    return 0;
+}
+
+}  // namespace mash::models

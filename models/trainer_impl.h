@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+// Internal: the Trainer's state, shared by the training step (trainer.cpp) and the `mash train`
+// run loop (train_run.cpp). Not part of the library's interface.
+#pragma once
+#include <ATen/ATen.h>
+#include <torch/nn.h>
+#include <torch/optim.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/distributed.h"
+#include "models/generator.h"
+#include "models/image_encoder.h"
+#include "models/trainer.h"
+
+namespace mash::models {
+namespace detail {
+
+inline uint64_t mix(uint64_t a, uint64_t b) {
+    uint64_t z = a * 0x9E3779B97F4A7C15ull + b + 0x632BE59BD9B4E019ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+inline double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace detail
+using detail::mix;
+using detail::seconds_since;
+
+struct Trainer::Impl {
+    TrainConfig cfg;
+    Generator g;
+    at::Tensor train_x, train_cat, val_x, val_cat;  // normalized float32 tokens, category ids
+    int rank = 0, world = 1;
+    ProcessGroup* pg = nullptr;
+    std::unique_ptr<torch::optim::AdamW> opt;
+    Objective objective = Objective::kFlowMatching;
+    at::Device device{at::kCPU};
+    Timing timing;
+    // Image models: encoder tokens of every view, and each shape's [offset, count) into them.
+    at::Tensor img_tokens;
+    at::Tensor train_img_off, train_img_cnt, val_img_off, val_img_cnt;
+
+    // One global batch of randomness for step `s`, sliced to this rank. Every draw happens in
+    // the same order on every rank, whatever the world size.
+    struct Draws {
+        at::Tensor x1, cat, dropout_u, image;
+        CfmDraws cfm;
+        at::Tensor edm_sigma, edm_eps, edm_replace_u;
+        double edm_p = 0;
+    };
+    Draws draw(int64_t s, const at::Tensor& data, const at::Tensor& cats, int64_t Bg, int64_t b0, int64_t B, uint64_t seed,
+               bool training) {
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(mix(seed, static_cast<uint64_t>(s)));
+        const int64_t S = data.size(0), A = data.size(1), C = data.size(2);
+        auto f32 = at::TensorOptions().dtype(at::kFloat);
+        Draws d;
+        const bool image = img_tokens.defined();
+        at::Tensor idx = training ? at::randint(S, {Bg}, gen, at::kLong) : at::arange(s * Bg, s * Bg + Bg, at::kLong).remainder(S);
+        std::vector<at::Tensor> perms;
+        for (int64_t b = 0; b < Bg; ++b) perms.push_back(at::randperm(A, gen, at::kLong));
+        at::Tensor perm = at::stack(perms).narrow(0, b0, B);
+        at::Tensor rows = data.index_select(0, idx.narrow(0, b0, B));
+        d.x1 = rows.gather(1, perm.unsqueeze(-1).expand({B, A, C}));
+        d.cat = cats.index_select(0, idx.narrow(0, b0, B));
+        ConditionBatch cb;
+        cb.category = d.cat;
+        if (image) {  // one random view per sample (the first view for validation)
+            const at::Tensor& off = training ? train_img_off : val_img_off;
+            const at::Tensor& cnt = training ? train_img_cnt : val_img_cnt;
+            at::Tensor u = at::rand({Bg}, gen, at::kDouble);
+            at::Tensor gi = idx.narrow(0, b0, B);
+            at::Tensor view = training ? (u.narrow(0, b0, B) * cnt.index_select(0, gi).to(at::kDouble)).floor().to(at::kLong)
+                                       : at::zeros({B}, at::kLong);
+            d.image = img_tokens.index_select(0, off.index_select(0, gi) + view);
+            cb.image = d.image;
+        }
+        auto cshape = g.model->context_shape(cb, Bg);
+        at::Tensor du = at::rand(cshape, gen, f32);
+        if (training) d.dropout_u = du.narrow(0, b0, B);
+        const bool trick = training && cfg.completion_trick;
+        if (objective == Objective::kFlowMatching) {
+            d.cfm.x0 = at::randn({Bg, A, C}, gen, f32).narrow(0, b0, B);
+            d.cfm.t = at::rand({Bg}, gen, f32).narrow(0, b0, B);
+            d.cfm.pair_draws = at::randint(A, {Bg, A}, gen, at::kLong).narrow(0, b0, B);
+            double u = at::rand({1}, gen, at::kDouble).item<double>();
+            at::Tensor ru = at::rand({Bg, A, C}, gen, f32).narrow(0, b0, B);
+            if (trick) {
+                d.cfm.replace_p = completion_probability(u);
+                d.cfm.replace_u = ru;
+            }
+        } else {
+            d.edm_sigma = (at::randn({Bg}, gen, at::kDouble) * cfg.edm_p_std + cfg.edm_p_mean).exp().to(at::kFloat).narrow(0, b0, B);
+            d.edm_eps = at::randn({Bg, A, C}, gen, f32).narrow(0, b0, B);
+            double u = at::rand({1}, gen, at::kDouble).item<double>();
+            at::Tensor ru = at::rand({Bg, A, C}, gen, f32).narrow(0, b0, B);
+            if (trick) {
+                d.edm_p = std::max(2 * u - 1, 0.0);
+                d.edm_replace_u = ru;
+            }
+        }
+        if (device != at::Device(at::kCPU)) {  // the batch goes to the model's device
+            auto mv = [&](at::Tensor& t) {
+                if (t.defined()) t = t.to(device);
+            };
+            for (at::Tensor* t : {&d.x1, &d.cat, &d.dropout_u, &d.image, &d.cfm.x0, &d.cfm.t, &d.cfm.replace_u, &d.edm_sigma,
+                                  &d.edm_eps, &d.edm_replace_u})
+                mv(*t);
+        }
+        return d;
+    }
+
+    at::Tensor loss_of(Denoiser& net, const Draws& d, double* ot_seconds) {
+        ConditionBatch cb;
+        cb.category = d.cat;
+        cb.image = d.image;
+        const int64_t B = d.x1.size(0);
+        at::Tensor ctx = net->context(cb, B, d.dropout_u);
+        if (objective == Objective::kFlowMatching) {
+            CfmPairs p = cfm_pairs(d.x1, d.cfm);
+            if (ot_seconds) *ot_seconds = p.ot_seconds;
+            at::Tensor v = net->forward(p.x_t, p.t, ctx);
+            return (v - p.target).pow(2).mean();
+        }
+        const double sd = cfg.edm_sigma_data;
+        at::Tensor sigma = d.edm_sigma;
+        auto b3 = [&](const at::Tensor& v) { return v.reshape({B, 1, 1}); };
+        at::Tensor y = d.x1 + b3(sigma) * d.edm_eps;
+        if (d.edm_replace_u.defined() && d.edm_p > 0) y = at::where(d.edm_replace_u < d.edm_p, d.x1, y);
+        auto sc = edm_scalings(sigma, sd);
+        at::Tensor D = b3(sc.c_skip) * y + b3(sc.c_out) * net->forward(b3(sc.c_in) * y, sc.c_noise, ctx);
+        return (b3(edm_loss_weight(sigma, sd)) * (D - d.x1).pow(2)).mean();
+    }
+
+    double lr_at(int64_t s) const {
+        double lr_eff = cfg.lr * static_cast<double>(cfg.batch_size * world) / static_cast<double>(cfg.lr_batch_size);
+        if (cfg.warmup_steps > 0) lr_eff *= std::min(1.0, static_cast<double>(s) / static_cast<double>(cfg.warmup_steps));
+        return lr_eff;
+    }
+    double ema_decay_at(int64_t s) const {
+        double f = cfg.ema_ramp_steps > 0 ? std::min(1.0, static_cast<double>(s) / static_cast<double>(cfg.ema_ramp_steps)) : 1.0;
+        return cfg.ema_start + (cfg.ema_end - cfg.ema_start) * f;
+    }
+};
+
+}  // namespace mash::models

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: MIT
+// Our OFF / XYZ / XYZN / PTS / PCD readers and the size checks in front of Open3D's PLY and STL
+// readers: values derived by hand, lying headers refused, and round trips through our writers.
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "mash/core/errors.h"
+#include "mash/io/geometry_io.h"
+#include "mash/io/gltf.h"
+#include "mash/io/point_formats.h"
+#include "tests/support/support.h"
+
+using namespace mash;
+using namespace mash::io::formats;
+
+namespace {
+std::vector<uint8_t> bytes_of(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+
+std::string write_temp(const std::string& name, const std::string& content) {
+    const std::string path = mash::test::temp_dir() + "/" + name;
+    std::ofstream(path, std::ios::binary) << content;
+    return path;
+}
+
+template <class T>
+std::string pack(const std::vector<T>& v) {
+    return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+}
+}  // namespace
+
+TEST_CASE("OFF reader: meshes, ModelNet headers, polygons and lies", "[io][formats]") {
+    auto g = parse_off(bytes_of("OFF\n# c\n4 2 0\n0 0 0\n1 0 0\n1 1 0\n0 1 0\n4 0 1 2 3\n3 0 2 3 255 0 0\n"), "q.off");
+    CHECK(g.vertices.size() == 12);
+    CHECK(g.triangles == std::vector<int64_t>{0, 1, 2, 0, 2, 3, 0, 2, 3});  // quad fan + colour ignored
+    auto m = parse_off(bytes_of("OFF3 1 0\r\n0 0 0\r\n1 0 0\r\n0 1 0\r\n3 2 1 0\r\n"), "modelnet.off");
+    CHECK(m.triangles == std::vector<int64_t>{2, 1, 0});
+    auto n = parse_off(bytes_of("NOFF\n2 0 0\n1 2 3 0 0 1\n4 5 6 0 1 0\n"), "n.off");
+    CHECK(n.vertices == std::vector<double>{1, 2, 3, 4, 5, 6});
+    CHECK(n.normals == std::vector<double>{0, 0, 1, 0, 1, 0});
+    CHECK_THROWS_WITH(parse_off(bytes_of("OFF\n1000000000 0 0\n0 0 0\n"), "big.off"), Catch::Contains("big.off: header declares"));
+    CHECK_THROWS_WITH(parse_off(bytes_of("OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 3\n"), "idx.off"),
+                      Catch::Contains("vertex index 3") && Catch::Contains("expected 0..2"));
+    CHECK_THROWS_WITH(parse_off(bytes_of("OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n2 0 1\n"), "two.off"), Catch::Contains(">= 3"));
+    CHECK_THROWS_WITH(parse_off(bytes_of("OFF BINARY\n"), "bin.off"), Catch::Contains("binary OFF"));
+    CHECK_THROWS_WITH(parse_off(bytes_of("PLY\n"), "x.off"), Catch::Contains("not an OFF file"));
+    CHECK_THROWS_WITH(parse_off(bytes_of("OFF\n3 0 0\n0 0 0\n1 0\n"), "v.off"), Catch::Contains("line 4: malformed vertex"));
+}
+
+TEST_CASE("XYZ / XYZN / PTS readers", "[io][formats]") {
+    auto g = parse_xyz(bytes_of("# comment\n1 2 3\r\n\n4 5 6 7\n"), "a.xyz", false);
+    CHECK(g.vertices == std::vector<double>{1, 2, 3, 4, 5, 6});
+    CHECK_THROWS_WITH(parse_xyz(bytes_of("1 2 3\n1 2 x\n"), "b.xyz", false), Catch::Contains("b.xyz: line 2"));
+    auto n = parse_xyz(bytes_of("1 2 3 0 0 1\n"), "c.xyzn", true);
+    CHECK(n.normals == std::vector<double>{0, 0, 1});
+    CHECK_THROWS(parse_xyz(bytes_of("1 2 3\n"), "d.xyzn", true));
+    auto p = parse_pts(bytes_of("2\n1 2 3 9 255 0 0\n4 5 6 9 0 0 0\n"), "e.pts");
+    CHECK(p.vertices == std::vector<double>{1, 2, 3, 4, 5, 6});
+    CHECK_THROWS_WITH(parse_pts(bytes_of("3\n1 2 3\n4 5 6\n"), "f.pts"), Catch::Contains("declares 3 points but holds 2"));
+}
+
+TEST_CASE("PCD reader: ascii, binary and binary_compressed (LZF) agree", "[io][formats]") {
+    const std::string hdr = "VERSION .7\nFIELDS x y z\nSIZE 1 1 1\nTYPE U U U\nCOUNT 1 1 1\nWIDTH 3\nHEIGHT 1\nPOINTS 3\n";
+    const std::vector<double> want = {1, 1, 1, 2, 2, 2, 3, 3, 3};
+    CHECK(parse_pcd(bytes_of(hdr + "DATA ascii\n1 1 1\n2 2 2\n3 3 3\n"), "a.pcd").vertices == want);
+    CHECK(parse_pcd(bytes_of(hdr + "DATA binary\n" + std::string("\1\1\1\2\2\2\3\3\3", 9)), "b.pcd").vertices == want);
+    // Column-major payload 01 02 03 | 01 02 03 | 01 02 03: a literal run of 3 bytes (ctrl 2),
+    // then a back reference of 6 bytes, distance 3: ctrl = (6-2)<<5 | 0, offset byte 3-1 = 2.
+    const std::string lzf = std::string("\x02\x01\x02\x03\x80\x02", 6);
+    std::string sizes(8, '\0');
+    const uint32_t cs = uint32_t(lzf.size()), us = 9;
+    std::memcpy(&sizes[0], &cs, 4);
+    std::memcpy(&sizes[4], &us, 4);
+    CHECK(parse_pcd(bytes_of(hdr + "DATA binary_compressed\n" + sizes + lzf), "c.pcd").vertices == want);
+    std::string corrupt = lzf;
+    corrupt[5] = '\x09';  // distance 10 reaches before the start
+    CHECK_THROWS_WITH(parse_pcd(bytes_of(hdr + "DATA binary_compressed\n" + sizes + corrupt), "d.pcd"),
+                      Catch::Contains("corrupt LZF"));
+    const std::string lie = "FIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nWIDTH 1000000000\nHEIGHT 1\nPOINTS 1000000000\nDATA binary\n";
+    CHECK_THROWS_WITH(parse_pcd(bytes_of(lie + std::string(12, '\0')), "e.pcd"), Catch::Contains("declares 1000000000 points"));
+    CHECK_THROWS_WITH(parse_pcd(bytes_of("FIELDS a b\nSIZE 4 4\nTYPE F F\nPOINTS 0\nDATA ascii\n"), "f.pcd"),
+                      Catch::Contains("no x, y and z"));
+}
+
+TEST_CASE("PLY and STL size checks refuse headers that lie", "[io][formats]") {
+    const std::string ply = "ply\nformat binary_little_endian 1.0\nelement vertex 100000000\nproperty float x\n"
+                            "property float y\nproperty float z\nend_header\n";
+    CHECK_THROWS_WITH(check_ply(bytes_of(ply + std::string(24, '\0')), "a.ply"), Catch::Contains("declares more elements"));
+    CHECK_NOTHROW(check_ply(bytes_of("ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nend_header\n1\n"), "b.ply"));
+    CHECK_THROWS_WITH(check_ply(bytes_of("ply\nformat ascii 1.0\nelement vertex 1\nproperty float\nend_header\n"), "c.ply"),
+                      Catch::Contains("malformed property"));
+    std::string stl(84, ' ');
+    const uint32_t n = 1000000;
+    std::memcpy(&stl[80], &n, 4);
+    CHECK_THROWS_WITH(check_stl(bytes_of(stl), "d.stl"), Catch::Contains("declares 1000000 triangles"));
+    // Through load_points: the same lie is a one-line IoError naming the file.
+    const std::string path = write_temp("lie.ply", ply + std::string(24, '\0'));
+    CHECK_THROWS_AS(io::load_points(path), IoError);
+}
+
+TEST_CASE("point clouds written by save_points read back through our readers", "[io][formats]") {
+    const std::vector<double> pts = {0.5, -1.25, 2, 3, 4.5, -6, 1e-3, 2e3, -7.75};
+    const std::vector<double> nrm = {0, 0, 1, 0, 1, 0, 1, 0, 0};
+    for (const std::string ext : {".pcd", ".xyz", ".xyzn", ".pts", ".ply"}) {
+        const std::string path = mash::test::temp_dir() + "/round" + ext;
+        io::save_points(path, pts, nrm);
+        auto pc = io::load_points(path);
+        REQUIRE(pc.points.size() == pts.size());
+        for (size_t i = 0; i < pts.size(); ++i) CHECK(pc.points[i] == Approx(pts[i]).epsilon(1e-6));
+        if (ext == ".pcd" || ext == ".xyzn" || ext == ".ply") {
+            REQUIRE(pc.normals.size() == nrm.size());
+            for (size_t i = 0; i < nrm.size(); ++i) CHECK(pc.normals[i] == Approx(nrm[i]));
+        }
+    }
+    // A float64 binary PCD with an extra field before x (offsets inside the record).
+    const std::string hdr = "FIELDS i x y z\nSIZE 2 8 8 8\nTYPE I F F F\nCOUNT 1 1 1 1\nWIDTH 1\nHEIGHT 1\nPOINTS 1\nDATA binary\n";
+    std::string rec = pack(std::vector<int16_t>{-5}) + pack(std::vector<double>{1.5, -2.5, 3.25});
+    auto g = parse_pcd(bytes_of(hdr + rec), "f64.pcd");
+    CHECK(g.vertices == std::vector<double>{1.5, -2.5, 3.25});
+}
+
+namespace {
+void check_triangles(const RawGeometry& g, const std::vector<std::array<double, 9>>& want) {
+    REQUIRE(g.triangles.size() == 3 * want.size());
+    for (size_t t = 0; t < want.size(); ++t)
+        for (int k = 0; k < 3; ++k)
+            for (int d = 0; d < 3; ++d) {
+                INFO("triangle " << t << " corner " << k << " axis " << d);
+                CHECK(g.vertices[size_t(3 * g.triangles[3 * t + size_t(k)] + d)] == Approx(want[t][size_t(3 * k + d)]).margin(1e-6));
+            }
+}
+}  // namespace
+
+TEST_CASE("glTF: node hierarchy, instancing, strips, quantization — world coordinates by hand", "[io][gltf]") {
+    GltfReport rep;
+    auto g = read_gltf(mash::test::test_data("gltf/hierarchy.glb"), &rep);
+    // node 1 = T(10,0,0)·Rz(90°)·S(2,3,1); node 2 = T(10,0,0)·[T(0,5,0)·S(0.5)] (mesh 0 again);
+    // node 3 = node 2 · T(0,0,1) (strip (0,1,2), (2,1,3)); node 4 = T(0,0,-3), int16 normalized.
+    check_triangles(g, {{10, 0, 0, 10, 2, 0, 7, 0, 0},
+                        {10, 5, 0, 10.5, 5, 0, 10, 5.5, 0},
+                        {10, 5, 0.5, 10.5, 5, 0.5, 10, 5.5, 0.5},
+                        {10, 5.5, 0.5, 10.5, 5, 0.5, 10.5, 5.5, 0.5},
+                        {1, 0, -3, 0, 1, -3, 0, 0, -4}});
+    CHECK(rep.mesh_instances == 4);
+    CHECK(rep.skipped_primitives == 1);
+    REQUIRE(rep.notes.size() == 1);
+    CHECK_THAT(rep.notes[0], Catch::Contains("points skipped"));
+    // Without a default scene every root node is read: node 5 (T(100,0,0), mesh 0) joins.
+    auto all = read_gltf(mash::test::test_data("gltf/noscene.glb"));
+    CHECK(all.triangles.size() == 3 * 6);
+    CHECK(all.vertices[all.vertices.size() - 6] == Approx(101));
+    // Sparse substitution over an all-zero accessor, and a triangle fan.
+    auto s = read_gltf(mash::test::test_data("gltf/sparse_fan.gltf"));
+    check_triangles(s, {{0, 0, 0, 2, 0, 0, 2, 2, 0}, {0, 0, 0, 2, 2, 0, 0, 2, 0}});
+    CHECK_THROWS_WITH(read_gltf(mash::test::test_data("gltf/bad_count.glb")),
+                      Catch::Contains("bad_count.glb: mesh 0 primitive 0: 4 triangle indices, not a multiple of 3"));
+}
+
+TEST_CASE("glTF: broken files are one-line IoErrors naming the problem", "[io][gltf]") {
+    const std::string dir = mash::test::temp_dir();
+    auto write = [&](const std::string& name, const std::string& text) {
+        std::ofstream(dir + "/" + name, std::ios::binary) << text;
+        return dir + "/" + name;
+    };
+    CHECK_THROWS_WITH(read_gltf(write("empty.glb", "")), Catch::Contains("empty file"));
+    CHECK_THROWS_WITH(read_gltf(write("junk.gltf", "{not json")), Catch::Contains("not a readable glTF 2.0 file"));
+    CHECK_THROWS_WITH(read_gltf(write("trunc.glb", "glTF\x02\0\0\0\xff\0\0\0")), Catch::Contains("not a readable glTF"));
+    const std::string meshopt = R"({"asset":{"version":"2.0"},"extensionsRequired":["EXT_meshopt_compression"],"extensionsUsed":["EXT_meshopt_compression"]})";
+    CHECK_THROWS_WITH(read_gltf(write("meshopt.gltf", meshopt)), Catch::Contains("requires the glTF extension EXT_meshopt_compression"));
+    CHECK_THROWS_WITH(read_gltf(write("noscene.gltf", R"({"asset":{"version":"2.0"}})")), Catch::Contains("the scene holds no triangles"));
+    const std::string cyc = R"({"asset":{"version":"2.0"},"nodes":[{"children":[1]},{"children":[0]}],"scene":0,"scenes":[{"nodes":[0]}]})";
+    CHECK_THROWS_AS(read_gltf(write("cycle.gltf", cyc)), IoError);
+    const std::string oob = R"({"asset":{"version":"2.0"},"buffers":[{"byteLength":36,"uri":"data:application/octet-stream;base64,AAAAAAAAAAAAAAAAAACAPwAAAAAAAAAAAAAAAAAAgD8AAAAA"}],
+      "bufferViews":[{"buffer":0,"byteLength":36}],"accessors":[{"bufferView":0,"componentType":5126,"count":4,"type":"VEC3"}],
+      "meshes":[{"primitives":[{"attributes":{"POSITION":0}}]}],"nodes":[{"mesh":0}]})";
+    CHECK_THROWS_WITH(read_gltf(write("short.gltf", oob)), Catch::Contains("reads past the end"));
+}
