@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "models/denoiser.h"
 
+#include <atomic>
 #include <cmath>
 
 #include "mash/core/errors.h"
@@ -35,6 +36,12 @@ torch::Tensor AdaLayerNormImpl::forward(const torch::Tensor& x, const torch::Ten
     return xn * (1 + ss[0]) + ss[1];
 }
 
+namespace {
+std::atomic<bool> g_fused_attention{true};
+}
+void set_fused_attention(bool on) { g_fused_attention = on; }
+bool fused_attention() { return g_fused_attention; }
+
 AttentionImpl::AttentionImpl(int64_t query_dim, int64_t context_dim, int64_t h, int64_t dh) : heads(h), head_dim(dh) {
     const int64_t inner = h * dh;
     to_q = register_module("to_q", torch::nn::Linear(torch::nn::LinearOptions(query_dim, inner).bias(false)));
@@ -47,8 +54,15 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
     const int64_t B = x.size(0), N = x.size(1), L = ctx.size(1);
     auto split = [&](const torch::Tensor& t, int64_t n) { return t.view({B, n, heads, head_dim}).transpose(1, 2); };
     auto q = split(to_q->forward(x), N), k = split(to_k->forward(ctx), L), v = split(to_v->forward(ctx), L);
-    auto w = at::softmax(at::matmul(q, k.transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(head_dim))), -1);
-    auto o = at::matmul(w, v).transpose(1, 2).reshape({B, N, heads * head_dim});
+    const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
+    at::Tensor o;
+    if (g_fused_attention) {
+        o = at::scaled_dot_product_attention(q, k, v, {}, 0.0, false, scale);
+    } else {
+        auto w = at::softmax(at::matmul(q, k.transpose(-1, -2)) * scale, -1);
+        o = at::matmul(w, v);
+    }
+    o = o.transpose(1, 2).reshape({B, N, heads * head_dim});
     return to_out->forward(o);
 }
 

@@ -45,6 +45,12 @@ struct AdaLayerNormImpl : torch::nn::Module {
 };
 TORCH_MODULE(AdaLayerNorm);
 
+/// Attention through at::scaled_dot_product_attention (fused kernels: flash / memory-efficient on
+/// CUDA, the flash CPU kernel) when true (default), through softmax(QKᵀ/√d)V when false. The two
+/// agree to float rounding (tests/test_models.cpp); the switch exists for that test and benchmarks.
+void set_fused_attention(bool on);
+bool fused_attention();
+
 struct AttentionImpl : torch::nn::Module {
     AttentionImpl(int64_t query_dim, int64_t context_dim, int64_t heads, int64_t head_dim);
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context);

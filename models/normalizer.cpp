@@ -125,7 +125,7 @@ std::string QuantileNormalizer::to_json() const {
         rows.push_back(std::vector<double>(r, r + kKnots));
     }
     j["source_knots"] = rows;
-    return j.dump(1);
+    return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 QuantileNormalizer QuantileNormalizer::from_json(const std::string& text, const std::string& what) {
@@ -160,16 +160,18 @@ QuantileNormalizer QuantileNormalizer::from_knots(const std::vector<std::vector<
     if (rows.empty() || names.size() != rows.size()) throw bad("columns and source_knots disagree");
     QuantileNormalizer q;
     q.target_ = at::tensor(t, at::kDouble);
-    q.source_ = at::empty({static_cast<int64_t>(rows.size()), kKnots}, at::kDouble);
+    std::vector<double> flat;
+    flat.reserve(rows.size() * kKnots);
     for (size_t d = 0; d < rows.size(); ++d) {
         if (rows[d].size() != kKnots) throw bad("source_knots[" + std::to_string(d) + "] must have 101 values");
         for (int64_t i = 0; i < kKnots; ++i) {
             double v = rows[d][i];
             if (!std::isfinite(v) || (i > 0 && v <= rows[d][i - 1]))
                 throw bad("source_knots[" + std::to_string(d) + "] must be finite and strictly increasing");
-            q.source_[d][i] = v;
+            flat.push_back(v);
         }
     }
+    q.source_ = at::tensor(flat, at::kDouble).view({static_cast<int64_t>(rows.size()), kKnots});
     for (int64_t i = 1; i < kKnots; ++i)
         if (!(t[i] > t[i - 1]) || !std::isfinite(t[i]) || !std::isfinite(t[0])) throw bad("target_knots must be finite and strictly increasing");
     q.names_ = std::move(names);

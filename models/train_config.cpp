@@ -64,6 +64,7 @@ const std::vector<Field>& fields() {
         {"train", "val_every", &C::val_every},
         {"train", "checkpoint_every", &C::checkpoint_every},
         {"train", "threads", &C::threads},
+        {"train", "precision", &C::precision},
         {"sample", "solver", &C::solver},
         {"sample", "steps", &C::sample_steps},
         {"sample", "rtol", &C::rtol},
@@ -154,6 +155,7 @@ void TrainConfig::validate() const {
     if (ema_ramp_steps < 0) bad("train.ema_ramp_steps", ">= 0");
     if (log_every < 1 || val_every < 1 || checkpoint_every < 1) bad("train.log_every/val_every/checkpoint_every", ">= 1");
     if (threads < 0) bad("train.threads", ">= 0");
+    if (precision != "fp32" && precision != "bf16") bad("train.precision", "fp32 or bf16");
     if (solver != "euler" && solver != "heun" && solver != "dopri5") bad("sample.solver", "euler, heun or dopri5");
     if (sample_steps < 1) bad("sample.steps", ">= 1");
     if (!(rtol > 0 && atol > 0)) bad("sample.rtol/atol", "> 0");

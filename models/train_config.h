@@ -47,6 +47,7 @@ struct TrainConfig {
     int64_t val_every = 500;
     int64_t checkpoint_every = 1000;
     int64_t threads = 0;             ///< 0 = --threads / all cores
+    std::string precision = "fp32";  ///< fp32 | bf16 (autocast of the forward and the loss; weights, AdamW and EMA stay fp32)
     // sample:
     std::string solver = "euler";    ///< euler | heun | dopri5 (flow matching)
     int64_t sample_steps = 50;       ///< Euler/Heun steps; EDM Heun: N (2N−1 network calls)

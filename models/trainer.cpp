@@ -5,6 +5,7 @@
 #include "models/trainer_impl.h"
 
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/nn.h>
@@ -102,6 +103,33 @@ Generator& Trainer::generator() { return impl_->g; }
 int64_t Trainer::steps_done() const { return impl_->g.step; }
 Trainer::Timing Trainer::last_timing() const { return impl_->timing; }
 
+namespace {
+/// bf16 autocast of the forward pass and the loss on the step's device (restored on exit).
+class Autocast {
+public:
+    Autocast(at::DeviceType device, bool on) : device_(device), on_(on) {
+        if (!on_) return;
+        prev_enabled_ = at::autocast::is_autocast_enabled(device_);
+        prev_dtype_ = at::autocast::get_autocast_dtype(device_);
+        at::autocast::set_autocast_enabled(device_, true);
+        at::autocast::set_autocast_dtype(device_, at::kBFloat16);
+        at::autocast::increment_nesting();
+    }
+    ~Autocast() {
+        if (!on_) return;
+        if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+        at::autocast::set_autocast_enabled(device_, prev_enabled_);
+        at::autocast::set_autocast_dtype(device_, prev_dtype_);
+    }
+
+private:
+    at::DeviceType device_;
+    bool on_;
+    bool prev_enabled_ = false;
+    at::ScalarType prev_dtype_ = at::kFloat;
+};
+}  // namespace
+
 double Trainer::step() {
     auto& I = *impl_;
     auto t0 = std::chrono::steady_clock::now();
@@ -110,7 +138,11 @@ double Trainer::step() {
     auto d = I.draw(s, I.train_x, I.train_cat, Bg, I.rank * B, B, I.cfg.seed, true);
     double data_s = seconds_since(t0), ot_s = 0;
     auto t1 = std::chrono::steady_clock::now();
-    at::Tensor loss = I.loss_of(I.g.model, d, &ot_s);
+    at::Tensor loss;
+    {
+        Autocast ac(I.device.type(), I.cfg.precision == "bf16");
+        loss = I.loss_of(I.g.model, d, &ot_s).to(at::kFloat);
+    }
     I.opt->zero_grad();
     loss.backward();
     std::vector<at::Tensor> grads;

@@ -39,7 +39,7 @@ for t in $TARGETS; do
       MAXLEN=262144 ;;
     config) seed config configs/*/*.yaml; MAXLEN=16384 ;;
     geometry) seed geometry; MAXLEN=65536 ;;
-    json) seed json; MAXLEN=65536 ;;
+    json) seed json; MAXLEN=8192 ;;
     checkpoint) seed checkpoint; MAXLEN=1048576 ;;
     *) echo "error: unknown fuzz target '$t' (expected formats, config, geometry, json, checkpoint or all)" >&2; exit 2 ;;
   esac

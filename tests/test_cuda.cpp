@@ -6,6 +6,7 @@
 
 #include "mash/core/errors.h"
 #include "mash/core/runtime.h"
+#include "mash/losses/nearest.h"
 #include "mash/ops/sampling.h"
 #include "tests/support/support.h"
 
@@ -73,4 +74,31 @@ TEST_CASE("cuda: FPS ties (a segment of identical points) resolve as on the CPU:
     auto cpu = sampling::fps_packed(pts, offsets, keep);
     auto gpu = sampling::fps_packed(pts.cuda(), offsets.cuda(), keep.cuda()).cpu();
     CHECK(at::equal(gpu, cpu));
+}
+
+TEST_CASE("cuda: exact nearest-neighbour kernels give the CPU twin's indices", "[cuda][nn]") {
+    if (!at::hasCUDA()) {
+        WARN("no CUDA device: skipped");
+        return;
+    }
+    auto gen = mash::test::make_gen(7);
+    for (auto dtype : {at::kFloat, at::kDouble}) {
+        at::Tensor q = at::randn({3000, 3}, gen, at::TensorOptions().dtype(dtype));
+        at::Tensor r = at::randn({5000, 3}, gen, at::TensorOptions().dtype(dtype));
+        r.narrow(0, 100, 20).copy_(r.narrow(0, 99, 1).expand({20, 3}));  // exact ties: first index wins
+        q.narrow(0, 0, 5).copy_(r.narrow(0, 99, 1).expand({5, 3}));
+        auto cpu = mash::losses::nearest_indices_brute(q, r);
+        auto gpu = mash::losses::nearest_indices_brute(q.cuda(), r.cuda()).cpu();
+        CHECK(at::equal(cpu, gpu));
+        CHECK(cpu.narrow(0, 0, 5).eq(99).all().item<bool>());
+        // The KD-tree path (CPU) agrees up to exact ties of distance.
+        auto kd = mash::losses::nearest_indices(q, r);
+        auto dk = (q - r.index_select(0, kd)).pow(2).sum(1), db = (q - r.index_select(0, cpu)).pow(2).sum(1);
+        CHECK(mash::test::max_abs_diff(dk, db) < 1e-6);
+        at::Tensor group = at::randint(0, 40, {3000}, gen, at::TensorOptions().dtype(at::kLong));
+        auto og_cpu = mash::losses::nearest_other_group_brute(q, group);
+        auto og_gpu = mash::losses::nearest_other_group_brute(q.cuda(), group.cuda()).cpu();
+        CHECK(at::equal(og_cpu, og_gpu));
+        CHECK((group.index_select(0, og_cpu) != group).all().item<bool>());
+    }
 }

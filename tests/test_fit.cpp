@@ -52,6 +52,13 @@ TEST_CASE("nearest: KD-tree equals brute force (indices and distances)", "[losse
         auto dc = (r - r.index_select(0, c)).pow(2).sum(1), dd = (r - r.index_select(0, d)).pow(2).sum(1);
         CHECK(max_abs_diff(dc, dd) == 0);
         CHECK((g.index_select(0, c) != g).all().item<bool>());
+        // The CUDA kernels' CPU twin (same math, same tie rule) agrees with both.
+        auto e = losses::nearest_indices_brute(q, r);
+        CHECK(at::equal(e, b));
+        auto f = losses::nearest_other_group_brute(r, g);
+        auto df = (r - r.index_select(0, f)).pow(2).sum(1);
+        CHECK(max_abs_diff(df, dd) == 0);
+        CHECK((g.index_select(0, f) != g).all().item<bool>());
     }
     // A single group has no "other" neighbour.
     auto p = at::randn({10, 3}, kF64);

@@ -362,18 +362,22 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
         throw IoError(path + ": not a readable glTF 2.0 file: " + e);
     }
     Reader rd(model, path);
+    // glTF node graphs are disjoint trees: at most one parent per node (cycles are caught below).
+    std::vector<int> parents(model.nodes.size(), 0);
+    for (const auto& n : model.nodes)
+        for (int c : n.children) {
+            if (c < 0 || size_t(c) >= parents.size()) rd.fail("a node lists child " + std::to_string(c) + ", which does not exist");
+            if (++parents[size_t(c)] > 1)
+                rd.fail("node " + std::to_string(c) + " has more than one parent (expected a tree of nodes; reuse meshes, not nodes)");
+        }
     // Roots: the default scene, else every node that is no other node's child.
     std::vector<int> roots;
     if (model.defaultScene >= 0) {
         if (size_t(model.defaultScene) >= model.scenes.size()) rd.fail("default scene " + std::to_string(model.defaultScene) + " does not exist");
         roots = model.scenes[size_t(model.defaultScene)].nodes;
     } else {
-        std::vector<bool> child(model.nodes.size(), false);
-        for (const auto& n : model.nodes)
-            for (int c : n.children)
-                if (c >= 0 && size_t(c) < child.size()) child[size_t(c)] = true;
         for (size_t i = 0; i < model.nodes.size(); ++i)
-            if (!child[i]) roots.push_back(int(i));
+            if (parents[i] == 0) roots.push_back(int(i));
     }
 
     RawGeometry g;

@@ -9,6 +9,15 @@
 #include <nanoflann.hpp>
 #include <variant>
 
+#include "mash/kernels/nn_math.h"
+
+#ifdef MASH_WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "mash/kernels/nn_cuda.h"
+#endif
+
 namespace mash::losses {
 namespace {
 
@@ -64,6 +73,8 @@ void query_all(const Tree<T>& tree, const T* q, int64_t nq, int64_t* out) {
 
 }  // namespace
 
+at::Tensor nearest_on_device(const at::Tensor& queries, const at::Tensor& ref);  // below
+
 struct KdTree::Impl {
     at::Tensor points;  // contiguous CPU copy
     std::variant<std::monostate, Cloud<float>, Cloud<double>> cloud;
@@ -97,7 +108,7 @@ int64_t KdTree::size() const { return impl_->points.size(0); }
 
 at::Tensor KdTree::nearest(const at::Tensor& queries) const {
     check_points(queries, "queries");
-    if (!impl_->points.device().is_cpu()) return nearest_indices_ref(queries, impl_->points);
+    if (!impl_->points.device().is_cpu()) return nearest_on_device(queries, impl_->points);
     auto out = at::empty({queries.size(0)}, at::TensorOptions().dtype(at::kLong));
     if (impl_->td) {
         auto q = queries.detach().to(at::kCPU, at::kDouble).contiguous();
@@ -110,7 +121,7 @@ at::Tensor KdTree::nearest(const at::Tensor& queries) const {
 }
 
 at::Tensor nearest_indices(const at::Tensor& queries, const at::Tensor& ref) {
-    if (!ref.device().is_cpu()) return nearest_indices_ref(queries, ref);
+    if (!ref.device().is_cpu()) return nearest_on_device(queries, ref);
     return KdTree(ref).nearest(queries);
 }
 
@@ -118,6 +129,9 @@ at::Tensor nearest_other_group(const at::Tensor& points, const at::Tensor& group
     check_points(points, "points");
     TORCH_CHECK(group.dim() == 1 && group.size(0) == points.size(0),
                 "nearest_other_group: group must be [P] matching points, got ", group.sizes());
+#ifdef MASH_WITH_CUDA
+    if (points.is_cuda()) return nearest_other_group_brute(points, group);
+#endif
     if (!points.device().is_cpu()) return nearest_other_group_ref(points, group);
     const int64_t P = points.size(0);
     auto out = at::full({P}, -1, at::TensorOptions().dtype(at::kLong));
@@ -142,6 +156,82 @@ at::Tensor nearest_other_group(const at::Tensor& points, const at::Tensor& group
     if (points.scalar_type() == at::kDouble) run(double());
     else run(float());
     return out;
+}
+
+namespace {
+/// The CPU twin of the CUDA kernel: brute force with nn_math.h, parallel over queries.
+template <typename T>
+void brute_cpu(const T* q, int64_t Q, const T* r, int64_t R, const int64_t* group, int64_t* out) {
+    at::parallel_for(0, Q, 256, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) {
+            const T x = q[3 * i], y = q[3 * i + 1], z = q[3 * i + 2];
+            T bd = T(0);
+            int64_t bj = -1;
+            for (int64_t j = 0; j < R; ++j) {
+                if (group && group[j] == group[i]) continue;
+                const T d = kernels::nn_sq_dist(x, y, z, r[3 * j], r[3 * j + 1], r[3 * j + 2]);
+                if (kernels::nn_better(d, j, bd, bj)) {
+                    bd = d;
+                    bj = j;
+                }
+            }
+            out[i] = bj;
+        }
+    });
+}
+
+at::Tensor brute(const at::Tensor& queries, const at::Tensor& ref, const at::Tensor& group) {
+    at::NoGradGuard ng;
+    const bool dbl = queries.scalar_type() == at::kDouble;
+    auto q = queries.detach().to(dbl ? at::kDouble : at::kFloat).contiguous();
+    auto r = group.defined() ? q : ref.detach().to(q.device(), q.scalar_type()).contiguous();
+    auto g = group.defined() ? group.to(q.device(), at::kLong).contiguous() : at::Tensor();
+    auto out = at::empty({q.size(0)}, q.options().dtype(at::kLong));
+    if (q.size(0) == 0) return out;
+#ifdef MASH_WITH_CUDA
+    if (q.is_cuda()) {
+        const c10::cuda::CUDAGuard guard(q.device());
+        auto stream = c10::cuda::getCurrentCUDAStream().stream();
+        AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "nearest_cuda", [&] {
+            if (g.defined())
+                kernels::nearest_other_group_cuda<scalar_t>(q.data_ptr<scalar_t>(), g.data_ptr<int64_t>(), q.size(0),
+                                                            out.data_ptr<int64_t>(), stream);
+            else
+                kernels::nearest_cuda<scalar_t>(q.data_ptr<scalar_t>(), q.size(0), r.data_ptr<scalar_t>(), r.size(0),
+                                                out.data_ptr<int64_t>(), stream);
+        });
+        return out;
+    }
+#endif
+    TORCH_CHECK(q.device().is_cpu(), "nearest (brute force): no kernel for device ", q.device());
+    AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "nearest_brute", [&] {
+        brute_cpu<scalar_t>(q.data_ptr<scalar_t>(), q.size(0), r.data_ptr<scalar_t>(), r.size(0),
+                            g.defined() ? g.data_ptr<int64_t>() : nullptr, out.data_ptr<int64_t>());
+    });
+    return out;
+}
+}  // namespace
+
+at::Tensor nearest_indices_brute(const at::Tensor& queries, const at::Tensor& ref) {
+    check_points(queries, "queries");
+    check_points(ref, "ref");
+    TORCH_CHECK(ref.size(0) > 0, "nearest_indices_brute: empty reference set");
+    return brute(queries, ref, at::Tensor());
+}
+
+at::Tensor nearest_other_group_brute(const at::Tensor& points, const at::Tensor& group) {
+    check_points(points, "points");
+    TORCH_CHECK(group.dim() == 1 && group.size(0) == points.size(0),
+                "nearest_other_group_brute: group must be [P] matching points, got ", group.sizes());
+    return brute(points, points, group);
+}
+
+/// What runs on a non-CPU device: the CUDA kernels where built, else ATen brute force.
+at::Tensor nearest_on_device(const at::Tensor& queries, const at::Tensor& ref) {
+#ifdef MASH_WITH_CUDA
+    if (queries.is_cuda() && ref.is_cuda()) return nearest_indices_brute(queries, ref);
+#endif
+    return nearest_indices_ref(queries, ref);
 }
 
 at::Tensor nearest_indices_ref(const at::Tensor& queries, const at::Tensor& ref) {

@@ -2,6 +2,9 @@
 // Exact nearest-neighbour search for point sets [P, 3] (no gradient: indices only; losses gather
 // the neighbours and differentiate through them with autograd).
 //   * CPU float/double: nanoflann KD-trees, queries parallel over at::parallel_for.
+//   * CUDA: tiled brute-force kernels (mash/kernels/nn_cuda.cu) whose distance rounding and tie
+//     rule (mash/kernels/nn_math.h) are shared with a CPU twin (*_brute on CPU tensors), so both
+//     give the same index for every query.
 //   * other devices, and the test oracle: brute force in ATen (*_ref), exact (x − y)² distances.
 #pragma once
 #include <ATen/core/Tensor.h>
@@ -34,6 +37,11 @@ at::Tensor nearest_indices(const at::Tensor& queries, const at::Tensor& ref);
 /// For each point [P, 3], the nearest point carrying a different group id (group: int64 [P]).
 /// Returns int64 [P]; −1 where no other group exists.
 at::Tensor nearest_other_group(const at::Tensor& points, const at::Tensor& group);
+
+/// Exact brute force with the kernel math: the CUDA kernel on CUDA tensors (CUDA builds), its CPU
+/// twin on CPU tensors. First index wins ties. O(Q·R) time, O(1) extra memory.
+at::Tensor nearest_indices_brute(const at::Tensor& queries, const at::Tensor& ref);
+at::Tensor nearest_other_group_brute(const at::Tensor& points, const at::Tensor& group);
 
 /// Brute-force references (exact, chunked; O(Q·R) memory per chunk). First index wins ties.
 at::Tensor nearest_indices_ref(const at::Tensor& queries, const at::Tensor& ref);

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Writes the small hand-made seed inputs of tests/fuzz/seeds/{geometry,json} (committed; rerun
 # only to change them). Plain Python 3, no numpy. Geometry seeds start with one byte choosing the
-# extension in fuzz_geometry.cpp: 0 .obj 1 .off 2 .ply 3 .xyz 4 .xyzn 5 .pts 6 .pcd 7 .stl.
+# extension in fuzz_geometry.cpp: 0 .obj 1 .off 2 .ply 3 .xyz 4 .xyzn 5 .pts 6 .pcd 7 .stl 8 .glb
+# 9 .gltf (the glTF seeds are tests/data/gltf's files).
 import json, os, struct, sys
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -47,6 +48,10 @@ for f in F:
 put("tetra_binary.stl", 7, stl)
 put("tetra_ascii.stl", 7, "solid t\n" + "".join("facet normal 0 0 1\nouter loop\n" + "".join("vertex %g %g %g\n" % V[i] for i in f)
     + "endloop\nendfacet\n" for f in F) + "endsolid t\n")
+
+gl = os.path.join(here, "..", "data", "gltf")
+put("hierarchy.glb", 8, open(os.path.join(gl, "hierarchy.glb"), "rb").read())
+put("sparse_fan.gltf", 9, open(os.path.join(gl, "sparse_fan.gltf"), "rb").read())
 
 js = os.path.join(here, "seeds", "json")
 knots = [-3.0 + 6.0 * i / 100 for i in range(101)]
