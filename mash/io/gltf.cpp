@@ -383,6 +383,12 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
     RawGeometry g;
     GltfReport report;
     std::vector<bool> on_path(model.nodes.size(), false);
+    struct Decoded {
+        std::vector<double> pos;   // local positions [V*3]
+        std::vector<int64_t> tri;  // triangles (strips / fans converted), indices checked
+        bool draco = false;
+    };
+    std::map<uint64_t, Decoded> cache;  // (mesh, primitive) → decoded once, placed per instance
     int64_t skipped_points_lines = 0;
     std::function<void(int, const Eigen::Matrix4d&, int)> visit = [&](int ni, const Eigen::Matrix4d& parent, int depth) {
         if (ni < 0 || size_t(ni) >= model.nodes.size()) rd.fail("node " + std::to_string(ni) + " does not exist");
@@ -407,77 +413,94 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
                     continue;
                 }
                 if (mode > 6) rd.fail(what + ": primitive mode " + std::to_string(mode) + " (expected 0..6)");
-                std::vector<double> pos;
-                std::vector<int64_t> idx;
-                auto draco_it = prim.extensions.find("KHR_draco_mesh_compression");
-                if (draco_it != prim.extensions.end()) {
-                    const auto& ext = draco_it->second;
-                    const auto& bv = ext.Get("bufferView");
-                    const auto& attrs = ext.Get("attributes");
-                    if (!bv.IsInt() || !attrs.IsObject() || !attrs.Get("POSITION").IsInt())
-                        rd.fail(what + ": malformed KHR_draco_mesh_compression (expected bufferView and attributes.POSITION)");
-                    const int view = bv.Get<int>();
-                    const uint64_t len = size_t(view) < model.bufferViews.size() && view >= 0 ? model.bufferViews[size_t(view)].byteLength : 0;
-                    const uint8_t* p = rd.view_bytes(view, 0, len, len, 1, what + " (Draco)");
-                    draco::DecoderBuffer buf;
-                    buf.Init(reinterpret_cast<const char*>(p), size_t(len));
-                    draco::Decoder dec;
-                    auto res = dec.DecodeMeshFromBuffer(&buf);
-                    if (!res.ok()) rd.fail(what + ": Draco decoding failed: " + res.status().error_msg_string());
-                    std::unique_ptr<draco::Mesh> dm = std::move(res).value();
-                    const draco::PointAttribute* pa = dm->GetAttributeByUniqueId(uint32_t(attrs.Get("POSITION").Get<int>()));
-                    if (!pa || pa->num_components() != 3) rd.fail(what + ": Draco data has no 3-component POSITION attribute");
-                    pos.resize(size_t(dm->num_points()) * 3);
-                    for (draco::PointIndex i(0); i < dm->num_points(); ++i) {
-                        float v[3];
-                        if (!pa->ConvertValue<float>(pa->mapped_index(i), 3, v)) rd.fail(what + ": Draco POSITION not convertible");
-                        for (int k = 0; k < 3; ++k) pos[size_t(i.value()) * 3 + size_t(k)] = v[k];
-                    }
-                    for (draco::FaceIndex f(0); f < dm->num_faces(); ++f)
-                        for (int k = 0; k < 3; ++k) idx.push_back(dm->face(f)[k].value());
-                    ++report.draco_primitives;
-                } else {
-                    auto it = prim.attributes.find("POSITION");
-                    if (it == prim.attributes.end()) rd.fail(what + ": no POSITION attribute");
-                    pos = rd.accessor(it->second, 3, what + " POSITION");
-                    if (prim.indices >= 0) {
-                        idx = rd.indices(prim.indices, what + " indices");
+                const uint64_t key = (uint64_t(node.mesh) << 32) | uint64_t(pi);
+                auto cached = cache.find(key);
+                if (cached == cache.end()) {
+                    Decoded fresh;
+                    std::vector<double>& pos = fresh.pos;
+                    std::vector<int64_t> idx;
+                    auto draco_it = prim.extensions.find("KHR_draco_mesh_compression");
+                    if (draco_it != prim.extensions.end()) {
+                        const auto& ext = draco_it->second;
+                        const auto& bv = ext.Get("bufferView");
+                        const auto& attrs = ext.Get("attributes");
+                        if (!bv.IsInt() || !attrs.IsObject() || !attrs.Get("POSITION").IsInt())
+                            rd.fail(what + ": malformed KHR_draco_mesh_compression (expected bufferView and attributes.POSITION)");
+                        const int view = bv.Get<int>();
+                        const uint64_t len = size_t(view) < model.bufferViews.size() && view >= 0 ? model.bufferViews[size_t(view)].byteLength : 0;
+                        const uint8_t* p = rd.view_bytes(view, 0, len, len, 1, what + " (Draco)");
+                        draco::DecoderBuffer buf;
+                        buf.Init(reinterpret_cast<const char*>(p), size_t(len));
+                        draco::Decoder dec;
+                        auto res = dec.DecodeMeshFromBuffer(&buf);
+                        if (!res.ok()) rd.fail(what + ": Draco decoding failed: " + res.status().error_msg_string());
+                        std::unique_ptr<draco::Mesh> dm = std::move(res).value();
+                        const draco::PointAttribute* pa = dm->GetAttributeByUniqueId(uint32_t(attrs.Get("POSITION").Get<int>()));
+                        if (!pa || pa->num_components() != 3) rd.fail(what + ": Draco data has no 3-component POSITION attribute");
+                        pos.resize(size_t(dm->num_points()) * 3);
+                        for (draco::PointIndex i(0); i < dm->num_points(); ++i) {
+                            float v[3];
+                            if (!pa->ConvertValue<float>(pa->mapped_index(i), 3, v)) rd.fail(what + ": Draco POSITION not convertible");
+                            for (int k = 0; k < 3; ++k) pos[size_t(i.value()) * 3 + size_t(k)] = v[k];
+                        }
+                        for (draco::FaceIndex f(0); f < dm->num_faces(); ++f)
+                            for (int k = 0; k < 3; ++k) idx.push_back(dm->face(f)[k].value());
+                        fresh.draco = true;
                     } else {
-                        idx.resize(pos.size() / 3);
-                        for (size_t i = 0; i < idx.size(); ++i) idx[i] = int64_t(i);
-                    }
-                }
-                const int64_t nv = int64_t(pos.size() / 3);
-                for (size_t i = 0; i < idx.size(); ++i)
-                    if (idx[i] < 0 || idx[i] >= nv)
-                        rd.fail(what + ": index " + std::to_string(idx[i]) + " out of range (the primitive has " + std::to_string(nv) +
-                                " vertices)");
-                // Strips and fans to triangles (glTF winding rules).
-                std::vector<int64_t> tri;
-                if (mode == 4) {
-                    if (idx.size() % 3 != 0)
-                        rd.fail(what + ": " + std::to_string(idx.size()) + " triangle indices, not a multiple of 3");
-                    tri = std::move(idx);
-                } else if (idx.size() >= 3) {
-                    for (size_t i = 0; i + 2 < idx.size(); ++i) {
-                        if (mode == 5) {
-                            if (i % 2 == 0) tri.insert(tri.end(), {idx[i], idx[i + 1], idx[i + 2]});
-                            else tri.insert(tri.end(), {idx[i + 1], idx[i], idx[i + 2]});
+                        auto it = prim.attributes.find("POSITION");
+                        if (it == prim.attributes.end()) rd.fail(what + ": no POSITION attribute");
+                        pos = rd.accessor(it->second, 3, what + " POSITION");
+                        if (prim.indices >= 0) {
+                            idx = rd.indices(prim.indices, what + " indices");
                         } else {
-                            tri.insert(tri.end(), {idx[0], idx[i + 1], idx[i + 2]});
+                            idx.resize(pos.size() / 3);
+                            for (size_t i = 0; i < idx.size(); ++i) idx[i] = int64_t(i);
                         }
                     }
+                    const int64_t nv = int64_t(pos.size() / 3);
+                    for (size_t i = 0; i < idx.size(); ++i)
+                        if (idx[i] < 0 || idx[i] >= nv)
+                            rd.fail(what + ": index " + std::to_string(idx[i]) + " out of range (the primitive has " + std::to_string(nv) +
+                                    " vertices)");
+                    // Strips and fans to triangles (glTF winding rules).
+                    std::vector<int64_t>& tri = fresh.tri;
+                    if (mode == 4) {
+                        if (idx.size() % 3 != 0)
+                            rd.fail(what + ": " + std::to_string(idx.size()) + " triangle indices, not a multiple of 3");
+                        tri = std::move(idx);
+                    } else if (idx.size() >= 3) {
+                        for (size_t i = 0; i + 2 < idx.size(); ++i) {
+                            if (mode == 5) {
+                                if (i % 2 == 0) tri.insert(tri.end(), {idx[i], idx[i + 1], idx[i + 2]});
+                                else tri.insert(tri.end(), {idx[i + 1], idx[i], idx[i + 2]});
+                            } else {
+                                tri.insert(tri.end(), {idx[0], idx[i + 1], idx[i + 2]});
+                            }
+                        }
+                    }
+                    for (int64_t v = 0; v < nv; ++v)
+                        if (!std::isfinite(pos[size_t(3 * v)]) || !std::isfinite(pos[size_t(3 * v + 1)]) || !std::isfinite(pos[size_t(3 * v + 2)]))
+                            rd.fail(what + ": vertex " + std::to_string(v) + " has a non-finite position");
+                    cached = cache.emplace(key, std::move(fresh)).first;
                 }
+                const Decoded& dc = cached->second;
+                if (dc.draco) ++report.draco_primitives;
+                const int64_t nv = int64_t(dc.pos.size() / 3);
+                const std::vector<int64_t>& tri = dc.tri;
+                const std::vector<double>& pos = dc.pos;
                 const int64_t base_v = int64_t(g.vertices.size() / 3);
                 if (base_v + nv > kMaxVertices || int64_t(g.triangles.size() + tri.size()) > 3 * kMaxVertices)
                     rd.fail("the assembled scene exceeds " + std::to_string(kMaxVertices) + " vertices (instanced too often?)");
+                const size_t v0 = g.vertices.size();
+                g.vertices.resize(v0 + size_t(3 * nv));
                 for (int64_t v = 0; v < nv; ++v) {
-                    const Eigen::Vector4d p(pos[size_t(3 * v)], pos[size_t(3 * v + 1)], pos[size_t(3 * v + 2)], 1.0);
-                    if (!p.allFinite()) rd.fail(what + ": vertex " + std::to_string(v) + " has a non-finite position");
-                    const Eigen::Vector4d w = M * p;
-                    g.vertices.insert(g.vertices.end(), {w[0], w[1], w[2]});
+                    const double x = pos[size_t(3 * v)], y = pos[size_t(3 * v + 1)], z = pos[size_t(3 * v + 2)];
+                    for (int r = 0; r < 3; ++r)
+                        g.vertices[v0 + size_t(3 * v + r)] = M(r, 0) * x + M(r, 1) * y + M(r, 2) * z + M(r, 3);
                 }
-                for (int64_t t : tri) g.triangles.push_back(base_v + t);
+                const size_t t0 = g.triangles.size();
+                g.triangles.resize(t0 + tri.size());
+                for (size_t k = 0; k < tri.size(); ++k) g.triangles[t0 + k] = base_v + tri[k];
                 ++report.primitives;
             }
         }
