@@ -93,11 +93,26 @@ TEST_CASE("PLY and STL size checks refuse headers that lie", "[io][formats]") {
     CHECK_THROWS_WITH(check_ply(bytes_of(ply + std::string(24, '\0')), "a.ply"), Catch::Contains("declares more elements"));
     CHECK_NOTHROW(check_ply(bytes_of("ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nend_header\n1\n"), "b.ply"));
     CHECK_THROWS_WITH(check_ply(bytes_of("ply\nformat ascii 1.0\nelement vertex 1\nproperty float\nend_header\n"), "c.ply"),
-                      Catch::Contains("malformed property"));
+                      Catch::Contains("malformed 'property'"));
     std::string stl(84, ' ');
     const uint32_t n = 1000000;
     std::memcpy(&stl[80], &n, 4);
-    CHECK_THROWS_WITH(check_stl(bytes_of(stl), "d.stl"), Catch::Contains("declares 1000000 triangles"));
+    CHECK_THROWS_WITH(parse_stl(bytes_of(stl), "d.stl"), Catch::Contains("declares 1000000 triangles"));
+    // Our STL reader: binary (header may start with "solid") and ASCII with a quad loop.
+    std::string bin = "solid but binary";
+    bin.resize(80, ' ');
+    const uint32_t one = 1;
+    bin += std::string(reinterpret_cast<const char*>(&one), 4) + pack(std::vector<float>{0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9}) + std::string(2, '\0');
+    auto b = parse_stl(bytes_of(bin), "b.stl");
+    CHECK(b.vertices == std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9});
+    CHECK(b.triangles == std::vector<int64_t>{0, 1, 2});
+    auto a = parse_stl(bytes_of("solid q\n facet normal 0 0 1\n  outer loop\n   vertex 0 0 0\n   vertex 1 0 0\n   vertex 1 1 0\n"
+                                "   vertex 0 1 0\n  endloop\n endfacet\nendsolid q\n"), "a.stl");
+    CHECK(a.triangles == std::vector<int64_t>{0, 1, 2, 0, 2, 3});
+    CHECK_THROWS_WITH(parse_stl(bytes_of("solid q\nfacet normal 0 0 1\nouter loop\nvertex 0 0\n"), "c.stl"),
+                      Catch::Contains("c.stl: line 4: malformed vertex"));
+    CHECK_THROWS_WITH(parse_stl(bytes_of("solid q\nfacet normal 0 0 1\nouter loop\nvertex 0 0 0\n"), "d.stl"),
+                      Catch::Contains("not closed"));
     // Through load_points: the same lie is a one-line IoError naming the file.
     const std::string path = write_temp("lie.ply", ply + std::string(24, '\0'));
     CHECK_THROWS_AS(io::load_points(path), IoError);
@@ -179,4 +194,42 @@ TEST_CASE("glTF: broken files are one-line IoErrors naming the problem", "[io][g
       "bufferViews":[{"buffer":0,"byteLength":36}],"accessors":[{"bufferView":0,"componentType":5126,"count":4,"type":"VEC3"}],
       "meshes":[{"primitives":[{"attributes":{"POSITION":0}}]}],"nodes":[{"mesh":0}]})";
     CHECK_THROWS_WITH(read_gltf(write("short.gltf", oob)), Catch::Contains("reads past the end"));
+}
+
+TEST_CASE("PLY reader: ascii and both binary byte orders agree; bad faces are errors", "[io][formats]") {
+    const std::string head = "element vertex 4\nproperty float x\nproperty float y\nproperty float z\nproperty uchar red\n"
+                             "element face 1\nproperty list uchar int vertex_indices\nelement extra 1\nproperty list uchar uchar junk\nend_header\n";
+    auto a = parse_ply(bytes_of("ply\nformat ascii 1.0\ncomment c\n" + head + "0 0 0 255\n1 0 0 0\n1 1 0 0\n0 1 0 0\n4 0 1 2 3\n2 7 7\n"), "a.ply");
+    CHECK(a.vertices == std::vector<double>{0, 0, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0});
+    CHECK(a.triangles == std::vector<int64_t>{0, 1, 2, 0, 2, 3});
+    auto be32 = [](float f) {
+        uint32_t u;
+        std::memcpy(&u, &f, 4);
+        std::string s(4, '\0');
+        for (int i = 0; i < 4; ++i) s[size_t(i)] = char((u >> (24 - 8 * i)) & 0xff);
+        return s;
+    };
+    auto be_i32 = [](int32_t v) {
+        std::string s(4, '\0');
+        for (int i = 0; i < 4; ++i) s[size_t(i)] = char((uint32_t(v) >> (24 - 8 * i)) & 0xff);
+        return s;
+    };
+    std::string le, be;
+    const float V[4][3] = {{0, 0, 0}, {1, 0, 0}, {1, 1, 0}, {0, 1, 0}};
+    for (auto& v : V) {
+        le += pack(std::vector<float>{v[0], v[1], v[2]}) + std::string(1, '\x07');
+        be += be32(v[0]) + be32(v[1]) + be32(v[2]) + std::string(1, '\x07');
+    }
+    le += std::string(1, '\x04') + pack(std::vector<int32_t>{0, 1, 2, 3}) + std::string("\x02\x07\x07", 3);
+    be += std::string(1, '\x04') + be_i32(0) + be_i32(1) + be_i32(2) + be_i32(3) + std::string("\x02\x07\x07", 3);
+    CHECK(parse_ply(bytes_of("ply\nformat binary_little_endian 1.0\n" + head + le), "le.ply").triangles == a.triangles);
+    auto b = parse_ply(bytes_of("ply\nformat binary_big_endian 1.0\n" + head + be), "be.ply");
+    CHECK(b.vertices == a.vertices);
+    CHECK(b.triangles == a.triangles);
+    CHECK_THROWS_WITH(parse_ply(bytes_of("ply\nformat ascii 1.0\n" + head + "0 0 0 1\n1 0 0 1\n1 1 0 1\n0 1 0 1\n3 0 1 9\n0\n"), "c.ply"),
+                      Catch::Contains("c.ply: PLY face 0: vertex index 9") && Catch::Contains("expected 0..3"));
+    CHECK_THROWS_WITH(parse_ply(bytes_of("ply\nformat ascii 1.0\n" + head + "0 0 0 1\n1 0 0 1\n"), "d.ply"),
+                      Catch::Contains("declares more elements than the file holds"));
+    CHECK_THROWS_WITH(parse_ply(bytes_of("ply\nformat binary_little_endian 1.0\n" + head + le.substr(0, le.size() - 3) + "\x02\x07"), "e.ply"),
+                      Catch::Contains("truncated PLY data"));
 }

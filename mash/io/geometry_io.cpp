@@ -4,7 +4,6 @@
 #include <open3d/geometry/PointCloud.h>
 #include <open3d/geometry/TriangleMesh.h>
 #include <open3d/io/PointCloudIO.h>
-#include <open3d/io/TriangleMeshIO.h>
 #include <open3d/utility/Logging.h>
 
 #include <algorithm>
@@ -134,22 +133,6 @@ PointCloud from_raw(formats::RawGeometry&& g, int64_t num_samples, uint64_t seed
     return sample_mesh(mesh, num_samples, seed, path);
 }
 
-/// Open3D's readers for PLY and STL, after our size checks; indices checked after reading.
-bool read_open3d_mesh(const std::string& path, const std::string& ext, open3d::geometry::TriangleMesh& mesh) {
-    const auto bytes = read_file(path);
-    if (ext == ".ply") formats::check_ply(bytes, path);
-    if (ext == ".stl") formats::check_stl(bytes, path);
-    open3d::io::ReadTriangleMeshOptions opts;
-    opts.enable_post_processing = false;
-    if (!open3d::io::ReadTriangleMesh(path, mesh, opts)) return false;
-    for (size_t f = 0; f < mesh.triangles_.size(); ++f)
-        for (int k = 0; k < 3; ++k)
-            if (mesh.triangles_[f][k] < 0 || size_t(mesh.triangles_[f][k]) >= mesh.vertices_.size())
-                throw IoError(path + ": face " + std::to_string(f) + " references a missing vertex (expected indices below " +
-                              std::to_string(mesh.vertices_.size()) + ")");
-    return true;
-}
-
 }  // namespace
 
 PointCloud load_points(const std::string& path, int64_t num_samples, uint64_t seed) {
@@ -178,31 +161,23 @@ PointCloud load_points(const std::string& path, int64_t num_samples, uint64_t se
         pc = from_raw(formats::parse_pcd(read_file(path), path), num_samples, seed, path);
     } else if (ext == ".off") {
         pc = from_raw(formats::parse_off(read_file(path), path), num_samples, seed, path);
+    } else if (ext == ".stl") {
+        pc = from_raw(formats::parse_stl(read_file(path), path), num_samples, seed, path);
     } else if (ext == ".glb" || ext == ".gltf") {
         formats::GltfReport report;
         auto g = formats::read_gltf(path, &report);
         for (const auto& n : report.notes) std::fprintf(stderr, "note: %s: %s\n", path.c_str(), n.c_str());
         pc = from_raw(std::move(g), num_samples, seed, path);
-    } else if (ext == ".ply" || ext == ".obj" || ext == ".stl") {
+    } else if (ext == ".ply") {  // a mesh (faces) is sampled; a point cloud keeps its normals
+        pc = from_raw(formats::parse_ply(read_file(path), path), num_samples, seed, path);
+    } else if (ext == ".obj") {
         open3d::geometry::TriangleMesh mesh;
-        bool ok = false;
-        if (ext == ".obj") {
-            ok = read_obj(path, mesh);
-        } else {
-            ok = read_open3d_mesh(path, ext, mesh);
-        }
-        if (ok && !mesh.triangles_.empty()) {
+        if (!read_obj(path, mesh)) throw IoError(path + ": cannot read mesh (no vertices in the OBJ file)");
+        if (!mesh.triangles_.empty()) {
             if (num_samples < 1) throw IoError(path + ": number of surface samples must be >= 1");
             pc = sample_mesh(mesh, num_samples, seed, path);
-        } else if (ok && !mesh.vertices_.empty() && ext != ".ply") {
+        } else {
             for (const auto& p : mesh.vertices_) pc.points.insert(pc.points.end(), {p.x(), p.y(), p.z()});
-        } else if (ext == ".ply") {  // a PLY point cloud: read as one, with its normals
-            open3d::geometry::PointCloud cloud;
-            if (!open3d::io::ReadPointCloud(path, cloud)) throw IoError(path + ": cannot read PLY file");
-            for (const auto& p : cloud.points_) pc.points.insert(pc.points.end(), {p.x(), p.y(), p.z()});
-            for (const auto& n : cloud.normals_) pc.normals.insert(pc.normals.end(), {n.x(), n.y(), n.z()});
-        } else if (!ok) {
-            throw IoError(path + ": cannot read mesh (corrupt or unsupported " + ext + " content)");
         }
     } else {
         throw IoError(path + ": unsupported extension '" + ext +
@@ -237,25 +212,20 @@ void read_mesh(const std::string& path, std::vector<double>& vertices, std::vect
     std::error_code ec;
     if (!fs::exists(path, ec)) throw IoError(path + ": no such file");
     const std::string ext = lower_extension(path);
-    if (ext == ".off" || ext == ".glb" || ext == ".gltf") {
-        auto g = ext == ".off" ? formats::parse_off(read_file(path), path) : formats::read_gltf(path);
+    if (ext == ".off" || ext == ".stl" || ext == ".ply" || ext == ".glb" || ext == ".gltf") {
+        auto g = ext == ".off"   ? formats::parse_off(read_file(path), path)
+                 : ext == ".stl" ? formats::parse_stl(read_file(path), path)
+                 : ext == ".ply" ? formats::parse_ply(read_file(path), path)
+                                 : formats::read_gltf(path);
         if (g.triangles.empty()) throw IoError(path + ": cannot read a triangle mesh (no faces)");
         vertices = std::move(g.vertices);
         triangles = std::move(g.triangles);
         return;
     }
+    if (ext != ".obj")
+        throw IoError(path + ": unsupported mesh extension '" + ext + "' (expected .obj .off .ply .stl .glb .gltf)");
     open3d::geometry::TriangleMesh mesh;
-    bool ok = false;
-    if (ext == ".obj") {
-        ok = read_obj(path, mesh);
-    } else if (ext == ".ply" || ext == ".stl") {
-        ok = read_open3d_mesh(path, ext, mesh);
-    } else {
-        open3d::io::ReadTriangleMeshOptions opts;
-        opts.enable_post_processing = false;
-        ok = open3d::io::ReadTriangleMesh(path, mesh, opts);
-    }
-    if (!ok || mesh.triangles_.empty()) throw IoError(path + ": cannot read a triangle mesh (no faces)");
+    if (!read_obj(path, mesh) || mesh.triangles_.empty()) throw IoError(path + ": cannot read a triangle mesh (no faces)");
     vertices.clear();
     triangles.clear();
     for (const auto& v : mesh.vertices_) vertices.insert(vertices.end(), {v.x(), v.y(), v.z()});

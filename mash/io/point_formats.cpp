@@ -396,21 +396,34 @@ RawGeometry parse_pcd(const std::vector<uint8_t>& bytes, const std::string& path
     return g;
 }
 
-void check_ply(const std::vector<uint8_t>& bytes, const std::string& path) {
+namespace {
+struct PlyProperty {
+    std::string name;
+    bool list = false;
+    char count_type = 0, type = 0;  // 'c' 'C' 's' 'S' 'i' 'I' 'f' 'd'
+};
+struct PlyElement {
+    std::string name;
+    int64_t count = 0;
+    std::vector<PlyProperty> props;
+};
+
+char ply_type(const std::string& t) {
+    static const std::map<std::string, char> k = {{"char", 'c'},  {"int8", 'c'},   {"uchar", 'C'}, {"uint8", 'C'},
+                                                  {"short", 's'}, {"int16", 's'},  {"ushort", 'S'}, {"uint16", 'S'},
+                                                  {"int", 'i'},   {"int32", 'i'},  {"uint", 'I'},  {"uint32", 'I'},
+                                                  {"float", 'f'}, {"float32", 'f'}, {"double", 'd'}, {"float64", 'd'}};
+    auto it = k.find(t);
+    return it == k.end() ? 0 : it->second;
+}
+int ply_size(char t) { return t == 'c' || t == 'C' ? 1 : t == 's' || t == 'S' ? 2 : t == 'd' ? 8 : 4; }
+
+/// Parses the header; returns the elements and sets `format` and `body` (offset of the data).
+std::vector<PlyElement> ply_header(const std::vector<uint8_t>& bytes, const std::string& path, std::string& format, size_t& body) {
     Lines lines(bytes);
     std::string line;
     if (!lines.next(line) || line != "ply") fail(path, "not a PLY file (expected a first line 'ply')");
-    std::string format;
-    struct Element {
-        std::string name;
-        int64_t count = 0;
-        int64_t min_bytes = 0;  ///< binary: bytes per element at least; ASCII: values per element at least
-    };
-    std::vector<Element> elements;
-    static const std::map<std::string, int> kSize = {{"char", 1},  {"uchar", 1},  {"int8", 1},    {"uint8", 1},
-                                                     {"short", 2}, {"ushort", 2}, {"int16", 2},   {"uint16", 2},
-                                                     {"int", 4},   {"uint", 4},   {"int32", 4},   {"uint32", 4},
-                                                     {"float", 4}, {"float32", 4}, {"double", 8}, {"float64", 8}};
+    std::vector<PlyElement> elements;
     auto words = [](const std::string& l) {
         std::vector<std::string> w;
         size_t i = 0;
@@ -432,52 +445,221 @@ void check_ply(const std::vector<uint8_t>& bytes, const std::string& path) {
             break;
         }
         if (w[0] == "comment" || w[0] == "obj_info") continue;
-        if (w[0] == "format" && w.size() >= 2) format = w[1];
-        else if (w[0] == "element" && w.size() == 3) {
-            if (format.empty()) fail(path, "PLY header: 'element' before 'format'");
+        const std::string where = "PLY header line " + std::to_string(lines.number());
+        if (w[0] == "format" && w.size() >= 2) {
+            format = w[1];
+        } else if (w[0] == "element" && w.size() == 3) {
+            if (format.empty()) fail(path, where + ": 'element' before 'format'");
             char* e = nullptr;
             errno = 0;
             long long c = std::strtoll(w[2].c_str(), &e, 10);
             if (*e != '\0' || errno == ERANGE || c < 0 || c > (1ll << 31) - 1)
                 fail(path, "PLY element '" + w[1] + "' count '" + w[2] + "' (expected 0..2^31-1)");
-            elements.push_back({w[1], c, 0});
-        } else if (w[0] == "property" && !elements.empty()) {
-            if (w.size() == 3 && kSize.count(w[1])) {
-                elements.back().min_bytes += format == "ascii" ? 1 : kSize.at(w[1]);
-            } else if (w.size() == 5 && w[1] == "list" && kSize.count(w[2]) && kSize.count(w[3])) {
-                elements.back().min_bytes += format == "ascii" ? 1 : kSize.at(w[2]);
-            } else {
-                fail(path, "PLY header line " + std::to_string(lines.number()) + ": malformed property");
-            }
+            elements.push_back({w[1], c, {}});
+        } else if (w[0] == "property" && !elements.empty() && w.size() == 3 && ply_type(w[1])) {
+            elements.back().props.push_back({w[2], false, 0, ply_type(w[1])});
+        } else if (w[0] == "property" && !elements.empty() && w.size() == 5 && w[1] == "list" && ply_type(w[2]) &&
+                   ply_type(w[3]) && w[2] != "float" && w[2] != "double" && w[2] != "float32" && w[2] != "float64") {
+            elements.back().props.push_back({w[4], true, ply_type(w[2]), ply_type(w[3])});
         } else {
-            fail(path, "PLY header line " + std::to_string(lines.number()) + ": unknown '" + w[0] + "'");
+            fail(path, where + ": unknown or malformed '" + w[0] + "'");
         }
     }
     if (!ended) fail(path, "PLY header has no end_header");
     if (format != "ascii" && format != "binary_little_endian" && format != "binary_big_endian")
         fail(path, "PLY format '" + format + "' (expected ascii, binary_little_endian or binary_big_endian)");
-    const size_t left = bytes.size() - std::min(bytes.size(), lines.offset());
+    body = lines.offset();
+    const size_t left = bytes.size() - std::min(bytes.size(), body);
     // ASCII values take at least 2 bytes (digit + separator); binary ones their size.
     long double need = 0;
-    for (const auto& el : elements) need += (long double)el.count * el.min_bytes * (format == "ascii" ? 2 : 1);
+    for (const auto& el : elements)
+        for (const auto& p : el.props)
+            need += (long double)el.count * (format == "ascii" ? 2 : ply_size(p.list ? p.count_type : p.type));
     if (need > (long double)left + 1)
         fail(path, "PLY header declares more elements than the file holds (" + std::to_string(left) +
                        " bytes of data; expected a complete file)");
+    return elements;
 }
 
-void check_stl(const std::vector<uint8_t>& bytes, const std::string& path) {
-    const bool ascii_start = bytes.size() >= 5 && std::memcmp(bytes.data(), "solid", 5) == 0;
-    if (ascii_start) {
-        // ASCII STL, unless it is a binary file whose 80-byte header happens to start with "solid".
-        const std::string head(reinterpret_cast<const char*>(bytes.data()), std::min<size_t>(bytes.size(), 512));
-        if (head.find("facet") != std::string::npos || bytes.size() < 84) return;
+/// Reads values one at a time from the body (ASCII tokens or binary of either endianness).
+class PlyReader {
+public:
+    PlyReader(const std::vector<uint8_t>& b, size_t pos, const std::string& format, const std::string& path)
+        : b_(b), pos_(pos), ascii_(format == "ascii"), big_(format == "binary_big_endian"), path_(path) {}
+    double value(char type) {
+        if (ascii_) {
+            while (pos_ < b_.size() && std::isspace(b_[pos_])) ++pos_;
+            size_t e = pos_;
+            while (e < b_.size() && !std::isspace(b_[e])) ++e;
+            if (e == pos_) fail(path_, "truncated PLY data (expected more values)");
+            const std::string tok(reinterpret_cast<const char*>(b_.data()) + pos_, e - pos_);
+            pos_ = e;
+            char* end = nullptr;
+            const double v = std::strtod(tok.c_str(), &end);
+            if (*end != '\0') fail(path_, "PLY value '" + tok.substr(0, 20) + "' is not a number");
+            return v;
+        }
+        const int n = ply_size(type);
+        if (pos_ + size_t(n) > b_.size()) fail(path_, "truncated PLY data (expected more values)");
+        uint8_t raw[8];
+        for (int i = 0; i < n; ++i) raw[i] = b_[pos_ + size_t(big_ ? n - 1 - i : i)];
+        pos_ += size_t(n);
+        switch (type) {
+            case 'c': return double(int8_t(raw[0]));
+            case 'C': return double(raw[0]);
+            case 's': { int16_t v; std::memcpy(&v, raw, 2); return v; }
+            case 'S': { uint16_t v; std::memcpy(&v, raw, 2); return v; }
+            case 'i': { int32_t v; std::memcpy(&v, raw, 4); return v; }
+            case 'I': { uint32_t v; std::memcpy(&v, raw, 4); return v; }
+            case 'f': { float v; std::memcpy(&v, raw, 4); return v; }
+            default: { double v; std::memcpy(&v, raw, 8); return v; }
+        }
     }
-    if (bytes.size() < 84) fail(path, "truncated STL (expected an 80-byte header and a triangle count)");
-    uint32_t n;
-    std::memcpy(&n, bytes.data() + 80, 4);
-    if (uint64_t(bytes.size()) < 84 + 50ull * n)
-        fail(path, "binary STL declares " + std::to_string(n) + " triangles, the file holds " +
-                       std::to_string((bytes.size() - 84) / 50) + " (expected a complete file)");
+
+private:
+    const std::vector<uint8_t>& b_;
+    size_t pos_;
+    bool ascii_, big_;
+    std::string path_;
+};
+}  // namespace
+
+void check_ply(const std::vector<uint8_t>& bytes, const std::string& path) {
+    std::string format;
+    size_t body = 0;
+    ply_header(bytes, path, format, body);
+}
+
+RawGeometry parse_ply(const std::vector<uint8_t>& bytes, const std::string& path) {
+    std::string format;
+    size_t body = 0;
+    const auto elements = ply_header(bytes, path, format, body);
+    PlyReader rd(bytes, body, format, path);
+    RawGeometry g;
+    int64_t nv = -1;
+    for (const auto& el : elements) {
+        int px = -1, py = -1, pz = -1, nx = -1, ny = -1, nz = -1, pf = -1;
+        for (size_t i = 0; i < el.props.size(); ++i) {
+            const auto& n = el.props[i].name;
+            const int k = int(i);
+            if (!el.props[i].list) {
+                if (n == "x") px = k;
+                if (n == "y") py = k;
+                if (n == "z") pz = k;
+                if (n == "nx") nx = k;
+                if (n == "ny") ny = k;
+                if (n == "nz") nz = k;
+            } else if (n == "vertex_indices" || n == "vertex_index") {
+                pf = k;
+            }
+        }
+        const bool is_vertex = el.name == "vertex", is_face = el.name == "face";
+        if (is_vertex && (px < 0 || py < 0 || pz < 0)) fail(path, "PLY vertex element has no x, y and z properties");
+        const bool normals = is_vertex && nx >= 0 && ny >= 0 && nz >= 0;
+        if (is_face && pf >= 0 && nv < 0) fail(path, "PLY faces come before the vertices");
+        std::vector<double> vals(el.props.size());
+        std::vector<int64_t> poly;
+        for (int64_t e = 0; e < el.count; ++e) {
+            for (size_t i = 0; i < el.props.size(); ++i) {
+                const auto& p = el.props[i];
+                if (!p.list) {
+                    vals[i] = rd.value(p.type);
+                    continue;
+                }
+                const double c = rd.value(p.count_type);
+                if (!(c >= 0 && c <= 65536 && c == std::floor(c))) fail(path, "PLY list length " + std::to_string(c) + " (expected 0..65536)");
+                const bool keep = is_face && int(i) == pf;
+                poly.clear();
+                for (int64_t k = 0; k < int64_t(c); ++k) {
+                    const double v = rd.value(p.type);
+                    if (!keep) continue;
+                    if (!(v >= 0 && v < double(nv) && v == std::floor(v)))
+                        fail(path, "PLY face " + std::to_string(e) + ": vertex index " + std::to_string(v) + " out of range (expected 0.." +
+                                       std::to_string(nv - 1) + ")");
+                    poly.push_back(int64_t(v));
+                }
+                if (keep) {
+                    if (poly.size() < 3) fail(path, "PLY face " + std::to_string(e) + " has fewer than 3 vertices");
+                    for (size_t k = 2; k < poly.size(); ++k) g.triangles.insert(g.triangles.end(), {poly[0], poly[k - 1], poly[k]});
+                }
+            }
+            if (is_vertex) {
+                g.vertices.insert(g.vertices.end(), {vals[size_t(px)], vals[size_t(py)], vals[size_t(pz)]});
+                if (normals) g.normals.insert(g.normals.end(), {vals[size_t(nx)], vals[size_t(ny)], vals[size_t(nz)]});
+            }
+        }
+        if (is_vertex) nv = el.count;
+    }
+    if (nv < 0) fail(path, "PLY file has no vertex element");
+    return g;
+}
+
+RawGeometry parse_stl(const std::vector<uint8_t>& bytes, const std::string& path) {
+    RawGeometry g;
+    // Binary unless it starts with "solid" and has an ASCII facet (binary headers may start with "solid").
+    bool ascii = false;
+    if (bytes.size() >= 5 && std::memcmp(bytes.data(), "solid", 5) == 0) {
+        const std::string head(reinterpret_cast<const char*>(bytes.data()), std::min<size_t>(bytes.size(), 1024));
+        uint32_t n = 0;
+        if (bytes.size() >= 84) std::memcpy(&n, bytes.data() + 80, 4);
+        const bool binary_size = bytes.size() >= 84 && uint64_t(bytes.size()) == 84 + 50ull * n;
+        ascii = !binary_size && (head.find("facet") != std::string::npos || head.find("endsolid") != std::string::npos);
+    }
+    if (!ascii) {
+        if (bytes.size() < 84) fail(path, "truncated STL (expected an 80-byte header and a triangle count)");
+        uint32_t n;
+        std::memcpy(&n, bytes.data() + 80, 4);
+        if (uint64_t(bytes.size()) < 84 + 50ull * n)
+            fail(path, "binary STL declares " + std::to_string(n) + " triangles, the file holds " +
+                           std::to_string((bytes.size() - 84) / 50) + " (expected a complete file)");
+        g.vertices.resize(size_t(9) * n);
+        g.triangles.resize(size_t(3) * n);
+        for (uint32_t t = 0; t < n; ++t) {
+            const uint8_t* p = bytes.data() + 84 + size_t(50) * t + 12;  // skip the facet normal
+            for (int k = 0; k < 9; ++k) {
+                float f;
+                std::memcpy(&f, p + 4 * k, 4);
+                g.vertices[size_t(9) * t + size_t(k)] = f;
+            }
+            for (int k = 0; k < 3; ++k) g.triangles[size_t(3) * t + size_t(k)] = int64_t(3) * t + k;
+        }
+        return g;
+    }
+    // ASCII: facet normal n n n / outer loop / vertex x y z (3 or more) / endloop / endfacet.
+    Lines lines(bytes);
+    std::string line;
+    std::vector<double> v;
+    std::vector<double> loop;
+    bool in_loop = false;
+    while (lines.next(line)) {
+        size_t k = line.find_first_not_of(" \t");
+        if (k == std::string::npos) continue;
+        const std::string t = line.substr(k);
+        auto starts = [&](const char* w) { return t.rfind(w, 0) == 0; };
+        if (starts("vertex")) {
+            if (!in_loop) fail(path, "line " + std::to_string(lines.number()) + ": vertex outside 'outer loop'");
+            if (!numbers(t.substr(6), v, false) || v.size() != 3)
+                fail(path, "line " + std::to_string(lines.number()) + ": malformed vertex (expected 'vertex x y z')");
+            loop.insert(loop.end(), v.begin(), v.end());
+        } else if (starts("outer loop")) {
+            if (in_loop) fail(path, "line " + std::to_string(lines.number()) + ": nested 'outer loop'");
+            in_loop = true;
+            loop.clear();
+        } else if (starts("endloop")) {
+            if (!in_loop || loop.size() < 9)
+                fail(path, "line " + std::to_string(lines.number()) + ": a loop needs at least 3 vertices");
+            const int64_t base = int64_t(g.vertices.size() / 3), n = int64_t(loop.size() / 3);
+            g.vertices.insert(g.vertices.end(), loop.begin(), loop.end());
+            for (int64_t i = 2; i < n; ++i) g.triangles.insert(g.triangles.end(), {base, base + i - 1, base + i});
+            in_loop = false;
+        } else if (starts("solid") || starts("facet") || starts("endfacet") || starts("endsolid")) {
+            continue;
+        } else {
+            fail(path, "line " + std::to_string(lines.number()) + ": unexpected '" + t.substr(0, 20) + "' in an ASCII STL");
+        }
+    }
+    if (in_loop) fail(path, "truncated ASCII STL (a loop is not closed)");
+    return g;
 }
 
 }  // namespace mash::io::formats

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Our own readers for the simple geometry formats (OFF, XYZ / XYZN / PTS, PCD) and the size
-// checks run before Open3D reads a PLY or STL file, all from the file's bytes (torch-free, no
-// Open3D, fuzzed through load_points: tests/fuzz/fuzz_geometry.cpp). Every reader either fills
+// Our own readers for the geometry formats (OFF, PLY, STL, XYZ / XYZN / PTS, PCD), all from the
+// file's bytes (torch-free, no Open3D, fuzzed through load_points: tests/fuzz/fuzz_geometry.cpp). Every reader either fills
 // the mesh or throws IoError naming the file, the line or field, and what was expected; no
 // declared count is trusted before the bytes that would hold it are there.
 #pragma once
@@ -30,9 +29,13 @@ RawGeometry parse_pts(const std::vector<uint8_t>& bytes, const std::string& path
 RawGeometry parse_pcd(const std::vector<uint8_t>& bytes, const std::string& path);
 
 /// Throws IoError when a PLY header is malformed or declares more elements than the file can
-/// hold (ASCII or binary), so that the reader behind it never allocates for a lie.
+/// hold (ASCII or binary).
 void check_ply(const std::vector<uint8_t>& bytes, const std::string& path);
-/// Throws IoError when a binary STL's triangle count does not fit the file size.
-void check_stl(const std::vector<uint8_t>& bytes, const std::string& path);
+/// PLY (ascii, binary little / big endian): vertex x y z (+ nx ny nz), face vertex_indices (or
+/// vertex_index) lists fan-triangulated and range-checked; other elements and properties skipped.
+RawGeometry parse_ply(const std::vector<uint8_t>& bytes, const std::string& path);
+/// STL, binary (a triangle count that does not fit the file is an error) or ASCII (loops of 3 or
+/// more vertices, fan-triangulated). Facet normals are ignored; vertices are not merged.
+RawGeometry parse_stl(const std::vector<uint8_t>& bytes, const std::string& path);
 
 }  // namespace mash::io::formats
