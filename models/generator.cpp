@@ -13,6 +13,9 @@
 #include <map>
 
 #include "mash/core/errors.h"
+#include "mash/core/files.h"
+#include "mash/formats/zip.h"
+#include "mash/formats/pickle.h"
 #include "mash/dataset/dataset.h"
 
 namespace mash::models {
@@ -135,6 +138,12 @@ Generator Generator::load(const std::string& path) {
     };
     Generator g;
     try {
+        {  // our own checks first: LibTorch's reader trusts sizes and memo indices from the file
+            const auto bytes = io::read_file(path);
+            for (const auto& e : io::read_zip(bytes.data(), bytes.size(), path))
+                if (e.name.size() > 4 && e.name.compare(e.name.size() - 4, 4, ".pkl") == 0)
+                    io::check_pickle(e.data.data(), e.data.size(), e.name);
+        }
         torch::serialize::InputArchive ar, meta;
         ar.load_from(path);
         if (!ar.try_read("meta", meta)) throw bad("no 'meta' record");

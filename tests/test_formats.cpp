@@ -353,3 +353,21 @@ TEST_CASE("joblib normalizer: the original's MultiLinearTransformer file reads n
     CHECK_THROWS_WITH(mash::io::parse_joblib_multi_linear(bytes.data(), bytes.size() / 3, "cut.pkl"),
                       Catch::StartsWith("cut.pkl: "));
 }
+
+TEST_CASE("pickle opcode check: well-formed pickles pass, lying lengths and huge memo indices do not", "[io][pickle]") {
+    const std::string dir = mash::test::test_data("mash_diffusion_golden/");
+    auto bytes = mash::io::read_file(dir + "category_small_checkpoint.pth");
+    int checked = 0;
+    for (const auto& e : mash::io::read_zip(bytes.data(), bytes.size(), "ckpt"))
+        if (e.name.size() > 4 && e.name.compare(e.name.size() - 4, 4, ".pkl") == 0) {
+            CHECK_NOTHROW(mash::io::check_pickle(e.data.data(), e.data.size(), e.name));
+            ++checked;
+        }
+    CHECK(checked == 1);
+    auto check = [](const std::string& p) { mash::io::check_pickle(reinterpret_cast<const uint8_t*>(p.data()), p.size(), "p.pkl"); };
+    CHECK_NOTHROW(check(std::string("\x80\x02]q\x00(K\x01K\x02" "e.", 12)));
+    CHECK_THROWS_WITH(check(std::string("\x80\x02]r\xff\xff\xff\xf0.", 9)), Catch::Contains("p.pkl: invalid pickle: memo index 4043309055"));
+    CHECK_THROWS_WITH(check(std::string("\x80\x02X\xff\x00\x00\x00ab.", 10)), Catch::Contains("truncated argument"));
+    CHECK_THROWS_WITH(check(std::string("\x80\x02]", 3)), Catch::Contains("no STOP opcode"));
+    CHECK_THROWS_WITH(check(std::string("\x80\x02\xff.", 4)), Catch::Contains("unknown opcode 0xff"));
+}

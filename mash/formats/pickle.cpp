@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "mash/formats/pickle.h"
 
+#include <cstdio>
+
 
 #include <algorithm>
 #include <cmath>
@@ -797,5 +799,65 @@ std::vector<uint8_t> serialize_pickled_dict_npy(const PickledDict& dict) {
     return out;
 }
 
+
+void check_pickle(const uint8_t* bytes, size_t size, const std::string& what, uint64_t max_memo) {
+    size_t pos = 0;
+    auto bad = [&](const std::string& why) { return IoError(what + ": invalid pickle: " + why + " at byte " + std::to_string(pos)); };
+    auto need = [&](uint64_t n) {
+        if (n > size - pos) throw bad("truncated argument");
+    };
+    auto le = [&](int n) {
+        need(uint64_t(n));
+        uint64_t v = 0;
+        for (int i = 0; i < n; ++i) v |= uint64_t(bytes[pos + size_t(i)]) << (8 * i);
+        pos += size_t(n);
+        return v;
+    };
+    auto line = [&]() {
+        const size_t start = pos;
+        while (pos < size && bytes[pos] != '\n') ++pos;
+        if (pos >= size) throw bad("unterminated text argument");
+        ++pos;
+        return std::string(reinterpret_cast<const char*>(bytes) + start, pos - 1 - start);
+    };
+    auto memo = [&](uint64_t i) {
+        if (i >= max_memo) throw bad("memo index " + std::to_string(i) + " (expected below " + std::to_string(max_memo) + ")");
+    };
+    auto text_index = [&]() {
+        const std::string t = line();
+        if (t.empty() || t.size() > 12 || t.find_first_not_of("0123456789") != std::string::npos) throw bad("malformed memo index");
+        memo(std::stoull(t));
+    };
+    uint64_t memoized = 0;
+    while (pos < size) {
+        const uint8_t op = bytes[pos++];
+        switch (op) {
+            case '.': return;  // STOP
+            case 'N': case 0x88: case 0x89: case '(': case ')': case 0x85: case 0x86: case 0x87: case 't': case ']':
+            case '}': case 'a': case 'e': case 's': case 'u': case 'R': case 'b': case 'Q': case 0x81: case '0':
+            case '1': case '2': case 0x93: case 0x92: case 0x90: case 0x8f: case 0x91: case 'l': case 'd': case 'o':
+            case 0x97: case 0x98:
+                break;
+            case 0x94:  // MEMOIZE
+                memo(memoized++);
+                break;
+            case 0x80: case 'K': case 0x82: le(1); break;
+            case 'M': case 0x83: le(2); break;
+            case 'J': case 0x84: le(4); break;
+            case 'G': le(8); break;
+            case 0x95: need(le(8)); break;  // FRAME: its length must fit (the frame's opcodes follow)
+            case 'q': case 'h': memo(le(1)); break;
+            case 'r': case 'j': memo(le(4)); break;
+            case 'C': case 'U': case 0x8c: case 0x8a: { const uint64_t n = le(1); need(n); pos += size_t(n); break; }
+            case 'B': case 'T': case 'X': case 0x8b: { const uint64_t n = le(4); need(n); pos += size_t(n); break; }
+            case 0x8e: case 0x8d: case 0x96: { const uint64_t n = le(8); need(n); pos += size_t(n); break; }
+            case 'c': case 'i': line(); line(); break;
+            case 'I': case 'L': case 'F': case 'S': case 'V': case 'P': line(); break;
+            case 'p': case 'g': text_index(); break;
+            default: --pos; throw bad("unknown opcode 0x" + [&] { char b[8]; std::snprintf(b, sizeof b, "%02x", op); return std::string(b); }());
+        }
+    }
+    throw bad("no STOP opcode");
+}
 
 }  // namespace mash::io

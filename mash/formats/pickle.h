@@ -44,6 +44,12 @@ struct TorchArchive {
 };
 TorchArchive parse_torch_archive(const uint8_t* bytes, size_t size, const std::string& what);
 
+/// Checks that a pickle (any protocol) is well formed at the opcode level without running it: every
+/// opcode known, every argument and length inside the data, memo indices below `max_memo`, a STOP
+/// at the end. Throws IoError naming `what`. Used on the pickles of LibTorch archives before
+/// LibTorch's own unpickler sees them (it sizes its memo from the file's indices).
+void check_pickle(const uint8_t* bytes, size_t size, const std::string& what, uint64_t max_memo = uint64_t(1) << 22);
+
 /// One column of the original MASH diffusion normalizer (distribution-manage's
 /// MultiLinearTransformer): its source and target knots.
 struct MultiLinearColumn {

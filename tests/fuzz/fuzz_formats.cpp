@@ -46,6 +46,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } catch (const mash::Error&) {
     }
     try {
+        check_pickle(data, size, "fuzz");
+    } catch (const mash::Error&) {
+    }
+    try {
         auto cols = parse_joblib_multi_linear(data, size, "fuzz");
         (void)cols.size();
     } catch (const mash::Error&) {
