@@ -66,6 +66,20 @@ bool numbers(std::string line, std::vector<double>& out, bool comments = true) {
     }
 }
 
+/// The whitespace-separated words of a line.
+std::vector<std::string> words(const std::string& l) {
+    std::vector<std::string> w;
+    size_t i = 0;
+    while (i < l.size()) {
+        while (i < l.size() && std::isspace(static_cast<unsigned char>(l[i]))) ++i;
+        size_t j = i;
+        while (j < l.size() && !std::isspace(static_cast<unsigned char>(l[j]))) ++j;
+        if (j > i) w.push_back(l.substr(i, j - i));
+        i = j;
+    }
+    return w;
+}
+
 bool blank(const std::string& line) {
     for (char c : line) {
         if (c == '#') return true;
@@ -270,18 +284,6 @@ RawGeometry parse_pcd(const std::vector<uint8_t>& bytes, const std::string& path
     std::vector<char> types;
     int64_t points = -1, width = -1, height = 1;
     std::string data;
-    auto words = [](const std::string& l) {
-        std::vector<std::string> w;
-        size_t i = 0;
-        while (i < l.size()) {
-            while (i < l.size() && std::isspace(static_cast<unsigned char>(l[i]))) ++i;
-            size_t j = i;
-            while (j < l.size() && !std::isspace(static_cast<unsigned char>(l[j]))) ++j;
-            if (j > i) w.push_back(l.substr(i, j - i));
-            i = j;
-        }
-        return w;
-    };
     auto integer = [&](const std::string& t, const char* what) {
         char* e = nullptr;
         errno = 0;
@@ -424,18 +426,6 @@ std::vector<PlyElement> ply_header(const std::vector<uint8_t>& bytes, const std:
     std::string line;
     if (!lines.next(line) || line != "ply") fail(path, "not a PLY file (expected a first line 'ply')");
     std::vector<PlyElement> elements;
-    auto words = [](const std::string& l) {
-        std::vector<std::string> w;
-        size_t i = 0;
-        while (i < l.size()) {
-            while (i < l.size() && std::isspace(static_cast<unsigned char>(l[i]))) ++i;
-            size_t j = i;
-            while (j < l.size() && !std::isspace(static_cast<unsigned char>(l[j]))) ++j;
-            if (j > i) w.push_back(l.substr(i, j - i));
-            i = j;
-        }
-        return w;
-    };
     bool ended = false;
     while (lines.next(line)) {
         auto w = words(line);

@@ -12,8 +12,7 @@ namespace mash::kernels {
 /// Squared distance, evaluated as ((dx·dx + dy·dy) + dz·dz) without FMA on every device.
 template <typename T>
 MASH_HOST_DEVICE T fps_sq_dist(T x, T y, T z, T cx, T cy, T cz) {
-    const T dx = x - cx, dy = y - cy, dz = z - cz;
-    return add_rn(add_rn(mul_rn(dx, dx), mul_rn(dy, dy)), mul_rn(dz, dz));
+    return sq_dist_rn(x, y, z, cx, cy, cz);
 }
 
 /// The running minimum distance to the selected set after adding one point.

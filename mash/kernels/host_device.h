@@ -31,4 +31,11 @@ template <typename T>
 MASH_HOST_DEVICE T add_rn(T a, T b) { return a + b; }
 #endif
 
+/// Squared distance ((dx·dx + dy·dy) + dz·dz), rounded as written on every device (FPS, NN).
+template <typename T>
+MASH_HOST_DEVICE T sq_dist_rn(T x, T y, T z, T cx, T cy, T cz) {
+    const T dx = x - cx, dy = y - cy, dz = z - cz;
+    return add_rn(add_rn(mul_rn(dx, dx), mul_rn(dy, dy)), mul_rn(dz, dz));
+}
+
 }  // namespace mash::kernels

@@ -10,11 +10,10 @@
 
 namespace mash::kernels {
 
-/// Squared distance ((dx·dx + dy·dy) + dz·dz), rounded as written on every device.
+/// Squared distance, the same rounding as the FPS kernels (host_device.h).
 template <typename T>
 MASH_HOST_DEVICE T nn_sq_dist(T x, T y, T z, T rx, T ry, T rz) {
-    const T dx = x - rx, dy = y - ry, dz = z - rz;
-    return add_rn(add_rn(mul_rn(dx, dx), mul_rn(dy, dy)), mul_rn(dz, dz));
+    return sq_dist_rn(x, y, z, rx, ry, rz);
 }
 
 /// Candidate (d, j) beats the best so far (bd, bj) iff it is nearer, or as near with a smaller
