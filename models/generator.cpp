@@ -138,14 +138,14 @@ Generator Generator::load(const std::string& path) {
     };
     Generator g;
     try {
-        {  // our own checks first: LibTorch's reader trusts sizes and memo indices from the file
-            const auto bytes = io::read_file(path);
-            for (const auto& e : io::read_zip(bytes.data(), bytes.size(), path))
-                if (e.name.size() > 4 && e.name.compare(e.name.size() - 4, 4, ".pkl") == 0)
-                    io::check_pickle(e.data.data(), e.data.size(), e.name);
-        }
+        // Our own checks first (LibTorch's reader trusts sizes and memo indices from the file), then
+        // LibTorch reads the same bytes.
+        const auto bytes = io::read_file(path);
+        for (const auto& e : io::read_zip(bytes.data(), bytes.size(), path))
+            if (e.name.size() > 4 && e.name.compare(e.name.size() - 4, 4, ".pkl") == 0)
+                io::check_pickle(e.data.data(), e.data.size(), e.name);
         torch::serialize::InputArchive ar, meta;
-        ar.load_from(path);
+        ar.load_from(reinterpret_cast<const char*>(bytes.data()), bytes.size());
         if (!ar.try_read("meta", meta)) throw bad("no 'meta' record");
         c10::IValue v;
         auto get = [&](const char* key) {

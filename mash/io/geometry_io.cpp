@@ -2,10 +2,10 @@
 #include "mash/io/geometry_io.h"
 
 #include <open3d/geometry/PointCloud.h>
-#include <open3d/geometry/TriangleMesh.h>
 #include <open3d/io/PointCloudIO.h>
 #include <open3d/utility/Logging.h>
 
+#include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -44,16 +44,17 @@ PointCloud points_from_array(const NpyArray& a, const std::string& path) {
 }
 
 /// Uniform-by-area surface samples with per-sample face normals (deterministic for a seed).
-PointCloud sample_mesh(const open3d::geometry::TriangleMesh& mesh, int64_t n, uint64_t seed, const std::string& path) {
-    const auto& V = mesh.vertices_;
-    const auto& F = mesh.triangles_;
-    std::vector<double> cum(F.size());
+PointCloud sample_mesh(const formats::RawGeometry& g, int64_t n, uint64_t seed, const std::string& path) {
+    using V3 = Eigen::Map<const Eigen::Vector3d>;
+    const size_t nv = g.vertices.size() / 3, nf = g.triangles.size() / 3;
+    auto vertex = [&](size_t f, int k) { return V3(g.vertices.data() + 3 * size_t(g.triangles[3 * f + size_t(k)])); };
+    std::vector<double> cum(nf);
     double total = 0;
-    for (size_t f = 0; f < F.size(); ++f) {
+    for (size_t f = 0; f < nf; ++f) {
         for (int k = 0; k < 3; ++k)
-            if (F[f][k] < 0 || size_t(F[f][k]) >= V.size())
+            if (g.triangles[3 * f + size_t(k)] < 0 || size_t(g.triangles[3 * f + size_t(k)]) >= nv)
                 throw IoError(path + ": face " + std::to_string(f) + " references a missing vertex");
-        Eigen::Vector3d e1 = V[F[f][1]] - V[F[f][0]], e2 = V[F[f][2]] - V[F[f][0]];
+        Eigen::Vector3d e1 = vertex(f, 1) - vertex(f, 0), e2 = vertex(f, 2) - vertex(f, 0);
         double area = 0.5 * e1.cross(e2).norm();
         if (!std::isfinite(area)) throw IoError(path + ": mesh has non-finite vertex coordinates");
         total += area;
@@ -68,9 +69,9 @@ PointCloud sample_mesh(const open3d::geometry::TriangleMesh& mesh, int64_t n, ui
     pc.normals.resize(3 * n);
     for (int64_t i = 0; i < n; ++i) {
         double t = U(rng) * total;
-        size_t f = std::min(size_t(std::lower_bound(cum.begin(), cum.end(), t) - cum.begin()), F.size() - 1);
+        size_t f = std::min(size_t(std::lower_bound(cum.begin(), cum.end(), t) - cum.begin()), nf - 1);
         double r1 = std::sqrt(U(rng)), r2 = U(rng);
-        const auto &a = V[F[f][0]], &b = V[F[f][1]], &c = V[F[f][2]];
+        const Eigen::Vector3d a = vertex(f, 0), b = vertex(f, 1), c = vertex(f, 2);
         Eigen::Vector3d p = (1 - r1) * a + r1 * (1 - r2) * b + r1 * r2 * c;
         Eigen::Vector3d nrm = (b - a).cross(c - a);
         double nn = nrm.norm();
@@ -85,58 +86,63 @@ PointCloud sample_mesh(const open3d::geometry::TriangleMesh& mesh, int64_t n, ui
 
 /// Wavefront OBJ: `v` and `f` lines only (polygons fan-triangulated; v, v/vt, v//vn, v/vt/vn and
 /// negative indices). Materials, textures and groups are ignored, so a missing .mtl (common in
-/// exported datasets) does not matter. Returns false if the file has no vertices.
-bool read_obj(const std::string& path, open3d::geometry::TriangleMesh& mesh) {
+/// exported datasets) does not matter.
+formats::RawGeometry read_obj(const std::string& path) {
     std::ifstream f(path);
-    if (!f) return false;
+    if (!f) throw IoError(path + ": cannot open file");
+    formats::RawGeometry g;
     std::string line;
-    std::vector<int> poly;
+    std::vector<int64_t> poly;
     int64_t lineno = 0;
     while (std::getline(f, line)) {
         ++lineno;
         if (line.size() < 2) continue;
+        const long nv = long(g.vertices.size() / 3);
         if (line[0] == 'v' && (line[1] == ' ' || line[1] == '\t')) {
             std::istringstream ls(line.substr(2));
             double x, y, z;
             if (!(ls >> x >> y >> z)) throw IoError(path + ": malformed vertex on line " + std::to_string(lineno));
-            mesh.vertices_.emplace_back(x, y, z);
+            g.vertices.insert(g.vertices.end(), {x, y, z});
         } else if (line[0] == 'f' && (line[1] == ' ' || line[1] == '\t')) {
             std::istringstream ls(line.substr(2));
             std::string tok;
             poly.clear();
             while (ls >> tok) {
                 long idx = std::strtol(tok.c_str(), nullptr, 10);
-                if (idx < 0) idx += long(mesh.vertices_.size()) + 1;
-                if (idx < 1 || idx > long(mesh.vertices_.size()))
+                if (idx < 0) idx += nv + 1;
+                if (idx < 1 || idx > nv)
                     throw IoError(path + ": face on line " + std::to_string(lineno) + " references a missing vertex");
-                poly.push_back(int(idx - 1));
+                poly.push_back(idx - 1);
             }
-            for (size_t k = 2; k < poly.size(); ++k) mesh.triangles_.emplace_back(poly[0], poly[k - 1], poly[k]);
+            for (size_t k = 2; k < poly.size(); ++k) g.triangles.insert(g.triangles.end(), {poly[0], poly[k - 1], poly[k]});
         }
     }
-    return !mesh.vertices_.empty();
+    if (g.vertices.empty()) throw IoError(path + ": cannot read mesh (no vertices in the OBJ file)");
+    return g;
 }
 
-/// Our readers' output as a point cloud (vertices) or, with faces, as a mesh to sample.
-PointCloud from_raw(formats::RawGeometry&& g, int64_t num_samples, uint64_t seed, const std::string& path) {
-    if (g.triangles.empty()) {
-        PointCloud pc;
-        pc.points = std::move(g.vertices);
-        pc.normals = std::move(g.normals);
-        return pc;
+/// Every mesh / point format with our own reader, by extension; false if `ext` is none of them.
+bool read_geometry(const std::string& path, const std::string& ext, formats::RawGeometry& g) {
+    if (ext == ".obj") g = read_obj(path);
+    else if (ext == ".off") g = formats::parse_off(read_file(path), path);
+    else if (ext == ".ply") g = formats::parse_ply(read_file(path), path);
+    else if (ext == ".stl") g = formats::parse_stl(read_file(path), path);
+    else if (ext == ".xyz" || ext == ".xyzn") g = formats::parse_xyz(read_file(path), path, ext == ".xyzn");
+    else if (ext == ".pts") g = formats::parse_pts(read_file(path), path);
+    else if (ext == ".pcd") g = formats::parse_pcd(read_file(path), path);
+    else if (ext == ".glb" || ext == ".gltf") {
+        formats::GltfReport report;
+        g = formats::read_gltf(path, &report);
+        for (const auto& n : report.notes) std::fprintf(stderr, "note: %s: %s\n", path.c_str(), n.c_str());
+    } else {
+        return false;
     }
-    open3d::geometry::TriangleMesh mesh;
-    for (size_t i = 0; i + 2 < g.vertices.size(); i += 3) mesh.vertices_.emplace_back(g.vertices[i], g.vertices[i + 1], g.vertices[i + 2]);
-    for (size_t i = 0; i + 2 < g.triangles.size(); i += 3)
-        mesh.triangles_.emplace_back(int(g.triangles[i]), int(g.triangles[i + 1]), int(g.triangles[i + 2]));
-    if (num_samples < 1) throw IoError(path + ": number of surface samples must be >= 1");
-    return sample_mesh(mesh, num_samples, seed, path);
+    return true;
 }
 
 }  // namespace
 
 PointCloud load_points(const std::string& path, int64_t num_samples, uint64_t seed) {
-    quiet_open3d();
     std::error_code ec;
     if (!fs::exists(path, ec)) throw IoError(path + ": no such file");
     if (fs::is_directory(path, ec)) throw IoError(path + ": is a directory, expected a mesh or point cloud file");
@@ -153,31 +159,13 @@ PointCloud load_points(const std::string& path, int64_t num_samples, uint64_t se
             if (name == "points" || name == "arr_0" || (arrays.size() == 1)) { found = &arr; break; }
         if (!found) throw IoError(path + ": expected an array named 'points' or 'arr_0' of shape [P,3]");
         pc = points_from_array(*found, path);
-    } else if (ext == ".xyz" || ext == ".xyzn") {
-        pc = from_raw(formats::parse_xyz(read_file(path), path, ext == ".xyzn"), num_samples, seed, path);
-    } else if (ext == ".pts") {
-        pc = from_raw(formats::parse_pts(read_file(path), path), num_samples, seed, path);
-    } else if (ext == ".pcd") {
-        pc = from_raw(formats::parse_pcd(read_file(path), path), num_samples, seed, path);
-    } else if (ext == ".off") {
-        pc = from_raw(formats::parse_off(read_file(path), path), num_samples, seed, path);
-    } else if (ext == ".stl") {
-        pc = from_raw(formats::parse_stl(read_file(path), path), num_samples, seed, path);
-    } else if (ext == ".glb" || ext == ".gltf") {
-        formats::GltfReport report;
-        auto g = formats::read_gltf(path, &report);
-        for (const auto& n : report.notes) std::fprintf(stderr, "note: %s: %s\n", path.c_str(), n.c_str());
-        pc = from_raw(std::move(g), num_samples, seed, path);
-    } else if (ext == ".ply") {  // a mesh (faces) is sampled; a point cloud keeps its normals
-        pc = from_raw(formats::parse_ply(read_file(path), path), num_samples, seed, path);
-    } else if (ext == ".obj") {
-        open3d::geometry::TriangleMesh mesh;
-        if (!read_obj(path, mesh)) throw IoError(path + ": cannot read mesh (no vertices in the OBJ file)");
-        if (!mesh.triangles_.empty()) {
+    } else if (formats::RawGeometry g; read_geometry(path, ext, g)) {
+        if (!g.triangles.empty()) {  // a mesh: sampled uniformly by area
             if (num_samples < 1) throw IoError(path + ": number of surface samples must be >= 1");
-            pc = sample_mesh(mesh, num_samples, seed, path);
-        } else {
-            for (const auto& p : mesh.vertices_) pc.points.insert(pc.points.end(), {p.x(), p.y(), p.z()});
+            pc = sample_mesh(g, num_samples, seed, path);
+        } else {  // a point cloud (a PLY / OFF / PCD one keeps its normals)
+            pc.points = std::move(g.vertices);
+            pc.normals = std::move(g.normals);
         }
     } else {
         throw IoError(path + ": unsupported extension '" + ext +
@@ -208,28 +196,14 @@ void random_subset(PointCloud& pc, int64_t n, uint64_t seed) {
 }
 
 void read_mesh(const std::string& path, std::vector<double>& vertices, std::vector<int64_t>& triangles) {
-    quiet_open3d();
     std::error_code ec;
     if (!fs::exists(path, ec)) throw IoError(path + ": no such file");
-    const std::string ext = lower_extension(path);
-    if (ext == ".off" || ext == ".stl" || ext == ".ply" || ext == ".glb" || ext == ".gltf") {
-        auto g = ext == ".off"   ? formats::parse_off(read_file(path), path)
-                 : ext == ".stl" ? formats::parse_stl(read_file(path), path)
-                 : ext == ".ply" ? formats::parse_ply(read_file(path), path)
-                                 : formats::read_gltf(path);
-        if (g.triangles.empty()) throw IoError(path + ": cannot read a triangle mesh (no faces)");
-        vertices = std::move(g.vertices);
-        triangles = std::move(g.triangles);
-        return;
-    }
-    if (ext != ".obj")
-        throw IoError(path + ": unsupported mesh extension '" + ext + "' (expected .obj .off .ply .stl .glb .gltf)");
-    open3d::geometry::TriangleMesh mesh;
-    if (!read_obj(path, mesh) || mesh.triangles_.empty()) throw IoError(path + ": cannot read a triangle mesh (no faces)");
-    vertices.clear();
-    triangles.clear();
-    for (const auto& v : mesh.vertices_) vertices.insert(vertices.end(), {v.x(), v.y(), v.z()});
-    for (const auto& t : mesh.triangles_) triangles.insert(triangles.end(), {t[0], t[1], t[2]});
+    formats::RawGeometry g;
+    if (!read_geometry(path, lower_extension(path), g))
+        throw IoError(path + ": unsupported mesh extension '" + lower_extension(path) + "' (expected .obj .off .ply .stl .glb .gltf)");
+    if (g.triangles.empty()) throw IoError(path + ": cannot read a triangle mesh (no faces)");
+    vertices = std::move(g.vertices);
+    triangles = std::move(g.triangles);
 }
 
 bool is_point_output_ext(const std::string& path) {

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
-// Point clouds and meshes in and out (Open3D behind a torch-free interface).
+// Point clouds and meshes in and out (torch-free interface).
 // Points are flat row-major float64 arrays [P*3].
 //   Read point clouds: .ply .pcd .xyz .xyzn .pts, .off with 0 faces, .npy/.npz holding [P,3].
 //   Read meshes:       .obj .off .ply (with faces) .stl .glb .gltf — the surface is sampled
 //                      uniformly by area (deterministic for a given seed).
-//   Ours: OBJ (here), OFF / XYZ / XYZN / PTS / PCD (point_formats.h), glTF / GLB scenes with node
-//   transforms and Draco (gltf.h); PLY and STL through Open3D after our size checks.
+//   Every reader is ours: OBJ (here), OFF / PLY / STL / XYZ / XYZN / PTS / PCD (point_formats.h),
+//   glTF / GLB scenes with node transforms and Draco (gltf.h). Writing goes through Open3D.
 //   Write point clouds: .ply (binary) .pcd .xyz .pts .npy ([P,3] float64) — atomically.
 #pragma once
 #include <cstdint>
@@ -28,8 +28,8 @@ PointCloud load_points(const std::string& path, int64_t num_samples = 100000, ui
 /// Keeps a random subset of at most n points (seeded, order preserved), normals alongside.
 void random_subset(PointCloud& pc, int64_t n, uint64_t seed);
 
-/// Reads a triangle mesh (vertices [V*3], triangles [F*3]); OBJ through our own tolerant reader
-/// (ignores materials), other formats through Open3D. Throws IoError naming the file.
+/// Reads a triangle mesh (vertices [V*3], triangles [F*3]) through the same readers as
+/// load_points (OBJ ignores materials). Throws IoError naming the file.
 void read_mesh(const std::string& path, std::vector<double>& vertices, std::vector<int64_t>& triangles);
 
 /// Writes points (and normals if given) atomically; format from the extension.
