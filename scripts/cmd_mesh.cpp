@@ -20,6 +20,7 @@
 #include "mash/pictures/render.h"
 #include "mash/losses/losses.h"
 #include "mash/mesh/extract.h"
+#include "mash/mesh/procedural.h"
 #include "mash/representation/mash.h"
 #include "scripts/commands.h"
 
@@ -93,12 +94,13 @@ int run_mesh(const MeshArgs& a) {
     if (e != ".ply" && e != ".obj" && e != ".off" && e != ".stl")
         throw IoError(a.output + ": unsupported mesh output extension '" + e + "' (expected .ply .obj .off .stl)");
     if (a.depth < 4 || a.depth > 12) throw ConfigError("--depth " + std::to_string(a.depth) + ": expected 4..12");
+    const auto method = mesh::parse_orient_method(a.orient);
     auto t0 = std::chrono::steady_clock::now();
     std::vector<double> pts, nrm;
     if (a.from_points) {
         io::PointCloud pc = io::load_points(a.input, a.num_points > 0 ? a.num_points : 100000, 0);
         pts = pc.points;
-        nrm = mesh::oriented_normals_for_cloud(pts, 30);
+        nrm = mesh::oriented_normals_for_cloud(pts, 30, method);
     } else {
         MashParams p = io::load_mash(a.input);
         int64_t gp = a.grid_phi, gt = a.grid_theta;
@@ -107,8 +109,18 @@ int run_mesh(const MeshArgs& a) {
             gt = std::max<int64_t>(2, gp * 2 / 3);
         }
         auto s = mesh::patch_samples(p, gp, gt);
-        int64_t flipped = mesh::orient(s);
-        spdlog::info("mesh: {} oriented samples from {} patches ({} patches flipped)", s.size(), p.num_anchors, flipped);
+        mesh::OrientOptions oo;
+        oo.method = method;
+        mesh::OrientReport rep;
+        mesh::orient(s, oo, &rep);
+        if (method == mesh::OrientMethod::winding)
+            spdlog::info("mesh: {} oriented samples from {} patches ({} flipped; winding orientation: field constancy "
+                         "{:.3f} vs {:.3f} for the graph signs, {} patches differ; mean w on the surface {:.3f})",
+                         s.size(), p.num_anchors, rep.flipped, rep.objective, rep.objective_graph, rep.changed_from_graph,
+                         rep.mean_winding);
+        else
+            spdlog::info("mesh: {} oriented samples from {} patches ({} patches flipped, graph orientation)", s.size(),
+                         p.num_anchors, rep.flipped);
         pts = std::move(s.points);
         nrm = std::move(s.normals);
     }
@@ -118,8 +130,34 @@ int run_mesh(const MeshArgs& a) {
     auto m = mesh::poisson(pts, nrm, po);
     mesh::save_mesh(a.output, m);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    spdlog::info("mesh: wrote {} ({} vertices, {} triangles, closed={}) in {:.1f}s", a.output, m.vertices.size() / 3,
-                 m.triangles.size() / 3, mesh::is_closed(m) ? "yes" : "no", secs);
+    std::vector<int64_t> comp;
+    const int64_t ncomp = mesh::triangle_components(m, comp);
+    const auto es = mesh::edge_stats(m);
+    if (ncomp > 1) {
+        std::vector<int64_t> sizes(size_t(ncomp), 0);
+        for (int64_t c : comp) ++sizes[size_t(c)];
+        std::sort(sizes.rbegin(), sizes.rend());
+        std::string list;
+        for (size_t i = 0; i < std::min<size_t>(sizes.size(), 8); ++i) list += (i ? ", " : "") + std::to_string(sizes[i]);
+        spdlog::info("mesh: triangles per component (largest first): {}{}", list, sizes.size() > 8 ? ", ..." : "");
+    }
+    spdlog::info("mesh: wrote {} ({} vertices, {} triangles, {} component{}, boundary edges {}, non-manifold edges {}) "
+                 "in {:.1f}s",
+                 a.output, m.num_vertices(), m.num_triangles(), ncomp, ncomp == 1 ? "" : "s", es.boundary,
+                 es.non_manifold, secs);
+    return 0;
+}
+
+int run_shape(const ShapeArgs& a) {
+    apply_global_flags(a.global);
+    const std::string e = io::lower_extension(a.output);
+    if (e != ".ply" && e != ".obj" && e != ".off" && e != ".stl")
+        throw IoError(a.output + ": unsupported mesh output extension '" + e + "' (expected .ply .obj .off .stl)");
+    int64_t components = 0;
+    auto m = mesh::procedural_shape(a.name, &components);
+    mesh::save_mesh(a.output, m);
+    spdlog::info("shape: wrote {} ({}: {} vertices, {} triangles, {} component{})", a.output, a.name, m.num_vertices(),
+                 m.num_triangles(), components, components == 1 ? "" : "s");
     return 0;
 }
 

@@ -50,8 +50,15 @@ struct MeshArgs {
     bool from_points = false;
     int64_t num_points = 0;
     int64_t grid_phi = 24, grid_theta = 16;
+    std::string orient = "winding";
 };
 int run_mesh(const MeshArgs& args);
+
+struct ShapeArgs {
+    GlobalOptions global;
+    std::string name, output;
+};
+int run_shape(const ShapeArgs& args);
 
 struct EvalArgs {
     GlobalOptions global;

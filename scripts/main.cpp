@@ -58,6 +58,9 @@ int main(int argc, char** argv) {
     c_mesh->add_option("--depth", mesh.depth, "Poisson octree depth")->capture_default_str();
     c_mesh->add_option("--trim", mesh.trim, "Remove vertices below this density quantile (0 keeps it watertight)")
         ->capture_default_str();
+    c_mesh->add_option("--orient", mesh.orient,
+                       "Orientation: winding (global winding-number cue) or graph (the earlier local method)")
+        ->capture_default_str();
     c_mesh->add_flag("--from-points", mesh.from_points, "Input is a point cloud: PCA normals + Poisson (SPR baseline)");
     c_mesh->add_option("--num-points", mesh.num_points,
                        "Oriented samples fed to Poisson (MASH: sets the per-patch grid; --from-points: surface samples of a mesh)");
@@ -65,6 +68,12 @@ int main(int argc, char** argv) {
     add_global_flags(*c_mesh, mesh.global);
 
     EvalArgs eval;
+    ShapeArgs shape;
+    auto* c_shape = app.add_subcommand("shape", "Write a procedural test shape (closed mesh): rope_knot, thin_bowl, nested_spheres, touching_spheres");
+    c_shape->add_option("name", shape.name, "Shape name")->required();
+    c_shape->add_option("-o,--output", shape.output, "Output mesh (.ply .obj .off .stl)")->required();
+    add_global_flags(*c_shape, shape.global);
+
     auto* c_eval = app.add_subcommand("eval", "Compare two shapes (mesh / point cloud / MASH): L1-CD, L2-CD, F-score, NC");
     c_eval->add_option("pred", eval.pred, "Predicted shape")->required();
     c_eval->add_option("gt", eval.gt, "Ground-truth shape")->required();
@@ -187,6 +196,7 @@ int main(int argc, char** argv) {
     if (c_info->parsed()) return guarded([&] { return run_info(info); });
     if (c_sample->parsed()) return guarded([&] { return run_sample(sample); });
     if (c_fit->parsed()) return guarded([&] { return run_fit(fit); });
+    if (c_shape->parsed()) return guarded([&] { return run_shape(shape); });
     if (c_mesh->parsed()) return guarded([&] {
         mesh.grid_theta = std::max<int64_t>(2, mesh.grid_phi * 2 / 3);
         return run_mesh(mesh);

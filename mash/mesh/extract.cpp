@@ -21,6 +21,7 @@
 #include "mash/io/geometry_io.h"
 #include "mash/core/files.h"
 #include "mash/losses/nearest.h"
+#include "mash/mesh/winding.h"
 #include "mash/ops/sampling.h"
 #include "mash/representation/mash.h"
 
@@ -93,7 +94,14 @@ at::Tensor reference_normals(const at::Tensor& pts, const at::Tensor& nrm, const
 }
 }  // namespace
 
-int64_t orient(OrientedSamples& s, const OrientOptions& o) {
+OrientMethod parse_orient_method(const std::string& s) {
+    if (s == "winding") return OrientMethod::winding;
+    if (s == "graph") return OrientMethod::graph;
+    throw ConfigError("--orient '" + s + "': unknown orientation method (expected winding or graph)");
+}
+const char* to_string(OrientMethod m) { return m == OrientMethod::winding ? "winding" : "graph"; }
+
+int64_t orient(OrientedSamples& s, const OrientOptions& o, OrientReport* report) {
     const int64_t S = s.size();
     if (S == 0) return 0;
     auto pts = as_tensor(s.points);
@@ -203,14 +211,36 @@ int64_t orient(OrientedSamples& s, const OrientOptions& o) {
     }
     auto f1 = icm(start1), f2 = icm(start2);
     std::vector<double> flip = energy(f2) > energy(f1) ? f2 : f1;
+    //    Outward overall: normals should point away from the centroid on average.
+    {
+        auto f = at::tensor(flip, kF64);
+        auto centroid = pts.mean(0, true);
+        if ((nrm * f.index_select(0, aidx).unsqueeze(1) * (pts - centroid)).sum().item<double>() < 0)
+            for (double& x : flip) x = -x;
+    }
+    // 3b. The global cue (default): the signs that make the winding-number field of the oriented
+    //     samples most nearly constant on the surface, the graph signs being one of the starts.
+    OrientReport rep;
+    {
+        std::vector<int> init(static_cast<size_t>(A));
+        for (int64_t a = 0; a < A; ++a) init[size_t(a)] = flip[size_t(a)] > 0 ? 1 : -1;
+        if (o.method == OrientMethod::winding) {
+            std::vector<SignPair> pairs;
+            for (int64_t a = 0; a < A; ++a)
+                for (const auto& [b, wt] : adj[a])
+                    if (b > a) pairs.push_back({a, b, wt});
+            auto g = orient_groups(s.points, s.normals, s.anchor, A, init, {}, pairs);
+            rep.objective_graph = g.initial_objective;
+            rep.objective = g.objective;
+            rep.mean_winding = g.mean_winding;
+            for (int64_t a = 0; a < A; ++a) {
+                rep.changed_from_graph += g.signs[size_t(a)] != init[size_t(a)];
+                flip[size_t(a)] = g.signs[size_t(a)];
+            }
+        }
+    }
     auto flips = at::tensor(flip, kF64);
     nrm = nrm * flips.index_select(0, aidx).unsqueeze(1);
-    //    Outward overall: normals should point away from the centroid on average.
-    auto centroid = pts.mean(0, true);
-    if ((nrm * (pts - centroid)).sum().item<double>() < 0) {
-        nrm = -nrm;
-        flips = -flips;
-    }
     // 4. Blend near patch boundaries with the nearest point of another patch (paper Eq. 20,
     //    as read in spec §9.3): n' = normalize(t·n_own + (1−t)·n_other), t from centre-closeness.
     auto frac = at::tensor(s.fraction, kF64);
@@ -222,7 +252,9 @@ int64_t orient(OrientedSamples& s, const OrientOptions& o) {
     blended = blended / blended.norm(2, 1, true).clamp_min(1e-20);
     nrm = at::where(ok.unsqueeze(1), blended, nrm);
     s.normals = as_vector(nrm);
-    return (flips < 0).sum().item<int64_t>();
+    rep.flipped = (flips < 0).sum().item<int64_t>();
+    if (report) *report = rep;
+    return rep.flipped;
 }
 
 TriangleMesh poisson(const std::vector<double>& points, const std::vector<double>& normals, const PoissonOptions& o) {
@@ -249,10 +281,17 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
     TriangleMesh out;
     for (const auto& v : mesh->vertices_) out.vertices.insert(out.vertices.end(), {v.x(), v.y(), v.z()});
     for (const auto& t : mesh->triangles_) out.triangles.insert(out.triangles.end(), {t[0], t[1], t[2]});
+    if (o.trim_quantile <= 0 && out.num_triangles() > 0) {
+        const Eigen::Vector3d lo = pc.GetMinBound(), hi = pc.GetMaxBound();
+        remove_outside_components(out, lo.data(), hi.data(), 0.05 * (hi - lo).norm());
+        repair_manifold(out);
+        remove_inconsistent_components(out);
+        compact_vertices(out);
+    }
     return out;
 }
 
-std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points, int64_t knn) {
+std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points, int64_t knn, OrientMethod method) {
     quiet();
     open3d::geometry::PointCloud pc;
     const size_t n = points.size() / 3;
@@ -260,6 +299,11 @@ std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points
     pc.EstimateNormals(open3d::geometry::KDTreeSearchParamKNN(int(knn)), false);
     pc.OrientNormalsConsistentTangentPlane(15);
     std::vector<double> out;
+    if (method == OrientMethod::winding) {
+        for (const auto& v : pc.normals_) out.insert(out.end(), {v.x(), v.y(), v.z()});
+        orient_cloud_by_winding(points, out);
+        return out;
+    }
     Eigen::Vector3d c = pc.GetCenter();
     double s = 0;
     for (size_t i = 0; i < n; ++i) s += pc.normals_[i].dot(pc.points_[i] - c);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "mash/mesh/topology.h"
 #include "mash/representation/mash_params.h"
 
 namespace mash::mesh {
@@ -22,7 +23,17 @@ struct OrientedSamples {
 };
 OrientedSamples patch_samples(const MashParams& params, int64_t num_phi = 24, int64_t num_theta = 16);
 
+/// How patch (or point) signs are chosen: `winding` (default) picks the signs that make the
+/// winding-number field of the oriented samples most nearly constant on the surface (a global
+/// cue, mash/mesh/winding.h), starting among others from the `graph` answer; `graph` is the
+/// earlier local method (patch graph + reference votes + ICM; for point clouds Open3D's
+/// tangent-plane propagation), kept for comparison.
+enum class OrientMethod { winding, graph };
+OrientMethod parse_orient_method(const std::string& s);  ///< "winding" | "graph"; ConfigError otherwise
+const char* to_string(OrientMethod m);
+
 struct OrientOptions {
+    OrientMethod method = OrientMethod::winding;
     int64_t subset = 4000;     ///< FPS subset oriented by Open3D (the reference for the group votes)
     int64_t knn = 15;          ///< neighbours of Open3D's tangent-plane graph
     double blend_start = 0.7;  ///< blend normals with the nearest other patch for fraction > this
@@ -35,22 +46,34 @@ struct OrientOptions {
 /// a reference orientation (Open3D's consistent tangent planes on an FPS subset) — a vote over
 /// thousands of samples, robust to the reference's local mistakes at sharp creases; finally the
 /// result is pointed outward (Σ n·(p − centroid) > 0) and normals near patch boundaries are
-/// blended with the nearest point of another patch. Returns the number of patches flipped.
-int64_t orient(OrientedSamples& samples, const OrientOptions& options = {});
+/// blended with the nearest point of another patch. With OrientMethod::winding (the default) those
+/// signs are one start of the global winding-number search (winding.h::orient_groups), whose
+/// answer is used instead. Returns the number of patches flipped.
+struct OrientReport {
+    int64_t flipped = 0;
+    double objective_graph = 0;  ///< winding field constancy R/Q of the graph signs (1 = constant)
+    double objective = 0;        ///< ... of the signs used
+    double mean_winding = 0;     ///< mean w at the surface samples (≈ ½ when consistent)
+    int64_t changed_from_graph = 0;  ///< patches whose sign differs from the graph method's
+};
+int64_t orient(OrientedSamples& samples, const OrientOptions& options = {}, OrientReport* report = nullptr);
 
 struct PoissonOptions {
     int depth = 8;
     double trim_quantile = 0.0;  ///< remove vertices below this density quantile (0 = watertight)
 };
-struct TriangleMesh {
-    std::vector<double> vertices;   ///< [V*3]
-    std::vector<int64_t> triangles; ///< [F*3]
-};
-/// Screened Poisson on oriented points. Throws InputError if fewer than 10 points.
+/// Screened Poisson on oriented points. Without trimming the result is cleaned so that it is
+/// watertight and 2-manifold (topology.h: non-manifold edges and vertices split; components that
+/// reach beyond the points' bounding box by more than 5 % of its diagonal — Poisson's outer-box
+/// sheets — removed whole; then components whose orientation contradicts their nesting — inverted
+/// or doubled bubbles — removed whole). Throws InputError if fewer than 10 points.
 TriangleMesh poisson(const std::vector<double>& points, const std::vector<double>& normals, const PoissonOptions& o);
 
-/// Unoriented PCA normals oriented consistently (Open3D), for the raw-point-cloud SPR baseline.
-std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points, int64_t knn = 30);
+/// PCA normals (Open3D, k nearest) oriented consistently, for the raw-point-cloud SPR baseline:
+/// Open3D's tangent-plane propagation, then (OrientMethod::winding, the default) the winding-number
+/// orientation of winding.h::orient_cloud_by_winding.
+std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points, int64_t knn = 30,
+                                               OrientMethod method = OrientMethod::winding);
 
 /// Writes a mesh atomically (.ply .obj .off .stl via Open3D).
 void save_mesh(const std::string& path, const TriangleMesh& mesh);
@@ -61,7 +84,7 @@ TriangleMesh load_mesh(const std::string& path);
 double mesh_volume(const TriangleMesh& m);
 double mesh_area(const TriangleMesh& m);
 /// Watertight: no boundary edges — every edge is shared by an even number (>= 2) of triangles.
-/// (Poisson meshes can have a handful of 4-face edges where two sheets touch; they stay closed.)
+/// (is_closed_manifold in topology.h is the stricter test the default meshes pass.)
 bool is_closed(const TriangleMesh& m);
 
 }  // namespace mash::mesh

@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: MIT
+#include "mash/mesh/topology.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <array>
+#include <map>
+#include <unordered_map>
+
+#include "mash/mesh/winding.h"
+
+namespace mash::mesh {
+namespace {
+
+struct UnionFind {
+    std::vector<int64_t> parent;
+    explicit UnionFind(int64_t n) : parent(size_t(n)) { std::iota(parent.begin(), parent.end(), 0); }
+    int64_t find(int64_t x) {
+        while (parent[size_t(x)] != x) x = parent[size_t(x)] = parent[size_t(parent[size_t(x)])];
+        return x;
+    }
+    void unite(int64_t a, int64_t b) {
+        a = find(a), b = find(b);
+        if (a != b) parent[size_t(std::max(a, b))] = std::min(a, b);
+    }
+};
+
+uint64_t edge_key(int64_t u, int64_t v) {
+    const uint64_t a = uint64_t(std::min(u, v)), b = uint64_t(std::max(u, v));
+    return (a << 32) | b;
+}
+
+/// Triangles around each undirected edge: (triangle, local edge index 0..2).
+std::unordered_map<uint64_t, std::vector<std::pair<int64_t, int>>> edge_map(const TriangleMesh& m) {
+    std::unordered_map<uint64_t, std::vector<std::pair<int64_t, int>>> e;
+    e.reserve(size_t(m.num_triangles()) * 2);
+    for (int64_t f = 0; f < m.num_triangles(); ++f)
+        for (int k = 0; k < 3; ++k) e[edge_key(m.triangles[3 * f + k], m.triangles[3 * f + (k + 1) % 3])].push_back({f, k});
+    return e;
+}
+
+void sub(const double* a, const double* b, double* o) {
+    o[0] = a[0] - b[0], o[1] = a[1] - b[1], o[2] = a[2] - b[2];
+}
+void cross(const double* a, const double* b, double* o) {
+    o[0] = a[1] * b[2] - a[2] * b[1], o[1] = a[2] * b[0] - a[0] * b[2], o[2] = a[0] * b[1] - a[1] * b[0];
+}
+double dot(const double* a, const double* b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+}  // namespace
+
+EdgeStats edge_stats(const TriangleMesh& m) {
+    EdgeStats s;
+    for (const auto& [key, fs] : edge_map(m)) {
+        ++s.edges;
+        if (fs.size() == 1) ++s.boundary;
+        else if (fs.size() > 2) ++s.non_manifold;
+        else {
+            const int64_t* t0 = &m.triangles[3 * fs[0].first];
+            const int64_t* t1 = &m.triangles[3 * fs[1].first];
+            if (t0[fs[0].second] == t1[fs[1].second]) ++s.inconsistent;  // same start vertex: same direction
+        }
+    }
+    return s;
+}
+
+bool is_closed_manifold(const TriangleMesh& m) {
+    if (m.num_triangles() == 0) return false;
+    const auto s = edge_stats(m);
+    return s.boundary == 0 && s.non_manifold == 0 && s.inconsistent == 0;
+}
+
+int64_t triangle_components(const TriangleMesh& m, std::vector<int64_t>& component) {
+    const int64_t F = m.num_triangles();
+    UnionFind uf(F);
+    for (const auto& [key, fs] : edge_map(m))
+        for (size_t i = 1; i < fs.size(); ++i) uf.unite(fs[0].first, fs[i].first);
+    component.assign(size_t(F), -1);
+    std::unordered_map<int64_t, int64_t> ids;
+    for (int64_t f = 0; f < F; ++f) {
+        auto it = ids.emplace(uf.find(f), int64_t(ids.size())).first;
+        component[size_t(f)] = it->second;
+    }
+    return int64_t(ids.size());
+}
+
+void compact_vertices(TriangleMesh& m) {
+    std::vector<int64_t> remap(size_t(m.num_vertices()), -1);
+    std::vector<double> v;
+    for (auto& t : m.triangles) {
+        if (remap[size_t(t)] < 0) {
+            remap[size_t(t)] = int64_t(v.size() / 3);
+            v.insert(v.end(), {m.vertices[3 * t], m.vertices[3 * t + 1], m.vertices[3 * t + 2]});
+        }
+        t = remap[size_t(t)];
+    }
+    m.vertices = std::move(v);
+}
+
+int64_t make_manifold(TriangleMesh& m) {
+    {   // degenerate and coincident triangles out
+        std::map<std::array<int64_t, 3>, std::vector<int64_t>> same;
+        for (int64_t f = 0; f < m.num_triangles(); ++f) {
+            const int64_t* a = &m.triangles[3 * f];
+            if (a[0] == a[1] || a[1] == a[2] || a[0] == a[2]) continue;
+            std::array<int64_t, 3> k{a[0], a[1], a[2]};
+            std::sort(k.begin(), k.end());
+            same[k].push_back(f);
+        }
+        auto parity = [&](int64_t f) {  // +1 for an even permutation of the sorted triple
+            const int64_t* a = &m.triangles[3 * f];
+            return (a[0] < a[1]) + (a[1] < a[2]) + (a[2] < a[0]) == 2 ? 1 : -1;
+        };
+        std::vector<int64_t> keep;
+        for (const auto& [k, fs] : same) {
+            int64_t up = 0, down = 0;
+            for (int64_t f : fs) (parity(f) > 0 ? up : down)++;
+            // Opposite-facing copies cancel in pairs; one copy of the majority direction remains.
+            if (up == down) continue;
+            for (int64_t f : fs)
+                if ((parity(f) > 0) == (up > down)) {
+                    keep.push_back(f);
+                    break;
+                }
+        }
+        std::sort(keep.begin(), keep.end());
+        std::vector<int64_t> t;
+        for (int64_t f : keep) t.insert(t.end(), &m.triangles[3 * f], &m.triangles[3 * f] + 3);
+        m.triangles = std::move(t);
+    }
+    const int64_t F = m.num_triangles(), V0 = m.num_vertices();
+    // Corners (f, k) = 3f + k; corners joined across paired edges share an output vertex.
+    UnionFind uf(3 * F);
+    auto pair_up = [&](std::pair<int64_t, int> a, std::pair<int64_t, int> b) {
+        // Edge k of a triangle runs from corner k to corner k+1.
+        const int64_t a0 = 3 * a.first + a.second, a1 = 3 * a.first + (a.second + 1) % 3;
+        const int64_t b0 = 3 * b.first + b.second, b1 = 3 * b.first + (b.second + 1) % 3;
+        if (m.triangles[size_t(a0)] == m.triangles[size_t(b1)]) uf.unite(a0, b1), uf.unite(a1, b0);
+        else uf.unite(a0, b0), uf.unite(a1, b1);
+    };
+    for (auto& [key, fs] : edge_map(m)) {
+        if (fs.size() == 2) {
+            pair_up(fs[0], fs[1]);
+            continue;
+        }
+        if (fs.size() < 3) continue;
+        // Angular order around the edge u→v (u < v).
+        const int64_t u = int64_t(key >> 32), v = int64_t(key & 0xffffffffu);
+        const double* pu = &m.vertices[3 * u];
+        const double* pv = &m.vertices[3 * v];
+        double axis[3], ref[3] = {0, 0, 0}, ref2[3];
+        sub(pv, pu, axis);
+        const double al = std::sqrt(dot(axis, axis));
+        if (!(al > 0)) continue;
+        for (double& x : axis) x /= al;
+        struct Around { std::pair<int64_t, int> f; double angle; bool forward; double n[3]; double dir[3]; };
+        std::vector<Around> ar;
+        for (const auto& f : fs) {
+            const int64_t* t = &m.triangles[3 * f.first];
+            const int64_t w = t[(f.second + 2) % 3];
+            double d[3];
+            sub(&m.vertices[3 * w], pu, d);
+            const double along = dot(d, axis);
+            for (int i = 0; i < 3; ++i) d[i] -= along * axis[i];
+            Around a{f, 0, t[f.second] == u, {0, 0, 0}, {d[0], d[1], d[2]}};
+            double e1[3], e2[3];
+            sub(&m.vertices[3 * t[1]], &m.vertices[3 * t[0]], e1);
+            sub(&m.vertices[3 * t[2]], &m.vertices[3 * t[0]], e2);
+            cross(e1, e2, a.n);
+            ar.push_back(a);
+        }
+        std::copy(ar[0].dir, ar[0].dir + 3, ref);
+        const double rl = std::sqrt(dot(ref, ref));
+        if (!(rl > 0)) continue;
+        for (double& x : ref) x /= rl;
+        cross(axis, ref, ref2);
+        for (auto& a : ar) a.angle = std::atan2(dot(a.dir, ref2), dot(a.dir, ref));
+        std::sort(ar.begin(), ar.end(), [](const Around& x, const Around& y) { return x.angle < y.angle; });
+        // Pairings of angular neighbours: offset 0 pairs (0,1),(2,3)…, offset 1 pairs (1,2),…,(n−1,0).
+        // Prefer the one whose pairs enclose solid: the wedge from a to b lies behind a's normal.
+        const size_t n = ar.size();
+        if (n % 2 != 0) {  // odd: pair what can be paired in order, leave the last as a boundary
+            for (size_t i = 0; i + 1 < n; i += 2) pair_up(ar[i].f, ar[i + 1].f);
+            continue;
+        }
+        int score[2] = {0, 0};
+        for (int off = 0; off < 2; ++off)
+            for (size_t i = 0; i < n; i += 2) {
+                const Around& a = ar[(i + off) % n];
+                const Around& b = ar[(i + off + 1) % n];
+                score[off] += (dot(a.n, b.dir) < 0 ? 1 : 0) + (a.forward != b.forward ? 1 : 0);
+            }
+        const int off = score[1] > score[0] ? 1 : 0;
+        for (size_t i = 0; i < n; i += 2) pair_up(ar[(i + off) % n].f, ar[(i + off + 1) % n].f);
+    }
+    // One output vertex per class of corners.
+    std::unordered_map<int64_t, int64_t> newid;
+    std::vector<char> used(size_t(V0), 0);
+    std::vector<double> verts = m.vertices;
+    std::vector<int64_t> tris(m.triangles.size());
+    for (int64_t c = 0; c < 3 * F; ++c) {
+        const int64_t root = uf.find(c);
+        auto it = newid.find(root);
+        if (it == newid.end()) {
+            const int64_t orig = m.triangles[size_t(root)];
+            int64_t id = orig;
+            if (used[size_t(orig)]) {
+                id = int64_t(verts.size() / 3);
+                verts.insert(verts.end(), {m.vertices[3 * orig], m.vertices[3 * orig + 1], m.vertices[3 * orig + 2]});
+            }
+            used[size_t(orig)] = 1;
+            it = newid.emplace(root, id).first;
+        }
+        tris[size_t(c)] = it->second;
+    }
+    m.triangles = std::move(tris);
+    m.vertices = std::move(verts);
+    return m.num_vertices() - V0;
+}
+
+int64_t fill_holes(TriangleMesh& m) {
+    // Directed boundary half-edges: u→v in a triangle with no v→u anywhere.
+    std::unordered_map<uint64_t, int> directed;
+    auto dkey = [](int64_t u, int64_t v) { return (uint64_t(u) << 32) | uint64_t(v); };
+    for (int64_t f = 0; f < m.num_triangles(); ++f)
+        for (int k = 0; k < 3; ++k) directed[dkey(m.triangles[3 * f + k], m.triangles[3 * f + (k + 1) % 3])]++;
+    std::unordered_map<int64_t, std::vector<int64_t>> next;  // boundary successor(s) of a vertex
+    for (const auto& [key, n] : directed) {
+        const int64_t u = int64_t(key >> 32), v = int64_t(key & 0xffffffffu);
+        if (!directed.count(dkey(v, u))) next[u].push_back(v);
+    }
+    int64_t loops = 0;
+    while (!next.empty()) {
+        const int64_t start = next.begin()->first;
+        std::vector<int64_t> loop;
+        int64_t cur = start;
+        while (true) {
+            auto it = next.find(cur);
+            if (it == next.end()) break;
+            const int64_t nx = it->second.back();
+            it->second.pop_back();
+            if (it->second.empty()) next.erase(it);
+            loop.push_back(cur);
+            cur = nx;
+            if (cur == start) break;
+        }
+        if (cur != start || loop.size() < 3) continue;  // an open chain: leave it
+        // The hole's triangles run against the boundary direction (v→u) to match their neighbours.
+        double c[3] = {0, 0, 0};
+        for (int64_t v : loop)
+            for (int d = 0; d < 3; ++d) c[d] += m.vertices[3 * v + d] / double(loop.size());
+        const int64_t cid = m.num_vertices();
+        m.vertices.insert(m.vertices.end(), c, c + 3);
+        for (size_t i = 0; i < loop.size(); ++i) {
+            const int64_t u = loop[i], v = loop[(i + 1) % loop.size()];
+            m.triangles.insert(m.triangles.end(), {v, u, cid});
+        }
+        ++loops;
+    }
+    return loops;
+}
+
+int64_t repair_manifold(TriangleMesh& m, int rounds) {
+    make_manifold(m);
+    int64_t repaired = 0;
+    for (int r = 0; r < rounds; ++r) {
+        std::vector<char> bad(size_t(m.num_vertices()), 0);
+        int64_t nbad = 0;
+        for (const auto& [key, fs] : edge_map(m))
+            if (fs.size() > 2) {
+                bad[size_t(key >> 32)] = bad[size_t(key & 0xffffffffu)] = 1;
+                ++nbad;
+            }
+        if (nbad == 0) break;
+        repaired += nbad;
+        std::vector<int64_t> t;
+        for (int64_t f = 0; f < m.num_triangles(); ++f) {
+            const int64_t* a = &m.triangles[3 * f];
+            if (!bad[size_t(a[0])] && !bad[size_t(a[1])] && !bad[size_t(a[2])]) t.insert(t.end(), a, a + 3);
+        }
+        m.triangles = std::move(t);
+        make_manifold(m);
+        fill_holes(m);
+        make_manifold(m);
+    }
+    compact_vertices(m);
+    return repaired;
+}
+
+std::vector<double> component_volumes(const TriangleMesh& m, const std::vector<int64_t>& comp, int64_t C) {
+    std::vector<double> vol(size_t(C), 0.0);
+    for (int64_t f = 0; f < m.num_triangles(); ++f) {
+        const double* a = &m.vertices[3 * m.triangles[3 * f]];
+        const double* b = &m.vertices[3 * m.triangles[3 * f + 1]];
+        const double* c = &m.vertices[3 * m.triangles[3 * f + 2]];
+        double bc[3];
+        cross(b, c, bc);
+        vol[size_t(comp[size_t(f)])] += dot(a, bc) / 6.0;
+    }
+    return vol;
+}
+
+int64_t remove_inconsistent_components(TriangleMesh& m, double min_fraction) {
+    std::vector<int64_t> comp;
+    const int64_t C = triangle_components(m, comp);
+    if (C <= 1) return 0;
+    const auto vol = component_volumes(m, comp, C);
+    std::vector<int64_t> count(size_t(C), 0);
+    std::vector<std::vector<double>> cp(static_cast<size_t>(C)), cm(static_cast<size_t>(C));
+    std::vector<std::vector<int64_t>> verts(static_cast<size_t>(C));
+    for (int64_t f = 0; f < m.num_triangles(); ++f) {
+        const int64_t c = comp[size_t(f)];
+        ++count[size_t(c)];
+        const int64_t* t = &m.triangles[3 * f];
+        const double* a = &m.vertices[3 * t[0]];
+        const double* b = &m.vertices[3 * t[1]];
+        const double* d = &m.vertices[3 * t[2]];
+        double u[3], v[3], n[3];
+        sub(b, a, u), sub(d, a, v), cross(u, v, n);
+        for (int k = 0; k < 3; ++k) {
+            cp[size_t(c)].push_back((a[k] + b[k] + d[k]) / 3.0);
+            cm[size_t(c)].push_back(0.5 * n[k]);
+        }
+        verts[size_t(c)].push_back(t[0]);
+    }
+    const int64_t largest = int64_t(std::max_element(count.begin(), count.end()) - count.begin());
+    std::vector<WindingTree> trees;
+    trees.reserve(size_t(C));
+    for (int64_t c = 0; c < C; ++c) trees.emplace_back(cp[size_t(c)], cm[size_t(c)], 0.0);
+    std::vector<char> drop(size_t(C), 0);
+    for (int64_t c = 0; c < C; ++c) {
+        if (c == largest) continue;
+        if (double(count[size_t(c)]) < min_fraction * double(m.num_triangles())) {  // a speck
+            drop[size_t(c)] = 1;
+            continue;
+        }
+        // Depth: the others' winding number at a few of this component's vertices (median).
+        std::vector<double> w;
+        const auto& vs = verts[size_t(c)];
+        for (int k = 0; k < 5; ++k) {
+            const double* q = &m.vertices[3 * vs[vs.size() * size_t(k) / 5]];
+            double s = 0;
+            for (int64_t o = 0; o < C; ++o)
+                if (o != c) s += trees[size_t(o)].at(q);
+            w.push_back(s);
+        }
+        std::sort(w.begin(), w.end());
+        const int64_t depth = std::llround(w[2]);
+        const bool odd = (depth % 2 + 2) % 2 == 1;
+        if ((vol[size_t(c)] > 0) == odd) drop[size_t(c)] = 1;
+    }
+    const int64_t removed = std::count(drop.begin(), drop.end(), 1);
+    if (removed == 0) return 0;
+    std::vector<int64_t> t;
+    for (int64_t f = 0; f < m.num_triangles(); ++f)
+        if (!drop[size_t(comp[size_t(f)])]) t.insert(t.end(), &m.triangles[3 * f], &m.triangles[3 * f] + 3);
+    m.triangles = std::move(t);
+    compact_vertices(m);
+    return removed;
+}
+
+int64_t remove_outside_components(TriangleMesh& m, const double lo[3], const double hi[3], double margin) {
+    std::vector<int64_t> comp;
+    const int64_t C = triangle_components(m, comp);
+    if (C <= 1) return 0;
+    std::vector<char> outside(size_t(C), 0);
+    for (int64_t f = 0; f < m.num_triangles(); ++f)
+        for (int k = 0; k < 3; ++k) {
+            const double* p = &m.vertices[3 * m.triangles[3 * f + k]];
+            for (int d = 0; d < 3; ++d)
+                if (p[d] < lo[d] - margin || p[d] > hi[d] + margin) outside[size_t(comp[size_t(f)])] = 1;
+        }
+    {   // the largest component stays (if it is Poisson's box, the orientation failed: keep that visible)
+        std::vector<int64_t> count(size_t(C), 0);
+        for (int64_t c : comp) ++count[size_t(c)];
+        outside[size_t(std::max_element(count.begin(), count.end()) - count.begin())] = 0;
+    }
+    const int64_t removed = std::count(outside.begin(), outside.end(), 1);
+    if (removed == 0) return 0;
+    std::vector<int64_t> t;
+    for (int64_t f = 0; f < m.num_triangles(); ++f)
+        if (!outside[size_t(comp[size_t(f)])]) t.insert(t.end(), &m.triangles[3 * f], &m.triangles[3 * f] + 3);
+    m.triangles = std::move(t);
+    compact_vertices(m);
+    return removed;
+}
+
+}  // namespace mash::mesh

@@ -1,0 +1,468 @@
+// SPDX-License-Identifier: MIT
+#include "mash/mesh/winding.h"
+
+#include <ATen/Parallel.h>
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <nanoflann.hpp>
+#include <numeric>
+#include <queue>
+#include <random>
+#include <stdexcept>
+
+#include "mash/kernels/winding_math.h"
+
+namespace mash::mesh {
+namespace {
+constexpr int64_t kLeaf = 8;
+
+struct Cloud {
+    const double* pts = nullptr;
+    size_t n = 0;
+    size_t kdtree_get_point_count() const { return n; }
+    double kdtree_get_pt(size_t i, size_t d) const { return pts[3 * i + d]; }
+    template <class BBox>
+    bool kdtree_get_bbox(BBox&) const { return false; }
+};
+using KdTree = nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<double, Cloud>, Cloud, 3, uint32_t>;
+
+/// k nearest neighbours (excluding the point itself) of every point: [N*k] indices, squared distances.
+void knn(const std::vector<double>& p, int k, std::vector<uint32_t>& idx, std::vector<double>& d2) {
+    const size_t n = p.size() / 3;
+    Cloud c{p.data(), n};
+    KdTree tree(3, c, nanoflann::KDTreeSingleIndexAdaptorParams(16));
+    tree.buildIndex();
+    const int kk = int(std::min<size_t>(size_t(k) + 1, n));
+    idx.assign(n * size_t(k), 0);
+    d2.assign(n * size_t(k), 0.0);
+    at::parallel_for(0, int64_t(n), 1024, [&](int64_t b, int64_t e) {
+        std::vector<uint32_t> ri(kk);
+        std::vector<double> rd(kk);
+        for (int64_t i = b; i < e; ++i) {
+            nanoflann::KNNResultSet<double, uint32_t> rs(kk);
+            rs.init(ri.data(), rd.data());
+            tree.findNeighbors(rs, &p[3 * i], nanoflann::SearchParams(32, 0.0, true));
+            const size_t got = rs.size();
+            int out = 0;
+            for (size_t j = 0; j < got && out < k; ++j) {
+                if (ri[j] == uint32_t(i)) continue;
+                idx[size_t(i) * k + out] = ri[j];
+                d2[size_t(i) * k + out] = rd[j];
+                ++out;
+            }
+            for (; out < k; ++out) {  // fewer than k other points: repeat the farthest found
+                idx[size_t(i) * k + out] = out > 0 ? idx[size_t(i) * k + out - 1] : uint32_t(i);
+                d2[size_t(i) * k + out] = out > 0 ? d2[size_t(i) * k + out - 1] : 0.0;
+            }
+        }
+    });
+}
+
+double median(std::vector<double> v) {
+    if (v.empty()) return 0;
+    auto mid = v.begin() + v.size() / 2;
+    std::nth_element(v.begin(), mid, v.end());
+    return *mid;
+}
+
+bool has_normal(const double* n) { return n[0] * n[0] + n[1] * n[1] + n[2] * n[2] > 0.25; }
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+WindingTree::WindingTree(const std::vector<double>& points, const std::vector<double>& dipoles, double eps, double beta)
+    : eps_(eps), beta_(beta) {
+    if (points.size() != dipoles.size() || points.size() % 3 != 0)
+        throw std::invalid_argument("WindingTree: points and dipoles must both be [N*3]");
+    const int64_t n = int64_t(points.size() / 3);
+    std::vector<int64_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    nodes_.reserve(size_t(2 * n / kLeaf + 2));
+    if (n > 0) build(0, n, order, points, dipoles);
+    pts_.resize(points.size());
+    mu_.resize(points.size());
+    for (int64_t i = 0; i < n; ++i)
+        for (int d = 0; d < 3; ++d) {
+            pts_[3 * i + d] = points[3 * order[i] + d];
+            mu_[3 * i + d] = dipoles[3 * order[i] + d];
+        }
+}
+
+int64_t WindingTree::build(int64_t begin, int64_t end, std::vector<int64_t>& order, const std::vector<double>& p,
+                           const std::vector<double>& m) {
+    const int64_t id = int64_t(nodes_.size());
+    nodes_.push_back(Node{});
+    // Centre: the mean of |μ|-weighted positions (plain mean when all dipoles vanish).
+    double c[3] = {0, 0, 0}, wsum = 0, lo[3], hi[3];
+    for (int d = 0; d < 3; ++d) lo[d] = std::numeric_limits<double>::max(), hi[d] = -lo[d];
+    for (int64_t k = begin; k < end; ++k) {
+        const double* q = &p[3 * order[k]];
+        const double* u = &m[3 * order[k]];
+        const double w = std::sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2]);
+        for (int d = 0; d < 3; ++d) {
+            c[d] += w * q[d];
+            lo[d] = std::min(lo[d], q[d]);
+            hi[d] = std::max(hi[d], q[d]);
+        }
+        wsum += w;
+    }
+    for (int d = 0; d < 3; ++d) c[d] = wsum > 0 ? c[d] / wsum : 0.5 * (lo[d] + hi[d]);
+    Node nd{};
+    nd.begin = begin;
+    nd.end = end;
+    nd.left = nd.right = -1;
+    double r2 = 0;
+    std::fill(nd.M, nd.M + 3, 0.0);
+    std::fill(nd.C, nd.C + 9, 0.0);
+    std::fill(nd.D, nd.D + 27, 0.0);
+    for (int64_t k = begin; k < end; ++k) {
+        const double* q = &p[3 * order[k]];
+        const double* u = &m[3 * order[k]];
+        const double dv[3] = {q[0] - c[0], q[1] - c[1], q[2] - c[2]};
+        r2 = std::max(r2, dv[0] * dv[0] + dv[1] * dv[1] + dv[2] * dv[2]);
+        for (int a = 0; a < 3; ++a) {
+            nd.M[a] += u[a];
+            for (int b = 0; b < 3; ++b) {
+                nd.C[3 * a + b] += u[a] * dv[b];
+                for (int e = 0; e < 3; ++e) nd.D[9 * a + 3 * b + e] += u[a] * dv[b] * dv[e];
+            }
+        }
+    }
+    std::copy(c, c + 3, nd.c);
+    nd.radius = std::sqrt(r2);
+    if (end - begin > kLeaf) {
+        int axis = 0;
+        for (int d = 1; d < 3; ++d)
+            if (hi[d] - lo[d] > hi[axis] - lo[axis]) axis = d;
+        const int64_t mid = begin + (end - begin) / 2;
+        std::nth_element(order.begin() + begin, order.begin() + mid, order.begin() + end,
+                         [&](int64_t x, int64_t y) { return p[3 * x + axis] < p[3 * y + axis]; });
+        nd.left = build(begin, mid, order, p, m);
+        nd.right = build(mid, end, order, p, m);
+    }
+    nodes_[size_t(id)] = nd;
+    return id;
+}
+
+double WindingTree::at(const double* q) const {
+    if (nodes_.empty()) return 0.0;
+    double w = 0;
+    int64_t stack[128];
+    int top = 0;
+    stack[top++] = 0;
+    while (top > 0) {
+        const Node& nd = nodes_[size_t(stack[--top])];
+        const double dx = nd.c[0] - q[0], dy = nd.c[1] - q[1], dz = nd.c[2] - q[2];
+        const double dist = std::sqrt(dx * dx + dy * dy + dz * dz);
+        if (dist > beta_ * nd.radius && dist > nd.radius + eps_) {
+            w += kernels::winding_cluster(nd.c, nd.M, nd.C, nd.D, q[0], q[1], q[2]);
+        } else if (nd.left < 0) {
+            for (int64_t k = nd.begin; k < nd.end; ++k)
+                w += kernels::winding_dipole(pts_[3 * k], pts_[3 * k + 1], pts_[3 * k + 2], mu_[3 * k], mu_[3 * k + 1],
+                                             mu_[3 * k + 2], q[0], q[1], q[2], eps_);
+        } else {
+            stack[top++] = nd.left;
+            stack[top++] = nd.right;
+        }
+    }
+    return w;
+}
+
+double winding_direct(const std::vector<double>& p, const std::vector<double>& m, const double* q, double eps) {
+    double w = 0;
+    for (size_t j = 0; j + 2 < p.size(); j += 3)
+        w += kernels::winding_dipole(p[j], p[j + 1], p[j + 2], m[j], m[j + 1], m[j + 2], q[0], q[1], q[2], eps);
+    return w;
+}
+
+std::vector<double> winding_numbers(const WindingTree& tree, const std::vector<double>& queries) {
+    std::vector<double> out(queries.size() / 3);
+    at::parallel_for(0, int64_t(out.size()), 256, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) out[size_t(i)] = tree.at(&queries[3 * i]);
+    });
+    return out;
+}
+
+std::vector<double> sample_areas(const std::vector<double>& points, int k) {
+    const size_t n = points.size() / 3;
+    if (n < 2) return std::vector<double>(n, 0.0);
+    k = int(std::min<size_t>(size_t(k), n - 1));
+    std::vector<uint32_t> idx;
+    std::vector<double> d2;
+    knn(points, k, idx, d2);
+    std::vector<double> a(n);
+    for (size_t i = 0; i < n; ++i) a[i] = M_PI * d2[i * size_t(k) + size_t(k) - 1] / double(k);
+    return a;
+}
+
+// ---------------------------------------------------------------------------------------------
+SignSolution solve_signs(const std::vector<double>& K, int64_t Q, int64_t G, const std::vector<int>& init,
+                         int restarts, uint64_t seed, const std::vector<SignPair>& pairs, double lambda) {
+    if (int64_t(K.size()) != Q * G) throw std::invalid_argument("solve_signs: K must be [Q*G]");
+    SignSolution best;
+    if (G == 0 || Q == 0) return best;
+    Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> Km(K.data(), Q, G);
+    const Eigen::MatrixXd Gm = Km.transpose() * Km;
+    const Eigen::VectorXd h = Km.transpose() * Eigen::VectorXd::Ones(Q);
+    // Pair term: λ/Σ|w| · sᵀ W s / 2 with W symmetric (each pair once in the sum).
+    Eigen::MatrixXd W = Eigen::MatrixXd::Zero(G, G);
+    double wsum = 0;
+    for (const auto& p : pairs)
+        if (p.a != p.b && p.a >= 0 && p.b >= 0 && p.a < G && p.b < G) {
+            W(p.a, p.b) += p.w;
+            W(p.b, p.a) += p.w;
+            wsum += std::abs(p.w);
+        }
+    const double lam = wsum > 0 ? lambda / wsum : 0.0;
+    auto objective = [&](const std::vector<int>& s) {
+        Eigen::VectorXd v(G);
+        for (int64_t a = 0; a < G; ++a) v[a] = s[size_t(a)];
+        const double H = h.dot(v), D = v.dot(Gm * v);
+        return D > 0 && H > 0 ? H * H / D : 0.0;
+    };
+    auto local_search = [&](std::vector<int> s) {
+        Eigen::VectorXd v(G);
+        for (int64_t a = 0; a < G; ++a) v[a] = s[size_t(a)] >= 0 ? 1.0 : -1.0;
+        if (h.dot(v) < 0) v = -v;
+        Eigen::VectorXd g = Gm * v, pw = W * v;
+        double H = h.dot(v), D = v.dot(g);
+        // Maximized: J = R/Q + lam·½ vᵀWv.
+        double J = (D > 0 && H > 0 ? H * H / D : 0.0) / double(Q) + lam * 0.5 * v.dot(pw);
+        for (int64_t it = 0; it < 20 * G + 100; ++it) {
+            int64_t arg = -1;
+            double bestJ = J + 1e-12 * std::abs(J), bH = 0, bD = 0;
+            for (int64_t a = 0; a < G; ++a) {
+                const double H2 = H - 2 * v[a] * h[a];
+                const double D2 = D - 4 * v[a] * g[a] + 4 * Gm(a, a);
+                if (!(H2 > 0) || !(D2 > 0)) continue;
+                const double J2 = H2 * H2 / D2 / double(Q) + (J - (H > 0 && D > 0 ? H * H / D / double(Q) : 0.0)) -
+                                  lam * 2 * v[a] * pw[a];
+                if (J2 > bestJ) bestJ = J2, arg = a, bH = H2, bD = D2;
+            }
+            if (arg < 0) break;
+            g -= 2 * v[arg] * Gm.col(arg);
+            pw -= 2 * v[arg] * W.col(arg);
+            v[arg] = -v[arg];
+            H = bH;
+            D = bD;
+            J = bestJ;
+        }
+        const double R = J;
+        std::vector<int> out(static_cast<size_t>(G));
+        for (int64_t a = 0; a < G; ++a) out[size_t(a)] = v[a] > 0 ? 1 : -1;
+        return std::make_pair(out, R);
+    };
+    std::vector<std::vector<int>> starts;
+    if (int64_t(init.size()) == G) starts.push_back(init);
+    else starts.push_back(std::vector<int>(size_t(G), 1));
+    {   // relaxation: argmin |K x − 1|² (ridge-regularized), then signs
+        const double ridge = 1e-8 * std::max(1e-300, Gm.trace() / double(G));
+        Eigen::VectorXd x = (Gm + ridge * Eigen::MatrixXd::Identity(G, G)).ldlt().solve(h);
+        std::vector<int> s(static_cast<size_t>(G));
+        for (int64_t a = 0; a < G; ++a) s[size_t(a)] = x[a] >= 0 ? 1 : -1;
+        starts.push_back(s);
+    }
+    std::mt19937_64 rng(seed);
+    for (int r = 0; r < restarts; ++r) {
+        std::vector<int> s(static_cast<size_t>(G));
+        for (auto& x : s) x = (rng() & 1) ? 1 : -1;
+        starts.push_back(s);
+    }
+    double bestR = -1;
+    for (size_t k = 0; k < starts.size(); ++k) {
+        auto [s, R] = local_search(starts[k]);
+        if (R > bestR * (1 + 1e-12)) {
+            bestR = R;
+            best.signs = s;
+            best.best_start = int(k);
+        }
+    }
+    best.starts = int(starts.size());
+    best.objective = objective(best.signs) / double(Q);
+    return best;
+}
+
+// ---------------------------------------------------------------------------------------------
+GroupOrientation orient_groups(const std::vector<double>& points, const std::vector<double>& normals,
+                               const std::vector<int64_t>& group, int64_t G, const std::vector<int>& init,
+                               const WindingOrientOptions& o, const std::vector<SignPair>& pairs) {
+    const int64_t N = int64_t(points.size() / 3);
+    if (normals.size() != points.size() || int64_t(group.size()) != N)
+        throw std::invalid_argument("orient_groups: points, normals and groups must have the same length");
+    GroupOrientation out;
+    out.signs = int64_t(init.size()) == G ? init : std::vector<int>(size_t(G), 1);
+    std::vector<int64_t> valid;
+    for (int64_t i = 0; i < N; ++i)
+        if (has_normal(&normals[3 * i]) && group[i] >= 0 && group[i] < G) valid.push_back(i);
+    if (valid.size() < 10 || G == 0) return out;
+    std::vector<double> vp(valid.size() * 3);
+    for (size_t k = 0; k < valid.size(); ++k)
+        for (int d = 0; d < 3; ++d) vp[3 * k + d] = points[3 * valid[k] + d];
+    const auto area = sample_areas(vp);
+    std::vector<double> spacing(area.size());
+    for (size_t k = 0; k < area.size(); ++k) spacing[k] = std::sqrt(area[k] / M_PI);
+    const double eps = o.eps_spacings * median(spacing);
+    // One tree per group.
+    std::vector<std::vector<double>> gp(static_cast<size_t>(G)), gm(static_cast<size_t>(G));
+    for (size_t k = 0; k < valid.size(); ++k) {
+        const int64_t i = valid[k], g = group[i];
+        for (int d = 0; d < 3; ++d) {
+            gp[size_t(g)].push_back(points[3 * i + d]);
+            gm[size_t(g)].push_back(area[k] * normals[3 * i + d]);
+        }
+    }
+    std::vector<WindingTree> trees;
+    trees.reserve(size_t(G));
+    for (int64_t g = 0; g < G; ++g) trees.emplace_back(gp[size_t(g)], gm[size_t(g)], eps);
+    // Queries: an even subset of the valid samples.
+    const int64_t Q = std::min<int64_t>(o.max_queries, int64_t(valid.size()));
+    std::vector<double> K(size_t(Q * G));
+    at::parallel_for(0, Q, 64, [&](int64_t b, int64_t e) {
+        for (int64_t q = b; q < e; ++q) {
+            const int64_t i = valid[size_t(q * int64_t(valid.size()) / Q)];
+            for (int64_t g = 0; g < G; ++g) K[size_t(q * G + g)] = trees[size_t(g)].at(&points[3 * i]);
+        }
+    });
+    auto sol = solve_signs(K, Q, G, out.signs, o.restarts, 1, pairs, o.pair_weight);
+    auto R = [&](const std::vector<int>& s) {
+        double H = 0, D = 0;
+        for (int64_t q = 0; q < Q; ++q) {
+            double w = 0;
+            for (int64_t g = 0; g < G; ++g) w += s[size_t(g)] * K[size_t(q * G + g)];
+            H += w;
+            D += w * w;
+        }
+        return std::make_pair(D > 0 ? H * std::abs(H) / D / double(Q) : 0.0, H / double(Q));
+    };
+    out.initial_objective = R(out.signs).first;
+    out.signs = sol.signs;
+    auto [obj, mean] = R(out.signs);
+    out.objective = obj;
+    out.mean_winding = mean;
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+int64_t orient_cloud_by_winding(const std::vector<double>& points, std::vector<double>& normals,
+                                const WindingOrientOptions& o) {
+    const int64_t N = int64_t(points.size() / 3);
+    if (N < 10) return 0;
+    const std::vector<double> given = normals;
+    // 1. Clusters: multi-source Dijkstra from evenly spread seeds over k-NN edges that are
+    //    tangential on both ends (across a thin sheet the neighbour lies along the normal) and
+    //    join similar normals; each joined point's normal is signed to agree with its parent.
+    const int k = int(std::min<int64_t>(12, N - 1));
+    std::vector<uint32_t> nb;
+    std::vector<double> d2;
+    knn(points, k, nb, d2);
+    auto P = [&](int64_t i) { return &points[3 * i]; };
+    auto Nn = [&](int64_t i) { return &normals[3 * i]; };
+    auto dot = [](const double* a, const double* b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; };
+    auto edge_ok = [&](int64_t i, int64_t j) {
+        const double* a = P(i);
+        const double* b = P(j);
+        const double d[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
+        const double len = std::sqrt(dot(d, d));
+        if (!(len > 0)) return true;
+        return std::abs(dot(d, Nn(i))) <= 0.5 * len && std::abs(dot(d, Nn(j))) <= 0.5 * len &&
+               std::abs(dot(Nn(i), Nn(j))) >= 0.7;
+    };
+    const int64_t want = std::clamp<int64_t>(N / 40, 1, 600);
+    // Seeds: farthest-point order.
+    std::vector<int64_t> seeds{0};
+    {
+        std::vector<double> dist(static_cast<size_t>(N), std::numeric_limits<double>::max());
+        int64_t cur = 0;
+        for (int64_t s = 1; s < want; ++s) {
+            int64_t arg = 0;
+            double far = -1;
+            for (int64_t i = 0; i < N; ++i) {
+                const double* a = P(i);
+                const double* c = P(cur);
+                const double dd = (a[0] - c[0]) * (a[0] - c[0]) + (a[1] - c[1]) * (a[1] - c[1]) + (a[2] - c[2]) * (a[2] - c[2]);
+                dist[size_t(i)] = std::min(dist[size_t(i)], dd);
+                if (dist[size_t(i)] > far) far = dist[size_t(i)], arg = i;
+            }
+            seeds.push_back(arg);
+            cur = arg;
+        }
+    }
+    std::vector<int64_t> cluster(static_cast<size_t>(N), -1);
+    int64_t C = 0;
+    using Item = std::tuple<double, int64_t, int64_t>;  // (distance, point, cluster)
+    auto grow = [&](std::vector<int64_t> from) {
+        std::priority_queue<Item, std::vector<Item>, std::greater<Item>> pq;
+        for (int64_t s : from) {
+            if (cluster[size_t(s)] >= 0) continue;
+            cluster[size_t(s)] = C;
+            pq.push({0.0, s, C});
+            ++C;
+        }
+        while (!pq.empty()) {
+            auto [d, i, c] = pq.top();
+            pq.pop();
+            for (int j = 0; j < k; ++j) {
+                const int64_t t = nb[size_t(i) * k + j];
+                if (cluster[size_t(t)] >= 0 || !edge_ok(i, t)) continue;
+                cluster[size_t(t)] = c;
+                if (dot(Nn(i), Nn(t)) < 0)
+                    for (int e = 0; e < 3; ++e) normals[3 * t + e] = -normals[3 * t + e];
+                pq.push({d + std::sqrt(d2[size_t(i) * k + j]), t, c});
+            }
+        }
+    };
+    grow(seeds);
+    for (int64_t i = 0; i < N; ++i)
+        if (cluster[size_t(i)] < 0) grow({i});
+    // 2. Cluster signs from the winding-number field, starting from the given orientation.
+    std::vector<int> init(static_cast<size_t>(C), 0);
+    {
+        std::vector<double> agree(static_cast<size_t>(C), 0.0);
+        for (int64_t i = 0; i < N; ++i) agree[size_t(cluster[size_t(i)])] += dot(Nn(i), &given[3 * i]);
+        for (int64_t c = 0; c < C; ++c) init[size_t(c)] = agree[size_t(c)] >= 0 ? 1 : -1;
+    }
+    auto sol = orient_groups(points, normals, cluster, C, init, o);
+    for (int64_t i = 0; i < N; ++i)
+        if (sol.signs[size_t(cluster[size_t(i)])] < 0)
+            for (int e = 0; e < 3; ++e) normals[3 * i + e] = -normals[3 * i + e];
+    // 3. Per point: the jump of the field of all other points across the point, w(p − δn) − w(p + δn),
+    //    must be positive (inside behind the normal). Two passes.
+    const auto area = sample_areas(points);
+    std::vector<double> spacing(area.size());
+    for (size_t i = 0; i < area.size(); ++i) spacing[i] = std::sqrt(area[i] / M_PI);
+    const double eps = o.eps_spacings * median(spacing), delta = eps;
+    for (int pass = 0; pass < 2; ++pass) {
+        std::vector<double> mu(points.size());
+        for (int64_t i = 0; i < N; ++i)
+            for (int e = 0; e < 3; ++e) mu[3 * i + e] = area[size_t(i)] * normals[3 * i + e];
+        WindingTree tree(points, mu, eps);
+        std::vector<char> flip(static_cast<size_t>(N), 0);
+        at::parallel_for(0, N, 256, [&](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i) {
+                const double* p = P(i);
+                const double* n = Nn(i);
+                const double qm[3] = {p[0] - delta * n[0], p[1] - delta * n[1], p[2] - delta * n[2]};
+                const double qp[3] = {p[0] + delta * n[0], p[1] + delta * n[1], p[2] + delta * n[2]};
+                const double* m = &mu[3 * i];
+                const double self_m = kernels::winding_dipole(p[0], p[1], p[2], m[0], m[1], m[2], qm[0], qm[1], qm[2], eps);
+                const double self_p = kernels::winding_dipole(p[0], p[1], p[2], m[0], m[1], m[2], qp[0], qp[1], qp[2], eps);
+                const double jump = (tree.at(qm) - self_m) - (tree.at(qp) - self_p);
+                flip[size_t(i)] = jump < 0;
+            }
+        });
+        int64_t nflip = 0;
+        for (int64_t i = 0; i < N; ++i)
+            if (flip[size_t(i)]) {
+                ++nflip;
+                for (int e = 0; e < 3; ++e) normals[3 * i + e] = -normals[3 * i + e];
+            }
+        if (nflip == 0) break;
+    }
+    int64_t flipped = 0;
+    for (int64_t i = 0; i < N; ++i) flipped += dot(Nn(i), &given[3 * i]) < 0;
+    return flipped;
+}
+
+}  // namespace mash::mesh
