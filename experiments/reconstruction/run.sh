@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Reconstruction benchmark (issue #4): for each shape, 8192 points sampled from the GT mesh are the
-# only input; compare (a) screened Poisson on the points with estimated normals (SPR) and
-# (b) MASH fit + M+M (patch normals, orientation, Poisson) against the GT mesh with `mash eval`
-# (GT bbox → longest side 1; 100k points per shape; F-score at 0.01 and 0.02; NC).
+# Reconstruction benchmark (issues #4, #14): for each shape, 8192 points sampled from the GT mesh
+# are the only input. Compared against the GT mesh with `mash eval` (GT bbox → longest side 1;
+# 100k points per shape; F-score at 0.01 and 0.02; NC):
+#   SPR   = `mash mesh --from-points` (PCA normals, orientation, screened Poisson depth 8)
+#   MASH  = `mash fit` (default settings) + `mash mesh` (M+M: patch normals, orientation, Poisson)
+# each with both orientation methods (--orient winding, the default, and graph, the earlier local
+# one), and the MASH's own samples (what meshing can at best reach). Shapes: the 12 of issue #4
+# plus the procedural hard shapes of `mash shape` (issue #14).
 # Writes experiments/reconstruction/out/results.md and grid.png (GT | SPR | MASH). Not a test.
 #   experiments/reconstruction/run.sh [extra mash fit args, e.g. --config configs/fit/fast.yaml]
-#   RECON_REMESH_ONLY=1 experiments/reconstruction/run.sh   # keep inputs, SPR meshes and fits (and
-#       their recorded times); redo only the M+M meshes and all evaluations
+#   RECON_REMESH_ONLY=1 experiments/reconstruction/run.sh   # keep inputs and fits; redo meshes + evals
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${MASH_DATA:?set MASH_DATA to the data folder (meshes/, shapenet_like/, images/: see the README, section Data)}
@@ -26,63 +29,101 @@ SHAPES=(
   shapenet_like/airplane/shapenetv2_4e2769ec84c0bd0454eefcdc602d4520.obj
   shapenet_like/bench/shapenetv2_50c0de8fb13d6421dbbc9440457e303e.obj
   shapenet_like/bottle/shapenetv2_1ffd7113492d375593202bf99dddc268.obj
+  procedural:rope_knot
+  procedural:thin_bowl
+  procedural:nested_spheres
+  procedural:touching_spheres
 )
 ROWS="$OUT/rows.tsv"
 : >"$ROWS"
 GRID=()
+# mesh_timed OUTFILE ARGS... : runs `mash mesh`, prints "seconds components boundary nonmanifold"
+mesh_timed() {
+  local out=$1; shift
+  local t0 t1 log
+  t0=$(date +%s.%N)
+  log=$($MASH mesh "$@" -o "$out" --log-level info 2>&1 | grep "mesh: wrote")
+  t1=$(date +%s.%N)
+  echo "$(awk "BEGIN{print $t1 - $t0}") $(echo "$log" | sed -E 's/.* ([0-9]+) components?, boundary edges ([0-9]+), non-manifold edges ([0-9]+).*/\1 \2 \3/')"
+}
 for s in "${SHAPES[@]}"; do
-  n=$(basename "${s%.*}")
-  gt="$DATA/$s"
-  echo "== $s"
-  if [[ ${RECON_REMESH_ONLY:-0} == 1 ]]; then
-    $MASH mesh "$OUT/$n.npz" -o "$OUT/$n.mash.ply" --log-level warn
-    read -r spr_s mash_s <"$OUT/$n.times"
+  if [[ $s == procedural:* ]]; then
+    n=${s#procedural:}
+    gt="$OUT/$n.gt.obj"
+    [[ -f $gt ]] || $MASH shape "$n" -o "$gt" --log-level warn
   else
+    n=$(basename "${s%.*}")
+    gt="$DATA/$s"
+  fi
+  echo "== $s"
+  if [[ ${RECON_REMESH_ONLY:-0} != 1 ]]; then
     # The only input: 8192 points sampled uniformly from the GT surface.
     $MASH sample "$gt" -o "$OUT/$n.input.ply" -n 8192 --log-level warn
     t0=$(date +%s.%N)
-    $MASH mesh --from-points "$OUT/$n.input.ply" -o "$OUT/$n.spr.ply" --log-level warn
-    t1=$(date +%s.%N)
     $MASH fit "$OUT/$n.input.ply" -o "$OUT/$n.npz" --log-level warn "$@"
-    $MASH mesh "$OUT/$n.npz" -o "$OUT/$n.mash.ply" --log-level warn
-    t2=$(date +%s.%N)
-    spr_s=$(awk "BEGIN{print $t1 - $t0}")
-    mash_s=$(awk "BEGIN{print $t2 - $t1}")
-    echo "$spr_s $mash_s" >"$OUT/$n.times"
+    t1=$(date +%s.%N)
+    awk "BEGIN{print $t1 - $t0}" >"$OUT/$n.fit_seconds"
   fi
-  $MASH eval "$OUT/$n.spr.ply" "$gt" --tau 0.01,0.02 --json "$OUT/$n.spr.json" >/dev/null
-  $MASH eval "$OUT/$n.mash.ply" "$gt" --tau 0.01,0.02 --json "$OUT/$n.mash.json" >/dev/null
-  /usr/bin/python3 - "$OUT/$n" "$s" "$spr_s" "$mash_s" >>"$ROWS" <<'PY'
+  fit_s=$(cat "$OUT/$n.fit_seconds")
+  : >"$OUT/$n.meshing"
+  for orient in winding graph; do
+    echo "spr $orient $(mesh_timed "$OUT/$n.spr.$orient.ply" --from-points "$OUT/$n.input.ply" --orient $orient)" >>"$OUT/$n.meshing"
+    echo "mash $orient $(mesh_timed "$OUT/$n.mash.$orient.ply" "$OUT/$n.npz" --orient $orient)" >>"$OUT/$n.meshing"
+    $MASH eval "$OUT/$n.spr.$orient.ply" "$gt" --tau 0.01,0.02 --json "$OUT/$n.spr.$orient.json" >/dev/null
+    $MASH eval "$OUT/$n.mash.$orient.ply" "$gt" --tau 0.01,0.02 --json "$OUT/$n.mash.$orient.json" >/dev/null
+  done
+  $MASH eval "$OUT/$n.npz" "$gt" --tau 0.01,0.02 --json "$OUT/$n.samples.json" >/dev/null
+  /usr/bin/python3 - "$OUT/$n" "$n" "$fit_s" >>"$ROWS" <<'PY'
 import json, sys
-base, name, spr_s, mash_s = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
-for method, secs in (("SPR", spr_s), ("MASH", mash_s)):
-    m = json.load(open(f"{base}.{method.lower()}.json"))
+base, name, fit_s = sys.argv[1], sys.argv[2], float(sys.argv[3])
+meshing = {}
+for line in open(f"{base}.meshing"):
+    kind, orient, secs, comps, bnd, nm = line.split()
+    meshing[(kind, orient)] = (float(secs), comps, int(bnd) == 0 and int(nm) == 0)
+def row(label, js, secs, comps, closed):
+    m = json.load(open(js))
     nc = m["normal_consistency"]
-    print("\t".join([name, method, f"{m['l1_cd']:.5f}", f"{m['l2_cd']:.2e}", f"{m['fscore']['0.01']:.3f}",
-                     f"{m['fscore']['0.02']:.3f}", "-" if nc is None else f"{nc:.3f}", f"{secs:.1f}"]))
+    print("\t".join([name, label, f"{m['l1_cd']:.5f}", f"{m['fscore']['0.01']:.3f}", f"{m['fscore']['0.02']:.3f}",
+                     "-" if nc is None else f"{nc:.3f}", secs, comps, closed]))
+for kind, label in (("spr", "SPR"), ("mash", "MASH")):
+    for orient in ("graph", "winding"):
+        secs, comps, closed = meshing[(kind, orient)]
+        row(f"{label} {orient}", f"{base}.{kind}.{orient}.json", f"{secs:.1f}", comps, "yes" if closed else "no")
+row("MASH samples", f"{base}.samples.json", f"{fit_s:.0f} (fit)", "-", "-")
 PY
-  GRID+=("$gt" "$OUT/$n.spr.ply" "$OUT/$n.mash.ply")
+  GRID+=("$gt" "$OUT/$n.spr.winding.ply" "$OUT/$n.mash.winding.ply")
 done
 $MASH render "${GRID[@]}" --columns 3 --views 1 --size 220x220 -o "$OUT/grid.png" --log-level warn
-# The picture for the README: only the CC0 / public-domain shapes (no ShapeNet or unlicensed files).
+# The picture for the README: only the CC0 / public-domain shapes and our procedural ones (no
+# ShapeNet or unlicensed files): GT | SPR (winding) | MASH + M+M (winding), two shapes per row.
 PUB=()
-for n in npm-bunny cgal_fandisk cgal_eight cgal_cow cgal_rotor cgal_knot1 cgal_dino; do
-  for s in "${SHAPES[@]}"; do [[ $(basename "${s%.*}") == "$n" ]] && PUB+=("$DATA/$s" "$OUT/$n.spr.ply" "$OUT/$n.mash.ply"); done
+for n in npm-bunny cgal_fandisk cgal_eight cgal_cow cgal_rotor cgal_knot1 cgal_dino rope_knot thin_bowl nested_spheres touching_spheres; do
+  for s in "${SHAPES[@]}"; do
+    sn=$(basename "${s%.*}"); sn=${sn#procedural:}
+    if [[ $sn == "$n" ]]; then
+      if [[ $s == procedural:* ]]; then gt="$OUT/$n.gt.obj"; else gt="$DATA/$s"; fi
+      PUB+=("$gt" "$OUT/$n.spr.winding.ply" "$OUT/$n.mash.winding.ply")
+    fi
+  done
 done
 $MASH render "${PUB[@]}" --columns 6 --views 1 --size 200x200 -o experiments/reconstruction/grid.png --log-level warn
 {
-  echo "| shape | method | L1-CD | L2-CD | F@0.01 | F@0.02 | NC | wall s |"
-  echo "|---|---|---|---|---|---|---|---|"
-  while IFS=$'\t' read -r a b c d e f g h; do echo "| \`$(basename "$a")\` | $b | $c | $d | $e | $f | $g | $h |"; done <"$ROWS"
+  echo "| shape | method | L1-CD | F@0.01 | F@0.02 | NC | meshing s | components | closed manifold |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  while IFS=$'\t' read -r a b c d e f g h i; do echo "| \`$a\` | $b | $c | $d | $e | $f | $g | $h | $i |"; done <"$ROWS"
   /usr/bin/python3 - "$ROWS" <<'PY'
 import sys, collections
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-agg = collections.defaultdict(list)
-for r in rows: agg[r[1]].append(r)
-for method, rs in agg.items():
-    mean = lambda i: sum(float(r[i]) for r in rs) / len(rs)
-    print(f"| **mean ({len(rs)} shapes)** | {method} | {mean(2):.5f} | {mean(3):.2e} | {mean(4):.3f} | {mean(5):.3f} | "
-          f"{mean(6):.3f} | {mean(7):.1f} |")
+hard = {"rope_knot", "thin_bowl", "nested_spheres", "touching_spheres"}
+for title, keep in (("12 shapes of #4", lambda r: r[0] not in hard), ("all", lambda r: True)):
+    agg = collections.defaultdict(list)
+    for r in rows:
+        if keep(r): agg[r[1]].append(r)
+    for method, rs in agg.items():
+        mean = lambda i: sum(float(r[i]) for r in rs if r[i] != "-") / max(1, sum(r[i] != "-" for r in rs))
+        secs = "-" if method == "MASH samples" else f"{mean(6):.1f}"
+        closed = "-" if method == "MASH samples" else f"{sum(r[8] == 'yes' for r in rs)}/{len(rs)}"
+        print(f"| **mean ({title}, {len(rs)})** | {method} | {mean(2):.5f} | {mean(3):.3f} | {mean(4):.3f} | {mean(5):.3f} | {secs} | | {closed} |")
 PY
 } >"$OUT/results.md"
 cat "$OUT/results.md"

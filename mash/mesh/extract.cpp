@@ -13,7 +13,9 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <numeric>
 #include <queue>
 #include <tuple>
 
@@ -55,6 +57,8 @@ OrientedSamples patch_samples(const MashParams& params, int64_t P, int64_t T) {
     auto norm = n.norm(2, -1, true);
     n = at::where(norm > 1e-20, n / norm.clamp_min(1e-300), at::zeros_like(n));
     OrientedSamples s;
+    s.grid_phi = P;
+    s.grid_theta = T;
     s.points = as_vector(g.reshape({-1, 3}));
     s.normals = as_vector(n.reshape({-1, 3}));
     s.anchor.resize(A * P * T);
@@ -91,6 +95,64 @@ at::Tensor reference_normals(const at::Tensor& pts, const at::Tensor& nrm, const
     std::vector<double> ref;
     for (const auto& v : pc.normals_) ref.insert(ref.end(), {v.x(), v.y(), v.z()});
     return as_tensor(ref).index_select(0, losses::nearest_indices(pts, sp));
+}
+}  // namespace
+
+namespace {
+/// Sheets of each patch: connected parts of its (φ, θ) grid over neighbour steps that are
+/// tangential at both ends (|d·n| ≤ ½|d|) with agreeing normals. Parts with fewer than 5 % of
+/// the patch's samples join the patch's largest part. Returns the sheet of every sample.
+std::vector<int64_t> patch_sheets(const OrientedSamples& s, int64_t A, int64_t& num_sheets) {
+    const int64_t P = s.grid_phi, T = s.grid_theta, S = s.size();
+    std::vector<int64_t> sheet(size_t(S), 0);
+    if (P * T * A != S || P < 3 || T < 2) {  // not a full grid: one sheet per patch
+        for (int64_t i = 0; i < S; ++i) sheet[size_t(i)] = s.anchor[size_t(i)];
+        num_sheets = A;
+        return sheet;
+    }
+    std::vector<int64_t> parent(static_cast<size_t>(S));
+    std::iota(parent.begin(), parent.end(), 0);
+    std::function<int64_t(int64_t)> find = [&](int64_t x) {
+        while (parent[size_t(x)] != x) x = parent[size_t(x)] = parent[size_t(parent[size_t(x)])];
+        return x;
+    };
+    auto link = [&](int64_t i, int64_t j) {
+        const double* pi = &s.points[3 * i];
+        const double* pj = &s.points[3 * j];
+        const double* ni = &s.normals[3 * i];
+        const double* nj = &s.normals[3 * j];
+        const double d[3] = {pj[0] - pi[0], pj[1] - pi[1], pj[2] - pi[2]};
+        const double len = std::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+        const double di = d[0] * ni[0] + d[1] * ni[1] + d[2] * ni[2], dj = d[0] * nj[0] + d[1] * nj[1] + d[2] * nj[2];
+        const double nn = ni[0] * nj[0] + ni[1] * nj[1] + ni[2] * nj[2];
+        if (len > 0 && !(std::abs(di) <= 0.5 * len && std::abs(dj) <= 0.5 * len && nn > 0.5)) return;
+        const int64_t a = find(i), b = find(j);
+        if (a != b) parent[size_t(std::max(a, b))] = std::min(a, b);
+    };
+    for (int64_t a = 0; a < A; ++a)
+        for (int64_t p = 0; p < P; ++p)
+            for (int64_t q = 0; q < T; ++q) {
+                const int64_t i = (a * P + p) * T + q;
+                link(i, (a * P + (p + 1) % P) * T + q);
+                if (q + 1 < T) link(i, i + 1);
+            }
+    num_sheets = 0;
+    for (int64_t a = 0; a < A; ++a) {
+        std::map<int64_t, int64_t> size;
+        for (int64_t k = 0; k < P * T; ++k) size[find(a * P * T + k)]++;
+        int64_t largest = size.begin()->first;
+        for (const auto& [r, n] : size)
+            if (n > size[largest]) largest = r;
+        std::map<int64_t, int64_t> id;
+        id[largest] = num_sheets++;
+        for (const auto& [r, n] : size)
+            if (r != largest && n >= std::max<int64_t>(8, P * T / 20)) id[r] = num_sheets++;
+        for (int64_t k = 0; k < P * T; ++k) {
+            auto it = id.find(find(a * P * T + k));
+            sheet[size_t(a * P * T + k)] = it != id.end() ? it->second : id[largest];
+        }
+    }
+    return sheet;
 }
 }  // namespace
 
@@ -221,26 +283,42 @@ int64_t orient(OrientedSamples& s, const OrientOptions& o, OrientReport* report)
     // 3b. The global cue (default): the signs that make the winding-number field of the oriented
     //     samples most nearly constant on the surface, the graph signs being one of the starts.
     OrientReport rep;
-    {
-        std::vector<int> init(static_cast<size_t>(A));
-        for (int64_t a = 0; a < A; ++a) init[size_t(a)] = flip[size_t(a)] > 0 ? 1 : -1;
-        if (o.method == OrientMethod::winding) {
-            std::vector<SignPair> pairs;
-            for (int64_t a = 0; a < A; ++a)
-                for (const auto& [b, wt] : adj[a])
-                    if (b > a) pairs.push_back({a, b, wt});
-            auto g = orient_groups(s.points, s.normals, s.anchor, A, init, {}, pairs);
-            rep.objective_graph = g.initial_objective;
-            rep.objective = g.objective;
-            rep.mean_winding = g.mean_winding;
-            for (int64_t a = 0; a < A; ++a) {
-                rep.changed_from_graph += g.signs[size_t(a)] != init[size_t(a)];
-                flip[size_t(a)] = g.signs[size_t(a)];
+    std::vector<double> sample_sign(static_cast<size_t>(S));
+    for (int64_t i = 0; i < S; ++i) sample_sign[size_t(i)] = flip[size_t(s.anchor[size_t(i)])];
+    if (o.method == OrientMethod::winding) {
+        int64_t G = 0;
+        const auto sheet = patch_sheets(s, A, G);
+        rep.sheets = G;
+        std::vector<int> init(static_cast<size_t>(G), 1);
+        for (int64_t i = 0; i < S; ++i) init[size_t(sheet[size_t(i)])] = flip[size_t(s.anchor[size_t(i)])] > 0 ? 1 : -1;
+        // Pair term: the graph's agreement votes, between sheets.
+        std::map<std::pair<int64_t, int64_t>, std::pair<double, int64_t>> sw;
+        {
+            const int64_t* op = oc.data_ptr<int64_t>();
+            const bool* up = use.data_ptr<bool>();
+            auto dc = dots.contiguous();
+            const double* dp = dc.data_ptr<double>();
+            for (int64_t i = 0; i < S; ++i) {
+                if (!up[i]) continue;
+                const int64_t a = sheet[size_t(i)], b = sheet[size_t(op[i])];
+                if (a == b) continue;
+                auto& e = sw[{std::min(a, b), std::max(a, b)}];
+                e.first += dp[i];
+                e.second += 1;
             }
         }
+        std::vector<SignPair> pairs;
+        for (const auto& [e, v] : sw)
+            pairs.push_back({e.first, e.second, v.first / double(v.second) * std::min(1.0, double(v.second) / 20.0)});
+        auto g = orient_groups(s.points, s.normals, sheet, G, init, {}, pairs);
+        rep.objective_graph = g.initial_objective;
+        rep.objective = g.objective;
+        rep.mean_winding = g.mean_winding;
+        for (int64_t k = 0; k < G; ++k) rep.changed_from_graph += g.signs[size_t(k)] != init[size_t(k)];
+        for (int64_t i = 0; i < S; ++i) sample_sign[size_t(i)] = g.signs[size_t(sheet[size_t(i)])];
     }
-    auto flips = at::tensor(flip, kF64);
-    nrm = nrm * flips.index_select(0, aidx).unsqueeze(1);
+    auto flips = at::tensor(sample_sign, kF64);
+    nrm = nrm * flips.unsqueeze(1);
     // 4. Blend near patch boundaries with the nearest point of another patch (paper Eq. 20,
     //    as read in spec §9.3): n' = normalize(t·n_own + (1−t)·n_other), t from centre-closeness.
     auto frac = at::tensor(s.fraction, kF64);

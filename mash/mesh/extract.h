@@ -19,6 +19,7 @@ struct OrientedSamples {
     std::vector<double> normals;   ///< [S*3] unit (0 where degenerate)
     std::vector<int64_t> anchor;   ///< [S]
     std::vector<double> fraction;  ///< [S] (q+1)/T: 1 on the patch boundary
+    int64_t grid_phi = 0, grid_theta = 0;  ///< P, T: sample (a, p, q) is at index (a·P + p)·T + q
     int64_t size() const { return int64_t(anchor.size()); }
 };
 OrientedSamples patch_samples(const MashParams& params, int64_t num_phi = 24, int64_t num_theta = 16);
@@ -48,13 +49,16 @@ struct OrientOptions {
 /// result is pointed outward (Σ n·(p − centroid) > 0) and normals near patch boundaries are
 /// blended with the nearest point of another patch. With OrientMethod::winding (the default) those
 /// signs are one start of the global winding-number search (winding.h::orient_groups), whose
-/// answer is used instead. Returns the number of patches flipped.
+/// answer is used instead. The unit of that search is a sheet: a patch split where its grid jumps
+/// along the normal (a patch fitted across both walls of a thin shell lies on two sheets that
+/// need opposite signs). Returns the number of samples whose normal was reversed.
 struct OrientReport {
-    int64_t flipped = 0;
+    int64_t flipped = 0;         ///< samples whose normal was reversed
     double objective_graph = 0;  ///< winding field constancy R/Q of the graph signs (1 = constant)
     double objective = 0;        ///< ... of the signs used
     double mean_winding = 0;     ///< mean w at the surface samples (≈ ½ when consistent)
-    int64_t changed_from_graph = 0;  ///< patches whose sign differs from the graph method's
+    int64_t changed_from_graph = 0;  ///< sheets whose sign differs from the graph method's
+    int64_t sheets = 0;              ///< sign variables of the winding search (≥ patches)
 };
 int64_t orient(OrientedSamples& samples, const OrientOptions& options = {}, OrientReport* report = nullptr);
 

@@ -344,6 +344,49 @@ GroupOrientation orient_groups(const std::vector<double>& points, const std::vec
     return out;
 }
 
+int64_t refine_by_winding(const std::vector<double>& points, std::vector<double>& normals, const WindingOrientOptions& o,
+                          int passes) {
+    const int64_t N = int64_t(points.size() / 3);
+    if (N < 10) return 0;
+    auto P = [&](int64_t i) { return &points[3 * i]; };
+    auto Nn = [&](int64_t i) { return &normals[3 * i]; };
+    const auto area = sample_areas(points);
+    std::vector<double> spacing(area.size());
+    for (size_t i = 0; i < area.size(); ++i) spacing[i] = std::sqrt(area[i] / M_PI);
+    const double eps = o.eps_spacings * median(spacing), delta = eps;
+    int64_t total = 0;
+    for (int pass = 0; pass < passes; ++pass) {
+        std::vector<double> mu(points.size());
+        for (int64_t i = 0; i < N; ++i)
+            for (int e = 0; e < 3; ++e) mu[3 * i + e] = area[size_t(i)] * normals[3 * i + e];
+        WindingTree tree(points, mu, eps);
+        std::vector<char> flip(size_t(N), 0);
+        at::parallel_for(0, N, 256, [&](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i) {
+                const double* p = P(i);
+                const double* n = Nn(i);
+                if (!has_normal(n)) continue;
+                const double qm[3] = {p[0] - delta * n[0], p[1] - delta * n[1], p[2] - delta * n[2]};
+                const double qp[3] = {p[0] + delta * n[0], p[1] + delta * n[1], p[2] + delta * n[2]};
+                const double* m = &mu[3 * i];
+                const double self_m = kernels::winding_dipole(p[0], p[1], p[2], m[0], m[1], m[2], qm[0], qm[1], qm[2], eps);
+                const double self_p = kernels::winding_dipole(p[0], p[1], p[2], m[0], m[1], m[2], qp[0], qp[1], qp[2], eps);
+                const double jump = (tree.at(qm) - self_m) - (tree.at(qp) - self_p);
+                flip[size_t(i)] = jump < 0;
+            }
+        });
+        int64_t nflip = 0;
+        for (int64_t i = 0; i < N; ++i)
+            if (flip[size_t(i)]) {
+                ++nflip;
+                for (int e = 0; e < 3; ++e) normals[3 * i + e] = -normals[3 * i + e];
+            }
+        total += nflip;
+        if (nflip == 0) break;
+    }
+    return total;
+}
+
 // ---------------------------------------------------------------------------------------------
 int64_t orient_cloud_by_winding(const std::vector<double>& points, std::vector<double>& normals,
                                 const WindingOrientOptions& o) {
@@ -427,39 +470,8 @@ int64_t orient_cloud_by_winding(const std::vector<double>& points, std::vector<d
     for (int64_t i = 0; i < N; ++i)
         if (sol.signs[size_t(cluster[size_t(i)])] < 0)
             for (int e = 0; e < 3; ++e) normals[3 * i + e] = -normals[3 * i + e];
-    // 3. Per point: the jump of the field of all other points across the point, w(p − δn) − w(p + δn),
-    //    must be positive (inside behind the normal). Two passes.
-    const auto area = sample_areas(points);
-    std::vector<double> spacing(area.size());
-    for (size_t i = 0; i < area.size(); ++i) spacing[i] = std::sqrt(area[i] / M_PI);
-    const double eps = o.eps_spacings * median(spacing), delta = eps;
-    for (int pass = 0; pass < 2; ++pass) {
-        std::vector<double> mu(points.size());
-        for (int64_t i = 0; i < N; ++i)
-            for (int e = 0; e < 3; ++e) mu[3 * i + e] = area[size_t(i)] * normals[3 * i + e];
-        WindingTree tree(points, mu, eps);
-        std::vector<char> flip(static_cast<size_t>(N), 0);
-        at::parallel_for(0, N, 256, [&](int64_t b, int64_t e) {
-            for (int64_t i = b; i < e; ++i) {
-                const double* p = P(i);
-                const double* n = Nn(i);
-                const double qm[3] = {p[0] - delta * n[0], p[1] - delta * n[1], p[2] - delta * n[2]};
-                const double qp[3] = {p[0] + delta * n[0], p[1] + delta * n[1], p[2] + delta * n[2]};
-                const double* m = &mu[3 * i];
-                const double self_m = kernels::winding_dipole(p[0], p[1], p[2], m[0], m[1], m[2], qm[0], qm[1], qm[2], eps);
-                const double self_p = kernels::winding_dipole(p[0], p[1], p[2], m[0], m[1], m[2], qp[0], qp[1], qp[2], eps);
-                const double jump = (tree.at(qm) - self_m) - (tree.at(qp) - self_p);
-                flip[size_t(i)] = jump < 0;
-            }
-        });
-        int64_t nflip = 0;
-        for (int64_t i = 0; i < N; ++i)
-            if (flip[size_t(i)]) {
-                ++nflip;
-                for (int e = 0; e < 3; ++e) normals[3 * i + e] = -normals[3 * i + e];
-            }
-        if (nflip == 0) break;
-    }
+    // 3. Per point (WNNC-style), from the field of all the others.
+    refine_by_winding(points, normals, o);
     int64_t flipped = 0;
     for (int64_t i = 0; i < N; ++i) flipped += dot(Nn(i), &given[3 * i]) < 0;
     return flipped;

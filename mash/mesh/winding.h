@@ -82,6 +82,12 @@ GroupOrientation orient_groups(const std::vector<double>& points, const std::vec
                                const std::vector<int64_t>& group, int64_t G, const std::vector<int>& init,
                                const WindingOrientOptions& o = {}, const std::vector<SignPair>& pairs = {});
 
+/// Per-sample refinement: each sample takes the sign for which the jump of the other samples'
+/// field across it, w(p − δn) − w(p + δn) (δ = the regularization radius), is positive (inside
+/// behind the normal). `passes` rounds; returns the number of flips.
+int64_t refine_by_winding(const std::vector<double>& points, std::vector<double>& normals,
+                          const WindingOrientOptions& o = {}, int passes = 2);
+
 /// Point-cloud orientation (the SPR baseline): normals (any signs) are grouped into smooth
 /// clusters by region growing over tangential k-nearest-neighbour edges, the clusters are signed by
 /// orient_groups, then each point takes the sign the field's jump across it asks for (two passes,
