@@ -113,21 +113,23 @@ int run_mesh(const MeshArgs& a) {
         oo.method = method;
         mesh::OrientReport rep;
         mesh::orient(s, oo, &rep);
+        for (const auto& [stage, secs] : rep.stages) spdlog::debug("mesh: {}: {:.2f}s", stage, secs);
         if (method == mesh::OrientMethod::winding)
-            spdlog::info("mesh: {} oriented samples from {} patches ({} flipped; winding orientation: field constancy "
-                         "{:.3f} vs {:.3f} for the graph signs, {} patches differ; mean w on the surface {:.3f})",
-                         s.size(), p.num_anchors, rep.flipped, rep.objective, rep.objective_graph, rep.changed_from_graph,
+            spdlog::info("mesh: {} samples from {} patches on {} sheets, oriented by winding numbers: field constancy "
+                         "{:.3f} ({:.3f} with the graph signs; {} sheets differ), mean w on the surface {:.3f}",
+                         s.size(), p.num_anchors, rep.sheets, rep.objective, rep.objective_graph, rep.changed_from_graph,
                          rep.mean_winding);
         else
-            spdlog::info("mesh: {} oriented samples from {} patches ({} patches flipped, graph orientation)", s.size(),
-                         p.num_anchors, rep.flipped);
+            spdlog::info("mesh: {} samples from {} patches, oriented by the patch graph", s.size(), p.num_anchors);
         pts = std::move(s.points);
         nrm = std::move(s.normals);
     }
     mesh::PoissonOptions po;
     po.depth = a.depth;
     po.trim_quantile = a.trim;
-    auto m = mesh::poisson(pts, nrm, po);
+    std::vector<std::pair<std::string, double>> stages;
+    auto m = mesh::poisson(pts, nrm, po, &stages);
+    for (const auto& [stage, secs] : stages) spdlog::debug("mesh: {}: {:.2f}s", stage, secs);
     mesh::save_mesh(a.output, m);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::vector<int64_t> comp;

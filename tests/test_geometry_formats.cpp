@@ -194,6 +194,11 @@ TEST_CASE("glTF: broken files are one-line IoErrors naming the problem", "[io][g
       "bufferViews":[{"buffer":0,"byteLength":36}],"accessors":[{"bufferView":0,"componentType":5126,"count":4,"type":"VEC3"}],
       "meshes":[{"primitives":[{"attributes":{"POSITION":0}}]}],"nodes":[{"mesh":0}]})";
     CHECK_THROWS_WITH(read_gltf(write("short.gltf", oob)), Catch::Contains("reads past the end"));
+    // An accessor without a bufferView (zeros + sparse) declaring 2^30 elements: refused before
+    // anything is allocated.
+    const std::string huge = R"({"asset":{"version":"2.0"},"accessors":[{"componentType":5126,"count":1073741824,"type":"VEC3",
+      "max":[1,1,1],"min":[0,0,0]}],"meshes":[{"primitives":[{"attributes":{"POSITION":0}}]}],"nodes":[{"mesh":0}]})";
+    CHECK_THROWS_WITH(read_gltf(write("huge.gltf", huge)), Catch::Contains("without a bufferView declares 1073741824 elements"));
 }
 
 TEST_CASE("PLY reader: ascii and both binary byte orders agree; bad faces are errors", "[io][formats]") {

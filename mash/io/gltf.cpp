@@ -259,13 +259,23 @@ public:
                  std::to_string(a.componentType) + " (expected " + std::to_string(want_components) + " components)");
         if (a.count > (uint64_t(1) << 31)) fail(what + ": accessor " + std::to_string(index) + " count too large");
         const uint64_t elem = uint64_t(nc) * uint64_t(cs);
-        std::vector<double> out(a.count * size_t(nc), 0.0);
+        // Nothing is allocated before the declared count is backed by bytes: a bufferView's bounds
+        // are checked first; an accessor without one (zeros, possibly sparse) is capped.
+        constexpr uint64_t kMaxImplicit = uint64_t(1) << 24;
+        const uint8_t* p = nullptr;
+        uint64_t stride = elem;
         if (a.bufferView >= 0) {
             if (size_t(a.bufferView) >= m_.bufferViews.size()) fail(what + ": bufferView " + std::to_string(a.bufferView) + " does not exist");
             const auto& v = m_.bufferViews[size_t(a.bufferView)];
-            const uint64_t stride = v.byteStride > 0 ? uint64_t(v.byteStride) : elem;
+            stride = v.byteStride > 0 ? uint64_t(v.byteStride) : elem;
             if (stride < elem) fail(what + ": byteStride smaller than an element");
-            const uint8_t* p = view_bytes(a.bufferView, a.byteOffset, elem, stride, a.count, what);
+            p = view_bytes(a.bufferView, a.byteOffset, elem, stride, a.count, what);
+        } else if (a.count > kMaxImplicit) {
+            fail(what + ": accessor " + std::to_string(index) + " without a bufferView declares " + std::to_string(a.count) +
+                 " elements (expected at most " + std::to_string(kMaxImplicit) + ")");
+        }
+        std::vector<double> out(a.count * size_t(nc), 0.0);
+        if (p) {
             for (size_t i = 0; i < a.count; ++i)
                 for (int c = 0; c < nc; ++c) out[i * size_t(nc) + size_t(c)] = component(p + i * stride + size_t(c) * size_t(cs), a.componentType, a.normalized);
         }

@@ -19,6 +19,8 @@
 #include <queue>
 #include <tuple>
 
+#include <chrono>
+
 #include "mash/core/errors.h"
 #include "mash/io/geometry_io.h"
 #include "mash/core/files.h"
@@ -29,6 +31,16 @@
 
 namespace mash::mesh {
 namespace {
+/// Stage timer: appends (stage, seconds) to a list.
+struct StageTimer {
+    std::vector<std::pair<std::string, double>>* out;
+    std::chrono::steady_clock::time_point t = std::chrono::steady_clock::now();
+    void lap(const char* what) {
+        const auto now = std::chrono::steady_clock::now();
+        if (out) out->push_back({what, std::chrono::duration<double>(now - t).count()});
+        t = now;
+    }
+};
 void quiet() { open3d::utility::SetVerbosityLevel(open3d::utility::VerbosityLevel::Error); }
 const auto kF64 = at::TensorOptions().dtype(at::kDouble);
 
@@ -173,6 +185,8 @@ int64_t orient(OrientedSamples& s, const OrientOptions& o, OrientReport* report)
     const int64_t A = aidx.max().item<int64_t>() + 1;
     // 1. Patch graph: every sample votes, through its nearest sample on another patch, on whether
     //    the two patches agree (n_i·n_j > 0). Only close pairs count (overlaps and seams).
+    std::vector<std::pair<std::string, double>> stages;
+    StageTimer timer{&stages};
     auto other = losses::nearest_other_group(pts.to(at::kFloat), aidx);
     auto valid = other >= 0;
     auto oc = other.clamp_min(0);
@@ -209,7 +223,9 @@ int64_t orient(OrientedSamples& s, const OrientOptions& o, OrientReport* report)
     }
     // 2. Each patch's own evidence: the mean sign agreement of its samples with a reference
     //    orientation (Open3D's consistent tangent planes on an FPS subset).
+    timer.lap("patch graph");
     auto ref = reference_normals(pts, nrm, o);
+    timer.lap("reference normals (Open3D)");
     auto agree = at::sign((nrm * ref).sum(1));
     auto counts = at::zeros({A}, kF64).index_add_(0, aidx, at::ones_like(agree));
     auto vote = (at::zeros({A}, kF64).index_add_(0, aidx, agree) / counts.clamp_min(1)).contiguous();
@@ -280,6 +296,7 @@ int64_t orient(OrientedSamples& s, const OrientOptions& o, OrientReport* report)
         if ((nrm * f.index_select(0, aidx).unsqueeze(1) * (pts - centroid)).sum().item<double>() < 0)
             for (double& x : flip) x = -x;
     }
+    timer.lap("graph signs (ICM)");
     // 3b. The global cue (default): the signs that make the winding-number field of the oriented
     //     samples most nearly constant on the surface, the graph signs being one of the starts.
     OrientReport rep;
@@ -319,6 +336,7 @@ int64_t orient(OrientedSamples& s, const OrientOptions& o, OrientReport* report)
     }
     auto flips = at::tensor(sample_sign, kF64);
     nrm = nrm * flips.unsqueeze(1);
+    timer.lap("winding orientation");
     // 4. Blend near patch boundaries with the nearest point of another patch (paper Eq. 20,
     //    as read in spec §9.3): n' = normalize(t·n_own + (1−t)·n_other), t from centre-closeness.
     auto frac = at::tensor(s.fraction, kF64);
@@ -330,12 +348,15 @@ int64_t orient(OrientedSamples& s, const OrientOptions& o, OrientReport* report)
     blended = blended / blended.norm(2, 1, true).clamp_min(1e-20);
     nrm = at::where(ok.unsqueeze(1), blended, nrm);
     s.normals = as_vector(nrm);
+    timer.lap("normal blending");
+    rep.stages = stages;
     rep.flipped = (flips < 0).sum().item<int64_t>();
     if (report) *report = rep;
     return rep.flipped;
 }
 
-TriangleMesh poisson(const std::vector<double>& points, const std::vector<double>& normals, const PoissonOptions& o) {
+TriangleMesh poisson(const std::vector<double>& points, const std::vector<double>& normals, const PoissonOptions& o,
+                     std::vector<std::pair<std::string, double>>* stages) {
     quiet();
     const size_t n = points.size() / 3;
     if (n < 10) throw InputError("poisson: need at least 10 oriented points, got " + std::to_string(n));
@@ -347,7 +368,9 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
         pc.normals_.push_back(nv);
     }
     if (pc.points_.size() < 10) throw InputError("poisson: fewer than 10 points with a valid normal");
+    StageTimer timer{stages};
     auto [mesh, dens] = open3d::geometry::TriangleMesh::CreateFromPointCloudPoisson(pc, size_t(o.depth), 0, 1.1, false);
+    timer.lap("Poisson");
     if (o.trim_quantile > 0 && !dens.empty()) {
         std::vector<double> sorted = dens;
         std::sort(sorted.begin(), sorted.end());
@@ -365,6 +388,7 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
         repair_manifold(out);
         remove_inconsistent_components(out);
         compact_vertices(out);
+        timer.lap("clean-up");
     }
     return out;
 }

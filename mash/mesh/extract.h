@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mash/mesh/topology.h"
@@ -59,6 +60,7 @@ struct OrientReport {
     double mean_winding = 0;     ///< mean w at the surface samples (≈ ½ when consistent)
     int64_t changed_from_graph = 0;  ///< sheets whose sign differs from the graph method's
     int64_t sheets = 0;              ///< sign variables of the winding search (≥ patches)
+    std::vector<std::pair<std::string, double>> stages;  ///< (stage, seconds)
 };
 int64_t orient(OrientedSamples& samples, const OrientOptions& options = {}, OrientReport* report = nullptr);
 
@@ -71,7 +73,8 @@ struct PoissonOptions {
 /// reach beyond the points' bounding box by more than 5 % of its diagonal — Poisson's outer-box
 /// sheets — removed whole; then components whose orientation contradicts their nesting — inverted
 /// or doubled bubbles — removed whole). Throws InputError if fewer than 10 points.
-TriangleMesh poisson(const std::vector<double>& points, const std::vector<double>& normals, const PoissonOptions& o);
+TriangleMesh poisson(const std::vector<double>& points, const std::vector<double>& normals, const PoissonOptions& o,
+                     std::vector<std::pair<std::string, double>>* stages = nullptr);
 
 /// PCA normals (Open3D, k nearest) oriented consistently, for the raw-point-cloud SPR baseline:
 /// Open3D's tangent-plane propagation, then (OrientMethod::winding, the default) the winding-number

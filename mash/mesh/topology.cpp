@@ -31,12 +31,48 @@ uint64_t edge_key(int64_t u, int64_t v) {
     return (a << 32) | b;
 }
 
-/// Triangles around each undirected edge: (triangle, local edge index 0..2).
-std::unordered_map<uint64_t, std::vector<std::pair<int64_t, int>>> edge_map(const TriangleMesh& m) {
-    std::unordered_map<uint64_t, std::vector<std::pair<int64_t, int>>> e;
-    e.reserve(size_t(m.num_triangles()) * 2);
-    for (int64_t f = 0; f < m.num_triangles(); ++f)
-        for (int k = 0; k < 3; ++k) e[edge_key(m.triangles[3 * f + k], m.triangles[3 * f + (k + 1) % 3])].push_back({f, k});
+using EdgeRef = std::pair<int64_t, int>;  // (triangle, local edge index 0..2)
+struct EdgeSpan {
+    const EdgeRef* b;
+    const EdgeRef* e;
+    size_t size() const { return size_t(e - b); }
+    const EdgeRef& operator[](size_t i) const { return b[i]; }
+    const EdgeRef* begin() const { return b; }
+    const EdgeRef* end() const { return e; }
+};
+/// Triangles around each undirected edge, grouped by sorting (no hash map: meshes of a few
+/// hundred thousand triangles are grouped in tens of milliseconds).
+struct EdgeMap {
+    std::vector<std::pair<uint64_t, EdgeRef>> refs;
+    std::vector<size_t> starts;  ///< group boundaries, last = refs.size()
+    struct It {
+        const EdgeMap* m;
+        size_t g;
+        std::pair<uint64_t, EdgeSpan> operator*() const {
+            const auto* base = m->refs.data();
+            static_assert(sizeof(std::pair<uint64_t, EdgeRef>) > 0, "");
+            return {base[m->starts[g]].first, EdgeSpan{&m->flat[m->starts[g]], &m->flat[m->starts[g + 1]]}};
+        }
+        It& operator++() { ++g; return *this; }
+        bool operator!=(const It& o) const { return g != o.g; }
+    };
+    std::vector<EdgeRef> flat;
+    It begin() const { return It{this, 0}; }
+    It end() const { return It{this, starts.empty() ? 0 : starts.size() - 1}; }
+};
+EdgeMap edge_map(const TriangleMesh& m) {
+    EdgeMap e;
+    const int64_t F = m.num_triangles();
+    e.refs.reserve(size_t(3 * F));
+    for (int64_t f = 0; f < F; ++f)
+        for (int k = 0; k < 3; ++k) e.refs.push_back({edge_key(m.triangles[3 * f + k], m.triangles[3 * f + (k + 1) % 3]), {f, k}});
+    std::sort(e.refs.begin(), e.refs.end());
+    e.flat.reserve(e.refs.size());
+    for (size_t i = 0; i < e.refs.size(); ++i) {
+        if (i == 0 || e.refs[i].first != e.refs[i - 1].first) e.starts.push_back(i);
+        e.flat.push_back(e.refs[i].second);
+    }
+    e.starts.push_back(e.refs.size());
     return e;
 }
 
@@ -51,7 +87,8 @@ double dot(const double* a, const double* b) { return a[0] * b[0] + a[1] * b[1] 
 
 EdgeStats edge_stats(const TriangleMesh& m) {
     EdgeStats s;
-    for (const auto& [key, fs] : edge_map(m)) {
+    const auto emap = edge_map(m);
+    for (const auto [key, fs] : emap) {
         ++s.edges;
         if (fs.size() == 1) ++s.boundary;
         else if (fs.size() > 2) ++s.non_manifold;
@@ -73,7 +110,8 @@ bool is_closed_manifold(const TriangleMesh& m) {
 int64_t triangle_components(const TriangleMesh& m, std::vector<int64_t>& component) {
     const int64_t F = m.num_triangles();
     UnionFind uf(F);
-    for (const auto& [key, fs] : edge_map(m))
+    const auto emap = edge_map(m);
+    for (const auto [key, fs] : emap)
         for (size_t i = 1; i < fs.size(); ++i) uf.unite(fs[0].first, fs[i].first);
     component.assign(size_t(F), -1);
     std::unordered_map<int64_t, int64_t> ids;
@@ -99,29 +137,34 @@ void compact_vertices(TriangleMesh& m) {
 
 int64_t make_manifold(TriangleMesh& m) {
     {   // degenerate and coincident triangles out
-        std::map<std::array<int64_t, 3>, std::vector<int64_t>> same;
+        std::vector<std::pair<std::array<int64_t, 3>, int64_t>> tri;  // (sorted vertices, triangle)
+        tri.reserve(size_t(m.num_triangles()));
         for (int64_t f = 0; f < m.num_triangles(); ++f) {
             const int64_t* a = &m.triangles[3 * f];
             if (a[0] == a[1] || a[1] == a[2] || a[0] == a[2]) continue;
             std::array<int64_t, 3> k{a[0], a[1], a[2]};
             std::sort(k.begin(), k.end());
-            same[k].push_back(f);
+            tri.push_back({k, f});
         }
+        std::sort(tri.begin(), tri.end());
         auto parity = [&](int64_t f) {  // +1 for an even permutation of the sorted triple
             const int64_t* a = &m.triangles[3 * f];
             return (a[0] < a[1]) + (a[1] < a[2]) + (a[2] < a[0]) == 2 ? 1 : -1;
         };
         std::vector<int64_t> keep;
-        for (const auto& [k, fs] : same) {
+        for (size_t i = 0; i < tri.size();) {
+            size_t j = i;
+            while (j < tri.size() && tri[j].first == tri[i].first) ++j;
             int64_t up = 0, down = 0;
-            for (int64_t f : fs) (parity(f) > 0 ? up : down)++;
+            for (size_t k = i; k < j; ++k) (parity(tri[k].second) > 0 ? up : down)++;
             // Opposite-facing copies cancel in pairs; one copy of the majority direction remains.
-            if (up == down) continue;
-            for (int64_t f : fs)
-                if ((parity(f) > 0) == (up > down)) {
-                    keep.push_back(f);
-                    break;
-                }
+            if (up != down)
+                for (size_t k = i; k < j; ++k)
+                    if ((parity(tri[k].second) > 0) == (up > down)) {
+                        keep.push_back(tri[k].second);
+                        break;
+                    }
+            i = j;
         }
         std::sort(keep.begin(), keep.end());
         std::vector<int64_t> t;
@@ -138,7 +181,8 @@ int64_t make_manifold(TriangleMesh& m) {
         if (m.triangles[size_t(a0)] == m.triangles[size_t(b1)]) uf.unite(a0, b1), uf.unite(a1, b0);
         else uf.unite(a0, b0), uf.unite(a1, b1);
     };
-    for (auto& [key, fs] : edge_map(m)) {
+    const auto emap = edge_map(m);
+    for (const auto [key, fs] : emap) {
         if (fs.size() == 2) {
             pair_up(fs[0], fs[1]);
             continue;
@@ -194,14 +238,13 @@ int64_t make_manifold(TriangleMesh& m) {
         for (size_t i = 0; i < n; i += 2) pair_up(ar[(i + off) % n].f, ar[(i + off + 1) % n].f);
     }
     // One output vertex per class of corners.
-    std::unordered_map<int64_t, int64_t> newid;
+    std::vector<int64_t> newid(size_t(3 * F), -1);
     std::vector<char> used(size_t(V0), 0);
     std::vector<double> verts = m.vertices;
     std::vector<int64_t> tris(m.triangles.size());
     for (int64_t c = 0; c < 3 * F; ++c) {
         const int64_t root = uf.find(c);
-        auto it = newid.find(root);
-        if (it == newid.end()) {
+        if (newid[size_t(root)] < 0) {
             const int64_t orig = m.triangles[size_t(root)];
             int64_t id = orig;
             if (used[size_t(orig)]) {
@@ -209,9 +252,9 @@ int64_t make_manifold(TriangleMesh& m) {
                 verts.insert(verts.end(), {m.vertices[3 * orig], m.vertices[3 * orig + 1], m.vertices[3 * orig + 2]});
             }
             used[size_t(orig)] = 1;
-            it = newid.emplace(root, id).first;
+            newid[size_t(root)] = id;
         }
-        tris[size_t(c)] = it->second;
+        tris[size_t(c)] = newid[size_t(root)];
     }
     m.triangles = std::move(tris);
     m.vertices = std::move(verts);
@@ -266,7 +309,8 @@ int64_t repair_manifold(TriangleMesh& m, int rounds) {
     for (int r = 0; r < rounds; ++r) {
         std::vector<char> bad(size_t(m.num_vertices()), 0);
         int64_t nbad = 0;
-        for (const auto& [key, fs] : edge_map(m))
+        const auto emap = edge_map(m);
+        for (const auto [key, fs] : emap)
             if (fs.size() > 2) {
                 bad[size_t(key >> 32)] = bad[size_t(key & 0xffffffffu)] = 1;
                 ++nbad;

@@ -12,6 +12,8 @@
 #include <queue>
 #include <random>
 #include <stdexcept>
+#include <tuple>
+#include <cstdlib>
 
 #include "mash/kernels/winding_math.h"
 
@@ -466,7 +468,30 @@ int64_t orient_cloud_by_winding(const std::vector<double>& points, std::vector<d
         for (int64_t i = 0; i < N; ++i) agree[size_t(cluster[size_t(i)])] += dot(Nn(i), &given[3 * i]);
         for (int64_t c = 0; c < C; ++c) init[size_t(c)] = agree[size_t(c)] >= 0 ? 1 : -1;
     }
-    auto sol = orient_groups(points, normals, cluster, C, init, o);
+    // Pair term: neighbouring clusters' agreement over tangential k-NN edges.
+    std::vector<SignPair> pairs;
+    {
+        std::vector<std::tuple<int64_t, int64_t, double>> votes;
+        for (int64_t i = 0; i < N; ++i)
+            for (int j = 0; j < k; ++j) {
+                const int64_t t = nb[size_t(i) * k + j];
+                const int64_t a = cluster[size_t(i)], b = cluster[size_t(t)];
+                if (a == b || !edge_ok(i, t)) continue;
+                votes.push_back({std::min(a, b), std::max(a, b), dot(Nn(i), Nn(t))});
+            }
+        std::sort(votes.begin(), votes.end());
+        for (size_t i = 0; i < votes.size();) {
+            size_t j = i;
+            double sum = 0;
+            while (j < votes.size() && std::get<0>(votes[j]) == std::get<0>(votes[i]) &&
+                   std::get<1>(votes[j]) == std::get<1>(votes[i]))
+                sum += std::get<2>(votes[j++]);
+            const double n = double(j - i);
+            pairs.push_back({std::get<0>(votes[i]), std::get<1>(votes[i]), sum / n * std::min(1.0, n / 20.0)});
+            i = j;
+        }
+    }
+    auto sol = orient_groups(points, normals, cluster, C, init, o, pairs);
     for (int64_t i = 0; i < N; ++i)
         if (sol.signs[size_t(cluster[size_t(i)])] < 0)
             for (int e = 0; e < 3; ++e) normals[3 * i + e] = -normals[3 * i + e];

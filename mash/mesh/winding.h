@@ -88,10 +88,12 @@ GroupOrientation orient_groups(const std::vector<double>& points, const std::vec
 int64_t refine_by_winding(const std::vector<double>& points, std::vector<double>& normals,
                           const WindingOrientOptions& o = {}, int passes = 2);
 
-/// Point-cloud orientation (the SPR baseline): normals (any signs) are grouped into smooth
-/// clusters by region growing over tangential k-nearest-neighbour edges, the clusters are signed by
-/// orient_groups, then each point takes the sign the field's jump across it asks for (two passes,
-/// WNNC-style, per point). Modifies normals in place; returns the number of points flipped.
+/// Point-cloud orientation (the SPR baseline): normals (signs as given, e.g. from tangent-plane
+/// propagation) are grouped into smooth clusters by region growing over tangential
+/// k-nearest-neighbour edges, the clusters are signed by orient_groups (the given signs one start;
+/// neighbouring clusters' agreement the pair term), then each point takes the sign the field's
+/// jump across it asks for (refine_by_winding, WNNC-style, per point). Modifies normals in
+/// place; returns the number of points whose sign changed.
 int64_t orient_cloud_by_winding(const std::vector<double>& points, std::vector<double>& normals,
                                 const WindingOrientOptions& o = {});
 
