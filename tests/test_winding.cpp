@@ -175,7 +175,7 @@ TEST_CASE("procedural: the hard shapes are closed 2-manifolds with the stated co
         if (name == "rope_knot") inside[0] = 1.5, inside[2] = 0.0;        // on the centreline at t = 0
         if (name == "thin_bowl") inside[2] = -0.495;                      // in the bottom wall
         if (name == "nested_spheres") inside[0] = -0.4;                   // in the shell
-        if (name == "touching_spheres") inside[0] = 0.255;                // centre of the right sphere
+        if (name == "touching_spheres") inside[0] = 0.26;                 // centre of the right sphere
         mesh::WindingTree tree(p, mu, 0.0);
         // (in the bowl's wall the query is half a triangle size from both walls: the centroid
         // dipoles' discretization error is larger there)

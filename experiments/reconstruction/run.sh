@@ -10,6 +10,7 @@
 # Writes experiments/reconstruction/out/results.md and grid.png (GT | SPR | MASH). Not a test.
 #   experiments/reconstruction/run.sh [extra mash fit args, e.g. --config configs/fit/fast.yaml]
 #   RECON_REMESH_ONLY=1 experiments/reconstruction/run.sh   # keep inputs and fits; redo meshes + evals
+# A shape whose input, fit and fit time are already in out/ is not fitted again (delete out/ to redo).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${MASH_DATA:?set MASH_DATA to the data folder (meshes/, shapenet_like/, images/: see the README, section Data)}
@@ -56,7 +57,7 @@ for s in "${SHAPES[@]}"; do
     gt="$DATA/$s"
   fi
   echo "== $s"
-  if [[ ${RECON_REMESH_ONLY:-0} != 1 ]]; then
+  if [[ ${RECON_REMESH_ONLY:-0} != 1 && ! ( -f $OUT/$n.input.ply && -f $OUT/$n.npz && -f $OUT/$n.fit_seconds ) ]]; then
     # The only input: 8192 points sampled uniformly from the GT surface.
     $MASH sample "$gt" -o "$OUT/$n.input.ply" -n 8192 --log-level warn
     t0=$(date +%s.%N)
