@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <thread>
@@ -195,9 +196,13 @@ int merge(const DatasetArgs& a) {
 int run_fit_dataset(const DatasetArgs& args_in, const std::vector<std::string>& argv) {
     DatasetArgs a = args_in;
     if (!a.config.empty()) apply_dataset_yaml(a);
-    if (a.workers == 0) a.workers = 1;
-    apply_global_flags(a.global);
+    const std::string device = apply_global_flags(a.global);
     if (a.merge) return merge(a);
+    // On GPUs: workers spread round-robin over the visible devices, kWorkersPerGpu per GPU by
+    // default (several small shapes at once keep a large GPU busy).
+    std::vector<std::string> gpus;
+    if (device == "cuda") gpus = dataset::visible_gpus(std::getenv("CUDA_VISIBLE_DEVICES"), cuda_device_count());
+    if (a.workers == 0) a.workers = gpus.empty() ? 1 : int(std::min<int64_t>(64, int64_t(gpus.size()) * dataset::kWorkersPerGpu));
     if (a.input.empty() || a.output.empty()) throw ConfigError("fit-dataset needs --input ROOT and --output OUT (or a config)");
     if (a.workers < 1 || a.workers > 64) throw ConfigError("--workers " + std::to_string(a.workers) + ": expected 1..64");
     FitOptions o;
@@ -227,6 +232,9 @@ int run_fit_dataset(const DatasetArgs& args_in, const std::vector<std::string>& 
 
     spdlog::info("fit-dataset: {} shapes in {} ({} layout), shard {}/{} ({}) → {} shapes, {} worker(s), output {}",
                  all.size(), a.input, a.layout, shard.index, shard.count, shard.source, mine.size(), a.workers, a.output);
+    if (!gpus.empty())
+        spdlog::info("fit-dataset: {} worker(s) on {} GPU(s) ({}), round-robin", a.workers, gpus.size(),
+                     [&] { std::string l; for (const auto& g : gpus) l += (l.empty() ? "" : ",") + g; return l; }());
     const size_t start_lines = dataset::read_manifest(manifest).size();
     const auto t0 = Clock::now();
     const int64_t total = int64_t(mine.size());
@@ -253,6 +261,7 @@ int run_fit_dataset(const DatasetArgs& args_in, const std::vector<std::string>& 
             cargs.push_back(nullptr);
             pid_t pid = fork();
             if (pid == 0) {
+                if (!gpus.empty()) setenv("CUDA_VISIBLE_DEVICES", gpus[size_t(w) % gpus.size()].c_str(), 1);
                 execv("/proc/self/exe", cargs.data());
                 _exit(127);
             }

@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
     auto* layout_opt = c_ds->add_option("--layout", ds.layout, "shapenet | objaverse | flat")->capture_default_str();
     c_ds->add_option("--config", ds.config, "YAML with a 'dataset:' section and/or 'fit:' overrides (configs/dataset/)");
     c_ds->add_option("--set", ds.set, "Fit option override key=value (repeatable)");
-    c_ds->add_option("--workers", ds.workers, "Worker processes (threads are split between them; default 1)");
+    c_ds->add_option("--workers", ds.workers, "Worker processes (threads are split between them; default 1, on GPUs 4 per visible GPU)");
     c_ds->add_option("--shard", ds.shard, "Process shard I of N (I/N); default: Slurm/Kubernetes env, else all");
     c_ds->add_option("--shard-count", ds.shard_count, "Shard count for a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)");
     c_ds->add_option("--limit", ds.limit, "Process at most M shapes (after sharding)");

@@ -120,3 +120,14 @@ TEST_CASE("dataset: manifest lines round trip; a torn line is ignored", "[datase
     CHECK(lines[1].error == b.error);
     CHECK(lines[1].l1_cd == -1);
 }
+
+TEST_CASE("dataset: fit-dataset workers are spread over the visible GPUs", "[dataset]") {
+    using mash::dataset::visible_gpus;
+    CHECK(visible_gpus(nullptr, 0).empty());
+    CHECK(visible_gpus(nullptr, 3) == std::vector<std::string>{"0", "1", "2"});
+    // CUDA_VISIBLE_DEVICES respected: its ids (as written, UUIDs too), blanks dropped, at most `count`.
+    CHECK(visible_gpus("2,5", 2) == std::vector<std::string>{"2", "5"});
+    CHECK(visible_gpus(" 3 , ,GPU-8f2e", 4) == std::vector<std::string>{"3", "GPU-8f2e"});
+    CHECK(visible_gpus("0,1,2,3", 2) == std::vector<std::string>{"0", "1"});
+    CHECK(visible_gpus("", 2).empty());
+}

@@ -4,6 +4,7 @@
 #include "mash/core/runtime.h"
 
 #include <ATen/Context.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 #include <malloc.h>
@@ -38,6 +39,11 @@ bool cuda_built() {
 }
 
 bool cuda_available() { return cuda_built() && at::hasCUDA(); }
+
+int64_t cuda_device_count() {
+    if (!cuda_available()) return 0;
+    return int64_t(at::detail::getCUDAHooks().deviceCount());
+}
 
 std::string resolve_device(const std::string& requested) {
     if (requested == "cpu") return "cpu";

@@ -26,6 +26,8 @@ std::string resolve_device(const std::string& requested);
 
 /// True if this build can use CUDA tensors (CUDA LibTorch and a visible device).
 bool cuda_available();
+/// Number of CUDA devices LibTorch sees (0 without CUDA).
+int64_t cuda_device_count();
 
 /// True if this build has the CUDA kernels (MASH_WITH_CUDA), whether or not a GPU is visible.
 bool cuda_built();

@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -145,6 +146,28 @@ uint64_t stable_hash(const std::string& key) {
         h *= 1099511628211ull;
     }
     return h;
+}
+
+std::vector<std::string> visible_gpus(const char* env, int64_t count) {
+    std::vector<std::string> ids;
+    if (count <= 0) return ids;
+    if (env) {
+        std::string v(env), cur;
+        for (size_t i = 0; i <= v.size(); ++i) {
+            if (i == v.size() || v[i] == ',') {
+                while (!cur.empty() && std::isspace(static_cast<unsigned char>(cur.back()))) cur.pop_back();
+                size_t b = 0;
+                while (b < cur.size() && std::isspace(static_cast<unsigned char>(cur[b]))) ++b;
+                if (b < cur.size() && int64_t(ids.size()) < count) ids.push_back(cur.substr(b));
+                cur.clear();
+            } else {
+                cur += v[i];
+            }
+        }
+        return ids;
+    }
+    for (int64_t i = 0; i < count; ++i) ids.push_back(std::to_string(i));
+    return ids;
 }
 
 Shard resolve_shard(const std::string& flag, int64_t count_hint) {

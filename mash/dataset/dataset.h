@@ -49,6 +49,13 @@ struct Shard {
 /// MASH_SHARD_COUNT; else a single shard. Throws ConfigError on malformed values.
 Shard resolve_shard(const std::string& flag, int64_t count_hint);
 
+/// fit-dataset on GPUs: the worker processes per visible GPU when --workers is not given.
+constexpr int64_t kWorkersPerGpu = 4;
+/// The GPUs fit-dataset workers are spread over: the ids listed in CUDA_VISIBLE_DEVICES (the
+/// value given, nullptr when unset; empty entries dropped; GPU-UUIDs kept as written), at most
+/// `count` (the devices LibTorch sees), else 0 … count − 1. Worker w runs on ids[w % ids.size()].
+std::vector<std::string> visible_gpus(const char* cuda_visible_devices, int64_t count);
+
 /// OUT/<category>/<id>.npz
 std::string output_path(const std::string& out_root, const ShapeEntry& e);
 
