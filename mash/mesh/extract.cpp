@@ -386,6 +386,12 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
         const Eigen::Vector3d lo = pc.GetMinBound(), hi = pc.GetMaxBound();
         remove_outside_components(out, lo.data(), hi.data(), 0.05 * (hi - lo).norm());
         repair_manifold(out);
+        // Where the surface ran into Poisson's bounding box (an orientation failure) it is open:
+        // close it so that the default mesh is always watertight.
+        if (edge_stats(out).boundary > 0) {
+            fill_holes(out);
+            repair_manifold(out);
+        }
         remove_inconsistent_components(out);
         compact_vertices(out);
         timer.lap("clean-up");

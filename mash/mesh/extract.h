@@ -71,8 +71,8 @@ struct PoissonOptions {
 /// Screened Poisson on oriented points. Without trimming the result is cleaned so that it is
 /// watertight and 2-manifold (topology.h: non-manifold edges and vertices split; components that
 /// reach beyond the points' bounding box by more than 5 % of its diagonal — Poisson's outer-box
-/// sheets — removed whole; then components whose orientation contradicts their nesting — inverted
-/// or doubled bubbles — removed whole). Throws InputError if fewer than 10 points.
+/// sheets — removed whole; holes where the surface ran into Poisson's box closed; components whose
+/// orientation contradicts their nesting — inverted or doubled bubbles — and specks removed whole). Throws InputError if fewer than 10 points.
 TriangleMesh poisson(const std::vector<double>& points, const std::vector<double>& normals, const PoissonOptions& o,
                      std::vector<std::pair<std::string, double>>* stages = nullptr);
 
