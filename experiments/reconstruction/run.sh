@@ -122,10 +122,13 @@ for title, keep in (("12 shapes of #4", lambda r: r[0] not in hard), ("all", lam
     for r in rows:
         if keep(r): agg[r[1]].append(r)
     for method, rs in agg.items():
-        mean = lambda i: sum(float(r[i]) for r in rs if r[i] != "-") / max(1, sum(r[i] != "-" for r in rs))
+        def mean(i):
+            vals = [float(r[i]) for r in rs if r[i] != "-"]
+            return sum(vals) / len(vals) if vals else float("nan")
         secs = "-" if method == "MASH samples" else f"{mean(6):.1f}"
         closed = "-" if method == "MASH samples" else f"{sum(r[8] == 'yes' for r in rs)}/{len(rs)}"
-        print(f"| **mean ({title}, {len(rs)})** | {method} | {mean(2):.5f} | {mean(3):.3f} | {mean(4):.3f} | {mean(5):.3f} | {secs} | | {closed} |")
+        nc = "-" if method == "MASH samples" else f"{mean(5):.3f}"
+        print(f"| **mean ({title}, {len(rs)})** | {method} | {mean(2):.5f} | {mean(3):.3f} | {mean(4):.3f} | {nc} | {secs} | | {closed} |")
 PY
 } >"$OUT/results.md"
 cat "$OUT/results.md"
