@@ -199,21 +199,25 @@ int64_t orient(OrientedSamples& s, const OrientOptions& o, OrientReport* report)
     auto sep = pts.index_select(0, oc) - pts;
     auto tangential = (sep * nrm).sum(1).abs() <= 0.5 * dist + 1e-12;
     auto use = (valid & (dist <= cutoff) & tangential).contiguous();
-    std::map<std::pair<int64_t, int64_t>, std::pair<double, int64_t>> w;  // (Σ dots, count)
-    {
-        const int64_t* ap = aidx.data_ptr<int64_t>();
+    // Votes per pair of groups (patches here, sheets below): (Σ dots, count) over the samples whose
+    // nearest other-patch neighbour is close and tangential.
+    auto votes = [&](const int64_t* group) {
+        std::map<std::pair<int64_t, int64_t>, std::pair<double, int64_t>> v;
         const int64_t* op = oc.data_ptr<int64_t>();
         const bool* up = use.data_ptr<bool>();
         auto dc = dots.contiguous();
         const double* dp = dc.data_ptr<double>();
         for (int64_t i = 0; i < S; ++i) {
             if (!up[i]) continue;
-            const int64_t a = ap[i], b = ap[op[i]];
-            auto& e = w[{std::min(a, b), std::max(a, b)}];
+            const int64_t a = group[i], b = group[op[i]];
+            if (a == b) continue;
+            auto& e = v[{std::min(a, b), std::max(a, b)}];
             e.first += dp[i];
             e.second += 1;
         }
-    }
+        return v;
+    };
+    const auto w = votes(aidx.data_ptr<int64_t>());
     // Edge weight: mean agreement in [−1, 1], trusted fully from 20 voting pairs on.
     std::vector<std::vector<std::pair<int64_t, double>>> adj(A);
     for (const auto& [e, v] : w) {
@@ -309,21 +313,7 @@ int64_t orient(OrientedSamples& s, const OrientOptions& o, OrientReport* report)
         std::vector<int> init(static_cast<size_t>(G), 1);
         for (int64_t i = 0; i < S; ++i) init[size_t(sheet[size_t(i)])] = flip[size_t(s.anchor[size_t(i)])] > 0 ? 1 : -1;
         // Pair term: the graph's agreement votes, between sheets.
-        std::map<std::pair<int64_t, int64_t>, std::pair<double, int64_t>> sw;
-        {
-            const int64_t* op = oc.data_ptr<int64_t>();
-            const bool* up = use.data_ptr<bool>();
-            auto dc = dots.contiguous();
-            const double* dp = dc.data_ptr<double>();
-            for (int64_t i = 0; i < S; ++i) {
-                if (!up[i]) continue;
-                const int64_t a = sheet[size_t(i)], b = sheet[size_t(op[i])];
-                if (a == b) continue;
-                auto& e = sw[{std::min(a, b), std::max(a, b)}];
-                e.first += dp[i];
-                e.second += 1;
-            }
-        }
+        const auto sw = votes(sheet.data());
         std::vector<SignPair> pairs;
         for (const auto& [e, v] : sw)
             pairs.push_back({e.first, e.second, v.first / double(v.second) * std::min(1.0, double(v.second) / 20.0)});

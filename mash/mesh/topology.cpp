@@ -331,6 +331,21 @@ int64_t repair_manifold(TriangleMesh& m, int rounds) {
     return repaired;
 }
 
+namespace {
+/// Removes the triangles of the components marked in `drop` (and the vertices left unused);
+/// returns the number of components removed.
+int64_t drop_components(TriangleMesh& m, const std::vector<int64_t>& comp, const std::vector<char>& drop) {
+    const int64_t removed = std::count(drop.begin(), drop.end(), 1);
+    if (removed == 0) return 0;
+    std::vector<int64_t> t;
+    for (int64_t f = 0; f < m.num_triangles(); ++f)
+        if (!drop[size_t(comp[size_t(f)])]) t.insert(t.end(), &m.triangles[3 * f], &m.triangles[3 * f] + 3);
+    m.triangles = std::move(t);
+    compact_vertices(m);
+    return removed;
+}
+}  // namespace
+
 std::vector<double> component_volumes(const TriangleMesh& m, const std::vector<int64_t>& comp, int64_t C) {
     std::vector<double> vol(size_t(C), 0.0);
     for (int64_t f = 0; f < m.num_triangles(); ++f) {
@@ -393,14 +408,7 @@ int64_t remove_inconsistent_components(TriangleMesh& m, double min_fraction) {
         const bool odd = (depth % 2 + 2) % 2 == 1;
         if ((vol[size_t(c)] > 0) == odd) drop[size_t(c)] = 1;
     }
-    const int64_t removed = std::count(drop.begin(), drop.end(), 1);
-    if (removed == 0) return 0;
-    std::vector<int64_t> t;
-    for (int64_t f = 0; f < m.num_triangles(); ++f)
-        if (!drop[size_t(comp[size_t(f)])]) t.insert(t.end(), &m.triangles[3 * f], &m.triangles[3 * f] + 3);
-    m.triangles = std::move(t);
-    compact_vertices(m);
-    return removed;
+    return drop_components(m, comp, drop);
 }
 
 int64_t remove_outside_components(TriangleMesh& m, const double lo[3], const double hi[3], double margin) {
@@ -419,14 +427,7 @@ int64_t remove_outside_components(TriangleMesh& m, const double lo[3], const dou
         for (int64_t c : comp) ++count[size_t(c)];
         outside[size_t(std::max_element(count.begin(), count.end()) - count.begin())] = 0;
     }
-    const int64_t removed = std::count(outside.begin(), outside.end(), 1);
-    if (removed == 0) return 0;
-    std::vector<int64_t> t;
-    for (int64_t f = 0; f < m.num_triangles(); ++f)
-        if (!outside[size_t(comp[size_t(f)])]) t.insert(t.end(), &m.triangles[3 * f], &m.triangles[3 * f] + 3);
-    m.triangles = std::move(t);
-    compact_vertices(m);
-    return removed;
+    return drop_components(m, comp, outside);
 }
 
 }  // namespace mash::mesh
