@@ -232,6 +232,9 @@ int run_fit_dataset(const DatasetArgs& args_in, const std::vector<std::string>& 
 
     spdlog::info("fit-dataset: {} shapes in {} ({} layout), shard {}/{} ({}) → {} shapes, {} worker(s), output {}",
                  all.size(), a.input, a.layout, shard.index, shard.count, shard.source, mine.size(), a.workers, a.output);
+    if (device == "cuda")
+        spdlog::warn("fit-dataset: --device cuda: this version still runs each fit's optimization on the CPU "
+                     "(GPU fitting is not done yet: issue #12); workers are placed on GPUs for when it is");
     if (!gpus.empty())
         spdlog::info("fit-dataset: {} worker(s) on {} GPU(s) ({}), round-robin", a.workers, gpus.size(),
                      [&] { std::string l; for (const auto& g : gpus) l += (l.empty() ? "" : ",") + g; return l; }());

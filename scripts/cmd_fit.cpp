@@ -50,7 +50,9 @@ std::string fmt_time(double s) {
 }  // namespace
 
 int run_fit(const FitArgs& args) {
-    apply_global_flags(args.global);
+    if (apply_global_flags(args.global) == "cuda")
+        spdlog::warn("fit: --device cuda: this version still runs the fit's optimization on the CPU "
+                     "(GPU fitting is not done yet: issue #12)");
     // Resolve options: defaults ← config file ← --set ← dedicated flags.
     FitOptions o;
     if (!args.config.empty()) load_fit_config(args.config, o);
