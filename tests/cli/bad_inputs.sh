@@ -35,6 +35,8 @@ row info_random_bytes "random.npy" "" "$MASH" info "$W/random.npy"
 row sample_nan "non-finite" "$W/s1.ply" "$MASH" sample "$W/nan.npz" -o "$W/s1.ply"
 row sample_wrong_shape "positions" "$W/s2.ply" "$MASH" sample "$W/shape.npz" -o "$W/s2.ply"
 row mesh_zero_anchors "anchors" "$W/m.ply" "$MASH" mesh "$W/zero.npz" -o "$W/m.ply"
+row mesh_unknown_orient "unknown orientation method" "$W/m2.ply" "$MASH" mesh "$SMALL" -o "$W/m2.ply" --orient magic
+row shape_unknown "unknown procedural shape 'dragon'" "$W/dragon.obj" "$MASH" shape dragon -o "$W/dragon.obj"
 row sample_no_such_dir "does not exist" "" "$MASH" sample "$SMALL" -o /proc/mash_nope/out.ply
 row sample_parent_is_file "is not a directory" "" "$MASH" sample "$SMALL" -o "$SMALL/out.ply"
 row eval_truncated "cut.npz" "$W/e.json" "$MASH" eval "$W/cut.npz" "$SMALL" --json "$W/e.json"
