@@ -9,6 +9,7 @@
 #include <nanoflann.hpp>
 #include <variant>
 
+#include "mash/core/kdtree.h"
 #include "mash/kernels/nn_math.h"
 
 #ifdef MASH_WITH_CUDA
@@ -22,17 +23,9 @@ namespace mash::losses {
 namespace {
 
 template <typename T>
-struct Cloud {
-    const T* pts = nullptr;
-    size_t n = 0;
-    size_t kdtree_get_point_count() const { return n; }
-    T kdtree_get_pt(size_t i, size_t d) const { return pts[3 * i + d]; }
-    template <class BBox>
-    bool kdtree_get_bbox(BBox&) const { return false; }
-};
-
+using Cloud = PackedCloud<T>;
 template <typename T>
-using Tree = nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<T, Cloud<T>>, Cloud<T>, 3, uint32_t>;
+using Tree = PackedKdTree<T>;
 
 /// Result set keeping the single nearest point whose group differs from the query's.
 template <typename T>

@@ -15,21 +15,15 @@
 #include <tuple>
 #include <cstdlib>
 
+#include "mash/core/kdtree.h"
 #include "mash/kernels/winding_math.h"
 
 namespace mash::mesh {
 namespace {
 constexpr int64_t kLeaf = 8;
 
-struct Cloud {
-    const double* pts = nullptr;
-    size_t n = 0;
-    size_t kdtree_get_point_count() const { return n; }
-    double kdtree_get_pt(size_t i, size_t d) const { return pts[3 * i + d]; }
-    template <class BBox>
-    bool kdtree_get_bbox(BBox&) const { return false; }
-};
-using KdTree = nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<double, Cloud>, Cloud, 3, uint32_t>;
+using Cloud = PackedCloud<double>;
+using KdTree = PackedKdTree<double>;
 
 /// k nearest neighbours (excluding the point itself) of every point: [N*k] indices, squared distances.
 void knn(const std::vector<double>& p, int k, std::vector<uint32_t>& idx, std::vector<double>& d2) {
