@@ -8,6 +8,7 @@
 
 #include "mash/pictures/render.h"
 #include "mash/fitting/pipeline.h"
+#include "mash/io/geometry_io.h"
 #include "mash/losses/nearest.h"
 #include "mash/mesh/extract.h"
 #include "mash/mesh/procedural.h"
@@ -111,7 +112,8 @@ TEST_CASE("mesh: hard procedural shapes are fitted and meshed closed, with the r
         CHECK(mesh::is_closed_manifold(m));
         std::vector<int64_t> comp;
         CHECK(mesh::triangle_components(m, comp) == want);
-        const auto gts = mesh::sample_surface(gt, 30000, 1), ms = mesh::sample_surface(m, 30000, 2);
+        const auto gts = io::sample_mesh_surface(gt.vertices, gt.triangles, 30000, 1).points;
+        const auto ms = io::sample_mesh_surface(m.vertices, m.triangles, 30000, 2).points;
         const double L = longest_side(gts);
         const double d_mesh = 0.5 * (mean_distance(ms, gts, L) + mean_distance(gts, ms, L));
         // The MASH's own samples (its quality bounds what meshing can reach).

@@ -43,46 +43,6 @@ PointCloud points_from_array(const NpyArray& a, const std::string& path) {
     return pc;
 }
 
-/// Uniform-by-area surface samples with per-sample face normals (deterministic for a seed).
-PointCloud sample_mesh(const formats::RawGeometry& g, int64_t n, uint64_t seed, const std::string& path) {
-    using V3 = Eigen::Map<const Eigen::Vector3d>;
-    const size_t nv = g.vertices.size() / 3, nf = g.triangles.size() / 3;
-    auto vertex = [&](size_t f, int k) { return V3(g.vertices.data() + 3 * size_t(g.triangles[3 * f + size_t(k)])); };
-    std::vector<double> cum(nf);
-    double total = 0;
-    for (size_t f = 0; f < nf; ++f) {
-        for (int k = 0; k < 3; ++k)
-            if (g.triangles[3 * f + size_t(k)] < 0 || size_t(g.triangles[3 * f + size_t(k)]) >= nv)
-                throw IoError(path + ": face " + std::to_string(f) + " references a missing vertex");
-        Eigen::Vector3d e1 = vertex(f, 1) - vertex(f, 0), e2 = vertex(f, 2) - vertex(f, 0);
-        double area = 0.5 * e1.cross(e2).norm();
-        if (!std::isfinite(area)) throw IoError(path + ": mesh has non-finite vertex coordinates");
-        total += area;
-        cum[f] = total;
-    }
-    if (!(total > 0)) throw IoError(path + ": mesh has zero surface area (all faces degenerate)");
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<double> U(0.0, 1.0);
-    PointCloud pc;
-    pc.from_mesh = true;
-    pc.points.resize(3 * n);
-    pc.normals.resize(3 * n);
-    for (int64_t i = 0; i < n; ++i) {
-        double t = U(rng) * total;
-        size_t f = std::min(size_t(std::lower_bound(cum.begin(), cum.end(), t) - cum.begin()), nf - 1);
-        double r1 = std::sqrt(U(rng)), r2 = U(rng);
-        const Eigen::Vector3d a = vertex(f, 0), b = vertex(f, 1), c = vertex(f, 2);
-        Eigen::Vector3d p = (1 - r1) * a + r1 * (1 - r2) * b + r1 * r2 * c;
-        Eigen::Vector3d nrm = (b - a).cross(c - a);
-        double nn = nrm.norm();
-        if (nn > 0) nrm /= nn;
-        for (int k = 0; k < 3; ++k) {
-            pc.points[3 * i + k] = p[k];
-            pc.normals[3 * i + k] = nrm[k];
-        }
-    }
-    return pc;
-}
 
 /// Wavefront OBJ: `v` and `f` lines only (polygons fan-triangulated; v, v/vt, v//vn, v/vt/vn and
 /// negative indices). Materials, textures and groups are ignored, so a missing .mtl (common in
@@ -142,6 +102,48 @@ bool read_geometry(const std::string& path, const std::string& ext, formats::Raw
 
 }  // namespace
 
+/// Uniform-by-area surface samples with per-sample face normals (deterministic for a seed).
+PointCloud sample_mesh_surface(const std::vector<double>& vertices, const std::vector<int64_t>& triangles, int64_t n,
+                               uint64_t seed, const std::string& path) {
+    using V3 = Eigen::Map<const Eigen::Vector3d>;
+    const size_t nv = vertices.size() / 3, nf = triangles.size() / 3;
+    auto vertex = [&](size_t f, int k) { return V3(vertices.data() + 3 * size_t(triangles[3 * f + size_t(k)])); };
+    std::vector<double> cum(nf);
+    double total = 0;
+    for (size_t f = 0; f < nf; ++f) {
+        for (int k = 0; k < 3; ++k)
+            if (triangles[3 * f + size_t(k)] < 0 || size_t(triangles[3 * f + size_t(k)]) >= nv)
+                throw IoError(path + ": face " + std::to_string(f) + " references a missing vertex");
+        Eigen::Vector3d e1 = vertex(f, 1) - vertex(f, 0), e2 = vertex(f, 2) - vertex(f, 0);
+        double area = 0.5 * e1.cross(e2).norm();
+        if (!std::isfinite(area)) throw IoError(path + ": mesh has non-finite vertex coordinates");
+        total += area;
+        cum[f] = total;
+    }
+    if (!(total > 0)) throw IoError(path + ": mesh has zero surface area (all faces degenerate)");
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> U(0.0, 1.0);
+    PointCloud pc;
+    pc.from_mesh = true;
+    pc.points.resize(3 * n);
+    pc.normals.resize(3 * n);
+    for (int64_t i = 0; i < n; ++i) {
+        double t = U(rng) * total;
+        size_t f = std::min(size_t(std::lower_bound(cum.begin(), cum.end(), t) - cum.begin()), nf - 1);
+        double r1 = std::sqrt(U(rng)), r2 = U(rng);
+        const Eigen::Vector3d a = vertex(f, 0), b = vertex(f, 1), c = vertex(f, 2);
+        Eigen::Vector3d p = (1 - r1) * a + r1 * (1 - r2) * b + r1 * r2 * c;
+        Eigen::Vector3d nrm = (b - a).cross(c - a);
+        double nn = nrm.norm();
+        if (nn > 0) nrm /= nn;
+        for (int k = 0; k < 3; ++k) {
+            pc.points[3 * i + k] = p[k];
+            pc.normals[3 * i + k] = nrm[k];
+        }
+    }
+    return pc;
+}
+
 PointCloud load_points(const std::string& path, int64_t num_samples, uint64_t seed) {
     std::error_code ec;
     if (!fs::exists(path, ec)) throw IoError(path + ": no such file");
@@ -162,7 +164,7 @@ PointCloud load_points(const std::string& path, int64_t num_samples, uint64_t se
     } else if (formats::RawGeometry g; read_geometry(path, ext, g)) {
         if (!g.triangles.empty()) {  // a mesh: sampled uniformly by area
             if (num_samples < 1) throw IoError(path + ": number of surface samples must be >= 1");
-            pc = sample_mesh(g, num_samples, seed, path);
+            pc = sample_mesh_surface(g.vertices, g.triangles, num_samples, seed, path);
         } else {  // a point cloud (a PLY / OFF / PCD one keeps its normals)
             pc.points = std::move(g.vertices);
             pc.normals = std::move(g.normals);

@@ -25,6 +25,11 @@ struct PointCloud {
 /// IoError naming the file (missing, unsupported extension, unreadable, empty, non-finite).
 PointCloud load_points(const std::string& path, int64_t num_samples = 100000, uint64_t seed = 0);
 
+/// n samples uniformly by area on a triangle mesh, with their face normals (deterministic for a
+/// seed). Throws IoError naming `path` for bad indices, non-finite coordinates or zero area.
+PointCloud sample_mesh_surface(const std::vector<double>& vertices, const std::vector<int64_t>& triangles, int64_t n,
+                               uint64_t seed = 0, const std::string& path = "mesh");
+
 /// Keeps a random subset of at most n points (seeded, order preserved), normals alongside.
 void random_subset(PointCloud& pc, int64_t n, uint64_t seed);
 

@@ -13,9 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <functional>
 #include <map>
-#include <numeric>
 #include <queue>
 #include <tuple>
 
@@ -122,12 +120,7 @@ std::vector<int64_t> patch_sheets(const OrientedSamples& s, int64_t A, int64_t& 
         num_sheets = A;
         return sheet;
     }
-    std::vector<int64_t> parent(static_cast<size_t>(S));
-    std::iota(parent.begin(), parent.end(), 0);
-    std::function<int64_t(int64_t)> find = [&](int64_t x) {
-        while (parent[size_t(x)] != x) x = parent[size_t(x)] = parent[size_t(parent[size_t(x)])];
-        return x;
-    };
+    UnionFind uf(S);
     auto link = [&](int64_t i, int64_t j) {
         const double* pi = &s.points[3 * i];
         const double* pj = &s.points[3 * j];
@@ -138,8 +131,7 @@ std::vector<int64_t> patch_sheets(const OrientedSamples& s, int64_t A, int64_t& 
         const double di = d[0] * ni[0] + d[1] * ni[1] + d[2] * ni[2], dj = d[0] * nj[0] + d[1] * nj[1] + d[2] * nj[2];
         const double nn = ni[0] * nj[0] + ni[1] * nj[1] + ni[2] * nj[2];
         if (len > 0 && !(std::abs(di) <= 0.5 * len && std::abs(dj) <= 0.5 * len && nn > 0.5)) return;
-        const int64_t a = find(i), b = find(j);
-        if (a != b) parent[size_t(std::max(a, b))] = std::min(a, b);
+        uf.unite(i, j);
     };
     for (int64_t a = 0; a < A; ++a)
         for (int64_t p = 0; p < P; ++p)
@@ -151,7 +143,7 @@ std::vector<int64_t> patch_sheets(const OrientedSamples& s, int64_t A, int64_t& 
     num_sheets = 0;
     for (int64_t a = 0; a < A; ++a) {
         std::map<int64_t, int64_t> size;
-        for (int64_t k = 0; k < P * T; ++k) size[find(a * P * T + k)]++;
+        for (int64_t k = 0; k < P * T; ++k) size[uf.find(a * P * T + k)]++;
         int64_t largest = size.begin()->first;
         for (const auto& [r, n] : size)
             if (n > size[largest]) largest = r;
@@ -160,7 +152,7 @@ std::vector<int64_t> patch_sheets(const OrientedSamples& s, int64_t A, int64_t& 
         for (const auto& [r, n] : size)
             if (r != largest && n >= std::max<int64_t>(8, P * T / 20)) id[r] = num_sheets++;
         for (int64_t k = 0; k < P * T; ++k) {
-            auto it = id.find(find(a * P * T + k));
+            auto it = id.find(uf.find(a * P * T + k));
             sheet[size_t(a * P * T + k)] = it != id.end() ? it->second : id[largest];
         }
     }
@@ -173,7 +165,6 @@ OrientMethod parse_orient_method(const std::string& s) {
     if (s == "graph") return OrientMethod::graph;
     throw ConfigError("--orient '" + s + "': unknown orientation method (expected winding or graph)");
 }
-const char* to_string(OrientMethod m) { return m == OrientMethod::winding ? "winding" : "graph"; }
 
 int64_t orient(OrientedSamples& s, const OrientOptions& o, OrientReport* report) {
     const int64_t S = s.size();
@@ -383,7 +374,6 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
             repair_manifold(out);
         }
         remove_inconsistent_components(out);
-        compact_vertices(out);
         timer.lap("clean-up");
     }
     return out;

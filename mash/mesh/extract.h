@@ -32,7 +32,6 @@ OrientedSamples patch_samples(const MashParams& params, int64_t num_phi = 24, in
 /// tangent-plane propagation), kept for comparison.
 enum class OrientMethod { winding, graph };
 OrientMethod parse_orient_method(const std::string& s);  ///< "winding" | "graph"; ConfigError otherwise
-const char* to_string(OrientMethod m);
 
 struct OrientOptions {
     OrientMethod method = OrientMethod::winding;

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 
 #include "mash/core/errors.h"
 
@@ -141,34 +140,5 @@ TriangleMesh procedural_shape(const std::string& name, int64_t* components) {
     return m;
 }
 
-std::vector<double> sample_surface(const TriangleMesh& m, int64_t n, uint64_t seed) {
-    const int64_t F = m.num_triangles();
-    std::vector<double> cum(size_t(F) + 1, 0.0);
-    for (int64_t f = 0; f < F; ++f) {
-        const double* a = &m.vertices[3 * m.triangles[3 * f]];
-        const double* b = &m.vertices[3 * m.triangles[3 * f + 1]];
-        const double* c = &m.vertices[3 * m.triangles[3 * f + 2]];
-        const double u[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]}, v[3] = {c[0] - a[0], c[1] - a[1], c[2] - a[2]};
-        const double x = u[1] * v[2] - u[2] * v[1], y = u[2] * v[0] - u[0] * v[2], z = u[0] * v[1] - u[1] * v[0];
-        cum[size_t(f) + 1] = cum[size_t(f)] + 0.5 * std::sqrt(x * x + y * y + z * z);
-    }
-    std::vector<double> out;
-    if (F == 0 || !(cum.back() > 0)) return out;
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<double> U(0.0, 1.0);
-    out.reserve(size_t(n) * 3);
-    for (int64_t i = 0; i < n; ++i) {
-        const double r = U(rng) * cum.back();
-        int64_t f = int64_t(std::upper_bound(cum.begin(), cum.end(), r) - cum.begin()) - 1;
-        f = std::clamp<int64_t>(f, 0, F - 1);
-        double s = U(rng), t = U(rng);
-        if (s + t > 1) s = 1 - s, t = 1 - t;
-        const double* a = &m.vertices[3 * m.triangles[3 * f]];
-        const double* b = &m.vertices[3 * m.triangles[3 * f + 1]];
-        const double* c = &m.vertices[3 * m.triangles[3 * f + 2]];
-        for (int d = 0; d < 3; ++d) out.push_back(a[d] + s * (b[d] - a[d]) + t * (c[d] - a[d]));
-    }
-    return out;
-}
 
 }  // namespace mash::mesh

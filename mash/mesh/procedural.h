@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Procedural shapes that break local orientation (issue #14), closed triangle meshes with known
-// geometry, and uniform surface sampling. Torch-free.
+// geometry. Torch-free.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -30,8 +30,5 @@ TriangleMesh touching_spheres(double r = 0.25, double gap = 0.02, int rings = 96
 /// throws ConfigError for an unknown name. Also the expected number of components.
 TriangleMesh procedural_shape(const std::string& name, int64_t* components = nullptr);
 std::vector<std::string> procedural_shape_names();
-
-/// n points uniformly by area on the surface (deterministic for a seed): [n*3].
-std::vector<double> sample_surface(const TriangleMesh& m, int64_t n, uint64_t seed = 0);
 
 }  // namespace mash::mesh

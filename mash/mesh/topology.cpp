@@ -13,19 +13,6 @@
 namespace mash::mesh {
 namespace {
 
-struct UnionFind {
-    std::vector<int64_t> parent;
-    explicit UnionFind(int64_t n) : parent(size_t(n)) { std::iota(parent.begin(), parent.end(), 0); }
-    int64_t find(int64_t x) {
-        while (parent[size_t(x)] != x) x = parent[size_t(x)] = parent[size_t(parent[size_t(x)])];
-        return x;
-    }
-    void unite(int64_t a, int64_t b) {
-        a = find(a), b = find(b);
-        if (a != b) parent[size_t(std::max(a, b))] = std::min(a, b);
-    }
-};
-
 uint64_t edge_key(int64_t u, int64_t v) {
     const uint64_t a = uint64_t(std::min(u, v)), b = uint64_t(std::max(u, v));
     return (a << 32) | b;
@@ -84,6 +71,16 @@ void cross(const double* a, const double* b, double* o) {
 }
 double dot(const double* a, const double* b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
 }  // namespace
+
+UnionFind::UnionFind(int64_t n) : parent(size_t(n)) { std::iota(parent.begin(), parent.end(), 0); }
+int64_t UnionFind::find(int64_t x) {
+    while (parent[size_t(x)] != x) x = parent[size_t(x)] = parent[size_t(parent[size_t(x)])];
+    return x;
+}
+void UnionFind::unite(int64_t a, int64_t b) {
+    a = find(a), b = find(b);
+    if (a != b) parent[size_t(std::max(a, b))] = std::min(a, b);
+}
 
 EdgeStats edge_stats(const TriangleMesh& m) {
     EdgeStats s;

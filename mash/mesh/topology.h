@@ -14,6 +14,14 @@ struct TriangleMesh {
     int64_t num_triangles() const { return int64_t(triangles.size() / 3); }
 };
 
+/// Disjoint sets over 0 … n−1 (path halving; the smaller index is the root).
+struct UnionFind {
+    std::vector<int64_t> parent;
+    explicit UnionFind(int64_t n);
+    int64_t find(int64_t x);
+    void unite(int64_t a, int64_t b);
+};
+
 struct EdgeStats {
     int64_t edges = 0;
     int64_t boundary = 0;      ///< edges of one triangle

@@ -64,6 +64,14 @@ double median(std::vector<double> v) {
     return *mid;
 }
 
+/// The regularization radius: `spacings` median sample spacings, the spacing of a sample being
+/// the radius of the disc of its area (sample_areas).
+double regularization_radius(const std::vector<double>& area, double spacings) {
+    std::vector<double> spacing(area.size());
+    for (size_t i = 0; i < area.size(); ++i) spacing[i] = std::sqrt(area[i] / M_PI);
+    return spacings * median(spacing);
+}
+
 bool has_normal(const double* n) { return n[0] * n[0] + n[1] * n[1] + n[2] * n[2] > 0.25; }
 }  // namespace
 
@@ -194,6 +202,22 @@ std::vector<double> sample_areas(const std::vector<double>& points, int k) {
 }
 
 // ---------------------------------------------------------------------------------------------
+FieldStats field_stats(const std::vector<double>& K, int64_t Q, int64_t G, const std::vector<int>& signs) {
+    double H = 0, D = 0;
+    for (int64_t q = 0; q < Q; ++q) {
+        double w = 0;
+        for (int64_t g = 0; g < G; ++g) w += signs[size_t(g)] * K[size_t(q * G + g)];
+        H += w;
+        D += w * w;
+    }
+    FieldStats f;
+    if (Q > 0) {
+        f.constancy = D > 0 ? H * std::abs(H) / D / double(Q) : 0.0;
+        f.mean = H / double(Q);
+    }
+    return f;
+}
+
 SignSolution solve_signs(const std::vector<double>& K, int64_t Q, int64_t G, const std::vector<int>& init,
                          int restarts, uint64_t seed, const std::vector<SignPair>& pairs, double lambda) {
     if (int64_t(K.size()) != Q * G) throw std::invalid_argument("solve_signs: K must be [Q*G]");
@@ -212,30 +236,25 @@ SignSolution solve_signs(const std::vector<double>& K, int64_t Q, int64_t G, con
             wsum += std::abs(p.w);
         }
     const double lam = wsum > 0 ? lambda / wsum : 0.0;
-    auto objective = [&](const std::vector<int>& s) {
-        Eigen::VectorXd v(G);
-        for (int64_t a = 0; a < G; ++a) v[a] = s[size_t(a)];
-        const double H = h.dot(v), D = v.dot(Gm * v);
-        return D > 0 && H > 0 ? H * H / D : 0.0;
-    };
     auto local_search = [&](std::vector<int> s) {
         Eigen::VectorXd v(G);
         for (int64_t a = 0; a < G; ++a) v[a] = s[size_t(a)] >= 0 ? 1.0 : -1.0;
         if (h.dot(v) < 0) v = -v;
         Eigen::VectorXd g = Gm * v, pw = W * v;
-        double H = h.dot(v), D = v.dot(g);
-        // Maximized: J = R/Q + lam·½ vᵀWv.
-        double J = (D > 0 && H > 0 ? H * H / D : 0.0) / double(Q) + lam * 0.5 * v.dot(pw);
+        // Maximized: J = R/Q + pair, R = H²/D (H = hᵀv, D = vᵀGv), pair = lam·½ vᵀWv; a flip of v_a
+        // changes H by −2 v_a h_a, D by −4 v_a g_a + 4 G_aa and pair by −2 lam v_a pw_a.
+        double H = h.dot(v), D = v.dot(g), pair = lam * 0.5 * v.dot(pw);
+        double J = (D > 0 && H > 0 ? H * H / D : 0.0) / double(Q) + pair;
         for (int64_t it = 0; it < 20 * G + 100; ++it) {
             int64_t arg = -1;
-            double bestJ = J + 1e-12 * std::abs(J), bH = 0, bD = 0;
+            double bestJ = J + 1e-12 * std::abs(J), bH = 0, bD = 0, bpair = 0;
             for (int64_t a = 0; a < G; ++a) {
                 const double H2 = H - 2 * v[a] * h[a];
                 const double D2 = D - 4 * v[a] * g[a] + 4 * Gm(a, a);
                 if (!(H2 > 0) || !(D2 > 0)) continue;
-                const double J2 = H2 * H2 / D2 / double(Q) + (J - (H > 0 && D > 0 ? H * H / D / double(Q) : 0.0)) -
-                                  lam * 2 * v[a] * pw[a];
-                if (J2 > bestJ) bestJ = J2, arg = a, bH = H2, bD = D2;
+                const double pair2 = pair - lam * 2 * v[a] * pw[a];
+                const double J2 = H2 * H2 / D2 / double(Q) + pair2;
+                if (J2 > bestJ) bestJ = J2, arg = a, bH = H2, bD = D2, bpair = pair2;
             }
             if (arg < 0) break;
             g -= 2 * v[arg] * Gm.col(arg);
@@ -243,12 +262,12 @@ SignSolution solve_signs(const std::vector<double>& K, int64_t Q, int64_t G, con
             v[arg] = -v[arg];
             H = bH;
             D = bD;
+            pair = bpair;
             J = bestJ;
         }
-        const double R = J;
         std::vector<int> out(static_cast<size_t>(G));
         for (int64_t a = 0; a < G; ++a) out[size_t(a)] = v[a] > 0 ? 1 : -1;
-        return std::make_pair(out, R);
+        return std::make_pair(out, J);
     };
     std::vector<std::vector<int>> starts;
     if (int64_t(init.size()) == G) starts.push_back(init);
@@ -266,17 +285,17 @@ SignSolution solve_signs(const std::vector<double>& K, int64_t Q, int64_t G, con
         for (auto& x : s) x = (rng() & 1) ? 1 : -1;
         starts.push_back(s);
     }
-    double bestR = -1;
+    double bestJ = -1;
     for (size_t k = 0; k < starts.size(); ++k) {
-        auto [s, R] = local_search(starts[k]);
-        if (R > bestR * (1 + 1e-12)) {
-            bestR = R;
+        auto [s, J] = local_search(starts[k]);
+        if (J > bestJ * (1 + 1e-12)) {
+            bestJ = J;
             best.signs = s;
             best.best_start = int(k);
         }
     }
     best.starts = int(starts.size());
-    best.objective = objective(best.signs) / double(Q);
+    best.objective = field_stats(K, Q, G, best.signs).constancy;
     return best;
 }
 
@@ -297,9 +316,7 @@ GroupOrientation orient_groups(const std::vector<double>& points, const std::vec
     for (size_t k = 0; k < valid.size(); ++k)
         for (int d = 0; d < 3; ++d) vp[3 * k + d] = points[3 * valid[k] + d];
     const auto area = sample_areas(vp);
-    std::vector<double> spacing(area.size());
-    for (size_t k = 0; k < area.size(); ++k) spacing[k] = std::sqrt(area[k] / M_PI);
-    const double eps = o.eps_spacings * median(spacing);
+    const double eps = regularization_radius(area, o.eps_spacings);
     // One tree per group.
     std::vector<std::vector<double>> gp(static_cast<size_t>(G)), gm(static_cast<size_t>(G));
     for (size_t k = 0; k < valid.size(); ++k) {
@@ -322,21 +339,10 @@ GroupOrientation orient_groups(const std::vector<double>& points, const std::vec
         }
     });
     auto sol = solve_signs(K, Q, G, out.signs, o.restarts, 1, pairs, o.pair_weight);
-    auto R = [&](const std::vector<int>& s) {
-        double H = 0, D = 0;
-        for (int64_t q = 0; q < Q; ++q) {
-            double w = 0;
-            for (int64_t g = 0; g < G; ++g) w += s[size_t(g)] * K[size_t(q * G + g)];
-            H += w;
-            D += w * w;
-        }
-        return std::make_pair(D > 0 ? H * std::abs(H) / D / double(Q) : 0.0, H / double(Q));
-    };
-    out.initial_objective = R(out.signs).first;
+    out.initial_objective = field_stats(K, Q, G, out.signs).constancy;
     out.signs = sol.signs;
-    auto [obj, mean] = R(out.signs);
-    out.objective = obj;
-    out.mean_winding = mean;
+    out.objective = sol.objective;
+    out.mean_winding = field_stats(K, Q, G, out.signs).mean;
     return out;
 }
 
@@ -347,9 +353,7 @@ int64_t refine_by_winding(const std::vector<double>& points, std::vector<double>
     auto P = [&](int64_t i) { return &points[3 * i]; };
     auto Nn = [&](int64_t i) { return &normals[3 * i]; };
     const auto area = sample_areas(points);
-    std::vector<double> spacing(area.size());
-    for (size_t i = 0; i < area.size(); ++i) spacing[i] = std::sqrt(area[i] / M_PI);
-    const double eps = o.eps_spacings * median(spacing), delta = eps;
+    const double eps = regularization_radius(area, o.eps_spacings), delta = eps;
     int64_t total = 0;
     for (int pass = 0; pass < passes; ++pass) {
         std::vector<double> mu(points.size());

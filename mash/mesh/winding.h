@@ -52,6 +52,13 @@ struct SignSolution {
     int starts = 0;         ///< local searches run
     int best_start = -1;    ///< 0 given, 1 relaxation, ≥ 2 random
 };
+/// For signs s: the field w = Ks at the Q surface points; constancy = sign(Σw)·(Σw)²/(Q·Σw²)
+/// ∈ [−1, 1] (1: constant and positive), mean = Σw / Q.
+struct FieldStats {
+    double constancy = 0, mean = 0;
+};
+FieldStats field_stats(const std::vector<double>& K, int64_t Q, int64_t G, const std::vector<int>& signs);
+
 /// Optional local term: pairs (a, b, w) add λ·Σ w s_a s_b / Σ|w| to the objective R(s)/Q — the
 /// agreement of overlapping neighbours, which decides where the field is indifferent (a patch
 /// lying flat on others changes the field at surface points very little).
