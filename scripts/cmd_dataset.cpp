@@ -100,7 +100,7 @@ void progress(const Counts& c, int64_t total, Clock::time_point t0, bool final_l
 
 /// Fits every entry (resume: existing, loadable outputs are skipped); appends manifest lines.
 void process(const std::vector<dataset::ShapeEntry>& entries, const DatasetArgs& a, const FitOptions& o,
-             const std::string& manifest, const std::function<void()>& after_each) {
+             const std::string& device, const std::string& manifest, const std::function<void()>& after_each) {
     for (const auto& e : entries) {
         dataset::ManifestLine m;
         m.id = e.id;
@@ -122,7 +122,7 @@ void process(const std::vector<dataset::ShapeEntry>& entries, const DatasetArgs&
         const auto t0 = Clock::now();
         try {
             fs::create_directories(fs::path(out).parent_path());
-            auto r = fitting::fit_file(e.source, o, a.seed);
+            auto r = fitting::fit_file(e.source, o, a.seed, {}, device);
             io::save_mash(out, r.params);
             m.status = "ok";
             m.steps = r.fit.steps;
@@ -226,15 +226,12 @@ int run_fit_dataset(const DatasetArgs& args_in, const std::vector<std::string>& 
         for (size_t i = 0; i < mine.size(); ++i)
             if (int(i % size_t(k)) == w) part.push_back(mine[i]);
         spdlog::set_level(spdlog::level::warn);
-        process(part, a, o, manifest, {});
+        process(part, a, o, device, manifest, {});
         return 0;
     }
 
     spdlog::info("fit-dataset: {} shapes in {} ({} layout), shard {}/{} ({}) → {} shapes, {} worker(s), output {}",
                  all.size(), a.input, a.layout, shard.index, shard.count, shard.source, mine.size(), a.workers, a.output);
-    if (device == "cuda")
-        spdlog::warn("fit-dataset: --device cuda: this version still runs each fit's optimization on the CPU "
-                     "(GPU fitting is not done yet: issue #12); workers are placed on GPUs for when it is");
     if (!gpus.empty())
         spdlog::info("fit-dataset: {} worker(s) on {} GPU(s) ({}), round-robin", a.workers, gpus.size(),
                      [&] { std::string l; for (const auto& g : gpus) l += (l.empty() ? "" : ",") + g; return l; }());
@@ -242,7 +239,7 @@ int run_fit_dataset(const DatasetArgs& args_in, const std::vector<std::string>& 
     const auto t0 = Clock::now();
     const int64_t total = int64_t(mine.size());
     if (a.workers == 1) {
-        process(mine, a, o, manifest, [&] { progress(count_lines(dataset::read_manifest(manifest), start_lines), total, t0, false); });
+        process(mine, a, o, device, manifest, [&] { progress(count_lines(dataset::read_manifest(manifest), start_lines), total, t0, false); });
     } else {
         // K worker processes, each with cores/K intra-op threads (no oversubscription).
         const int cores = std::max(1, int(std::thread::hardware_concurrency()));

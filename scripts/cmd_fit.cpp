@@ -50,9 +50,7 @@ std::string fmt_time(double s) {
 }  // namespace
 
 int run_fit(const FitArgs& args) {
-    if (apply_global_flags(args.global) == "cuda")
-        spdlog::warn("fit: --device cuda: this version still runs the fit's optimization on the CPU "
-                     "(GPU fitting is not done yet: issue #12)");
+    const std::string device = apply_global_flags(args.global);
     // Resolve options: defaults ← config file ← --set ← dedicated flags.
     FitOptions o;
     if (!args.config.empty()) load_fit_config(args.config, o);
@@ -68,8 +66,8 @@ int run_fit(const FitArgs& args) {
     check_output_path(args.report, {".json"}, "report");
     check_output_path(args.plot, {".png"}, "plot");
     auto t0 = std::chrono::steady_clock::now();
-    spdlog::info("fit: {} → {} | A={} K={} L={}, threads={}", args.input, args.output, o.num_anchors, o.mask_degree,
-                 o.sh_degree, num_threads());
+    spdlog::info("fit: {} → {} | A={} K={} L={}, device {}, threads={}", args.input, args.output, o.num_anchors,
+                 o.mask_degree, o.sh_degree, device, num_threads());
     const bool tty = isatty(fileno(stderr));
     auto on_step = [&](const fitting::FitStep& s) {
         const double eta = s.progress > 0.02 ? s.elapsed / s.progress * (1 - s.progress) : NAN;
@@ -87,7 +85,7 @@ int run_fit(const FitArgs& args) {
                          s.elapsed);
         }
     };
-    fitting::FileFitResult ff = fitting::fit_file(args.input, o, args.seed, on_step);
+    fitting::FileFitResult ff = fitting::fit_file(args.input, o, args.seed, on_step, device);
     if (tty) std::fprintf(stderr, "\n");
     const fitting::FitResult& r = ff.fit;
     const fitting::Normalization& norm = ff.normalization;
@@ -122,6 +120,7 @@ int run_fit(const FitArgs& args) {
         j["fit_seconds"] = r.seconds;
         j["steps"] = r.steps;
         j["threads"] = num_threads();
+        j["device"] = device;
         j["anchors"] = o.num_anchors;
         j["input_points"] = ff.input_points;
         j["input_is_mesh"] = ff.input_is_mesh;

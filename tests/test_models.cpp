@@ -11,6 +11,7 @@
 #include <numeric>
 
 #include "mash/core/errors.h"
+#include "mash/core/runtime.h"
 #include "mash/io/mash_file.h"
 #include "mash/ops/rotation.h"
 #include "models/denoiser.h"
@@ -423,6 +424,25 @@ TEST_CASE("a tiny model overfits two shapes (loss falls >= 10x)", "[models][trai
     }
     INFO("first-10 mean loss " << first << ", last-50 mean loss " << last);
     CHECK(last * 10 <= first);
+}
+
+TEST_CASE("cuda: two training steps on the GPU give the CPU losses to 1e-4", "[models][train][cuda]") {
+    if (!mash::cuda_available()) {
+        WARN("skipped: no CUDA device" << (mash::cuda_built() ? "" : " (CPU-only build)"));
+        return;
+    }
+    MashSet s = synthetic_set(8, 64, 23);
+    TrainConfig c = tiny_config();
+    c.width = 64;
+    c.heads = 4;
+    c.batch_size = 4;
+    Trainer cpu(c, s, s, "", 0, 1, nullptr, "cpu");
+    Trainer gpu(c, s, s, "", 0, 1, nullptr, "cuda");
+    for (int i = 0; i < 2; ++i) {
+        const double lc = cpu.step(), lg = gpu.step();
+        INFO("step " << i + 1 << ": CPU loss " << lc << ", GPU loss " << lg);
+        CHECK(std::abs(lc - lg) <= 1e-4 * std::max(1.0, std::abs(lc)));
+    }
 }
 
 TEST_CASE("checkpoint resume reproduces the next step exactly; corrupt checkpoints fail clearly", "[models][train]") {

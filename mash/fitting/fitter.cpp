@@ -96,10 +96,10 @@ std::vector<int64_t> farthest_point_indices(const std::vector<double>& points, i
 }
 
 FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOptions& o,
-                   const std::function<void(const FitStep&)>& on_step) {
+                   const std::function<void(const FitStep&)>& on_step, c10::Device device) {
     o.validate();
     const auto t0 = std::chrono::steady_clock::now();
-    auto gt = spatially_sorted(gt_in.detach().to(at::kFloat));
+    auto gt = spatially_sorted(gt_in.detach().to(at::kCPU, at::kFloat)).to(device);
     MashOptions mo;
     mo.num_directions = o.num_directions;
     mo.num_boundary = o.num_boundary;
@@ -118,6 +118,19 @@ FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOpt
     const auto stages = make_stages(o);
     double last_finite = NAN;
     int64_t step = 0;
+    auto all_finite = [&] {
+        at::NoGradGuard ng;
+        std::vector<at::Tensor> fin;
+        for (const auto& p : mash->parameters()) fin.push_back(at::isfinite(p).all());
+        return at::stack(fin).all();
+    };
+    at::Tensor params_finite = at::ones({}, gt.options().dtype(at::kBool));
+    auto throw_params_nonfinite = [&](int64_t at_step) {
+        std::ostringstream os;
+        os << "fit diverged at step " << at_step << ": parameters became non-finite; last finite loss "
+           << last_finite;
+        throw FitDivergedError(os.str());
+    };
     for (size_t si = 0; si < stages.size() && step < o.max_steps; ++si) {
         const Stage& st = stages[si];
         double best = INFINITY;
@@ -139,7 +152,21 @@ FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOpt
             if (st.w_bc > 0) l_bc = losses::boundary_continuity(s.boundary_points, s.boundary_anchor_idx, o.eps);
             auto td = std::chrono::steady_clock::now();
             auto loss = st.w_fit * l_fit + st.w_cov * l_cov + st.w_bc * l_bc;
-            const double lv = loss.item<double>();
+            // The one host synchronisation of a step: the loss (divergence check, patience rule)
+            // and the progress scalars, read together.
+            // The finiteness of the parameters after the previous step's update rides along.
+            double sc[6];
+            {
+                at::NoGradGuard ng;
+                auto covered = (ch.dist2_cov <= o.coverage_tau * o.coverage_tau).to(at::kDouble).mean();
+                auto v = at::stack({loss.detach().to(at::kDouble), l_fit.detach().to(at::kDouble),
+                                    l_cov.detach().to(at::kDouble), l_bc.detach().to(at::kDouble), covered,
+                                    params_finite.to(at::kDouble)})
+                             .to(at::kCPU);
+                std::copy(v.data_ptr<double>(), v.data_ptr<double>() + 6, sc);
+            }
+            if (sc[5] == 0) throw_params_nonfinite(step - 1);
+            const double lv = sc[0];
             if (!std::isfinite(lv)) {
                 std::ostringstream os;
                 os << "fit diverged at step " << step << " (" << st.name << "): loss is " << lv
@@ -152,17 +179,7 @@ FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOpt
             for (auto& p : mash->parameters())
                 if (p.grad().defined()) p.mutable_grad().nan_to_num_(0.0, 0.0, 0.0);  // spec: NaN grads → 0
             opt.step();
-            {
-                at::NoGradGuard ng;
-                bool finite = true;
-                for (const auto& p : mash->parameters()) finite = finite && at::isfinite(p).all().item<bool>();
-                if (!finite) {
-                    std::ostringstream os;
-                    os << "fit diverged at step " << step << " (" << st.name
-                       << "): parameters became non-finite; last finite loss " << last_finite;
-                    throw FitDivergedError(os.str());
-                }
-            }
+            params_finite = all_finite();  // read with the next step's scalars (no sync here)
             auto te = std::chrono::steady_clock::now();
             res.time_sampling += std::chrono::duration<double>(tb - ta).count();
             res.time_chamfer += std::chrono::duration<double>(tc - tb).count();
@@ -174,13 +191,13 @@ FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOpt
             fs.stage = st.name;
             fs.lr = lr;
             fs.loss = lv;
-            fs.fit = l_fit.item<double>();
-            fs.coverage_loss = l_cov.item<double>();
-            fs.boundary = l_bc.item<double>();
+            fs.fit = sc[1];
+            fs.coverage_loss = sc[2];
+            fs.boundary = sc[3];
             fs.w_fit = st.w_fit;
             fs.w_cov = st.w_cov;
             fs.w_bc = st.w_bc;
-            fs.coverage = (ch.dist2_cov <= o.coverage_tau * o.coverage_tau).to(at::kFloat).mean().item<double>();
+            fs.coverage = sc[4];
             fs.num_samples = pts.size(0);
             fs.elapsed = seconds_since(t0);
             fs.progress = std::min(0.99, (double(si) + (st.warmup ? double(i + 1) / double(limit) : 0.5)) /
@@ -197,6 +214,7 @@ FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOpt
             }
         }
     }
+    if (step > 0 && !params_finite.item<bool>()) throw_params_nonfinite(step);
     res.steps = step;
     res.params = mash->to_params();
     {

@@ -55,10 +55,14 @@ struct FitResult {
     double time_sampling = 0, time_chamfer = 0, time_boundary = 0, time_backward = 0;  ///< seconds
 };
 
-/// gt: [G,3] float32 normalized GT points; init: the initial MASH (normalized frame).
+/// gt: [G,3] float32 normalized GT points (any device); init: the initial MASH (normalized frame).
+/// The optimization runs on `device` (the module, the GT copy, the nearest-neighbour searches:
+/// KD-tree on the CPU, the exact CUDA kernels on a GPU); one host synchronisation per step reads
+/// the loss and the progress scalars the schedule needs. On a GPU the per-phase times in
+/// FitResult are host launch times, not kernel times (only `seconds` is wall time).
 /// on_step is called after every step (may be empty). Throws FitDivergedError.
 FitResult fit_mash(const at::Tensor& gt, const MashParams& init, const FitOptions& options,
-                   const std::function<void(const FitStep&)>& on_step = {});
+                   const std::function<void(const FitStep&)>& on_step = {}, c10::Device device = c10::kCPU);
 
 /// Farthest-point subset of `points` [P,3]: k indices, starting at index 0 (spec §7).
 std::vector<int64_t> farthest_point_indices(const std::vector<double>& points, int64_t k);

@@ -13,8 +13,9 @@
 
 namespace mash::fitting {
 FileFitResult fit_file(const std::string& input, const FitOptions& o, uint64_t seed,
-                       const std::function<void(const FitStep&)>& on_step) {
+                       const std::function<void(const FitStep&)>& on_step, const std::string& device) {
     o.validate();
+    const c10::Device dev(device);
     at::manual_seed(seed);
     const auto t0 = std::chrono::steady_clock::now();
     io::PointCloud pc = io::load_points(input, o.num_gt_points, seed);
@@ -46,7 +47,7 @@ FileFitResult fit_file(const std::string& input, const FitOptions& o, uint64_t s
     r.input_points = pc.size();
     r.input_is_mesh = pc.from_mesh;
     r.prep_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    r.fit = fit_mash(gt, init, o, on_step);
+    r.fit = fit_mash(gt, init, o, on_step, dev);
     r.params = r.fit.params;
     undo_normalization(r.params, r.normalization);
     return r;

@@ -23,8 +23,10 @@ struct FileFitResult {
     double prep_seconds = 0;
 };
 
-/// Throws IoError / InputError for bad input (naming `input`), FitDivergedError on divergence.
+/// Loading, normalization, normals and the initialization run on the CPU; the optimization on
+/// `device` ("cpu", "cuda", "cuda:1", ...). Throws IoError / InputError for bad input (naming
+/// `input`), FitDivergedError on divergence.
 FileFitResult fit_file(const std::string& input, const FitOptions& options, uint64_t seed,
-                       const std::function<void(const FitStep&)>& on_step = {});
+                       const std::function<void(const FitStep&)>& on_step = {}, const std::string& device = "cpu");
 
 }  // namespace mash::fitting

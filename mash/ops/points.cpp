@@ -9,116 +9,49 @@
 #include <limits>
 #include <vector>
 
+#include "mash/kernels/points_math.h"
 #include "mash/ops/sampling.h"
 #include "mash/ops/sh.h"
+
+#ifdef MASH_WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "mash/kernels/points_cuda.h"
+#endif
 
 namespace mash::ops {
 namespace {
 
-constexpr int kMaxK = 49;  // (6+1)²
+using kernels::PointsFlags;
+using kernels::ShTermT;
 
 template <typename T>
-struct Term {
-    int m, am;
-    T w;
-    T c[7];
-};
-
-template <typename T>
-std::vector<Term<T>> make_terms(int64_t L) {
-    std::vector<Term<T>> out;
-    for (const auto& t : sh::terms(L)) {
-        Term<T> u;
-        u.m = t.m;
-        u.am = std::abs(t.m);
-        u.w = T(t.w);
-        for (int j = 0; j < 7; ++j) u.c[j] = T(t.c[j]);
-        out.push_back(u);
+kernels::PointsTermTable<T> make_terms(int64_t L) {
+    kernels::PointsTermTable<T> tab{};
+    const auto terms = sh::terms(L);
+    TORCH_CHECK(int64_t(terms.size()) <= kernels::kPointsMaxCoeffs, "world_points: SH degree ", L, " above ",
+                kernels::kPointsMaxDegree);
+    for (size_t k = 0; k < terms.size(); ++k) {
+        ShTermT<T>& u = tab.t[k];
+        u.m = terms[k].m;
+        u.am = std::abs(terms[k].m);
+        u.w = T(terms[k].w);
+        for (int j = 0; j <= kernels::kPointsMaxDegree; ++j) u.c[j] = T(terms[k].c[j]);
     }
-    return out;
+    return tab;
 }
 
-/// Basis values Y[k] (and dY/dθ if dY != nullptr) at one direction.
 template <typename T>
-inline void basis_at(T ct, T st, T cp, T sp, int L, const Term<T>* terms, int K, T* Y, T* dY) {
-    T xp[8], sp_[8], cm[8], sm[8];
-    xp[0] = 1;
-    sp_[0] = 1;
-    cm[0] = 1;
-    sm[0] = 0;
-    for (int j = 1; j <= L; ++j) {
-        xp[j] = xp[j - 1] * ct;
-        sp_[j] = sp_[j - 1] * st;
-        cm[j] = cm[j - 1] * cp - sm[j - 1] * sp;
-        sm[j] = sm[j - 1] * cp + cm[j - 1] * sp;
-    }
-    for (int k = 0; k < K; ++k) {
-        const Term<T>& t = terms[k];
-        T Q = 0, Qp = 0;
-        for (int j = 0; j <= L; ++j) Q += t.c[j] * xp[j];
-        const T trig = t.m > 0 ? cm[t.am] : (t.m < 0 ? sm[t.am] : T(1));
-        const T Tv = trig * sp_[t.am];
-        Y[k] = t.w * Tv * Q;
-        if (dY) {
-            for (int j = 1; j <= L; ++j) Qp += T(j) * t.c[j] * xp[j - 1];
-            const T dT = t.am > 0 ? trig * T(t.am) * sp_[t.am - 1] * ct : T(0);
-            dY[k] = t.w * (dT * Q - Tv * Qp * st);
-        }
-    }
-}
-
-struct Flags {
-    int64_t L;
-    bool inv, relu;
-};
-
-/// Steps 1–3 of spec §5 for one sample, with the intermediates the backward pass needs.
-template <typename T>
-struct LocalPoint {
-    T s, r;            ///< raw SH sum and the (ReLU'd) distance
-    T u[3];            ///< direction
-    T v[3], d2, fac;   ///< inversion: v = q − C, ‖v‖², 4ρ²/‖v‖²
-    T rho;
-    bool rho_active;   ///< ρ = W0·c0 (not clamped), so ∂ρ/∂c0 = W0
-    T qf[3];           ///< final local point
-};
-
-template <typename T>
-inline LocalPoint<T> local_point(const T* c, const T* Y, int64_t K, T ct, T st, T cp, T sp, const Flags& f) {
-    const T W0 = T(sh::weight(0, 0)), rho_min = T(sampling::kMinInversionRho);
-    const T d2_min = std::numeric_limits<float>::min();
-    LocalPoint<T> lp;
-    lp.s = 0;
-    for (int64_t k = 0; k < K; ++k) lp.s += c[k] * Y[k];
-    lp.r = f.relu ? (lp.s > 0 ? lp.s : T(0)) : lp.s;
-    lp.u[0] = cp * st;
-    lp.u[1] = sp * st;
-    lp.u[2] = ct;
-    for (int l = 0; l < 3; ++l) lp.qf[l] = lp.r * lp.u[l];
-    lp.rho = 0;
-    lp.d2 = 1;
-    lp.fac = 1;
-    lp.v[0] = lp.v[1] = lp.v[2] = 0;
-    lp.rho_active = f.inv && W0 * c[0] > rho_min;
-    if (f.inv) {
-        lp.rho = std::max(W0 * c[0], rho_min);
-        lp.v[0] = lp.qf[0];
-        lp.v[1] = lp.qf[1];
-        lp.v[2] = lp.qf[2] + lp.rho;
-        lp.d2 = std::max(lp.v[0] * lp.v[0] + lp.v[1] * lp.v[1] + lp.v[2] * lp.v[2], d2_min);
-        lp.fac = T(4) * lp.rho * lp.rho / lp.d2;
-        lp.qf[0] = lp.fac * lp.v[0];
-        lp.qf[1] = lp.fac * lp.v[1];
-        lp.qf[2] = lp.fac * lp.v[2] - lp.rho;
-    }
-    return lp;
+PointsFlags<T> make_flags(int64_t L, bool inv, bool relu) {
+    return PointsFlags<T>{int(L), inv, relu, T(sh::weight(0, 0)), T(sampling::kMinInversionRho)};
 }
 
 template <typename T>
 void forward_kernel(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& pos, const at::Tensor& aidx,
-                    const at::Tensor& theta, const at::Tensor& phi, Flags f, at::Tensor& out) {
+                    const at::Tensor& theta, const at::Tensor& phi, const PointsFlags<T>& f, at::Tensor& out) {
     const int64_t P = aidx.size(0), K = sh.size(1);
-    const auto terms = make_terms<T>(f.L);
+    const auto tab = make_terms<T>(f.L);
     const T* shp = sh.data_ptr<T>();
     const T* Rp = R.data_ptr<T>();
     const T* pp = pos.data_ptr<T>();
@@ -127,26 +60,19 @@ void forward_kernel(const at::Tensor& sh, const at::Tensor& R, const at::Tensor&
     const T* php = phi.data_ptr<T>();
     T* op = out.data_ptr<T>();
     at::parallel_for(0, P, 4096, [&](int64_t b, int64_t e) {
-        T Y[kMaxK];
         for (int64_t i = b; i < e; ++i) {
             const int64_t a = ap[i];
-            const T th = thp[i], ph = php[i];
-            const T ct = std::cos(th), st = std::sin(th), cp = std::cos(ph), sp = std::sin(ph);
-            basis_at<T>(ct, st, cp, sp, int(f.L), terms.data(), int(K), Y, nullptr);
-            const auto lp = local_point<T>(shp + a * K, Y, K, ct, st, cp, sp, f);
-            const T* q = lp.qf;
-            const T* Ra = Rp + 9 * a;
-            for (int j = 0; j < 3; ++j)
-                op[3 * i + j] = pp[3 * a + j] + Ra[3 * j] * q[0] + Ra[3 * j + 1] * q[1] + Ra[3 * j + 2] * q[2];
+            kernels::pm_forward<T>(shp + a * K, Rp + 9 * a, pp + 3 * a, thp[i], php[i], tab.t, int(K), f, op + 3 * i);
         }
     });
 }
 
 template <typename T>
 void backward_kernel(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& aidx, const at::Tensor& theta,
-                     const at::Tensor& phi, const at::Tensor& grad, Flags f, at::Tensor& acc, at::Tensor& g_theta) {
+                     const at::Tensor& phi, const at::Tensor& grad, const PointsFlags<T>& f, at::Tensor& acc,
+                     at::Tensor& g_theta) {
     const int64_t P = aidx.size(0), K = sh.size(1);
-    const auto terms = make_terms<T>(f.L);
+    const auto tab = make_terms<T>(f.L);
     const T* shp = sh.data_ptr<T>();
     const T* Rp = R.data_ptr<T>();
     const int64_t* ap = aidx.data_ptr<int64_t>();
@@ -157,52 +83,13 @@ void backward_kernel(const at::Tensor& sh, const at::Tensor& R, const at::Tensor
     const int64_t A = acc.size(1), S = acc.size(2);
     T* accp = acc.data_ptr<T>();
     T* gth = g_theta.data_ptr<T>();
-    const T W0 = T(sh::weight(0, 0));
     at::parallel_for(0, P, 4096, [&](int64_t b, int64_t e) {
-        T Y[kMaxK], dY[kMaxK];
         T* mine = accp + int64_t(at::get_thread_num()) * A * S;
         for (int64_t i = b; i < e; ++i) {
             const int64_t a = ap[i];
-            T* gc = mine + a * S;       // [K] SH grads, then [9] R grads, then [3] position grads
-            T* gR = gc + K;
-            T* gpos = gR + 9;
-            const T th = thp[i], ph = php[i];
-            const T ct = std::cos(th), st = std::sin(th), cp = std::cos(ph), sp = std::sin(ph);
-            basis_at<T>(ct, st, cp, sp, int(f.L), terms.data(), int(K), Y, dY);
-            const T* c = shp + a * K;
-            const auto lp = local_point<T>(c, Y, K, ct, st, cp, sp, f);
-            const T s = lp.s, r = lp.r, rho = lp.rho, d2 = lp.d2, fac = lp.fac;
-            const T* u = lp.u;
-            const T* v = lp.v;
-            const T* qf = lp.qf;
-            const bool rho_active = lp.rho_active;
-            const T* Ra = Rp + 9 * a;
-            const T* g = gp + 3 * i;
-            for (int j = 0; j < 3; ++j) {
-                gpos[j] += g[j];
-                for (int l = 0; l < 3; ++l) gR[3 * j + l] += g[j] * qf[l];
-            }
-            T gq[3];
-            for (int l = 0; l < 3; ++l) gq[l] = Ra[l] * g[0] + Ra[3 + l] * g[1] + Ra[6 + l] * g[2];  // Rᵀ g
-            T g_rho = 0;
-            if (f.inv) {
-                const T vg = v[0] * gq[0] + v[1] * gq[1] + v[2] * gq[2];
-                T gv[3];
-                for (int l = 0; l < 3; ++l) gv[l] = fac * (gq[l] - T(2) * v[l] * vg / d2);
-                g_rho = -gq[2] + T(8) * rho / d2 * vg + gv[2];
-                for (int l = 0; l < 3; ++l) gq[l] = gv[l];
-            }
-            const T gr = u[0] * gq[0] + u[1] * gq[1] + u[2] * gq[2];
-            const T gs = f.relu ? (s > 0 ? gr : T(0)) : gr;
-            T gtheta = 0;
-            for (int64_t k = 0; k < K; ++k) {
-                gc[k] += gs * Y[k];
-                gtheta += c[k] * dY[k];
-            }
-            if (rho_active) gc[0] += g_rho * W0;
-            gtheta *= gs;
-            gtheta += r * (gq[0] * cp * ct + gq[1] * sp * ct - gq[2] * st);
-            gth[i] = gtheta;
+            T* gc = mine + a * S;  // [K] SH grads, then [9] R grads, then [3] position grads
+            gth[i] = kernels::pm_backward<T>(shp + a * K, Rp + 9 * a, thp[i], php[i], gp + 3 * i, tab.t, int(K), f, gc,
+                                             gc + K, gc + K + 9);
         }
     });
 }
@@ -215,8 +102,18 @@ public:
         auto shc = sh.contiguous(), Rc = R.contiguous(), pc = pos.contiguous();
         auto ac = aidx.to(at::kLong).contiguous(), tc = theta.contiguous(), phc = phi.to(sh.scalar_type()).contiguous();
         auto out = at::empty({ac.size(0), 3}, sh.options());
-        Flags f{L, inv, relu};
         AT_DISPATCH_FLOATING_TYPES(shc.scalar_type(), "world_points", [&] {
+            const auto f = make_flags<scalar_t>(L, inv, relu);
+#ifdef MASH_WITH_CUDA
+            if (shc.is_cuda()) {
+                const c10::cuda::CUDAGuard guard(shc.device());
+                kernels::world_points_forward_cuda<scalar_t>(
+                    shc.data_ptr<scalar_t>(), Rc.data_ptr<scalar_t>(), pc.data_ptr<scalar_t>(), ac.data_ptr<int64_t>(),
+                    tc.data_ptr<scalar_t>(), phc.data_ptr<scalar_t>(), ac.size(0), int(shc.size(1)),
+                    make_terms<scalar_t>(L), f, out.data_ptr<scalar_t>(), c10::cuda::getCurrentCUDAStream().stream());
+                return;
+            }
+#endif
             forward_kernel<scalar_t>(shc, Rc, pc, ac, tc, phc, f, out);
         });
         ctx->save_for_backward({shc, Rc, ac, tc, phc});
@@ -232,16 +129,31 @@ public:
                                                    torch::autograd::variable_list grad_out) {
         auto saved = ctx->get_saved_variables();
         auto &sh = saved[0], &R = saved[1], &aidx = saved[2], &theta = saved[3], &phi = saved[4];
-        Flags f{ctx->saved_data["L"].toInt(), ctx->saved_data["inv"].toBool(), ctx->saved_data["relu"].toBool()};
+        const int64_t L = ctx->saved_data["L"].toInt();
+        const bool inv = ctx->saved_data["inv"].toBool(), relu = ctx->saved_data["relu"].toBool();
         const int64_t A = ctx->saved_data["A"].toInt(), P = aidx.size(0), K = sh.size(1);
-        (void)P;
         auto g = grad_out[0].contiguous().to(sh.scalar_type());
-        auto acc = at::zeros({at::get_num_threads(), A, K + 12}, sh.options());
         auto g_theta = at::empty({P}, sh.options());
+        at::Tensor total;  // [A, K + 12]
         AT_DISPATCH_FLOATING_TYPES(sh.scalar_type(), "world_points_backward", [&] {
+            const auto f = make_flags<scalar_t>(L, inv, relu);
+#ifdef MASH_WITH_CUDA
+            if (sh.is_cuda()) {  // per-sample rows, summed per anchor by index_add
+                const c10::cuda::CUDAGuard guard(sh.device());
+                auto contrib = at::empty({P, K + 12}, sh.options());
+                kernels::world_points_backward_cuda<scalar_t>(
+                    sh.data_ptr<scalar_t>(), R.data_ptr<scalar_t>(), aidx.data_ptr<int64_t>(),
+                    theta.data_ptr<scalar_t>(), phi.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), P, int(K),
+                    make_terms<scalar_t>(L), f, contrib.data_ptr<scalar_t>(), g_theta.data_ptr<scalar_t>(),
+                    c10::cuda::getCurrentCUDAStream().stream());
+                total = at::zeros({A, K + 12}, sh.options()).index_add_(0, aidx, contrib);
+                return;
+            }
+#endif
+            auto acc = at::zeros({at::get_num_threads(), A, K + 12}, sh.options());
             backward_kernel<scalar_t>(sh, R, aidx, theta, phi, g, f, acc, g_theta);
+            total = acc.sum(0);
         });
-        auto total = acc.sum(0);  // [A, K + 12]
         auto g_sh = total.narrow(1, 0, K).contiguous();
         auto g_R = total.narrow(1, K, 9).contiguous().view({A, 3, 3});
         auto g_pos = total.narrow(1, K + 9, 3).contiguous();
@@ -290,8 +202,12 @@ at::Tensor world_points(const at::Tensor& sh, const at::Tensor& R, const at::Ten
                         const at::Tensor& anchor_idx, const at::Tensor& theta, const at::Tensor& phi,
                         int64_t sh_degree, bool use_inverse, bool relu) {
     check_args(sh, R, positions, anchor_idx, theta, phi, sh_degree);
-    if (!sh.device().is_cpu())
-        return world_points_ref(sh, R, positions, anchor_idx, theta, phi, sh_degree, use_inverse, relu);
+#ifdef MASH_WITH_CUDA
+    const bool fused = sh.device().is_cpu() || sh.is_cuda();
+#else
+    const bool fused = sh.device().is_cpu();
+#endif
+    if (!fused) return world_points_ref(sh, R, positions, anchor_idx, theta, phi, sh_degree, use_inverse, relu);
     return WorldPointsFunction::apply(sh, R, positions, anchor_idx, theta, phi, sh_degree, use_inverse, relu);
 }
 

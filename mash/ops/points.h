@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // World points of (anchor, θ, φ) samples — spec §5 steps 1–5 in one op:
 //   r = [relu](Σ_k c_{a,k} Y_k(θ,φ)),  q = r·u(θ,φ),  [q ← anchored inversion],  P = p_a + R_a·q.
-// The fused CPU kernel (a profiled hot spot: ~200k samples per fitting step) computes forward and
-// an analytic backward in one pass per point; world_points_ref is the ATen composition it is
-// tested against (and the path used on other devices).
+// The fused kernels (a profiled hot spot: ~200k samples per fitting step) compute forward and an
+// analytic backward in one pass per point, on the CPU and (CUDA builds) on NVIDIA GPUs, with the
+// per-sample math of mash/kernels/points_math.h; world_points_ref is the ATen composition they
+// are tested against (and the path used on other devices).
 #pragma once
 #include <ATen/core/Tensor.h>
 
