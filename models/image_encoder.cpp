@@ -3,7 +3,9 @@
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
+#ifndef MASH_WITHOUT_OPEN3D
 #include <open3d/io/ImageIO.h>
+#endif
 #include <torch/script.h>
 
 #include <cstdio>
@@ -31,6 +33,10 @@ std::string file_hash(const std::string& path) {
 
 at::Tensor load_image_rgb(const std::string& path) {
     if (!fs::is_regular_file(path)) throw IoError(path + ": image not found");
+#ifdef MASH_WITHOUT_OPEN3D
+    throw ConfigError(path + ": cannot read images in this build (configured with MASH_WITH_OPEN3D=OFF; expected a build with "
+                      "Open3D, or image features computed elsewhere)");
+#else
     open3d::geometry::Image img;
     if (!open3d::io::ReadImage(path, img) || img.IsEmpty())
         throw IoError(path + ": cannot read the image (expected a PNG or JPG file)");
@@ -51,6 +57,7 @@ at::Tensor load_image_rgb(const std::string& path) {
         t = t.narrow(2, 0, 3) * a + (1 - a);
     }
     return t.contiguous();
+#endif
 }
 
 at::Tensor preprocess_image(const at::Tensor& image, const EncoderInfo& info) {

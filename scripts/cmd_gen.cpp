@@ -95,6 +95,9 @@ int run_generate(const GenerateArgs& a) {
     const std::string device = apply_global_flags(a.global);
     if (a.output.empty()) throw ConfigError("generate: -o/--output DIR is required");
     if (a.num < 1) throw ConfigError("--num must be >= 1");
+#ifdef MASH_WITHOUT_OPEN3D
+    if (a.mesh) throw ConfigError("generate --mesh: not in this build (configured with MASH_WITH_OPEN3D=OFF; expected a build with Open3D)");
+#endif
     if (!a.complete.empty() && !a.blend.empty()) throw ConfigError("generate: use either --complete or --blend, not both");
     if ((!a.keep_anchors.empty() || !a.keep_box.empty()) && a.complete.empty())
         throw ConfigError("generate: --keep-anchors/--keep-box select anchors of --complete FILE");
@@ -237,6 +240,7 @@ int run_generate(const GenerateArgs& a) {
                 io::save_points(base + ".ply", pc.points, {});
                 js["points"] = base + ".ply";
             }
+#ifndef MASH_WITHOUT_OPEN3D
             if (a.mesh) {
                 auto s = mesh::patch_samples(p);
                 mesh::orient(s);
@@ -245,6 +249,7 @@ int run_generate(const GenerateArgs& a) {
                 mesh::save_mesh(base + "_mesh.ply", mesh::poisson(s.points, s.normals, po));
                 js["mesh"] = base + "_mesh.ply";
             }
+#endif
             report["shapes"].push_back(js);
             all_shapes.push_back(std::move(p));
         }

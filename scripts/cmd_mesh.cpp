@@ -25,6 +25,7 @@
 #include "scripts/commands.h"
 
 namespace mash::cli {
+#ifndef MASH_WITHOUT_OPEN3D
 namespace fs = std::filesystem;
 namespace {
 
@@ -281,4 +282,16 @@ int run_render(const RenderArgs& a) {
     return 0;
 }
 
+#else  // MASH_WITH_OPEN3D=OFF: no screened Poisson, no Open3D mesh IO
+namespace {
+[[noreturn]] void not_built(const char* cmd) {
+    throw ConfigError(std::string("mash ") + cmd + ": not in this build (configured with MASH_WITH_OPEN3D=OFF; expected a build "
+                      "with Open3D, e.g. scripts/build.sh)");
+}
+}  // namespace
+int run_mesh(const MeshArgs&) { not_built("mesh"); }
+int run_shape(const ShapeArgs&) { not_built("shape"); }
+int run_eval(const EvalArgs&) { not_built("eval"); }
+int run_render(const RenderArgs&) { not_built("render"); }
+#endif
 }  // namespace mash::cli

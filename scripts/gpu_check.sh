@@ -1,33 +1,47 @@
 #!/usr/bin/env bash
 # One command for the GPU machine (issue #12): build, run the GPU tests, run the benchmarks,
 # write one JSON file of results and print a summary table.
-#   scripts/gpu_check.sh [--cpu] [--build DIR] [--out FILE]
-#     --cpu        the same steps on the CPU with tiny sizes (a smoke test; ctest runs it)
+#   scripts/gpu_check.sh [--cpu] [--vendored] [--build DIR] [--out FILE]
+#     --cpu        the same steps on the CPU with tiny sizes (a smoke test; ctest and CI run it)
+#     --vendored   configure the GPU machine's build even here: Open3D OFF, dependencies from
+#                  third_party/vendor (the default wherever that folder exists and Open3D does not)
 #     --build DIR  use (or make) the build in DIR (default: build-gpu/, or build/ with --cpu)
 #     --out FILE   results JSON (default: DIR/gpu_check.json)
-# Building: with no usable build in DIR it configures one against the LibTorch of the `python3`
-# on PATH (torch.utils.cmake_prefix_path) with CUDA ON and every core. The GPU machine has no
-# Debian dev packages; a build there needs the Open3D-free configuration and the vendored
-# dependency folder, which are NOT implemented yet (see the README, "GPU status"): until they
-# are, this step fails there with a one-line error and the script stops.
-# Every number printed was measured by this run; nothing is estimated.
+# Building: with no usable build in DIR it configures one against the LibTorch of the Python that
+# has torch (MASH_PYTHON, .venv, /opt/torch/.venv, python3 on PATH: torch.utils.cmake_prefix_path)
+# with CUDA ON and every core. The GPU machine has no Debian dev packages: there the build is
+# Open3D-free (-DMASH_WITH_OPEN3D=OFF) and takes its headers and libraries from
+# third_party/vendor, which `scripts/vendor_deps.sh` fills on a Debian machine (git-ignored,
+# ~17 MB; carry it with the working tree). Each benchmark step has a time limit, so the script
+# always ends with its table. Every number printed was measured by this run; nothing is estimated.
 set -uo pipefail
 R=$(cd "$(dirname "$0")/.." && pwd)
-MODE=gpu BUILD="" OUT=""
+MODE=gpu BUILD="" OUT="" VENDORED=auto
 while [[ $# -gt 0 ]]; do
   case $1 in
     --cpu) MODE=cpu; shift ;;
+    --vendored) VENDORED=yes; shift ;;
     --build) BUILD=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    *) echo "error: gpu_check.sh: unknown argument '$1' (expected --cpu, --build DIR, --out FILE)" >&2; exit 2 ;;
+    *) echo "error: gpu_check.sh: unknown argument '$1' (expected --cpu, --vendored, --build DIR, --out FILE)" >&2; exit 2 ;;
   esac
 done
 if [[ $MODE == cpu ]]; then DEVICE=cpu; BUILD=${BUILD:-$R/build}; else DEVICE=cuda; BUILD=${BUILD:-$R/build-gpu}; fi
 OUT=${OUT:-$BUILD/gpu_check.json}
 W=$(mktemp -d "${TMPDIR:-/tmp}/mash_gpu_check.XXXXXX")
 trap 'rm -rf "$W"' EXIT
-PY=${MASH_PYTHON:-$R/.venv/bin/python3}
-[[ -x $PY ]] || PY=$(command -v python3)
+PY=""
+for c in ${MASH_PYTHON:-} "$R/.venv/bin/python3" /opt/torch/.venv/bin/python3 "$(command -v python3 || true)"; do
+  if [[ -n $c && -x $c ]] && "$c" -c "import torch" >/dev/null 2>&1; then PY=$c; break; fi
+done
+[[ -n $PY ]] || { echo "error: gpu_check.sh: no Python with torch found (expected MASH_PYTHON, .venv, /opt/torch/.venv or python3 with PyTorch 2.11)" >&2; exit 2; }
+VENDOR=$R/third_party/vendor
+if [[ $VENDORED == auto ]]; then
+  VENDORED=no
+  [[ -d $VENDOR && ! -d /usr/lib/x86_64-linux-gnu/cmake/Open3D ]] && VENDORED=yes
+fi
+# lim SECONDS cmd...: a benchmark step with a time limit (its line says so when it hits it).
+lim() { local s=$1; shift; timeout --signal=TERM --kill-after=10 "$s" "$@"; local rc=$?; [[ $rc == 124 ]] && log "time limit ${s}s reached: $*" >&2; return $rc; }
 T0=$(date +%s.%N)
 now() { date +%s.%N; }
 secs() { "$PY" -c "import sys; print('%.3f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$2"; }
@@ -37,13 +51,18 @@ log() { echo "gpu_check: $*"; }
 if [[ ! -x $BUILD/bin/mash || ! -x $BUILD/bin/mash_tests || ! -x $BUILD/bin/bench_sampling ]]; then
   PREFIX=$("$PY" -c "import torch; print(torch.utils.cmake_prefix_path)" 2>/dev/null) \
     || { echo "error: gpu_check.sh: no torch in $PY (expected PyTorch 2.11 with its LibTorch)" >&2; exit 2; }
-  log "configuring $BUILD against $PREFIX"
+  EXTRA=()
+  if [[ $VENDORED == yes ]]; then
+    [[ -f $VENDOR/MANIFEST.txt ]] || { echo "error: gpu_check.sh: $VENDOR: no vendored dependencies (expected the output of scripts/vendor_deps.sh, run on a Debian machine and carried here)" >&2; exit 2; }
+    EXTRA=(-DMASH_WITH_OPEN3D=OFF -DMASH_DEPS_DIR="$VENDOR")
+  fi
+  log "configuring $BUILD against $PREFIX${EXTRA:+ (Open3D OFF, vendored dependencies)}"
   B0=$(now)
   cmake -S "$R" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$PREFIX" -DMASH_PYTHON="$PY" \
-    ${MASH_GPU_CHECK_CMAKE_ARGS:-} >"$W/configure.log" 2>&1 \
-    || { echo "error: gpu_check.sh: configure failed (on a machine without Debian's dev packages this needs the Open3D-free build and vendored dependencies, not implemented yet): $(grep -m1 -i error "$W/configure.log")" >&2; exit 2; }
+    "${EXTRA[@]}" ${MASH_GPU_CHECK_CMAKE_ARGS:-} >"$W/configure.log" 2>&1 \
+    || { echo "error: gpu_check.sh: configure failed: $(grep -m1 -iA2 'error' "$W/configure.log" | tr '\n' ' ')" >&2; exit 2; }
   cmake --build "$BUILD" -j"$(nproc)" --target mash mash_tests bench_sampling >"$W/build.log" 2>&1 \
-    || { echo "error: gpu_check.sh: build failed: $(grep -m1 'error' "$W/build.log")" >&2; exit 2; }
+    || { echo "error: gpu_check.sh: build failed: $(grep -m1 'error' "$W/build.log")" >&2; cp "$W/build.log" "${OUT%.json}_build.log" 2>/dev/null; exit 2; }
   BUILD_S=$(secs "$B0" "$(now)")
 else
   BUILD_S=0
@@ -51,7 +70,7 @@ fi
 MASH=$BUILD/bin/mash
 
 # ---- 2. GPU tests (each CUDA kernel against its CPU twin, ...) --------------------------------
-"$BUILD/bin/mash_tests" "[cuda]" >"$W/tests.log" 2>&1
+lim 180 "$BUILD/bin/mash_tests" "[cuda]" >"$W/tests.log" 2>&1
 TEST_RC=$?
 TEST_LINE=$(grep -E "^(All tests passed|test cases:)" "$W/tests.log" | tail -1)
 SKIPPED=$(grep -c "no CUDA device" "$W/tests.log")
@@ -67,12 +86,12 @@ else
   ITERS=50 FIT_ARGS=() DATA_SHAPES=32 TRAIN_SIZE=() BATCH=32 STEPS=30 ANCHORS=400 GEN_NUM=16
 fi
 # 3a. sampling pass forward + backward (A = 400, the paper's defaults)
-"$BUILD/bin/bench_sampling" --device "$DEVICE" --iters "$ITERS" --threads "$(nproc)" --json "$W/sampling.json" >"$W/sampling.log" 2>&1 \
+lim 45 "$BUILD/bin/bench_sampling" --device "$DEVICE" --iters "$ITERS" --threads "$(nproc)" --json "$W/sampling.json" >"$W/sampling.log" 2>&1 \
   || log "sampling benchmark failed: $(tail -1 "$W/sampling.log")"
 # 3b. mash fit of the bundled bunny (default settings on the GPU)
 F0=$(now)
-"$MASH" fit "$R/tests/data/npm-bunny.obj" -o "$W/bunny.npz" --device "$DEVICE" --report "$W/fit.json" "${FIT_ARGS[@]}" \
-  >"$W/fit.log" 2>&1 || log "fit failed: $(grep -m1 error "$W/fit.log")"
+lim 60 "$MASH" fit "$R/tests/data/npm-bunny.obj" -o "$W/bunny.npz" --device "$DEVICE" --report "$W/fit.json" "${FIT_ARGS[@]}" \
+  >"$W/fit.log" 2>&1 || log "fit failed: $(grep -m1 -E "error|time limit" "$W/fit.log")"
 FIT_S=$(secs "$F0" "$(now)")
 # 3c. dataset fitting: the bundled meshes, copied DATA_SHAPES times into a flat tree
 mkdir -p "$W/ds/in"
@@ -82,8 +101,8 @@ for ((i = 0; i < DATA_SHAPES; ++i)); do
   mkdir -p "$W/ds/in/c$((i % 4))" && ln -s "$m" "$W/ds/in/c$((i % 4))/s$i.${m##*.}"
 done
 D0=$(now)
-"$MASH" fit-dataset --input "$W/ds/in" --output "$W/ds/out" --layout flat --device "$DEVICE" "${FIT_ARGS[@]}" \
-  >"$W/ds.log" 2>&1 || log "fit-dataset failed: $(grep -m1 error "$W/ds.log")"
+lim 90 "$MASH" fit-dataset --input "$W/ds/in" --output "$W/ds/out" --layout flat --device "$DEVICE" "${FIT_ARGS[@]}" \
+  >"$W/ds.log" 2>&1 || log "fit-dataset failed: $(grep -m1 -E "error|time limit" "$W/ds.log")"
 DS_S=$(secs "$D0" "$(now)")
 # 3d. generator training steps (fp32 and bf16) on synthetic MASH tokens, then 3e. sampling
 "$PY" - "$W/tok" "$ANCHORS" <<'PY'
@@ -99,16 +118,19 @@ for c in ("a", "b"):
 PY
 TRAIN_CFG=$R/configs/train/full_category.yaml
 for prec in fp32 bf16; do
-  "$MASH" train --config "$TRAIN_CFG" -o "$W/train_$prec" --device "$DEVICE" --set data.root="$W/tok" --set data.val_fraction=0 \
+  lim 60 "$MASH" train --config "$TRAIN_CFG" -o "$W/train_$prec" --device "$DEVICE" --set data.root="$W/tok" --set data.val_fraction=0 \
     --set train.batch_size=$BATCH --set train.steps=$STEPS --set train.precision=$prec --set train.log_every=1 \
     --set train.val_every=100000 --set train.checkpoint_every=100000 --set sample.val_samples=0 "${TRAIN_SIZE[@]}" \
-    >"$W/train_$prec.log" 2>&1 || log "train ($prec) failed: $(grep -m1 error "$W/train_$prec.log")"
+    >"$W/train_$prec.log" 2>&1 || log "train ($prec) failed: $(grep -m1 -E "error|time limit" "$W/train_$prec.log")"
 done
 G0=$(now)
-"$MASH" generate --checkpoint "$W/train_fp32/checkpoint.pt" --num "$GEN_NUM" --category a --solver dopri5 --device "$DEVICE" \
-  -o "$W/gen" >"$W/gen.log" 2>&1 || log "generate failed: $(grep -m1 error "$W/gen.log")"
+lim 45 "$MASH" generate --checkpoint "$W/train_fp32/checkpoint.pt" --num "$GEN_NUM" --category a --solver dopri5 --device "$DEVICE" \
+  -o "$W/gen" >"$W/gen.log" 2>&1 || log "generate failed: $(grep -m1 -E "error|time limit" "$W/gen.log")"
 GEN_S=$(secs "$G0" "$(now)")
 
+# The step logs beside the JSON (what a short GPU session brings back).
+LOGS=${OUT%.json}_logs
+mkdir -p "$LOGS" && cp "$W"/*.log "$LOGS"/ 2>/dev/null
 # ---- 4. results -----------------------------------------------------------------------------------
 "$PY" - "$W" "$OUT" "$MODE" "$DEVICE" "$BUILD_S" "$TEST_RC" "$SKIPPED" "$FIT_S" "$DS_S" "$DATA_SHAPES" "$GEN_S" "$GEN_NUM" "$BATCH" "$(secs "$T0" "$(now)")" <<'PY'
 import json, os, statistics, subprocess, sys, datetime

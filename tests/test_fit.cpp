@@ -4,6 +4,10 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <catch2/catch.hpp>
+#ifndef MASH_WITHOUT_OPEN3D
+#include <open3d/geometry/KDTreeSearchParam.h>
+#include <open3d/geometry/PointCloud.h>
+#endif
 
 #include <cmath>
 #include <filesystem>
@@ -12,6 +16,7 @@
 #include "mash/fitting/fit_options.h"
 #include "mash/fitting/fitter.h"
 #include "mash/fitting/init.h"
+#include "mash/io/geometry_io.h"
 #include "mash/losses/losses.h"
 #include "mash/losses/nearest.h"
 #include "mash/representation/mash.h"
@@ -102,6 +107,45 @@ TEST_CASE("losses: chamfer and boundary gradients (float64 finite differences)",
     INFO(rb.worst);
     CHECK(rb.ok);
     CHECK(losses::boundary_continuity(b, at::zeros({48}, at::kLong)).item<double>() == 0.0);  // one anchor
+}
+
+TEST_CASE("normals: PCA normals are radial on a sphere and equal Open3D's EstimateNormals", "[fit][normals]") {
+    auto sphere = sphere_points(2000, 0.7);
+    auto n = fitting::estimate_normals(sphere, 30);
+    REQUIRE(n.size() == sphere.size());
+    double worst = 1;
+    for (size_t i = 0; i < sphere.size(); i += 3) {
+        double dot = 0, len = 0;
+        for (int k = 0; k < 3; ++k) {
+            dot += n[i + k] * sphere[i + k] / 0.7;
+            len += n[i + k] * n[i + k];
+        }
+        CHECK(std::abs(len - 1) < 1e-9);
+        worst = std::min(worst, std::abs(dot));
+    }
+    CHECK(worst > 0.995);
+#ifndef MASH_WITHOUT_OPEN3D
+    // The reimplementation against Open3D itself, on the bunny's surface samples.
+    auto pc = io::load_points(mash::test::test_data("npm-bunny.obj"), 20000, 3);
+    auto ours = fitting::estimate_normals(pc.points, 30);
+    open3d::geometry::PointCloud o3;
+    for (size_t i = 0; i < pc.points.size(); i += 3) o3.points_.push_back({pc.points[i], pc.points[i + 1], pc.points[i + 2]});
+    o3.EstimateNormals(open3d::geometry::KDTreeSearchParamKNN(30), false);
+    double max_diff = 0;
+    int64_t flipped = 0;
+    for (size_t i = 0; i < o3.normals_.size(); ++i) {
+        double d = 0, dflip = 0;
+        for (int k = 0; k < 3; ++k) {
+            d = std::max(d, std::abs(ours[3 * i + k] - o3.normals_[i][k]));
+            dflip = std::max(dflip, std::abs(ours[3 * i + k] + o3.normals_[i][k]));
+        }
+        if (dflip < d) ++flipped;
+        max_diff = std::max(max_diff, std::min(d, dflip));
+    }
+    INFO("max difference " << max_diff << ", opposite signs " << flipped << " of " << o3.normals_.size());
+    CHECK(max_diff < 1e-9);
+    CHECK(flipped == 0);
+#endif
 }
 
 TEST_CASE("fit options: configs load, YAML round trip, strict keys", "[fit][config]") {

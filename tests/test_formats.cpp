@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: MIT
 // npy / npz / pickled-dict readers and writers, and MASH file load/save (torch-free TU).
 #include <catch2/catch.hpp>
+#include <zlib.h>
+#ifndef MASH_WITHOUT_OPEN3D
+#include <open3d/geometry/Image.h>
+#include <open3d/io/ImageIO.h>
+#endif
 
 #include <cmath>
 #include <cstdlib>
@@ -14,6 +19,7 @@
 #include "mash/core/files.h"
 #include "mash/formats/npy.h"
 #include "mash/formats/pickle.h"
+#include "mash/formats/png.h"
 #include "mash/formats/zip.h"
 #include "tests/support/paths.h"
 
@@ -370,4 +376,60 @@ TEST_CASE("pickle opcode check: well-formed pickles pass, lying lengths and huge
     CHECK_THROWS_WITH(check(std::string("\x80\x02X\xff\x00\x00\x00ab.", 10)), Catch::Contains("truncated argument"));
     CHECK_THROWS_WITH(check(std::string("\x80\x02]", 3)), Catch::Contains("no STOP opcode"));
     CHECK_THROWS_WITH(check(std::string("\x80\x02\xff.", 4)), Catch::Contains("unknown opcode 0xff"));
+}
+
+TEST_CASE("png: chunks, CRCs and the inflated, unfiltered rows give back the pixels", "[io][png]") {
+    const int W = 37, H = 23;
+    std::vector<uint8_t> rgb(size_t(W) * H * 3);
+    for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = uint8_t((i * 2654435761u) >> 13);  // noise: no filter luck
+    for (int x = 0; x < W; ++x) rgb[size_t(5 * W + x) * 3] = 255;                          // and a flat row
+    const auto png = encode_png_rgb(rgb, W, H);
+    REQUIRE(png.size() > 8);
+    CHECK(std::vector<uint8_t>(png.begin(), png.begin() + 8) == std::vector<uint8_t>{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'});
+    auto u32 = [&](size_t at) { return uint32_t(png[at]) << 24 | uint32_t(png[at + 1]) << 16 | uint32_t(png[at + 2]) << 8 | png[at + 3]; };
+    std::vector<std::string> types;
+    std::vector<uint8_t> idat;
+    size_t at = 8;
+    while (at + 12 <= png.size()) {
+        const uint32_t len = u32(at);
+        const std::string type(png.begin() + long(at) + 4, png.begin() + long(at) + 8);
+        REQUIRE(at + 12 + len <= png.size());
+        CHECK(u32(at + 8 + len) == uint32_t(crc32(0, png.data() + at + 4, uInt(len + 4))));
+        if (type == "IHDR") {
+            CHECK(u32(at + 8) == uint32_t(W));
+            CHECK(u32(at + 12) == uint32_t(H));
+            CHECK(png[at + 16] == 8);  // bit depth
+            CHECK(png[at + 17] == 2);  // truecolour
+        }
+        if (type == "IDAT") idat.insert(idat.end(), png.begin() + long(at) + 8, png.begin() + long(at) + 8 + len);
+        types.push_back(type);
+        at += 12 + len;
+    }
+    CHECK(at == png.size());
+    CHECK(types == std::vector<std::string>{"IHDR", "IDAT", "IEND"});
+    std::vector<uint8_t> raw(size_t(H) * (W * 3 + 1));
+    uLongf n = uLongf(raw.size());
+    REQUIRE(uncompress(raw.data(), &n, idat.data(), uLong(idat.size())) == Z_OK);
+    REQUIRE(n == raw.size());
+    std::vector<uint8_t> back(rgb.size());
+    for (int y = 0; y < H; ++y) {
+        const uint8_t f = raw[size_t(y) * (W * 3 + 1)];
+        REQUIRE((f == 0 || f == 2));
+        for (int i = 0; i < W * 3; ++i) {
+            const uint8_t v = raw[size_t(y) * (W * 3 + 1) + 1 + size_t(i)];
+            back[size_t(y) * W * 3 + size_t(i)] = f == 2 && y > 0 ? uint8_t(v + back[size_t(y - 1) * W * 3 + size_t(i)]) : v;
+        }
+    }
+    CHECK(back == rgb);
+#ifndef MASH_WITHOUT_OPEN3D
+    const std::string path = mash::test::temp_dir() + "/noise.png";
+    write_file_atomic(path, png);
+    open3d::geometry::Image img;
+    REQUIRE(open3d::io::ReadImage(path, img));  // libpng agrees
+    CHECK(img.width_ == W);
+    CHECK(img.height_ == H);
+    CHECK(img.num_of_channels_ == 3);
+    CHECK(std::vector<uint8_t>(img.data_.begin(), img.data_.end()) == rgb);
+#endif
+    CHECK_THROWS_AS(encode_png_rgb(rgb, W + 1, H), Error);
 }

@@ -2,6 +2,10 @@
 // Our OFF / XYZ / XYZN / PTS / PCD readers and the size checks in front of Open3D's PLY and STL
 // readers: values derived by hand, lying headers refused, and round trips through our writers.
 #include <catch2/catch.hpp>
+#ifndef MASH_WITHOUT_OPEN3D
+#include <open3d/geometry/PointCloud.h>
+#include <open3d/io/PointCloudIO.h>
+#endif
 
 #include <array>
 #include <cstring>
@@ -119,7 +123,7 @@ TEST_CASE("PLY and STL size checks refuse headers that lie", "[io][formats]") {
 }
 
 TEST_CASE("point clouds written by save_points read back through our readers", "[io][formats]") {
-    const std::vector<double> pts = {0.5, -1.25, 2, 3, 4.5, -6, 1e-3, 2e3, -7.75};
+    const std::vector<double> pts = {0.1, -1.25, 2, 1.0 / 3.0, 4.5, -6, 1e-3, 2e3, -7.75};
     const std::vector<double> nrm = {0, 0, 1, 0, 1, 0, 1, 0, 0};
     for (const std::string ext : {".pcd", ".xyz", ".xyzn", ".pts", ".ply"}) {
         const std::string path = mash::test::temp_dir() + "/round" + ext;
@@ -127,6 +131,21 @@ TEST_CASE("point clouds written by save_points read back through our readers", "
         auto pc = io::load_points(path);
         REQUIRE(pc.points.size() == pts.size());
         for (size_t i = 0; i < pts.size(); ++i) CHECK(pc.points[i] == Approx(pts[i]).epsilon(1e-6));
+        if (ext != ".pcd") CHECK(pc.points == pts);  // float64 / 17 digits: exact (PCD is float32)
+#ifndef MASH_WITHOUT_OPEN3D
+        if (ext != ".pts") {  // Open3D users read our files (its PTS reader wants colour columns)
+            open3d::geometry::PointCloud o3;
+            REQUIRE(open3d::io::ReadPointCloud(path, o3));
+            REQUIRE(o3.points_.size() == 3);
+            for (size_t i = 0; i < 3; ++i)
+                for (int k = 0; k < 3; ++k) CHECK(o3.points_[i][k] == Approx(pts[3 * i + size_t(k)]).epsilon(1e-6));
+            if (ext != ".xyz") {
+                REQUIRE(o3.normals_.size() == 3);
+                for (size_t i = 0; i < 3; ++i)
+                    for (int k = 0; k < 3; ++k) CHECK(o3.normals_[i][k] == Approx(nrm[3 * i + size_t(k)]));
+            }
+        }
+#endif
         if (ext == ".pcd" || ext == ".xyzn" || ext == ".ply") {
             REQUIRE(pc.normals.size() == nrm.size());
             for (size_t i = 0; i < nrm.size(); ++i) CHECK(pc.normals[i] == Approx(nrm[i]));

@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "mash/fitting/init.h"
 
-#include <open3d/geometry/KDTreeSearchParam.h>
-#include <open3d/geometry/PointCloud.h>
-#include <open3d/utility/Logging.h>
+#include <ATen/Parallel.h>
 
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
 
 #include "mash/core/errors.h"
+#include "mash/core/kdtree.h"
 
 namespace mash::fitting {
 
@@ -54,15 +53,51 @@ void undo_normalization(MashParams& params, const Normalization& n) {
 }
 
 std::vector<double> estimate_normals(const std::vector<double>& pts, int64_t knn) {
-    open3d::utility::SetVerbosityLevel(open3d::utility::VerbosityLevel::Error);
-    open3d::geometry::PointCloud pc;
+    // Open3D 0.16's EstimateNormals(KNN, fast_normal_computation = false), step for step: the k
+    // nearest points (the point itself included, nearest first), their covariance from the
+    // running sums (identity below 3 neighbours), the eigenvector of its smallest eigenvalue
+    // (Eigen's SelfAdjointEigenSolver); a zero vector becomes +z. No orientation.
     const size_t n = pts.size() / 3;
-    pc.points_.resize(n);
-    for (size_t i = 0; i < n; ++i) pc.points_[i] = {pts[3 * i], pts[3 * i + 1], pts[3 * i + 2]};
-    pc.EstimateNormals(open3d::geometry::KDTreeSearchParamKNN(int(knn)), false);
-    std::vector<double> out(3 * n);
-    for (size_t i = 0; i < n; ++i)
-        for (int k = 0; k < 3; ++k) out[3 * i + k] = pc.normals_[i][k];
+    std::vector<double> out(3 * n, 0.0);
+    if (n == 0) return out;
+    PackedCloud<double> cloud{pts.data(), n};
+    PackedKdTree<double> tree(3, cloud, nanoflann::KDTreeSingleIndexAdaptorParams(15));
+    const size_t k = size_t(std::max<int64_t>(1, std::min<int64_t>(knn, int64_t(n))));
+    at::parallel_for(0, int64_t(n), 1024, [&](int64_t b, int64_t e) {
+        std::vector<uint32_t> idx(k);
+        std::vector<double> d2(k);
+        for (int64_t i = b; i < e; ++i) {
+            const size_t found = tree.knnSearch(&pts[3 * size_t(i)], k, idx.data(), d2.data());
+            Eigen::Matrix3d cov = Eigen::Matrix3d::Identity();
+            if (found >= 3) {
+                Eigen::Matrix<double, 9, 1> c = Eigen::Matrix<double, 9, 1>::Zero();
+                for (size_t j = 0; j < found; ++j) {
+                    const double* p = &pts[3 * size_t(idx[j])];
+                    c(0) += p[0];
+                    c(1) += p[1];
+                    c(2) += p[2];
+                    c(3) += p[0] * p[0];
+                    c(4) += p[0] * p[1];
+                    c(5) += p[0] * p[2];
+                    c(6) += p[1] * p[1];
+                    c(7) += p[1] * p[2];
+                    c(8) += p[2] * p[2];
+                }
+                c /= double(found);
+                cov(0, 0) = c(3) - c(0) * c(0);
+                cov(1, 1) = c(6) - c(1) * c(1);
+                cov(2, 2) = c(8) - c(2) * c(2);
+                cov(0, 1) = cov(1, 0) = c(4) - c(0) * c(1);
+                cov(0, 2) = cov(2, 0) = c(5) - c(0) * c(2);
+                cov(1, 2) = cov(2, 1) = c(7) - c(1) * c(2);
+            }
+            Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d> solver;
+            solver.compute(cov, Eigen::ComputeEigenvectors);
+            Eigen::Vector3d nrm = solver.eigenvectors().col(0);
+            if (nrm.norm() == 0.0) nrm = Eigen::Vector3d::UnitZ();
+            for (int q = 0; q < 3; ++q) out[3 * size_t(i) + q] = nrm[q];
+        }
+    });
     return out;
 }
 

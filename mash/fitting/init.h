@@ -24,7 +24,8 @@ void apply_normalization(std::vector<double>& points, const Normalization& n);
 /// Maps a MASH fitted in the normalized frame back to the input's coordinates (exact).
 void undo_normalization(MashParams& params, const Normalization& n);
 
-/// Unoriented PCA normals (Open3D EstimateNormals, KNN `knn`), [P*3].
+/// Unoriented PCA normals of the `knn` nearest points, [P*3]: Open3D 0.16's EstimateNormals
+/// (KNN, exact eigen solver) reimplemented without Open3D (tested against it where it is built).
 std::vector<double> estimate_normals(const std::vector<double>& points, int64_t knn);
 
 /// The paper's initial MASH (spec §7): anchor a sits at x_a + d·n_a and looks at x_a (face-forward

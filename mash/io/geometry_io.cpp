@@ -1,10 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "mash/io/geometry_io.h"
 
-#include <open3d/geometry/PointCloud.h>
-#include <open3d/io/PointCloudIO.h>
-#include <open3d/utility/Logging.h>
-
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
@@ -26,8 +22,6 @@
 namespace mash::io {
 namespace fs = std::filesystem;
 namespace {
-
-void quiet_open3d() { open3d::utility::SetVerbosityLevel(open3d::utility::VerbosityLevel::Error); }
 
 void check_finite(const PointCloud& pc, const std::string& path) {
     for (size_t i = 0; i < pc.points.size(); ++i)
@@ -214,7 +208,6 @@ bool is_point_output_ext(const std::string& path) {
 }
 
 void save_points(const std::string& path, const std::vector<double>& points, const std::vector<double>& normals) {
-    quiet_open3d();
     const std::string ext = lower_extension(path);
     if (!is_point_output_ext(path))
         throw IoError(path + ": unsupported point cloud output extension '" + ext +
@@ -224,16 +217,7 @@ void save_points(const std::string& path, const std::vector<double>& points, con
         write_file_atomic(path, serialize_npy(NpyArray::from_double(points, {n, 3})));
         return;
     }
-    open3d::geometry::PointCloud cloud;
-    cloud.points_.resize(n);
-    for (int64_t i = 0; i < n; ++i) cloud.points_[i] = {points[3 * i], points[3 * i + 1], points[3 * i + 2]};
-    if (normals.size() == points.size()) {
-        cloud.normals_.resize(n);
-        for (int64_t i = 0; i < n; ++i) cloud.normals_[i] = {normals[3 * i], normals[3 * i + 1], normals[3 * i + 2]};
-    }
-    open3d::io::WritePointCloudOption opt;
-    opt.write_ascii = open3d::io::WritePointCloudOption::IsAscii::Binary;
-    write_atomically(path, "point cloud", [&](const std::string& tmp) { return open3d::io::WritePointCloud(tmp, cloud, opt); });
+    write_file_atomic(path, formats::serialize_points(ext, points, normals));
 }
 
 }  // namespace mash::io

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -650,6 +651,64 @@ RawGeometry parse_stl(const std::vector<uint8_t>& bytes, const std::string& path
     }
     if (in_loop) fail(path, "truncated ASCII STL (a loop is not closed)");
     return g;
+}
+
+std::vector<uint8_t> serialize_points(const std::string& ext, const std::vector<double>& points,
+                                      const std::vector<double>& normals) {
+    const size_t n = points.size() / 3;
+    const bool has_n = !normals.empty() && normals.size() == points.size();
+    std::string head;
+    std::vector<uint8_t> out;
+    auto append = [&](const void* p, size_t bytes) {
+        const auto* b = static_cast<const uint8_t*>(p);
+        out.insert(out.end(), b, b + bytes);
+    };
+    if (ext == ".ply") {
+        head = "ply\nformat binary_little_endian 1.0\ncomment written by mash\nelement vertex " + std::to_string(n) +
+               "\nproperty double x\nproperty double y\nproperty double z\n";
+        if (has_n) head += "property double nx\nproperty double ny\nproperty double nz\n";
+        head += "end_header\n";
+        out.reserve(head.size() + n * (has_n ? 48 : 24));
+        append(head.data(), head.size());
+        for (size_t i = 0; i < n; ++i) {  // x86/ARM hosts are little-endian
+            append(&points[3 * i], 24);
+            if (has_n) append(&normals[3 * i], 24);
+        }
+        return out;
+    }
+    if (ext == ".pcd") {
+        head = std::string("# .PCD v0.7 - Point Cloud Data file format (written by mash)\nVERSION 0.7\n") +
+               (has_n ? "FIELDS x y z normal_x normal_y normal_z\nSIZE 4 4 4 4 4 4\nTYPE F F F F F F\nCOUNT 1 1 1 1 1 1\n"
+                      : "FIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nCOUNT 1 1 1\n") +
+               "WIDTH " + std::to_string(n) + "\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS " + std::to_string(n) +
+               "\nDATA binary\n";
+        append(head.data(), head.size());
+        for (size_t i = 0; i < n; ++i) {
+            float v[6];
+            for (int k = 0; k < 3; ++k) v[k] = float(points[3 * i + k]);
+            if (has_n)
+                for (int k = 0; k < 3; ++k) v[3 + k] = float(normals[3 * i + k]);
+            append(v, has_n ? 24 : 12);
+        }
+        return out;
+    }
+    if (ext != ".xyz" && ext != ".xyzn" && ext != ".pts")
+        throw IoError("serialize_points: unsupported extension '" + ext + "' (expected .ply .pcd .xyz .xyzn .pts)");
+    std::string text;
+    text.reserve(n * (ext == ".xyzn" ? 140 : 70));
+    if (ext == ".pts") text += std::to_string(n) + "\n";
+    char buf[160];
+    for (size_t i = 0; i < n; ++i) {
+        int len = std::snprintf(buf, sizeof buf, "%.17g %.17g %.17g", points[3 * i], points[3 * i + 1], points[3 * i + 2]);
+        text.append(buf, size_t(len));
+        if (ext == ".xyzn") {
+            const double* nn = has_n ? &normals[3 * i] : nullptr;
+            len = std::snprintf(buf, sizeof buf, " %.17g %.17g %.17g", nn ? nn[0] : 0.0, nn ? nn[1] : 0.0, nn ? nn[2] : 0.0);
+            text.append(buf, size_t(len));
+        }
+        text += '\n';
+    }
+    return std::vector<uint8_t>(text.begin(), text.end());
 }
 
 }  // namespace mash::io::formats

@@ -38,4 +38,12 @@ RawGeometry parse_ply(const std::vector<uint8_t>& bytes, const std::string& path
 /// more vertices, fan-triangulated). Facet normals are ignored; vertices are not merged.
 RawGeometry parse_stl(const std::vector<uint8_t>& bytes, const std::string& path);
 
+/// The bytes of a point cloud file for the extension `ext` (what save_points writes): ".ply"
+/// binary little-endian float64 x y z (+ nx ny nz); ".pcd" v0.7 DATA binary float32 (PCL's
+/// convention; + normal_x normal_y normal_z); ".xyz", ".xyzn" (x y z nx ny nz) and ".pts" (count
+/// line, then x y z) as text with 17 significant digits (exact round trip). normals: [P*3] or
+/// empty (".xyzn" then writes zeros). Throws IoError for another extension.
+std::vector<uint8_t> serialize_points(const std::string& ext, const std::vector<double>& points,
+                                      const std::vector<double>& normals);
+
 }  // namespace mash::io::formats

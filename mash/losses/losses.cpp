@@ -26,12 +26,13 @@ ChamferResult chamfer(const at::Tensor& samples, const at::Tensor& gt, const KdT
 at::Tensor soft_l1(const at::Tensor& dist2, double eps) { return at::sqrt(dist2 + eps).mean(); }
 
 at::Tensor boundary_continuity(const at::Tensor& boundary_points, const at::Tensor& anchor_idx, double eps) {
+    if (boundary_points.size(0) == 0) return at::zeros({}, boundary_points.options());
+    // Every point has a neighbour of another anchor, or (a single anchor) none has: all or nothing,
+    // so the loss is the full mean times "the first point has one" (no host synchronisation).
     auto nn = nearest_other_group(boundary_points, anchor_idx);
-    auto valid = nn >= 0;
-    if (!valid.any().item<bool>()) return at::zeros({}, boundary_points.options());
-    auto q = boundary_points.index_select(0, valid.nonzero().squeeze(1));
-    auto o = boundary_points.index_select(0, nn.masked_select(valid));
-    return soft_l1((q - o).pow(2).sum(-1), eps);
+    auto o = boundary_points.index_select(0, nn.clamp_min(0));
+    auto has_other = (nn.select(0, 0) >= 0).to(boundary_points.scalar_type());
+    return soft_l1((boundary_points - o).pow(2).sum(-1), eps) * has_other;
 }
 
 }  // namespace mash::losses

@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "mash/pictures/plot.h"
 
-#include <open3d/geometry/Image.h>
-#include <open3d/io/ImageIO.h>
-#include <open3d/utility/Logging.h>
 
 #include <algorithm>
 #include <cmath>
@@ -13,6 +10,7 @@
 
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
+#include "mash/formats/png.h"
 
 namespace mash::io {
 namespace {
@@ -165,11 +163,7 @@ void write_line_plot_png(const std::string& path, const std::vector<PlotSeries>&
         cv.text(lx + 38, ly, s.name);
         ly += 22;
     }
-    open3d::utility::SetVerbosityLevel(open3d::utility::VerbosityLevel::Error);
-    open3d::geometry::Image img;
-    img.Prepare(o.width, o.height, 3, 1);
-    std::copy(cv.px.begin(), cv.px.end(), img.data_.begin());
-    write_atomically(path, "PNG", [&](const std::string& tmp) { return open3d::io::WriteImage(tmp, img); });
+    write_file_atomic(path, encode_png_rgb(cv.px, o.width, o.height));
 }
 
 }  // namespace mash::io

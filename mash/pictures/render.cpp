@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "mash/pictures/render.h"
 
-#include <open3d/geometry/Image.h>
-#include <open3d/io/ImageIO.h>
-#include <open3d/utility/Logging.h>
 #include <unistd.h>
 
 #include <Eigen/Dense>
@@ -14,6 +11,7 @@
 
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
+#include "mash/formats/png.h"
 
 namespace mash::io {
 
@@ -139,11 +137,7 @@ std::vector<unsigned char> render_views(const RenderScene& sc, const RenderOptio
 }
 
 void write_png(const std::string& path, const std::vector<unsigned char>& rgb, int width, int height) {
-    open3d::utility::SetVerbosityLevel(open3d::utility::VerbosityLevel::Error);
-    open3d::geometry::Image img;
-    img.Prepare(width, height, 3, 1);
-    std::copy(rgb.begin(), rgb.end(), img.data_.begin());
-    write_atomically(path, "PNG", [&](const std::string& tmp) { return open3d::io::WriteImage(tmp, img); });
+    write_file_atomic(path, encode_png_rgb(rgb, width, height));
 }
 
 void render_png(const std::string& path, const RenderScene& scene, const RenderOptions& o) {
