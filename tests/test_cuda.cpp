@@ -209,3 +209,28 @@ TEST_CASE("cuda: mash fit --device cuda of the bundled bunny reaches the CPU fit
     WARN("bunny fit: CPU " << cpu.fit.seconds << " s (L1-CD " << cpu.fit.metrics.l1_cd << "), GPU " << gpu.fit.seconds
                            << " s (L1-CD " << gpu.fit.metrics.l1_cd << ")");
 }
+
+TEST_CASE("cuda: the grid search kernel gives the CPU twin's indices; a KdTree on the GPU is exact", "[cuda][nn]") {
+    MASH_REQUIRE_CUDA_DEVICE();
+    auto gen = mash::test::make_gen(9);
+    for (auto dtype : {at::kFloat, at::kDouble}) {
+        auto o = at::TensorOptions().dtype(dtype);
+        auto dir = at::randn({100000, 3}, gen, o);
+        auto gt = dir / dir.norm(2, 1, true) * 0.4 + at::randn({100000, 3}, gen, o) * 0.002;
+        gt.narrow(0, 500, 30).copy_(gt.narrow(0, 499, 1).expand({30, 3}));
+        auto samples = at::cat({gt.narrow(0, 0, 150000 / 2) + at::randn({75000, 3}, gen, o) * 0.01,
+                                at::randn({1000, 3}, gen, o) * 3.0, gt.narrow(0, 490, 40)});
+        auto cpu = mash::losses::nearest_indices_grid(samples, gt);
+        auto gpu = mash::losses::nearest_indices_grid(samples.cuda(), gt.cuda());
+        REQUIRE(gpu.is_cuda());
+        CHECK(at::equal(gpu.cpu(), cpu));
+        CHECK(at::equal(cpu, mash::losses::nearest_indices_brute(samples, gt)));
+        // The fit's two directions through a KdTree on the GPU (grid) vs the CPU KD-tree.
+        mash::losses::KdTree tree(gt.cuda());
+        auto fit_dir = tree.nearest(samples.cuda()).cpu(), cov_dir = tree.nearest_in(samples.cuda()).cpu();
+        auto d_fit = (samples - gt.index_select(0, fit_dir)).pow(2).sum(1);
+        auto d_fit_cpu = (samples - gt.index_select(0, mash::losses::KdTree(gt).nearest(samples))).pow(2).sum(1);
+        CHECK(mash::test::max_abs_diff(d_fit, d_fit_cpu) == 0);
+        CHECK(at::equal(cov_dir, mash::losses::nearest_indices_brute(gt, samples)));
+    }
+}

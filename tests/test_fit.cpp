@@ -70,6 +70,35 @@ TEST_CASE("nearest: KD-tree equals brute force (indices and distances)", "[losse
     CHECK((losses::nearest_other_group(p, at::zeros({10}, at::kLong)) == -1).all().item<bool>());
 }
 
+TEST_CASE("nearest: the grid search (CUDA kernel's CPU twin) returns brute force's indices", "[losses][nearest]") {
+    auto gen = mash::test::make_gen(5);
+    for (auto dtype : {at::kFloat, at::kDouble}) {
+        auto o = at::TensorOptions().dtype(dtype);
+        // A surface-like reference set (a noisy sphere shell), queries near it, far outside the
+        // box (the ring cap's full scan) and exactly on reference points; duplicated references
+        // for the first-index tie rule.
+        auto dir = at::randn({20000, 3}, gen, o);
+        auto ref = dir / dir.norm(2, 1, true) * 0.4 + at::randn({20000, 3}, gen, o) * 0.002;
+        ref.narrow(0, 500, 30).copy_(ref.narrow(0, 499, 1).expand({30, 3}));
+        auto q = at::cat({ref.narrow(0, 0, 3000) + at::randn({3000, 3}, gen, o) * 0.01,
+                          at::randn({300, 3}, gen, o) * 3.0, ref.narrow(0, 490, 40), at::rand({500, 3}, gen, o) - 0.5});
+        auto want = losses::nearest_indices_brute(q, ref);
+        CHECK(at::equal(losses::nearest_indices_grid(q, ref), want));
+        // A box smaller than the reference set (points binned by projection) and a tiny one.
+        CHECK(at::equal(losses::nearest_indices_grid(q, ref, ref.narrow(0, 0, 50)), want));
+        CHECK(at::equal(losses::nearest_indices_grid(q, ref, at::zeros({1, 3}, o)), want));
+        CHECK(losses::nearest_indices_grid(q, ref).narrow(0, 3300 + 10, 30).eq(499).all().item<bool>());
+        // A flat reference set (one cell thick) and a single point.
+        auto flat = at::cat({at::rand({5000, 2}, gen, o), at::zeros({5000, 1}, o)}, 1);
+        CHECK(at::equal(losses::nearest_indices_grid(q, flat), losses::nearest_indices_brute(q, flat)));
+        CHECK((losses::nearest_indices_grid(q, ref.narrow(0, 7, 1)) == 0).all().item<bool>());
+    }
+    // KdTree::nearest_in (GT → samples) equals the other direction's brute force.
+    auto gt = at::randn({4000, 3}, gen, kF64), samples = at::randn({6000, 3}, gen, kF64);
+    losses::KdTree tree(gt);
+    CHECK(at::equal(tree.nearest_in(samples), losses::nearest_indices_brute(gt, samples)));
+}
+
 TEST_CASE("chamfer: a grid against its small translate (hand-derived)", "[losses][golden]") {
     // 5x5x5 grid of spacing 1; shift by t = (0.1, −0.2, 0.05): every nearest pair is the shifted
     // twin, so every squared distance is |t|² = 0.0525 in both directions.

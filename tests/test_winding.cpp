@@ -160,6 +160,24 @@ TEST_CASE("topology: touching tetrahedra are split into closed 2-manifold compon
     CHECK(mesh::triangle_components(v, comp) == 2);
 }
 
+TEST_CASE("topology: fill_holes closes real holes, not edges two triangles share the same way", "[winding]") {
+    // A tetrahedron with one face removed: one triangular hole, closed by a 3-triangle fan.
+    mesh::TriangleMesh t;
+    t.vertices = {0, 0, 0, 1, 0, 0, 0.5, 1, 0.2, 0.5, 0.3, 1};
+    t.triangles = {0, 2, 1, 0, 1, 3, 0, 3, 2};  // b, c, d of the tetrahedron (1, 2, 3 missing)
+    CHECK(mesh::edge_stats(t).boundary == 3);
+    CHECK(mesh::fill_holes(t) == 1);
+    CHECK(mesh::is_closed_manifold(t));
+    CHECK(t.num_triangles() == 6);
+    // Two triangles with the edge 0→1 in the same direction (an orientation defect) and open
+    // chains around them: no closed boundary loop, so nothing is added.
+    mesh::TriangleMesh d;
+    d.vertices = {0, 0, 0, 1, 0, 0, 0.5, 1, 0, 0.5, -1, 0};
+    d.triangles = {0, 1, 2, 0, 1, 3};
+    CHECK(mesh::fill_holes(d) == 0);
+    CHECK(d.num_triangles() == 2);
+}
+
 TEST_CASE("procedural: the hard shapes are closed 2-manifolds with the stated components", "[winding]") {
     for (const auto& name : mesh::procedural_shape_names()) {
         int64_t want = 0;

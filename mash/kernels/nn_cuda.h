@@ -6,6 +6,8 @@
 #pragma once
 #include <cstdint>
 
+#include "mash/kernels/nn_math.h"
+
 namespace mash::kernels {
 
 /// out[q] = index of the nearest of ref[0..R) to queries[q] (Q ≥ 0, R ≥ 1).
@@ -15,5 +17,10 @@ void nearest_cuda(const T* queries, int64_t Q, const T* ref, int64_t R, int64_t*
 /// out[i] = index of the nearest point j with group[j] != group[i], or −1 if there is none.
 template <typename T>
 void nearest_other_group_cuda(const T* points, const int64_t* group, int64_t P, int64_t* out, void* stream);
+
+/// out[q] = nn_grid_query(queries[q], ...): the grid search, one thread per query (R ≥ 1).
+template <typename T>
+void nearest_grid_cuda(const T* queries, int64_t Q, const T* sorted, const int64_t* perm, const int64_t* cell_start,
+                       int64_t R, const NnGrid<T>& grid, int64_t* out, void* stream);
 
 }  // namespace mash::kernels

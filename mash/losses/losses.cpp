@@ -13,7 +13,7 @@ ChamferResult chamfer(const at::Tensor& samples, const at::Tensor& gt, const KdT
     TORCH_CHECK(samples.size(0) > 0 && gt.size(0) > 0, "chamfer: empty point set");
     ChamferResult r;
     r.idx_fit = gt_tree ? gt_tree->nearest(samples) : nearest_indices(samples, gt);
-    r.idx_cov = nearest_indices(gt, samples);
+    r.idx_cov = gt_tree ? gt_tree->nearest_in(samples) : nearest_indices(gt, samples);
     auto g = gt.to(samples.scalar_type());
     r.dist2_fit = (samples - g.index_select(0, r.idx_fit)).pow(2).sum(-1);
     r.dist2_cov = (samples.index_select(0, r.idx_cov) - g).pow(2).sum(-1);

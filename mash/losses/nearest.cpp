@@ -5,6 +5,8 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <nanoflann.hpp>
 #include <variant>
@@ -64,21 +66,121 @@ void query_all(const Tree<T>& tree, const T* q, int64_t nq, int64_t* out) {
     });
 }
 
+/// Grid geometry over the box [lo, hi] for n reference points: about cbrt(n) cells along the
+/// longest side (4 .. 256), cubic cells.
+template <typename T>
+kernels::NnGrid<T> make_grid(const double lo[3], const double hi[3], int64_t n) {
+    double ext = 0;
+    for (int k = 0; k < 3; ++k) ext = std::max(ext, hi[k] - lo[k]);
+    if (!(ext > 0)) ext = 1e-6;
+    const int D = int(std::clamp(std::cbrt(double(std::max<int64_t>(n, 1))), 4.0, 256.0));
+    const double h = ext / D * (1 + 1e-6);
+    kernels::NnGrid<T> g;
+    for (int k = 0; k < 3; ++k) {
+        g.lo[k] = T(lo[k]);
+        g.dims[k] = int(std::clamp(std::ceil((hi[k] - lo[k]) / h), 1.0, 256.0));
+    }
+    g.h = T(h);
+    g.inv_h = T(1.0 / h);
+    return g;
+}
+
+/// The bounding box of p [N, 3] on the host (one synchronisation).
+void bounding_box(const at::Tensor& p, double lo[3], double hi[3]) {
+    auto q = p.detach().to(at::kDouble);
+    auto mn = std::get<0>(q.min(0)).cpu(), mx = std::get<0>(q.max(0)).cpu();
+    for (int k = 0; k < 3; ++k) {
+        lo[k] = mn[k].item<double>();
+        hi[k] = mx[k].item<double>();
+    }
+}
+
+/// Reference points sorted by grid cell: sorted [R, 3], perm [R] (original index of each),
+/// cell_start [cells + 1]. ATen only (any device, no host synchronisation).
+struct GridIndex {
+    at::Tensor sorted, perm, cell_start;
+};
+
+template <typename T>
+GridIndex build_grid(const at::Tensor& ref, const kernels::NnGrid<T>& g) {
+    at::NoGradGuard ng;
+    at::Tensor r = ref.detach().to(c10::CppTypeToScalarType<T>::value).contiguous();
+    auto lo = at::tensor(std::vector<T>{g.lo[0], g.lo[1], g.lo[2]}, r.options().device(at::kCPU)).to(r.device());
+    auto f = at::nan_to_num((r - lo) * g.inv_h, 0.0);  // the kernel's (v − lo)·inv_h, in T
+    at::Tensor key = at::zeros({r.size(0)}, r.options().dtype(at::kLong));
+    for (int k = 2; k >= 0; --k)
+        key = key * g.dims[k] + f.select(1, k).floor().clamp(0, g.dims[k] - 1).to(at::kLong);
+    auto [skey, perm] = at::sort(key, /*stable=*/true, 0, false);
+    const int64_t cells = int64_t(g.dims[0]) * g.dims[1] * g.dims[2];
+    GridIndex gi;
+    gi.perm = perm.contiguous();
+    gi.sorted = r.index_select(0, gi.perm).contiguous();
+    gi.cell_start = at::searchsorted(skey.contiguous(), at::arange(cells + 1, skey.options())).contiguous();
+    return gi;
+}
+
+template <typename T>
+at::Tensor query_grid(const at::Tensor& queries, const GridIndex& gi, const kernels::NnGrid<T>& g) {
+    at::NoGradGuard ng;
+    at::Tensor q = queries.detach().to(gi.sorted.device(), c10::CppTypeToScalarType<T>::value).contiguous();
+    at::Tensor out = at::empty({q.size(0)}, q.options().dtype(at::kLong));
+    const int64_t Q = q.size(0), R = gi.sorted.size(0);
+    if (Q == 0) return out;
+    const T* qp = q.data_ptr<T>();
+    const T* sp = gi.sorted.template data_ptr<T>();
+    const int64_t* pp = gi.perm.data_ptr<int64_t>();
+    const int64_t* cp = gi.cell_start.data_ptr<int64_t>();
+    int64_t* op = out.data_ptr<int64_t>();
+#ifdef MASH_WITH_CUDA
+    if (q.is_cuda()) {
+        const c10::cuda::CUDAGuard guard(q.device());
+        kernels::nearest_grid_cuda<T>(qp, Q, sp, pp, cp, R, g, op, c10::cuda::getCurrentCUDAStream().stream());
+        return out;
+    }
+#endif
+    TORCH_CHECK(q.device().is_cpu(), "nearest (grid): no kernel for device ", q.device());
+    at::parallel_for(0, Q, 256, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) op[i] = kernels::nn_grid_query<T>(qp[3 * i], qp[3 * i + 1], qp[3 * i + 2], sp, pp, cp, R, g);
+    });
+    return out;
+}
+
 }  // namespace
 
 at::Tensor nearest_on_device(const at::Tensor& queries, const at::Tensor& ref);  // below
 
 struct KdTree::Impl {
-    at::Tensor points;  // contiguous CPU copy
+    at::Tensor points;  // contiguous copy (its device)
     std::variant<std::monostate, Cloud<float>, Cloud<double>> cloud;
     std::unique_ptr<Tree<float>> tf;
     std::unique_ptr<Tree<double>> td;
+    // CUDA: the grid over the points' bounding box, and the points sorted into it.
+    bool grid = false;
+    kernels::NnGrid<float> gf;
+    kernels::NnGrid<double> gd;
+    GridIndex own;
 };
 
 KdTree::KdTree(const at::Tensor& points) : impl_(std::make_unique<Impl>()) {
     check_points(points, "points");
     TORCH_CHECK(points.size(0) > 0, "KdTree: empty point set");
     impl_->points = points.detach().contiguous();
+#ifdef MASH_WITH_CUDA
+    if (impl_->points.is_cuda()) {  // the exact grid search (one host synchronisation, here)
+        if (impl_->points.scalar_type() != at::kDouble) impl_->points = impl_->points.to(at::kFloat);
+        double lo[3], hi[3];
+        bounding_box(impl_->points, lo, hi);
+        impl_->grid = true;
+        if (impl_->points.scalar_type() == at::kDouble) {
+            impl_->gd = make_grid<double>(lo, hi, impl_->points.size(0));
+            impl_->own = build_grid<double>(impl_->points, impl_->gd);
+        } else {
+            impl_->gf = make_grid<float>(lo, hi, impl_->points.size(0));
+            impl_->own = build_grid<float>(impl_->points, impl_->gf);
+        }
+        return;
+    }
+#endif
     if (!impl_->points.device().is_cpu()) return;  // brute force on other devices
     const nanoflann::KDTreeSingleIndexAdaptorParams params(16);
     if (impl_->points.scalar_type() == at::kDouble) {
@@ -101,6 +203,10 @@ int64_t KdTree::size() const { return impl_->points.size(0); }
 
 at::Tensor KdTree::nearest(const at::Tensor& queries) const {
     check_points(queries, "queries");
+    if (impl_->grid) {
+        if (impl_->points.scalar_type() == at::kDouble) return query_grid<double>(queries, impl_->own, impl_->gd);
+        return query_grid<float>(queries, impl_->own, impl_->gf);
+    }
     if (!impl_->points.device().is_cpu()) return nearest_on_device(queries, impl_->points);
     auto out = at::empty({queries.size(0)}, at::TensorOptions().dtype(at::kLong));
     if (impl_->td) {
@@ -111,6 +217,31 @@ at::Tensor KdTree::nearest(const at::Tensor& queries) const {
         query_all<float>(*impl_->tf, q.data_ptr<float>(), q.size(0), out.data_ptr<int64_t>());
     }
     return out.to(queries.device());
+}
+
+at::Tensor KdTree::nearest_in(const at::Tensor& others) const {
+    check_points(others, "others");
+    TORCH_CHECK(others.size(0) > 0, "KdTree::nearest_in: empty point set");
+    if (impl_->grid) {
+        if (impl_->points.scalar_type() == at::kDouble)
+            return query_grid<double>(impl_->points, build_grid<double>(others, impl_->gd), impl_->gd);
+        return query_grid<float>(impl_->points, build_grid<float>(others, impl_->gf), impl_->gf);
+    }
+    return nearest_indices(impl_->points.to(others.scalar_type()), others);
+}
+
+at::Tensor nearest_indices_grid(const at::Tensor& queries, const at::Tensor& ref, const at::Tensor& box) {
+    check_points(queries, "queries");
+    check_points(ref, "ref");
+    TORCH_CHECK(ref.size(0) > 0, "nearest_indices_grid: empty reference set");
+    double lo[3], hi[3];
+    bounding_box(box.defined() ? box : ref, lo, hi);
+    if (ref.scalar_type() == at::kDouble) {
+        const auto g = make_grid<double>(lo, hi, ref.size(0));
+        return query_grid<double>(queries, build_grid<double>(ref, g), g);
+    }
+    const auto g = make_grid<float>(lo, hi, ref.size(0));
+    return query_grid<float>(queries, build_grid<float>(ref, g), g);
 }
 
 at::Tensor nearest_indices(const at::Tensor& queries, const at::Tensor& ref) {

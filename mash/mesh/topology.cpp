@@ -259,7 +259,8 @@ int64_t make_manifold(TriangleMesh& m) {
 }
 
 int64_t fill_holes(TriangleMesh& m) {
-    // Directed boundary half-edges: u→v in a triangle with no v→u anywhere.
+    // Boundary half-edges: u→v used by exactly one triangle, and no v→u anywhere (an edge two
+    // triangles share in the same direction is an orientation defect, not a hole).
     std::unordered_map<uint64_t, int> directed;
     auto dkey = [](int64_t u, int64_t v) { return (uint64_t(u) << 32) | uint64_t(v); };
     for (int64_t f = 0; f < m.num_triangles(); ++f)
@@ -267,7 +268,7 @@ int64_t fill_holes(TriangleMesh& m) {
     std::unordered_map<int64_t, std::vector<int64_t>> next;  // boundary successor(s) of a vertex
     for (const auto& [key, n] : directed) {
         const int64_t u = int64_t(key >> 32), v = int64_t(key & 0xffffffffu);
-        if (!directed.count(dkey(v, u))) next[u].push_back(v);
+        if (n == 1 && !directed.count(dkey(v, u))) next[u].push_back(v);
     }
     int64_t loops = 0;
     while (!next.empty()) {
