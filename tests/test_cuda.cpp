@@ -210,7 +210,7 @@ TEST_CASE("cuda: mash fit --device cuda of the bundled bunny reaches the CPU fit
                            << " s (L1-CD " << gpu.fit.metrics.l1_cd << ")");
 }
 
-TEST_CASE("cuda: the grid search kernel gives the CPU twin's indices; a KdTree on the GPU is exact", "[cuda][nn]") {
+TEST_CASE("cuda: the grid search kernel gives the CPU twin's indices, a KdTree on the GPU is exact", "[cuda][nn]") {
     MASH_REQUIRE_CUDA_DEVICE();
     auto gen = mash::test::make_gen(9);
     for (auto dtype : {at::kFloat, at::kDouble}) {

@@ -96,7 +96,7 @@ TEST_CASE("dataset: shard from flag, Slurm and Kubernetes environments", "[datas
     CHECK(manifest_name(Shard{1, 6, "flag"}) == "manifest.shard-1-of-6.jsonl");
 }
 
-TEST_CASE("dataset: manifest lines round trip; a torn line is ignored", "[dataset]") {
+TEST_CASE("dataset: manifest lines round trip, a torn line is ignored", "[dataset]") {
     const std::string path = mash::test::temp_dir() + "/manifest_test.jsonl";
     fs::remove(path);
     ManifestLine a{"x1", "chair", "/d/x1.obj", "ok", 12.5, 300, 0.0017, "", {-1, -2, -3, 1, 2, 3.5}};

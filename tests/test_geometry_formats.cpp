@@ -220,7 +220,7 @@ TEST_CASE("glTF: broken files are one-line IoErrors naming the problem", "[io][g
     CHECK_THROWS_WITH(read_gltf(write("huge.gltf", huge)), Catch::Contains("without a bufferView declares 1073741824 elements"));
 }
 
-TEST_CASE("PLY reader: ascii and both binary byte orders agree; bad faces are errors", "[io][formats]") {
+TEST_CASE("PLY reader: ascii and both binary byte orders agree, bad faces are errors", "[io][formats]") {
     const std::string head = "element vertex 4\nproperty float x\nproperty float y\nproperty float z\nproperty uchar red\n"
                              "element face 1\nproperty list uchar int vertex_indices\nelement extra 1\nproperty list uchar uchar junk\nend_header\n";
     auto a = parse_ply(bytes_of("ply\nformat ascii 1.0\ncomment c\n" + head + "0 0 0 255\n1 0 0 0\n1 1 0 0\n0 1 0 0\n4 0 1 2 3\n2 7 7\n"), "a.ply");

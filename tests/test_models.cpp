@@ -236,7 +236,7 @@ TEST_CASE("denoiser: fused attention (SDPA) gives the softmax(QK^T)V result, val
     CHECK(worst < 1e-4 * scale);
 }
 
-TEST_CASE("train.precision bf16: autocast steps track the fp32 steps; weights stay fp32", "[models][train]") {
+TEST_CASE("train.precision bf16: autocast steps track the fp32 steps, weights stay fp32", "[models][train]") {
     MashSet s = synthetic_set(4, 8, 21);
     TrainConfig c = tiny_config();
     c.cond_dropout = 0;
@@ -282,7 +282,7 @@ TEST_CASE("EDM preconditioning limits and schedule", "[models][edm]") {
     CHECK(std::is_sorted(sig.rbegin(), sig.rend()));
 }
 
-TEST_CASE("samplers integrate known fields exactly; frozen rows stay bit-exact", "[models][sampler]") {
+TEST_CASE("samplers integrate known fields exactly, frozen rows stay bit-exact", "[models][sampler]") {
     auto gen = test::make_gen(2);
     at::Tensor x0 = at::randn({2, 5, 3}, gen, at::kDouble), a = at::randn({2, 5, 3}, gen, at::kDouble),
                b = at::randn({2, 5, 3}, gen, at::kDouble);
@@ -445,7 +445,7 @@ TEST_CASE("cuda: two training steps on the GPU give the CPU losses to 1e-4", "[m
     }
 }
 
-TEST_CASE("checkpoint resume reproduces the next step exactly; corrupt checkpoints fail clearly", "[models][train]") {
+TEST_CASE("checkpoint resume reproduces the next step exactly, corrupt checkpoints fail clearly", "[models][train]") {
     MashSet s = synthetic_set(4, 12, 12);
     TrainConfig c = tiny_config();
     auto dir = test::temp_dir();

@@ -27,7 +27,7 @@ void mesh_dipoles(const mesh::TriangleMesh& m, std::vector<double>& p, std::vect
 }
 }  // namespace
 
-TEST_CASE("winding: treecode matches the exact sum; 1 inside and 0 outside a closed surface", "[winding]") {
+TEST_CASE("winding: treecode matches the exact sum, 1 inside and 0 outside a closed surface", "[winding]") {
     auto m = mesh::nested_spheres(0.5, 0.3, 0.05, 48, 64);  // a hollow ball: 1 in the shell, 0 in the hollow
     std::vector<double> p, mu;
     mesh_dipoles(m, p, mu);
