@@ -215,9 +215,7 @@ TEST_CASE("cuda: the grid search kernel gives the CPU twin's indices, a KdTree o
     auto gen = mash::test::make_gen(9);
     for (auto dtype : {at::kFloat, at::kDouble}) {
         auto o = at::TensorOptions().dtype(dtype);
-        auto dir = at::randn({100000, 3}, gen, o);
-        auto gt = dir / dir.norm(2, 1, true) * 0.4 + at::randn({100000, 3}, gen, o) * 0.002;
-        gt.narrow(0, 500, 30).copy_(gt.narrow(0, 499, 1).expand({30, 3}));
+        auto gt = mash::test::noisy_sphere_shell(gen, 100000, dtype);
         auto samples = at::cat({gt.narrow(0, 0, 150000 / 2) + at::randn({75000, 3}, gen, o) * 0.01,
                                 at::randn({1000, 3}, gen, o) * 3.0, gt.narrow(0, 490, 40)});
         auto cpu = mash::losses::nearest_indices_grid(samples, gt);

@@ -77,9 +77,7 @@ TEST_CASE("nearest: the grid search (CUDA kernel's CPU twin) returns brute force
         // A surface-like reference set (a noisy sphere shell), queries near it, far outside the
         // box (the ring cap's full scan) and exactly on reference points; duplicated references
         // for the first-index tie rule.
-        auto dir = at::randn({20000, 3}, gen, o);
-        auto ref = dir / dir.norm(2, 1, true) * 0.4 + at::randn({20000, 3}, gen, o) * 0.002;
-        ref.narrow(0, 500, 30).copy_(ref.narrow(0, 499, 1).expand({30, 3}));
+        auto ref = mash::test::noisy_sphere_shell(gen, 20000, dtype);
         auto q = at::cat({ref.narrow(0, 0, 3000) + at::randn({3000, 3}, gen, o) * 0.01,
                           at::randn({300, 3}, gen, o) * 3.0, ref.narrow(0, 490, 40), at::rand({500, 3}, gen, o) - 0.5});
         auto want = losses::nearest_indices_brute(q, ref);

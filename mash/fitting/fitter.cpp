@@ -153,8 +153,8 @@ FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOpt
             auto td = std::chrono::steady_clock::now();
             auto loss = st.w_fit * l_fit + st.w_cov * l_cov + st.w_bc * l_bc;
             // The one host synchronisation of a step: the loss (divergence check, patience rule)
-            // and the progress scalars, read together.
-            // The finiteness of the parameters after the previous step's update rides along.
+            // and the progress scalars, read together; the finiteness of the parameters after the
+            // previous step's update rides along.
             double sc[6];
             {
                 at::NoGradGuard ng;

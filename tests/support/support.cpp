@@ -57,6 +57,14 @@ GradcheckResult gradcheck(const std::function<at::Tensor(const std::vector<at::T
     return res;
 }
 
+at::Tensor noisy_sphere_shell(at::Generator& gen, int64_t n, at::ScalarType dtype) {
+    auto o = at::TensorOptions().dtype(dtype);
+    auto dir = at::randn({n, 3}, gen, o);
+    auto p = dir / dir.norm(2, 1, true) * 0.4 + at::randn({n, 3}, gen, o) * 0.002;
+    p.narrow(0, 500, 30).copy_(p.narrow(0, 499, 1).expand({30, 3}));
+    return p;
+}
+
 at::Generator make_gen(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
 
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {

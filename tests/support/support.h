@@ -25,6 +25,10 @@ GradcheckResult gradcheck(const std::function<at::Tensor(const std::vector<at::T
                           std::vector<at::Tensor> inputs, int64_t max_elems = 400, double eps = 1e-6,
                           double atol = 1e-5, double rtol = 1e-3);
 
+/// n points of a noisy sphere shell (radius 0.4, noise 0.002), a surface-like set for the
+/// nearest-neighbour tests; points 500..529 are exact copies of point 499 (the tie rule).
+at::Tensor noisy_sphere_shell(at::Generator& gen, int64_t n, at::ScalarType dtype);
+
 /// A seeded CPU generator.
 at::Generator make_gen(uint64_t seed);
 
