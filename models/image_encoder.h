@@ -24,7 +24,7 @@ struct EncoderInfo {
     std::array<double, 3> mean{}, std{};
 };
 
-/// Image file (PNG/JPG/…, via Open3D) → float32 [H, W, 3] in [0, 1], alpha composited onto white.
+/// Image file (PNG/JPG/…, via Open3D; builds without Open3D throw ConfigError) → float32 [H, W, 3] in [0, 1], alpha composited onto white.
 /// Throws IoError naming the file.
 at::Tensor load_image_rgb(const std::string& path);
 /// [H, W, 3] or [H, W, 4] (RGBA, alpha composited onto white) in [0, 1] → [3, S, S] normalized.

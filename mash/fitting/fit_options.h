@@ -24,7 +24,7 @@ struct FitOptions {
     // benchmark shapes at a quarter of the nearest-neighbour cost.
     int64_t num_gt_points = 100000;  ///< surface samples of a mesh; clouds above this are FPS-reduced
     double surface_dist = 1e-3;      ///< initial anchor offset along the normal (paper-era 1e-3)
-    int64_t normal_knn = 30;         ///< neighbours for PCA normals of point clouds (Open3D)
+    int64_t normal_knn = 30;         ///< neighbours for PCA normals of point clouds (init.h estimate_normals)
 
     // Optimizer: AdamW (β = 0.9, 0.999; ε = 1e-8).
     double lr = 2e-3;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Input preparation and initialization for fitting (spec §7–8). Torch-free; Open3D inside.
+// Input preparation and initialization for fitting (spec §7–8). No Open3D.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -5,7 +5,8 @@
 //   Read meshes:       .obj .off .ply (with faces) .stl .glb .gltf — the surface is sampled
 //                      uniformly by area (deterministic for a given seed).
 //   Every reader is ours: OBJ (here), OFF / PLY / STL / XYZ / XYZN / PTS / PCD (point_formats.h),
-//   glTF / GLB scenes with node transforms and Draco (gltf.h). Writing goes through Open3D.
+//   glTF / GLB scenes with node transforms and Draco (gltf.h). Point clouds are written by our own
+//   writers (point_formats.h serialize_points); no Open3D.
 //   Write point clouds: .ply (binary) .pcd .xyz .pts .npy ([P,3] float64) — atomically.
 #pragma once
 #include <cstdint>
