@@ -25,7 +25,6 @@
 #include "scripts/commands.h"
 
 namespace mash::cli {
-#ifndef MASH_WITHOUT_OPEN3D
 namespace fs = std::filesystem;
 namespace {
 
@@ -89,6 +88,7 @@ std::vector<double> parse_taus(const std::string& s) {
 
 }  // namespace
 
+#ifndef MASH_WITHOUT_OPEN3D
 int run_mesh(const MeshArgs& a) {
     apply_global_flags(a.global);
     const std::string e = io::lower_extension(a.output);
@@ -150,6 +150,12 @@ int run_mesh(const MeshArgs& a) {
                  es.non_manifold, secs);
     return 0;
 }
+#else  // MASH_WITH_OPEN3D=OFF: no orientation reference or screened Poisson
+int run_mesh(const MeshArgs&) {
+    throw ConfigError("mash mesh: not in this build (configured with MASH_WITH_OPEN3D=OFF: no screened Poisson; expected a "
+                      "build with Open3D, e.g. scripts/build.sh)");
+}
+#endif
 
 int run_shape(const ShapeArgs& a) {
     apply_global_flags(a.global);
@@ -282,16 +288,4 @@ int run_render(const RenderArgs& a) {
     return 0;
 }
 
-#else  // MASH_WITH_OPEN3D=OFF: no screened Poisson, no Open3D mesh IO
-namespace {
-[[noreturn]] void not_built(const char* cmd) {
-    throw ConfigError(std::string("mash ") + cmd + ": not in this build (configured with MASH_WITH_OPEN3D=OFF; expected a build "
-                      "with Open3D, e.g. scripts/build.sh)");
-}
-}  // namespace
-int run_mesh(const MeshArgs&) { not_built("mesh"); }
-int run_shape(const ShapeArgs&) { not_built("shape"); }
-int run_eval(const EvalArgs&) { not_built("eval"); }
-int run_render(const RenderArgs&) { not_built("render"); }
-#endif
 }  // namespace mash::cli

@@ -4,7 +4,9 @@
 #include <catch2/catch.hpp>
 #ifndef MASH_WITHOUT_OPEN3D
 #include <open3d/geometry/PointCloud.h>
+#include <open3d/geometry/TriangleMesh.h>
 #include <open3d/io/PointCloudIO.h>
+#include <open3d/io/TriangleMeshIO.h>
 #endif
 
 #include <array>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "mash/core/errors.h"
+#include "mash/core/files.h"
 #include "mash/io/geometry_io.h"
 #include "mash/io/gltf.h"
 #include "mash/io/point_formats.h"
@@ -156,6 +159,43 @@ TEST_CASE("point clouds written by save_points read back through our readers", "
     std::string rec = pack(std::vector<int16_t>{-5}) + pack(std::vector<double>{1.5, -2.5, 3.25});
     auto g = parse_pcd(bytes_of(hdr + rec), "f64.pcd");
     CHECK(g.vertices == std::vector<double>{1.5, -2.5, 3.25});
+}
+
+TEST_CASE("meshes written by serialize_mesh read back through our readers (and Open3D's)", "[io][formats]") {
+    // A tetrahedron with coordinates that need all 17 digits.
+    const std::vector<double> v = {0.1, 0, 0, 1, 1.0 / 3.0, 0, 0, 1, 0, 0.25, 0.25, 1};
+    const std::vector<int64_t> t = {0, 2, 1, 0, 1, 3, 0, 3, 2, 1, 2, 3};
+    for (const std::string ext : {".ply", ".obj", ".off", ".stl"}) {
+        INFO(ext);
+        const std::string path = mash::test::temp_dir() + "/tet" + ext;
+        io::write_file_atomic(path, serialize_mesh(ext, v, t));
+        std::vector<double> rv;
+        std::vector<int64_t> rt;
+        io::read_mesh(path, rv, rt);
+        REQUIRE(rt.size() == t.size());
+        for (size_t f = 0; f < t.size(); ++f)  // corner by corner (STL does not share vertices)
+            for (int d = 0; d < 3; ++d) {
+                const double want = v[3 * size_t(t[f]) + size_t(d)], got = rv[3 * size_t(rt[f]) + size_t(d)];
+                if (ext == ".stl") CHECK(got == Approx(want).epsilon(1e-7));
+                else CHECK(got == want);
+            }
+        if (ext != ".stl") CHECK(rv.size() == v.size());
+#ifndef MASH_WITHOUT_OPEN3D
+        open3d::geometry::TriangleMesh o3;
+        REQUIRE(open3d::io::ReadTriangleMesh(path, o3));
+        CHECK(o3.triangles_.size() == 4);
+        if (ext == ".ply") {  // area-weighted unit vertex normals, pointing out of the tetrahedron
+            REQUIRE(o3.vertex_normals_.size() == 4);
+            const Eigen::Vector3d c((0.1 + 1 + 0 + 0.25) / 4, (0 + 1.0 / 3.0 + 1 + 0.25) / 4, 0.25);  // centroid
+            for (size_t i = 0; i < 4; ++i) {
+                CHECK(o3.vertex_normals_[i].norm() == Approx(1.0));
+                CHECK(o3.vertex_normals_[i].dot(o3.vertices_[i] - c) > 0);
+            }
+        }
+#endif
+    }
+    CHECK_THROWS_AS(serialize_mesh(".ply", v, {0, 1, 4}), IoError);
+    CHECK_THROWS_AS(serialize_mesh(".glb", v, t), IoError);
 }
 
 namespace {

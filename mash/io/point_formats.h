@@ -46,4 +46,11 @@ RawGeometry parse_stl(const std::vector<uint8_t>& bytes, const std::string& path
 std::vector<uint8_t> serialize_points(const std::string& ext, const std::vector<double>& points,
                                       const std::vector<double>& normals);
 
+/// The bytes of a triangle mesh file for `ext`: ".ply" binary little-endian (float64 x y z, area-
+/// weighted unit vertex normals nx ny nz, faces as uchar-count int32 lists), ".obj" (v, vn, f a//a
+/// b//b c//c; 17 significant digits), ".off" (17 digits), ".stl" binary (float32, facet normals).
+/// vertices [V*3], triangles [F*3] with indices < V < 2^31. Throws IoError for another extension.
+std::vector<uint8_t> serialize_mesh(const std::string& ext, const std::vector<double>& vertices,
+                                    const std::vector<int64_t>& triangles);
+
 }  // namespace mash::io::formats

@@ -51,38 +51,6 @@ std::vector<double> as_vector(const at::Tensor& t) {
 }
 }  // namespace
 
-OrientedSamples patch_samples(const MashParams& params, int64_t P, int64_t T) {
-    params.validate("patch_samples");
-    if (P < 3 || T < 2) throw InputError("patch_samples: need at least a 3x2 grid");
-    Mash m = make_mash(params, {}, kF64);
-    at::NoGradGuard ng;
-    auto g = m->grid_points(P, T, true);  // [A, P, T, 3]
-    const int64_t A = g.size(0);
-    // Central differences: φ is periodic; θ one-sided at the ends.
-    auto dphi = g.roll(-1, 1) - g.roll(1, 1);
-    auto dth = at::cat({g.narrow(2, 1, 1) - g.narrow(2, 0, 1), g.narrow(2, 2, T - 2) - g.narrow(2, 0, T - 2),
-                        g.narrow(2, T - 1, 1) - g.narrow(2, T - 2, 1)},
-                       2);
-    auto n = at::linalg_cross(dth, dphi, -1);
-    auto norm = n.norm(2, -1, true);
-    n = at::where(norm > 1e-20, n / norm.clamp_min(1e-300), at::zeros_like(n));
-    OrientedSamples s;
-    s.grid_phi = P;
-    s.grid_theta = T;
-    s.points = as_vector(g.reshape({-1, 3}));
-    s.normals = as_vector(n.reshape({-1, 3}));
-    s.anchor.resize(A * P * T);
-    s.fraction.resize(A * P * T);
-    for (int64_t a = 0; a < A; ++a)
-        for (int64_t p = 0; p < P; ++p)
-            for (int64_t q = 0; q < T; ++q) {
-                const int64_t i = (a * P + p) * T + q;
-                s.anchor[i] = a;
-                s.fraction[i] = double(q + 1) / double(T);
-            }
-    return s;
-}
-
 namespace {
 /// Reference orientation for every sample: an FPS subset oriented with Open3D's consistent
 /// tangent-plane propagation, transferred to each sample from its nearest subset point.
@@ -400,57 +368,6 @@ std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points
         out.insert(out.end(), {v.x(), v.y(), v.z()});
     }
     return out;
-}
-
-void save_mesh(const std::string& path, const TriangleMesh& m) {
-    quiet();
-    open3d::geometry::TriangleMesh mesh;
-    for (size_t i = 0; i + 2 < m.vertices.size(); i += 3) mesh.vertices_.emplace_back(m.vertices[i], m.vertices[i + 1], m.vertices[i + 2]);
-    for (size_t i = 0; i + 2 < m.triangles.size(); i += 3)
-        mesh.triangles_.emplace_back(int(m.triangles[i]), int(m.triangles[i + 1]), int(m.triangles[i + 2]));
-    mesh.ComputeVertexNormals();
-    io::write_atomically(path, "mesh (supported: .ply .obj .off .stl)",
-                         [&](const std::string& tmp) { return open3d::io::WriteTriangleMesh(tmp, mesh); });
-}
-
-TriangleMesh load_mesh(const std::string& path) {
-    TriangleMesh out;
-    io::read_mesh(path, out.vertices, out.triangles);
-    return out;
-}
-
-double mesh_volume(const TriangleMesh& m) {
-    double v = 0;
-    for (size_t f = 0; f + 2 < m.triangles.size(); f += 3) {
-        const double* a = &m.vertices[3 * m.triangles[f]];
-        const double* b = &m.vertices[3 * m.triangles[f + 1]];
-        const double* c = &m.vertices[3 * m.triangles[f + 2]];
-        v += (a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0]) + a[2] * (b[0] * c[1] - b[1] * c[0])) / 6.0;
-    }
-    return v;
-}
-
-double mesh_area(const TriangleMesh& m) {
-    double s = 0;
-    for (size_t f = 0; f + 2 < m.triangles.size(); f += 3) {
-        Eigen::Vector3d a(&m.vertices[3 * m.triangles[f]]), b(&m.vertices[3 * m.triangles[f + 1]]),
-            c(&m.vertices[3 * m.triangles[f + 2]]);
-        s += 0.5 * (b - a).cross(c - a).norm();
-    }
-    return s;
-}
-
-bool is_closed(const TriangleMesh& m) {
-    std::map<std::pair<int64_t, int64_t>, int> edges;
-    for (size_t f = 0; f + 2 < m.triangles.size(); f += 3)
-        for (int e = 0; e < 3; ++e) {
-            int64_t u = m.triangles[f + e], v = m.triangles[f + (e + 1) % 3];
-            edges[{std::min(u, v), std::max(u, v)}]++;
-        }
-    if (edges.empty()) return false;
-    for (const auto& [e, c] : edges)
-        if (c < 2 || c % 2 != 0) return false;  // a boundary (or odd, open) edge
-    return true;
 }
 
 }  // namespace mash::mesh

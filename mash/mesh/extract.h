@@ -81,9 +81,9 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
 std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points, int64_t knn = 30,
                                                OrientMethod method = OrientMethod::winding);
 
-/// Writes a mesh atomically (.ply .obj .off .stl via Open3D).
+/// Writes a mesh atomically (.ply .obj .off .stl; our own writers, io::formats::serialize_mesh).
 void save_mesh(const std::string& path, const TriangleMesh& mesh);
-/// Reads a mesh (vertices + triangles) through Open3D; throws IoError.
+/// Reads a mesh (vertices + triangles) with our own readers (io::read_mesh); throws IoError.
 TriangleMesh load_mesh(const std::string& path);
 
 /// Volume (divergence theorem; meaningful for closed, consistently oriented meshes) and area.
