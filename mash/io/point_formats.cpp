@@ -654,16 +654,21 @@ RawGeometry parse_stl(const std::vector<uint8_t>& bytes, const std::string& path
     return g;
 }
 
+namespace {
+/// Appends the raw bytes of a little-endian host's values (x86 / ARM).
+void append_bytes(std::vector<uint8_t>& out, const void* p, size_t bytes) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    out.insert(out.end(), b, b + bytes);
+}
+}  // namespace
+
 std::vector<uint8_t> serialize_points(const std::string& ext, const std::vector<double>& points,
                                       const std::vector<double>& normals) {
     const size_t n = points.size() / 3;
     const bool has_n = !normals.empty() && normals.size() == points.size();
     std::string head;
     std::vector<uint8_t> out;
-    auto append = [&](const void* p, size_t bytes) {
-        const auto* b = static_cast<const uint8_t*>(p);
-        out.insert(out.end(), b, b + bytes);
-    };
+    auto append = [&](const void* p, size_t bytes) { append_bytes(out, p, bytes); };
     if (ext == ".ply") {
         head = "ply\nformat binary_little_endian 1.0\ncomment written by mash\nelement vertex " + std::to_string(n) +
                "\nproperty double x\nproperty double y\nproperty double z\n";
@@ -740,10 +745,7 @@ std::vector<uint8_t> serialize_mesh(const std::string& ext, const std::vector<do
         for (int d = 0; d < 3; ++d) vn[3 * v + size_t(d)] = l > 0 ? vn[3 * v + size_t(d)] / l : 0.0;
     }
     std::vector<uint8_t> out;
-    auto append = [&](const void* p, size_t bytes) {
-        const auto* b = static_cast<const uint8_t*>(p);
-        out.insert(out.end(), b, b + bytes);
-    };
+    auto append = [&](const void* p, size_t bytes) { append_bytes(out, p, bytes); };
     if (ext == ".ply") {
         const std::string head = "ply\nformat binary_little_endian 1.0\ncomment written by mash\nelement vertex " +
                                  std::to_string(V) +

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <limits>
 #include <nanoflann.hpp>
+#include <stdexcept>
+#include <type_traits>
 #include <variant>
 
 #include "mash/core/kdtree.h"
@@ -127,7 +129,7 @@ at::Tensor query_grid(const at::Tensor& queries, const GridIndex& gi, const kern
     const int64_t Q = q.size(0), R = gi.sorted.size(0);
     if (Q == 0) return out;
     const T* qp = q.data_ptr<T>();
-    const T* sp = gi.sorted.template data_ptr<T>();
+    const T* sp = gi.sorted.data_ptr<T>();
     const int64_t* pp = gi.perm.data_ptr<int64_t>();
     const int64_t* cp = gi.cell_start.data_ptr<int64_t>();
     int64_t* op = out.data_ptr<int64_t>();
@@ -154,11 +156,23 @@ struct KdTree::Impl {
     std::variant<std::monostate, Cloud<float>, Cloud<double>> cloud;
     std::unique_ptr<Tree<float>> tf;
     std::unique_ptr<Tree<double>> td;
-    // CUDA: the grid over the points' bounding box, and the points sorted into it.
-    bool grid = false;
-    kernels::NnGrid<float> gf;
-    kernels::NnGrid<double> gd;
+    // CUDA: the grid over the points' bounding box (in the points' dtype), the points sorted into it.
+    std::variant<std::monostate, kernels::NnGrid<float>, kernels::NnGrid<double>> grid;
     GridIndex own;
+    bool has_grid() const { return !std::holds_alternative<std::monostate>(grid); }
+    /// `ref` sorted into this grid; the nearest point of an index for each query.
+    GridIndex rebin(const at::Tensor& ref) const {
+        return std::visit([&](const auto& g) -> GridIndex {
+            if constexpr (std::is_same_v<std::decay_t<decltype(g)>, std::monostate>) throw std::logic_error("KdTree: no grid");
+            else return build_grid(ref, g);
+        }, grid);
+    }
+    at::Tensor query(const at::Tensor& queries, const GridIndex& index) const {
+        return std::visit([&](const auto& g) -> at::Tensor {
+            if constexpr (std::is_same_v<std::decay_t<decltype(g)>, std::monostate>) throw std::logic_error("KdTree: no grid");
+            else return query_grid(queries, index, g);
+        }, grid);
+    }
 };
 
 KdTree::KdTree(const at::Tensor& points) : impl_(std::make_unique<Impl>()) {
@@ -170,14 +184,9 @@ KdTree::KdTree(const at::Tensor& points) : impl_(std::make_unique<Impl>()) {
         if (impl_->points.scalar_type() != at::kDouble) impl_->points = impl_->points.to(at::kFloat);
         double lo[3], hi[3];
         bounding_box(impl_->points, lo, hi);
-        impl_->grid = true;
-        if (impl_->points.scalar_type() == at::kDouble) {
-            impl_->gd = make_grid<double>(lo, hi, impl_->points.size(0));
-            impl_->own = build_grid<double>(impl_->points, impl_->gd);
-        } else {
-            impl_->gf = make_grid<float>(lo, hi, impl_->points.size(0));
-            impl_->own = build_grid<float>(impl_->points, impl_->gf);
-        }
+        if (impl_->points.scalar_type() == at::kDouble) impl_->grid = make_grid<double>(lo, hi, impl_->points.size(0));
+        else impl_->grid = make_grid<float>(lo, hi, impl_->points.size(0));
+        impl_->own = impl_->rebin(impl_->points);
         return;
     }
 #endif
@@ -203,10 +212,7 @@ int64_t KdTree::size() const { return impl_->points.size(0); }
 
 at::Tensor KdTree::nearest(const at::Tensor& queries) const {
     check_points(queries, "queries");
-    if (impl_->grid) {
-        if (impl_->points.scalar_type() == at::kDouble) return query_grid<double>(queries, impl_->own, impl_->gd);
-        return query_grid<float>(queries, impl_->own, impl_->gf);
-    }
+    if (impl_->has_grid()) return impl_->query(queries, impl_->own);
     if (!impl_->points.device().is_cpu()) return nearest_on_device(queries, impl_->points);
     auto out = at::empty({queries.size(0)}, at::TensorOptions().dtype(at::kLong));
     if (impl_->td) {
@@ -222,11 +228,7 @@ at::Tensor KdTree::nearest(const at::Tensor& queries) const {
 at::Tensor KdTree::nearest_in(const at::Tensor& others) const {
     check_points(others, "others");
     TORCH_CHECK(others.size(0) > 0, "KdTree::nearest_in: empty point set");
-    if (impl_->grid) {
-        if (impl_->points.scalar_type() == at::kDouble)
-            return query_grid<double>(impl_->points, build_grid<double>(others, impl_->gd), impl_->gd);
-        return query_grid<float>(impl_->points, build_grid<float>(others, impl_->gf), impl_->gf);
-    }
+    if (impl_->has_grid()) return impl_->query(impl_->points, impl_->rebin(others));
     return nearest_indices(impl_->points.to(others.scalar_type()), others);
 }
 
