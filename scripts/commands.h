@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "mash/mesh/extract.h"
 #include "scripts/common/cli.h"
 
 namespace mash::cli {
@@ -47,6 +48,7 @@ struct MeshArgs {
     std::string input, output;
     int depth = 8;
     double trim = 0.0;
+    double thin_offset = mash::mesh::PoissonOptions{}.thin_offset_voxels;
     bool from_points = false;
     int64_t num_points = 0;
     int64_t grid_phi = 24, grid_theta = 16;

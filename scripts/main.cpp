@@ -58,6 +58,11 @@ int main(int argc, char** argv) {
     c_mesh->add_option("--depth", mesh.depth, "Poisson octree depth")->capture_default_str();
     c_mesh->add_option("--trim", mesh.trim, "Remove vertices below this density quantile (0 keeps it watertight)")
         ->capture_default_str();
+    c_mesh->add_option("--thin-offset", mesh.thin_offset,
+                       "Samples that do not bound a solid (open sheets, thin walls: the winding field is not 1 behind and 0 "
+                       "in front) become slabs of ± this many Poisson voxels: thin closed shells, not capped volumes (0: off)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 8.0));
     c_mesh->add_option("--orient", mesh.orient,
                        "Orientation: winding (global winding-number cue) or graph (the earlier local method)")
         ->capture_default_str();

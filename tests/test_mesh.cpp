@@ -155,3 +155,38 @@ TEST_CASE("render: a known object covers a sane fraction of the image", "[render
     for (size_t i = 0; i < img2.size(); i += 3) fg2 += img2[i] != 255;
     CHECK(fg2 > 8 * 3);
 }
+
+TEST_CASE("mesh: an open band meshes as a thin closed shell around it, not a capped drum", "[mesh]") {
+    // Outward normals on an open cylinder band (radius 0.4, height 0.4): without thickening, Poisson
+    // closes it into a drum (its caps lie up to 0.4 from the band); with it, a slab of ± 1 voxel.
+    std::vector<double> p, n;
+    const int rings = 40, per = 150;
+    for (int i = 0; i < rings; ++i)
+        for (int j = 0; j < per; ++j) {
+            const double a = 2 * M_PI * (j + 0.5 * (i % 2)) / per, z = 0.4 * ((i + 0.5) / rings - 0.5);
+            p.insert(p.end(), {0.4 * std::cos(a), 0.4 * std::sin(a), z});
+            n.insert(n.end(), {std::cos(a), std::sin(a), 0.0});
+        }
+    // Distance of a point from the band (a finite cylinder surface).
+    auto dist = [](const double* v) {
+        const double r = std::hypot(v[0], v[1]), dz = std::max(0.0, std::abs(v[2]) - 0.2);
+        return std::hypot(r - 0.4, dz);
+    };
+    auto farthest = [&](const mesh::TriangleMesh& m) {
+        double d = 0;
+        for (int64_t i = 0; i < m.num_vertices(); ++i) d = std::max(d, dist(&m.vertices[3 * i]));
+        return d;
+    };
+    mesh::PoissonOptions po;
+    po.depth = 7;
+    const double voxel = 1.1 * 0.8 / 128;
+    int64_t doubled = 0;
+    auto thick = mesh::poisson(p, n, po, nullptr, &doubled);
+    CHECK(doubled > int64_t(0.9 * rings * per));
+    CHECK(mesh::is_closed_manifold(thick));
+    CHECK(farthest(thick) < 3 * voxel);
+    po.thin_offset_voxels = 0;
+    auto drum = mesh::poisson(p, n, po, nullptr, &doubled);
+    CHECK(doubled == 0);
+    CHECK(farthest(drum) > 0.2);
+}

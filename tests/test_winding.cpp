@@ -202,3 +202,87 @@ TEST_CASE("procedural: the hard shapes are closed 2-manifolds with the stated co
         CHECK(tree.at(outside) == Approx(0.0).margin(0.01));
     }
 }
+
+namespace {
+/// Samples on a sphere (radius r, centre c) with outward normals; a Fibonacci lattice.
+void sphere_samples(int n, double r, const double* c, std::vector<double>& p, std::vector<double>& nrm) {
+    const double golden = M_PI * (3.0 - std::sqrt(5.0));
+    for (int i = 0; i < n; ++i) {
+        const double z = 1.0 - 2.0 * (i + 0.5) / n, s = std::sqrt(1.0 - z * z), phi = golden * i;
+        const double u[3] = {s * std::cos(phi), s * std::sin(phi), z};
+        for (int d = 0; d < 3; ++d) p.push_back(c[d] + r * u[d]), nrm.push_back(u[d]);
+    }
+}
+/// Samples on an open cylinder band (radius r, height h, axis z), normals outward: an open sheet.
+void band_samples(int rings, int per_ring, double r, double h, std::vector<double>& p, std::vector<double>& nrm) {
+    for (int i = 0; i < rings; ++i)
+        for (int j = 0; j < per_ring; ++j) {
+            const double a = 2 * M_PI * (j + 0.5 * (i % 2)) / per_ring, z = h * ((i + 0.5) / rings - 0.5);
+            p.insert(p.end(), {r * std::cos(a), r * std::sin(a), z});
+            nrm.insert(nrm.end(), {std::cos(a), std::sin(a), 0.0});
+        }
+}
+double fraction(const std::vector<char>& m) {
+    double s = 0;
+    for (char c : m) s += c != 0;
+    return m.empty() ? 0.0 : s / double(m.size());
+}
+}  // namespace
+
+TEST_CASE("winding: thin_mask finds open sheets and misoriented parts, not closed surfaces", "[winding]") {
+    const double c0[3] = {0, 0, 0}, c1[3] = {0.9, 0, 0};
+    std::vector<double> p, n;
+    SECTION("two closed spheres (one tiny, far apart), consistently oriented: nothing") {
+        sphere_samples(6000, 0.4, c0, p, n);
+        sphere_samples(1500, 0.1, c1, p, n);
+        CHECK(fraction(mesh::thin_mask(p, n)) == 0.0);
+    }
+    SECTION("an open cylinder band: (almost) all of it") {
+        band_samples(40, 150, 0.4, 0.4, p, n);
+        CHECK(fraction(mesh::thin_mask(p, n)) > 0.9);
+    }
+    SECTION("a flat open disc: all of it, whichever way it faces") {
+        std::mt19937 rng(3);
+        std::uniform_real_distribution<double> U(-1, 1);
+        while (p.size() < 3 * 4000) {
+            const double x = U(rng), y = U(rng);
+            if (x * x + y * y > 1) continue;
+            p.insert(p.end(), {0.5 * x, 0.5 * y, 0.0});
+            n.insert(n.end(), {0.0, 0.0, -1.0});
+        }
+        CHECK(fraction(mesh::thin_mask(p, n)) > 0.95);
+    }
+    SECTION("a sphere with one cap flipped inward: the cap and its rim, not the rest") {
+        sphere_samples(8000, 0.4, c0, p, n);
+        std::vector<char> cap(p.size() / 3, 0);
+        for (size_t i = 0; i < cap.size(); ++i)
+            if (p[3 * i + 2] > 0.25) {  // z > 0.25: a cap of ≈ 19 % of the samples
+                cap[i] = 1;
+                for (int d = 0; d < 3; ++d) n[3 * i + d] = -n[3 * i + d];
+            }
+        const auto m = mesh::thin_mask(p, n);
+        int64_t in_cap = 0, cap_n = 0, far = 0;
+        for (size_t i = 0; i < cap.size(); ++i) {
+            cap_n += cap[i];
+            in_cap += cap[i] && m[i];
+            far += m[i] && p[3 * i + 2] < -0.1;  // well away from the cap
+        }
+        CHECK(double(in_cap) / double(cap_n) > 0.9);
+        CHECK(far == 0);
+    }
+}
+
+TEST_CASE("winding: thicken_thin doubles the masked samples into a slab, keeps the rest", "[winding]") {
+    std::vector<double> p = {0, 0, 0, 1, 0, 0, 2, 0, 0}, n = {0, 0, 1, 0, 1, 0, 1, 0, 0};
+    const std::vector<char> m = {1, 0, 1};
+    CHECK(mesh::thicken_thin(p, n, m, 0.1) == 2);
+    const std::vector<double> wp = {0, 0, 0.1, 1, 0, 0, 2.1, 0, 0, 0, 0, -0.1, 1.9, 0, 0};
+    const std::vector<double> wn = {0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, -1, -1, 0, 0};
+    REQUIRE(p.size() == wp.size());
+    for (size_t i = 0; i < p.size(); ++i) {
+        CHECK(p[i] == Approx(wp[i]).margin(1e-15));
+        CHECK(n[i] == wn[i]);
+    }
+    std::vector<char> bad = {1};
+    CHECK_THROWS(mesh::thicken_thin(p, n, bad, 0.1));
+}

@@ -66,6 +66,11 @@ int64_t orient(OrientedSamples& samples, const OrientOptions& options = {}, Orie
 struct PoissonOptions {
     int depth = 8;
     double trim_quantile = 0.0;  ///< remove vertices below this density quantile (0 = watertight)
+    /// Samples that do not bound a solid (winding.h::thin_mask: open sheets, walls thinner than the
+    /// samples resolve, parts left inconsistently oriented) are doubled into slabs of ± this many
+    /// Poisson voxels (1.1 × the points' longest side / 2^depth) before Poisson, so that they come
+    /// out as thin closed shells instead of capped volumes or blobs; 0 leaves them as they are.
+    double thin_offset_voxels = 1.0;
 };
 /// Screened Poisson on oriented points. Without trimming the result is cleaned so that it is
 /// watertight and 2-manifold (topology.h: non-manifold edges and vertices split; components that
@@ -73,7 +78,7 @@ struct PoissonOptions {
 /// sheets — removed whole; holes where the surface ran into Poisson's box closed; components whose
 /// orientation contradicts their nesting — inverted or doubled bubbles — and specks removed whole). Throws InputError if fewer than 10 points.
 TriangleMesh poisson(const std::vector<double>& points, const std::vector<double>& normals, const PoissonOptions& o,
-                     std::vector<std::pair<std::string, double>>* stages = nullptr);
+                     std::vector<std::pair<std::string, double>>* stages = nullptr, int64_t* thin_samples = nullptr);
 
 /// PCA normals (Open3D, k nearest) oriented consistently, for the raw-point-cloud SPR baseline:
 /// Open3D's tangent-plane propagation, then (OrientMethod::winding, the default) the winding-number

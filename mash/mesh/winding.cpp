@@ -500,4 +500,122 @@ int64_t orient_cloud_by_winding(const std::vector<double>& points, std::vector<d
     return flipped;
 }
 
+// ---------------------------------------------------------------------------------------------
+std::vector<char> thin_mask(const std::vector<double>& points, const std::vector<double>& normals,
+                             const ThinOptions& o, std::vector<double>* deviation) {
+    const int64_t N = int64_t(points.size() / 3);
+    if (normals.size() != points.size()) throw std::invalid_argument("thin_mask: points and normals differ in length");
+    std::vector<char> mask(size_t(N), 0);
+    if (deviation) deviation->assign(size_t(N), 0.0);
+    std::vector<int64_t> valid;
+    for (int64_t i = 0; i < N; ++i)
+        if (has_normal(&normals[3 * i])) valid.push_back(i);
+    if (valid.size() < 20) return mask;
+    // An even random subset (fixed seed) carries the field and is evaluated.
+    if (int64_t(valid.size()) > o.max_samples) {
+        std::mt19937_64 rng(7);
+        std::shuffle(valid.begin(), valid.end(), rng);
+        valid.resize(size_t(o.max_samples));
+        std::sort(valid.begin(), valid.end());
+    }
+    const int64_t M = int64_t(valid.size());
+    std::vector<double> sp(size_t(3 * M)), sn(size_t(3 * M));
+    for (int64_t k = 0; k < M; ++k) {
+        const double* n = &normals[size_t(3 * valid[size_t(k)])];
+        const double len = std::sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
+        for (int d = 0; d < 3; ++d) {
+            sp[size_t(3 * k + d)] = points[size_t(3 * valid[size_t(k)] + d)];
+            sn[size_t(3 * k + d)] = n[d] / len;
+        }
+    }
+    const auto area = sample_areas(sp);
+    const double eps = regularization_radius(area, o.eps_spacings);
+    const double delta = regularization_radius(area, o.delta_spacings);
+    std::vector<double> mu(sp.size());
+    for (size_t k = 0; k < sp.size(); ++k) mu[k] = area[k / 3] * sn[k];
+    WindingTree tree(sp, mu, eps);
+    std::vector<double> dev(static_cast<size_t>(M));
+    at::parallel_for(0, M, 256, [&](int64_t b, int64_t e) {
+        for (int64_t k = b; k < e; ++k) {
+            const double* p = &sp[size_t(3 * k)];
+            const double* n = &sn[size_t(3 * k)];
+            const double* m = &mu[size_t(3 * k)];
+            auto field = [&](double t) {  // w(p + t·n) without the sample's own dipole
+                const double q[3] = {p[0] + t * n[0], p[1] + t * n[1], p[2] + t * n[2]};
+                return tree.at(q) - kernels::winding_dipole(p[0], p[1], p[2], m[0], m[1], m[2], q[0], q[1], q[2], eps);
+            };
+            dev[size_t(k)] = std::max(std::abs(field(delta)), std::abs(1.0 - field(-delta)));
+        }
+    });
+    const int k = int(std::min<int64_t>(o.smooth_k, M - 1));
+    std::vector<uint32_t> nb;
+    std::vector<double> d2;
+    knn(sp, k, nb, d2);
+    std::vector<double> avg(static_cast<size_t>(M));
+    for (int64_t i = 0; i < M; ++i) {
+        double sum = dev[size_t(i)];
+        for (int j = 0; j < k; ++j) sum += dev[nb[size_t(i) * k + j]];
+        avg[size_t(i)] = sum / double(k + 1);
+    }
+    // Regions: connected parts of the marked evaluated samples over the k-NN edges; small ones
+    // (stray blobs of a patch overlap, crease lines) are left alone.
+    std::vector<char> marked(static_cast<size_t>(M), 0);
+    for (int64_t i = 0; i < M; ++i) marked[size_t(i)] = avg[size_t(i)] > o.threshold;
+    {
+        std::vector<int64_t> parent(static_cast<size_t>(M));
+        std::iota(parent.begin(), parent.end(), 0);
+        auto find = [&](int64_t x) {
+            while (parent[size_t(x)] != x) x = parent[size_t(x)] = parent[size_t(parent[size_t(x)])];
+            return x;
+        };
+        for (int64_t i = 0; i < M; ++i)
+            for (int j = 0; j < k; ++j) {
+                const int64_t t = nb[size_t(i) * k + j];
+                if (marked[size_t(i)] && marked[size_t(t)]) parent[size_t(find(i))] = find(t);
+            }
+        std::vector<int64_t> size(static_cast<size_t>(M), 0);
+        for (int64_t i = 0; i < M; ++i)
+            if (marked[size_t(i)]) ++size[size_t(find(i))];
+        const double min_size = o.min_region * double(M);
+        for (int64_t i = 0; i < M; ++i)
+            if (marked[size_t(i)] && double(size[size_t(find(i))]) < min_size) marked[size_t(i)] = 0;
+    }
+    // Every sample from its nearest evaluated one.
+    Cloud c{sp.data(), size_t(M)};
+    KdTree t(3, c, nanoflann::KDTreeSingleIndexAdaptorParams(16));
+    t.buildIndex();
+    at::parallel_for(0, N, 1024, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) {
+            if (!has_normal(&normals[3 * i])) continue;
+            uint32_t id = 0;
+            double dd = 0;
+            nanoflann::KNNResultSet<double, uint32_t> rs(1);
+            rs.init(&id, &dd);
+            t.findNeighbors(rs, &points[3 * i], nanoflann::SearchParams(32, 0.0, true));
+            mask[size_t(i)] = marked[id];
+            if (deviation) (*deviation)[size_t(i)] = avg[id];
+        }
+    });
+    return mask;
+}
+
+int64_t thicken_thin(std::vector<double>& points, std::vector<double>& normals, const std::vector<char>& mask,
+                       double offset) {
+    const size_t N = points.size() / 3;
+    if (normals.size() != points.size() || mask.size() != N)
+        throw std::invalid_argument("thicken_thin: points, normals and mask differ in length");
+    int64_t doubled = 0;
+    for (size_t i = 0; i < N; ++i) {
+        if (!mask[i]) continue;
+        ++doubled;
+        for (int d = 0; d < 3; ++d) {
+            const double p = points[3 * i + d], n = normals[3 * i + d];
+            points[3 * i + d] = p + offset * n;
+            points.push_back(p - offset * n);
+            normals.push_back(-n);
+        }
+    }
+    return doubled;
+}
+
 }  // namespace mash::mesh

@@ -104,4 +104,32 @@ int64_t refine_by_winding(const std::vector<double>& points, std::vector<double>
 int64_t orient_cloud_by_winding(const std::vector<double>& points, std::vector<double>& normals,
                                 const WindingOrientOptions& o = {});
 
+/// Samples that do not bound a solid: where the field of the oriented samples does not go from 1
+/// behind the surface to 0 in front of it — open sheets (≈ −½ in front, ½ behind), walls thinner
+/// than the samples resolve and parts whose orientation stayed inconsistent (both sides mixed).
+/// Poisson turns these into capped volumes or blobs; thicken_thin gives it a closed slab
+/// instead. Evaluated on at most `max_samples` samples (an even random subset, which also
+/// carries the field), at p ± δn (δ = `delta_spacings` median sample spacings, the sample's own
+/// dipole left out): the deviation max(|w(p + δn)|, |1 − w(p − δn)|) is averaged over each
+/// sample's `smooth_k` nearest evaluated neighbours (single samples are noisy at creases and
+/// rims) and compared with `threshold`; the other samples take the answer of their nearest
+/// evaluated one. Samples with a zero normal are never marked. Optionally returns the averaged
+/// deviation per sample.
+struct ThinOptions {
+    int64_t max_samples = 20000;
+    double delta_spacings = 3.0;
+    double threshold = 0.3;
+    int smooth_k = 48;
+    double min_region = 0.03;   ///< marked regions (k-NN connected) smaller than this fraction of the evaluated samples are dropped
+    double eps_spacings = 1.5;  ///< regularization radius, as WindingOrientOptions
+};
+std::vector<char> thin_mask(const std::vector<double>& points, const std::vector<double>& normals,
+                             const ThinOptions& o = {}, std::vector<double>* deviation = nullptr);
+
+/// A closed surface Poisson can reconstruct from a sheet: every masked sample (p, n) becomes
+/// two, (p + εn, n) and (p − εn, −n) — a slab of thickness 2ε around the sheet, whose sides are
+/// both outsides. Unmasked samples are kept. Returns the number of samples doubled.
+int64_t thicken_thin(std::vector<double>& points, std::vector<double>& normals, const std::vector<char>& mask,
+                       double offset);
+
 }  // namespace mash::mesh
