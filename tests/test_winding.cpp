@@ -286,3 +286,31 @@ TEST_CASE("winding: thicken_thin doubles the masked samples into a slab, keeps t
     std::vector<char> bad = {1};
     CHECK_THROWS(mesh::thicken_thin(p, n, bad, 0.1));
 }
+
+TEST_CASE("topology: remove_thin_specks drops a thin slab beside the surface, not a far one or a thick one", "[winding]") {
+    auto m = mesh::touching_spheres(0.25, 0.02);  // two large spheres centred at x = ±0.26
+    auto add_box = [&](double x0, double y0, double z0, double x1, double y1, double z1) {
+        const int64_t b = m.num_vertices();
+        for (int k = 0; k < 8; ++k) m.vertices.insert(m.vertices.end(), {k & 1 ? x1 : x0, k & 2 ? y1 : y0, k & 4 ? z1 : z0});
+        // Outward-facing quads (two triangles each) of the box with corners k = x + 2y + 4z.
+        const int q[6][4] = {{0, 2, 3, 1}, {4, 5, 7, 6}, {0, 1, 5, 4}, {2, 6, 7, 3}, {0, 4, 6, 2}, {1, 3, 7, 5}};
+        for (const auto& f : q) {
+            m.triangles.insert(m.triangles.end(), {b + f[0], b + f[1], b + f[2]});
+            m.triangles.insert(m.triangles.end(), {b + f[0], b + f[2], b + f[3]});
+        }
+    };
+    add_box(0.21, -0.05, 0.255, 0.31, 0.05, 0.265);  // a thin slab just above the right sphere: removed
+    add_box(0.21, -0.05, 0.8, 0.31, 0.05, 0.81);     // the same slab far away: kept (a thin part of its own)
+    add_box(-0.3, -0.025, 0.26, -0.25, 0.025, 0.31);  // a small thick box beside the left sphere: kept
+    REQUIRE(mesh::is_closed_manifold(m));
+    std::vector<int64_t> comp;
+    REQUIRE(mesh::triangle_components(m, comp) == 5);
+    const int64_t before = m.num_triangles();
+    CHECK(mesh::remove_thin_specks(m, 0.01, 0.012, 0.03) == 1);
+    CHECK(mesh::triangle_components(m, comp) == 4);
+    CHECK(m.num_triangles() == before - 12);
+    double top = -1;  // the removed one is the near slab: nothing left between z = 0.252 and 0.27 at x > 0.2
+    for (int64_t v = 0; v < m.num_vertices(); ++v)
+        if (m.vertices[3 * v] > 0.2 && m.vertices[3 * v + 2] < 0.5) top = std::max(top, m.vertices[3 * v + 2]);
+    CHECK(top < 0.252);
+}

@@ -365,9 +365,9 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
             timer.lap("clean-up: holes");
         }
         remove_inconsistent_components(out);
-        // Stray slabs beside the surface, left by thickened thin parts: < 1 % of the triangles
-        // and thinner than 3 voxels on average.
-        if (doubled > 0) remove_thin_specks(out, 0.01, 3.0 * voxel);
+        // Stray slabs right beside the surface, left by thickened thin parts: < 1 % of the
+        // triangles, thinner than 3 voxels on average, most vertices within 5 voxels of another part.
+        if (doubled > 0) remove_thin_specks(out, 0.01, 3.0 * voxel, 5.0 * voxel);
         timer.lap("clean-up: nesting");
     }
     return out;

@@ -8,6 +8,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "mash/core/kdtree.h"
 #include "mash/mesh/winding.h"
 
 namespace mash::mesh {
@@ -427,7 +428,7 @@ int64_t remove_inconsistent_components(TriangleMesh& m, double min_fraction) {
     return drop_components(m, comp, drop);
 }
 
-int64_t remove_thin_specks(TriangleMesh& m, double max_fraction, double max_thickness) {
+int64_t remove_thin_specks(TriangleMesh& m, double max_fraction, double max_thickness, double max_gap) {
     std::vector<int64_t> comp;
     const int64_t C = triangle_components(m, comp);
     if (C <= 1) return 0;
@@ -444,10 +445,43 @@ int64_t remove_thin_specks(TriangleMesh& m, double max_fraction, double max_thic
         ++count[size_t(comp[size_t(f)])];
     }
     const int64_t largest = int64_t(std::max_element(count.begin(), count.end()) - count.begin());
+    std::vector<char> candidate(size_t(C), 0);
+    bool any = false;
+    for (int64_t c = 0; c < C; ++c) {
+        candidate[size_t(c)] = c != largest && double(count[size_t(c)]) < max_fraction * double(m.num_triangles()) &&
+                               2.0 * std::abs(vol[size_t(c)]) < max_thickness * area[size_t(c)];
+        any = any || candidate[size_t(c)];
+    }
+    if (!any) return 0;
+    // Vertices of each component; the others' vertices (non-candidates) in one KD-tree.
+    std::vector<int64_t> vcomp(size_t(m.num_vertices()), -1);
+    for (int64_t f = 0; f < m.num_triangles(); ++f)
+        for (int k = 0; k < 3; ++k) vcomp[size_t(m.triangles[3 * f + k])] = comp[size_t(f)];
+    std::vector<double> rest;
+    for (int64_t v = 0; v < m.num_vertices(); ++v)
+        if (vcomp[size_t(v)] >= 0 && !candidate[size_t(vcomp[size_t(v)])])
+            rest.insert(rest.end(), &m.vertices[3 * v], &m.vertices[3 * v] + 3);
+    PackedCloud<double> cloud{rest.data(), rest.size() / 3};
+    PackedKdTree<double> tree(3, cloud, nanoflann::KDTreeSingleIndexAdaptorParams(16));
+    tree.buildIndex();
+    std::vector<std::vector<double>> gaps(static_cast<size_t>(C));
+    for (int64_t v = 0; v < m.num_vertices(); ++v) {
+        const int64_t c = vcomp[size_t(v)];
+        if (c < 0 || !candidate[size_t(c)]) continue;
+        uint32_t id = 0;
+        double d2 = 0;
+        nanoflann::KNNResultSet<double, uint32_t> rs(1);
+        rs.init(&id, &d2);
+        tree.findNeighbors(rs, &m.vertices[3 * v], nanoflann::SearchParams(32, 0.0, true));
+        gaps[size_t(c)].push_back(std::sqrt(d2));
+    }
     std::vector<char> drop(size_t(C), 0);
-    for (int64_t c = 0; c < C; ++c)
-        drop[size_t(c)] = c != largest && double(count[size_t(c)]) < max_fraction * double(m.num_triangles()) &&
-                          2.0 * std::abs(vol[size_t(c)]) < max_thickness * area[size_t(c)];
+    for (int64_t c = 0; c < C; ++c) {
+        auto& g = gaps[size_t(c)];
+        if (!candidate[size_t(c)] || g.empty()) continue;
+        std::nth_element(g.begin(), g.begin() + g.size() / 2, g.end());
+        drop[size_t(c)] = g[g.size() / 2] < max_gap;
+    }
     return drop_components(m, comp, drop);
 }
 

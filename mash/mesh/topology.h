@@ -70,11 +70,13 @@ int64_t repair_manifold(TriangleMesh& m, int rounds = 3);
 /// Returns the number of components removed.
 int64_t remove_inconsistent_components(TriangleMesh& m, double min_fraction = 1e-3);
 
-/// Removes small slabs: components with fewer than `max_fraction` of all triangles whose mean
-/// thickness 2|V|/A (volume over area, both sides counted) is below `max_thickness` — the stray
-/// pieces a thickened thin part (thicken_thin) can leave beside the surface. The largest component
-/// is always kept. Returns the number of components removed.
-int64_t remove_thin_specks(TriangleMesh& m, double max_fraction, double max_thickness);
+/// Removes stray slabs: components with fewer than `max_fraction` of all triangles, a mean
+/// thickness 2|V|/A (volume over area, both sides counted) below `max_thickness`, and most of
+/// their vertices (median) within `max_gap` of another component — the pieces a thickened thin
+/// part (thicken_thin) leaves right beside the surface. A small thin part of the shape standing
+/// on its own (a chair's rung) is kept. The largest component is always kept. Returns the
+/// number of components removed.
+int64_t remove_thin_specks(TriangleMesh& m, double max_fraction, double max_thickness, double max_gap);
 
 /// Signed volume of each component (divergence theorem) and its triangle count.
 std::vector<double> component_volumes(const TriangleMesh& m, const std::vector<int64_t>& component, int64_t C);
