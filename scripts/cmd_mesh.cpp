@@ -134,9 +134,10 @@ int run_mesh(const MeshArgs& a) {
     auto m = mesh::poisson(pts, nrm, po, &stages, &thin_samples);
     for (const auto& [stage, secs] : stages) spdlog::debug("mesh: {}: {:.2f}s", stage, secs);
     if (po.thin_offset_voxels > 0)
-        spdlog::info("mesh: {} of {} samples do not bound a solid (open sheets, thin walls; {:.1f} %): thickened to ± {} Poisson voxels", thin_samples,
-                     pts.size() / 3, 100.0 * double(thin_samples) / double(std::max<size_t>(1, pts.size() / 3)),
-                     po.thin_offset_voxels);
+        spdlog::info("mesh: {} of {} samples do not bound a solid (open sheets, thin walls; {:.1f} %): "
+                     "thickened to ± {} Poisson voxels",
+                     thin_samples, pts.size() / 3,
+                     100.0 * double(thin_samples) / double(std::max<size_t>(1, pts.size() / 3)), po.thin_offset_voxels);
     mesh::save_mesh(a.output, m);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::vector<int64_t> comp;

@@ -368,7 +368,7 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
         // Stray slabs right beside the surface, left by thickened thin parts: < 1 % of the
         // triangles, thinner than 3 voxels on average, most vertices within 5 voxels of another part.
         if (doubled > 0) remove_thin_specks(out, 0.01, 3.0 * voxel, 5.0 * voxel);
-        timer.lap("clean-up: nesting");
+        timer.lap("clean-up: nesting, specks");
     }
     return out;
 }
