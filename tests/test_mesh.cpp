@@ -161,12 +161,7 @@ TEST_CASE("mesh: an open band meshes as a thin closed shell around it, not a cap
     // closes it into a drum (its caps lie up to 0.4 from the band); with it, a slab of ± 1 voxel.
     std::vector<double> p, n;
     const int rings = 40, per = 150;
-    for (int i = 0; i < rings; ++i)
-        for (int j = 0; j < per; ++j) {
-            const double a = 2 * M_PI * (j + 0.5 * (i % 2)) / per, z = 0.4 * ((i + 0.5) / rings - 0.5);
-            p.insert(p.end(), {0.4 * std::cos(a), 0.4 * std::sin(a), z});
-            n.insert(n.end(), {std::cos(a), std::sin(a), 0.0});
-        }
+    test::band_samples(rings, per, 0.4, 0.4, p, n);
     // Distance of a point from the band (a finite cylinder surface).
     auto dist = [](const double* v) {
         const double r = std::hypot(v[0], v[1]), dz = std::max(0.0, std::abs(v[2]) - 0.2);

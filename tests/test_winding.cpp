@@ -9,6 +9,7 @@
 #include "mash/mesh/procedural.h"
 #include "mash/mesh/topology.h"
 #include "mash/mesh/winding.h"
+#include "tests/support/support.h"
 
 using namespace mash;
 
@@ -213,15 +214,6 @@ void sphere_samples(int n, double r, const double* c, std::vector<double>& p, st
         for (int d = 0; d < 3; ++d) p.push_back(c[d] + r * u[d]), nrm.push_back(u[d]);
     }
 }
-/// Samples on an open cylinder band (radius r, height h, axis z), normals outward: an open sheet.
-void band_samples(int rings, int per_ring, double r, double h, std::vector<double>& p, std::vector<double>& nrm) {
-    for (int i = 0; i < rings; ++i)
-        for (int j = 0; j < per_ring; ++j) {
-            const double a = 2 * M_PI * (j + 0.5 * (i % 2)) / per_ring, z = h * ((i + 0.5) / rings - 0.5);
-            p.insert(p.end(), {r * std::cos(a), r * std::sin(a), z});
-            nrm.insert(nrm.end(), {std::cos(a), std::sin(a), 0.0});
-        }
-}
 double fraction(const std::vector<char>& m) {
     double s = 0;
     for (char c : m) s += c != 0;
@@ -238,7 +230,7 @@ TEST_CASE("winding: thin_mask finds open sheets and misoriented parts, not close
         CHECK(fraction(mesh::thin_mask(p, n)) == 0.0);
     }
     SECTION("an open cylinder band: (almost) all of it") {
-        band_samples(40, 150, 0.4, 0.4, p, n);
+        test::band_samples(40, 150, 0.4, 0.4, p, n);
         CHECK(fraction(mesh::thin_mask(p, n)) > 0.9);
     }
     SECTION("a flat open disc: all of it, whichever way it faces") {

@@ -22,4 +22,16 @@ template <typename T>
 using PackedKdTree =
     nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<T, PackedCloud<T>>, PackedCloud<T>, 3, uint32_t>;
 
+/// The index of the nearest point of `tree` to q (exact); its squared distance in *d2 if given.
+template <typename T>
+uint32_t nearest_point(const PackedKdTree<T>& tree, const T* q, T* d2 = nullptr) {
+    uint32_t idx = 0;
+    T d = 0;
+    nanoflann::KNNResultSet<T, uint32_t> rs(1);
+    rs.init(&idx, &d);
+    tree.findNeighbors(rs, q, nanoflann::SearchParams(32, 0.0f, false));
+    if (d2) *d2 = d;
+    return idx;
+}
+
 }  // namespace mash

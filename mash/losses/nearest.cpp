@@ -57,14 +57,7 @@ void check_points(const at::Tensor& p, const char* name) {
 template <typename T>
 void query_all(const Tree<T>& tree, const T* q, int64_t nq, int64_t* out) {
     at::parallel_for(0, nq, 2048, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) {
-            uint32_t idx = 0;
-            T d = 0;
-            nanoflann::KNNResultSet<T, uint32_t> rs(1);
-            rs.init(&idx, &d);
-            tree.findNeighbors(rs, q + 3 * i, nanoflann::SearchParams(32, 0.0f, false));
-            out[i] = idx;
-        }
+        for (int64_t i = b; i < e; ++i) out[i] = nearest_point(tree, q + 3 * i);
     });
 }
 

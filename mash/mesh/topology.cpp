@@ -468,11 +468,8 @@ int64_t remove_thin_specks(TriangleMesh& m, double max_fraction, double max_thic
     for (int64_t v = 0; v < m.num_vertices(); ++v) {
         const int64_t c = vcomp[size_t(v)];
         if (c < 0 || !candidate[size_t(c)]) continue;
-        uint32_t id = 0;
         double d2 = 0;
-        nanoflann::KNNResultSet<double, uint32_t> rs(1);
-        rs.init(&id, &d2);
-        tree.findNeighbors(rs, &m.vertices[3 * v], nanoflann::SearchParams(32, 0.0, true));
+        nearest_point(tree, &m.vertices[3 * v], &d2);
         gaps[size_t(c)].push_back(std::sqrt(d2));
     }
     std::vector<char> drop(size_t(C), 0);

@@ -17,6 +17,7 @@
 
 #include "mash/core/kdtree.h"
 #include "mash/kernels/winding_math.h"
+#include "mash/mesh/topology.h"
 
 namespace mash::mesh {
 namespace {
@@ -562,23 +563,18 @@ std::vector<char> thin_mask(const std::vector<double>& points, const std::vector
     std::vector<char> marked(static_cast<size_t>(M), 0);
     for (int64_t i = 0; i < M; ++i) marked[size_t(i)] = avg[size_t(i)] > o.threshold;
     {
-        std::vector<int64_t> parent(static_cast<size_t>(M));
-        std::iota(parent.begin(), parent.end(), 0);
-        auto find = [&](int64_t x) {
-            while (parent[size_t(x)] != x) x = parent[size_t(x)] = parent[size_t(parent[size_t(x)])];
-            return x;
-        };
+        UnionFind uf(M);
         for (int64_t i = 0; i < M; ++i)
             for (int j = 0; j < k; ++j) {
                 const int64_t t = nb[size_t(i) * k + j];
-                if (marked[size_t(i)] && marked[size_t(t)]) parent[size_t(find(i))] = find(t);
+                if (marked[size_t(i)] && marked[size_t(t)]) uf.unite(i, t);
             }
         std::vector<int64_t> size(static_cast<size_t>(M), 0);
         for (int64_t i = 0; i < M; ++i)
-            if (marked[size_t(i)]) ++size[size_t(find(i))];
+            if (marked[size_t(i)]) ++size[size_t(uf.find(i))];
         const double min_size = o.min_region * double(M);
         for (int64_t i = 0; i < M; ++i)
-            if (marked[size_t(i)] && double(size[size_t(find(i))]) < min_size) marked[size_t(i)] = 0;
+            if (marked[size_t(i)] && double(size[size_t(uf.find(i))]) < min_size) marked[size_t(i)] = 0;
     }
     // Every sample from its nearest evaluated one.
     Cloud c{sp.data(), size_t(M)};
@@ -587,11 +583,7 @@ std::vector<char> thin_mask(const std::vector<double>& points, const std::vector
     at::parallel_for(0, N, 1024, [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; ++i) {
             if (!has_normal(&normals[3 * i])) continue;
-            uint32_t id = 0;
-            double dd = 0;
-            nanoflann::KNNResultSet<double, uint32_t> rs(1);
-            rs.init(&id, &dd);
-            t.findNeighbors(rs, &points[3 * i], nanoflann::SearchParams(32, 0.0, true));
+            const uint32_t id = nearest_point(t, &points[3 * i]);
             mask[size_t(i)] = marked[id];
             if (deviation) (*deviation)[size_t(i)] = avg[id];
         }

@@ -89,4 +89,13 @@ std::string temp_dir() {
     return dir;
 }
 
+void band_samples(int rings, int per_ring, double r, double h, std::vector<double>& points, std::vector<double>& normals) {
+    for (int i = 0; i < rings; ++i)
+        for (int j = 0; j < per_ring; ++j) {
+            const double a = 2 * M_PI * (j + 0.5 * (i % 2)) / per_ring, z = h * ((i + 0.5) / rings - 0.5);
+            points.insert(points.end(), {r * std::cos(a), r * std::sin(a), z});
+            normals.insert(normals.end(), {std::cos(a), std::sin(a), 0.0});
+        }
+}
+
 }  // namespace mash::test

@@ -29,6 +29,10 @@ GradcheckResult gradcheck(const std::function<at::Tensor(const std::vector<at::T
 /// nearest-neighbour tests; points 500..529 are exact copies of point 499 (the tie rule).
 at::Tensor noisy_sphere_shell(at::Generator& gen, int64_t n, at::ScalarType dtype);
 
+/// rings × per_ring samples on an open cylinder band (radius r, height h, axis z, centred at the
+/// origin; rings staggered by half a step) with outward normals: an open sheet.
+void band_samples(int rings, int per_ring, double r, double h, std::vector<double>& points, std::vector<double>& normals);
+
 /// A seeded CPU generator.
 at::Generator make_gen(uint64_t seed);
 
