@@ -20,6 +20,7 @@
 #include "mash/pictures/render.h"
 #include "mash/losses/losses.h"
 #include "mash/mesh/extract.h"
+#include "mash/mesh/winding.h"
 #include "mash/mesh/procedural.h"
 #include "mash/representation/mash.h"
 #include "scripts/commands.h"
@@ -129,15 +130,24 @@ int run_mesh(const MeshArgs& a) {
     po.depth = a.depth;
     po.trim_quantile = a.trim;
     po.thin_offset_voxels = a.thin_offset;
+    po.open_membrane = a.open_membrane;
     std::vector<std::pair<std::string, double>> stages;
-    int64_t thin_samples = 0;
-    auto m = mesh::poisson(pts, nrm, po, &stages, &thin_samples);
+    mesh::PoissonReport prep;
+    auto m = mesh::poisson(pts, nrm, po, &stages, &prep);
     for (const auto& [stage, secs] : stages) spdlog::debug("mesh: {}: {:.2f}s", stage, secs);
     if (po.thin_offset_voxels > 0)
         spdlog::info("mesh: {} of {} samples do not bound a solid (open sheets, thin walls; {:.1f} %): "
                      "thickened to ± {} Poisson voxels",
-                     thin_samples, pts.size() / 3,
-                     100.0 * double(thin_samples) / double(std::max<size_t>(1, pts.size() / 3)), po.thin_offset_voxels);
+                     prep.thin_samples, pts.size() / 3,
+                     100.0 * double(prep.thin_samples) / double(std::max<size_t>(1, pts.size() / 3)), po.thin_offset_voxels);
+    if (prep.open_sheet)
+        spdlog::info("mesh: {:.0f} % of the winding field's ½-level set lies away from the samples (a membrane "
+                     "across an open sheet's opening): thin step at threshold {:.2f} instead of {} ({:.0f} % left)",
+                     100.0 * prep.membrane_first, prep.threshold, mesh::ThinOptions{}.threshold, 100.0 * prep.membrane);
+    if (po.thin_offset_voxels > 0)
+        spdlog::debug("mesh: ½-level set away from the samples {:.1f} % (open-sheet threshold {:.0f} %); mesh "
+                      "area farther than {:.4f} from every sample: {:.2f} %",
+                      100.0 * prep.membrane_first, 100.0 * po.open_membrane, prep.support_radius, 100.0 * prep.unsupported);
     mesh::save_mesh(a.output, m);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::vector<int64_t> comp;

@@ -49,6 +49,7 @@ struct MeshArgs {
     int depth = 8;
     double trim = 0.0;
     double thin_offset = mash::mesh::PoissonOptions{}.thin_offset_voxels;
+    double open_membrane = mash::mesh::PoissonOptions{}.open_membrane;
     bool from_points = false;
     int64_t num_points = 0;
     int64_t grid_phi = 24, grid_theta = 16;

@@ -63,6 +63,12 @@ int main(int argc, char** argv) {
                        "in front) become slabs of ± this many Poisson voxels: thin closed shells, not capped volumes (0: off)")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 8.0));
+    c_mesh->add_option("--open-sheet", mesh.open_membrane,
+                       "If more than this share of the winding field's 1/2-level set lies away from the samples (a "
+                       "cup-shaped open sheet, whose opening Poisson would close with a membrane), the thin step uses "
+                       "its lower open-sheet threshold (0: never)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 1.0));
     c_mesh->add_option("--orient", mesh.orient,
                        "Orientation: winding (global winding-number cue) or graph (the earlier local method)")
         ->capture_default_str();

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "mash/mesh/extract.h"
 #include "mash/mesh/procedural.h"
 #include "mash/mesh/topology.h"
 #include "mash/mesh/winding.h"
@@ -262,6 +263,51 @@ TEST_CASE("winding: thin_mask finds open sheets and misoriented parts, not close
         CHECK(double(in_cap) / double(cap_n) > 0.9);
         CHECK(far == 0);
     }
+}
+
+TEST_CASE("winding: membrane_fraction finds the opening of a cup-shaped sheet, not a closed surface", "[winding]") {
+    std::vector<double> p, n;
+    const double c0[3] = {0, 0, 0}, c1[3] = {0.9, 0, 0};
+    SECTION("closed spheres, outward: the ½-level set is the surface") {
+        sphere_samples(6000, 0.4, c0, p, n);
+        sphere_samples(1500, 0.1, c1, p, n);
+        const std::vector<char> none(p.size() / 3, 0);
+        CHECK(mesh::membrane_fraction(p, n, none, 3.0 * mesh::median_spacing(p)) < 0.02);
+    }
+    SECTION("an open cup (a hemisphere, outward): the opening; the lower open-sheet threshold marks most of it") {
+        test::cup_samples(4000, 0.4, p, n);
+        const std::vector<char> none(p.size() / 3, 0);
+        const double f = mesh::membrane_fraction(p, n, none, 3.0 * mesh::median_spacing(p));
+        INFO("membrane " << f << ", marked at 0.3: " << fraction(mesh::thin_mask(p, n)));
+        CHECK(f > mesh::PoissonOptions{}.open_membrane);  // the open-sheet step is taken
+        CHECK(fraction(mesh::thin_mask(p, n)) < 0.5);       // the usual threshold misses most of it
+        mesh::ThinOptions lower;
+        lower.threshold = 0.15;
+        CHECK(fraction(mesh::thin_mask(p, n, lower)) > 0.8);
+        // Marked samples do not carry the field (a thickened slab's two sides cancel): none left, no membrane.
+        const std::vector<char> all(p.size() / 3, 1);
+        CHECK(mesh::membrane_fraction(p, n, all, 3.0 * mesh::median_spacing(p)) == 0.0);
+    }
+    std::vector<char> bad(3, 0);
+    CHECK_THROWS(mesh::membrane_fraction(p, n, bad, 0.1));
+}
+
+TEST_CASE("topology: unsupported_area_fraction and median_spacing, by hand", "[winding]") {
+    // Two triangles: one (area 0.5) whose corners are samples, one (area 2) 10 away from all of them.
+    mesh::TriangleMesh m;
+    m.vertices = {0, 0, 0, 1, 0, 0, 0, 1, 0, 10, 0, 10, 12, 0, 10, 10, 2, 10};
+    m.triangles = {0, 1, 2, 3, 4, 5};
+    const std::vector<double> pts = {0, 0, 0, 1, 0, 0, 0, 1, 0};
+    CHECK(mesh::unsupported_area_fraction(m, pts, 0.5) == Approx(2.0 / 2.5).epsilon(1e-12));
+    CHECK(mesh::unsupported_area_fraction(m, pts, 20.0) == 0.0);
+    // A triangle with one supported corner is supported.
+    m.triangles = {0, 4, 5};
+    CHECK(mesh::unsupported_area_fraction(m, pts, 0.5) == 0.0);
+    CHECK(mesh::unsupported_area_fraction(mesh::TriangleMesh{}, pts, 0.5) == 0.0);
+    // Points along a line: 0, 0.1, 0.2, 0.5, 0.9 → nearest-neighbour distances 0.1 0.1 0.1 0.3 0.4.
+    const std::vector<double> line = {0, 0, 0, 0.1, 0, 0, 0.2, 0, 0, 0.5, 0, 0, 0.9, 0, 0};
+    CHECK(mesh::median_spacing(line) == Approx(0.1).epsilon(1e-12));
+    CHECK(mesh::median_spacing({1, 2, 3}) == 0.0);
 }
 
 TEST_CASE("winding: thicken_thin doubles the masked samples into a slab, keeps the rest", "[winding]") {

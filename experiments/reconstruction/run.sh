@@ -5,7 +5,8 @@
 #   SPR   = `mash mesh --from-points` (PCA normals, orientation, screened Poisson depth 8)
 #   MASH  = `mash fit` (default settings) + `mash mesh` (M+M: patch normals, orientation, Poisson)
 # each with both orientation methods (--orient winding, the default, and graph, the earlier local
-# one), the default without its thin-part step (--thin-offset 0), and the MASH's own samples
+# one), the default without its thin-part step (--thin-offset 0), the default without its
+# open-sheet step (--open-sheet 0), and the MASH's own samples
 # (what meshing can at best reach). Shapes: the 12 of issue #4
 # plus the procedural hard shapes of `mash shape` (issue #14).
 # Writes experiments/reconstruction/out/results.md and grid.png (GT | SPR | MASH). Not a test.
@@ -70,9 +71,10 @@ for s in "${SHAPES[@]}"; do
   : >"$OUT/$n.meshing"
   # Variants: the orientation method, and (thin0) the winding orientation without the thin-part
   # step (--thin-offset 0: the meshing of this table before that step existed).
-  for variant in winding graph thin0; do
+  for variant in winding graph thin0 open0; do
     orient=$variant; extra=()
     if [[ $variant == thin0 ]]; then orient=winding; extra=(--thin-offset 0); fi
+    if [[ $variant == open0 ]]; then orient=winding; extra=(--open-sheet 0); fi
     echo "spr $variant $(mesh_timed "$OUT/$n.spr.$variant.ply" --from-points "$OUT/$n.input.ply" --orient $orient "${extra[@]}")" >>"$OUT/$n.meshing"
     echo "mash $variant $(mesh_timed "$OUT/$n.mash.$variant.ply" "$OUT/$n.npz" --orient $orient "${extra[@]}")" >>"$OUT/$n.meshing"
     $MASH eval "$OUT/$n.spr.$variant.ply" "$gt" --tau 0.01,0.02 --json "$OUT/$n.spr.$variant.json" >/dev/null
@@ -93,7 +95,8 @@ def row(label, js, secs, comps, closed):
     print("\t".join([name, label, f"{m['l1_cd']:.5f}", f"{m['fscore']['0.01']:.3f}", f"{m['fscore']['0.02']:.3f}",
                      "-" if nc is None else f"{nc:.3f}", secs, comps, closed]))
 for kind, label in (("spr", "SPR"), ("mash", "MASH")):
-    for variant, vlabel in (("graph", "graph"), ("thin0", "winding, no thin step"), ("winding", "winding")):
+    for variant, vlabel in (("graph", "graph"), ("thin0", "winding, no thin step"),
+                            ("open0", "winding, no open-sheet step"), ("winding", "winding")):
         secs, comps, closed = meshing[(kind, variant)]
         row(f"{label} {vlabel}", f"{base}.{kind}.{variant}.json", f"{secs:.1f}", comps, "yes" if closed else "no")
 row("MASH samples", f"{base}.samples.json", f"{fit_s:.0f} (fit)", "-", "-")

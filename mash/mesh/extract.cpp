@@ -306,7 +306,7 @@ int64_t orient(OrientedSamples& s, const OrientOptions& o, OrientReport* report)
 }
 
 TriangleMesh poisson(const std::vector<double>& points, const std::vector<double>& normals, const PoissonOptions& o,
-                     std::vector<std::pair<std::string, double>>* stages, int64_t* thin_samples) {
+                     std::vector<std::pair<std::string, double>>* stages, PoissonReport* report) {
     quiet();
     const size_t n = points.size() / 3;
     if (n < 10) throw InputError("poisson: need at least 10 oriented points, got " + std::to_string(n));
@@ -327,13 +327,39 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
         lo = lo.cwiseMin(p);
         hi = hi.cwiseMax(p);
     }
-    int64_t doubled = 0;
     const double voxel = 1.1 * (hi - lo).maxCoeff() / double(int64_t(1) << o.depth);
+    PoissonReport rep;
+    std::vector<double> orig;  // the samples before thickening: the support check's reference
     if (o.thin_offset_voxels > 0) {
-        doubled = thicken_thin(pts, nrm, thin_mask(pts, nrm), o.thin_offset_voxels * voxel);
+        auto mask = thin_mask(pts, nrm);
         timer.lap("thin parts");
+        // A cup-shaped open sheet (a bowl whose walls the samples do not resolve) looks nearly
+        // enclosed to the thin test; the field's ½-level set then spans its opening far from every
+        // sample, where Poisson would put a membrane. Then the lower open-sheet threshold is used.
+        orig = pts;
+        const double radius = std::max(4.0 * voxel, 3.0 * median_spacing(pts));
+        if (o.open_membrane > 0) {
+            rep.membrane = rep.membrane_first = membrane_fraction(pts, nrm, mask, radius);
+            // Lower thresholds in steps until the predicted membrane is gone (at 0 every sample
+            // with a deviation is marked and the field, hence the membrane, vanishes).
+            rep.threshold = ThinOptions{}.threshold;
+            for (double t = rep.threshold - o.open_step; rep.membrane > o.open_membrane && t > -0.5 * o.open_step;
+                 t -= o.open_step) {
+                ThinOptions lower;
+                lower.threshold = std::max(0.0, t);
+                auto m2 = thin_mask(pts, nrm, lower);
+                const double f = membrane_fraction(pts, nrm, m2, radius);
+                mask.swap(m2);
+                rep.membrane = f;
+                rep.threshold = lower.threshold;
+                rep.open_sheet = true;
+            }
+            timer.lap("open-sheet check");
+        }
+        rep.support_radius = radius;
+        rep.thin_samples = thicken_thin(pts, nrm, mask, o.thin_offset_voxels * voxel);
     }
-    if (thin_samples) *thin_samples = doubled;
+    const int64_t doubled = rep.thin_samples;
     open3d::geometry::PointCloud pc;
     for (size_t i = 0; i < pts.size() / 3; ++i) {
         pc.points_.emplace_back(pts[3 * i], pts[3 * i + 1], pts[3 * i + 2]);
@@ -369,7 +395,12 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
         // triangles, thinner than 3 voxels on average, most vertices within 5 voxels of another part.
         if (doubled > 0) remove_thin_specks(out, 0.01, 3.0 * voxel, 5.0 * voxel);
         timer.lap("clean-up: nesting, specks");
+        if (!orig.empty()) {
+            rep.unsupported = unsupported_area_fraction(out, orig, rep.support_radius);
+            timer.lap("support check");
+        }
     }
+    if (report) *report = rep;
     return out;
 }
 

@@ -71,6 +71,24 @@ struct PoissonOptions {
     /// Poisson voxels (1.1 × the points' longest side / 2^depth) before Poisson, so that they come
     /// out as thin closed shells instead of capped volumes or blobs; 0 leaves them as they are.
     double thin_offset_voxels = 1.0;
+    /// Open sheets shaped like a cup (a bowl whose two walls the samples do not resolve) look
+    /// nearly enclosed to the thin test (threshold 0.3, winding.h::ThinOptions) and Poisson would
+    /// span a membrane across their opening. If more than this share of the field's ½-level set
+    /// lies away from every sample (winding.h::membrane_fraction, support radius max(4 voxels,
+    /// 3 median sample spacings)), the thin step's threshold is lowered in steps of `open_step`
+    /// until it is not (at worst to 0, where the field and its membrane vanish); 0 never does.
+    double open_membrane = 0.15;
+    double open_step = 0.05;
+};
+/// What poisson() did beyond the mesh.
+struct PoissonReport {
+    int64_t thin_samples = 0;     ///< samples doubled by the thin step
+    double membrane_first = 0.0;  ///< predicted unsupported share of the ½-level set (membrane_fraction)
+    bool open_sheet = false;      ///< ... above PoissonOptions::open_membrane: the threshold was lowered
+    double threshold = 0.0;       ///< the thin step's threshold used
+    double membrane = 0.0;        ///< the predicted share at that threshold
+    double support_radius = 0.0;  ///< the support radius of both checks
+    double unsupported = 0.0;     ///< area share of the final mesh farther than it from every sample
 };
 /// Screened Poisson on oriented points. Without trimming the result is cleaned so that it is
 /// watertight and 2-manifold (topology.h: non-manifold edges and vertices split; components that
@@ -78,7 +96,7 @@ struct PoissonOptions {
 /// sheets — removed whole; holes where the surface ran into Poisson's box closed; components whose
 /// orientation contradicts their nesting — inverted or doubled bubbles — and specks removed whole). Throws InputError if fewer than 10 points.
 TriangleMesh poisson(const std::vector<double>& points, const std::vector<double>& normals, const PoissonOptions& o,
-                     std::vector<std::pair<std::string, double>>* stages = nullptr, int64_t* thin_samples = nullptr);
+                     std::vector<std::pair<std::string, double>>* stages = nullptr, PoissonReport* report = nullptr);
 
 /// PCA normals (Open3D, k nearest) oriented consistently, for the raw-point-cloud SPR baseline:
 /// Open3D's tangent-plane propagation, then (OrientMethod::winding, the default) the winding-number

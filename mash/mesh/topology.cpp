@@ -8,6 +8,8 @@
 #include <map>
 #include <unordered_map>
 
+#include <ATen/Parallel.h>
+
 #include "mash/core/kdtree.h"
 #include "mash/mesh/winding.h"
 
@@ -28,39 +30,63 @@ struct EdgeSpan {
     const EdgeRef* begin() const { return b; }
     const EdgeRef* end() const { return e; }
 };
-/// Triangles around each undirected edge, grouped by sorting (no hash map: meshes of a few
-/// hundred thousand triangles are grouped in tens of milliseconds).
+/// Triangles around each undirected edge, grouped by a counting sort on the smaller vertex and
+/// a small sort within each vertex's bucket (no hash map, no global sort: linear in the mesh).
+/// Groups in key order, the triangles of a group in (triangle, local edge) order.
 struct EdgeMap {
-    std::vector<std::pair<uint64_t, EdgeRef>> refs;
-    std::vector<size_t> starts;  ///< group boundaries, last = refs.size()
+    std::vector<uint64_t> keys;  ///< one per group
+    std::vector<EdgeRef> flat;   ///< all (triangle, local edge), grouped
+    std::vector<size_t> starts;  ///< group boundaries in flat, last = flat.size()
     struct It {
         const EdgeMap* m;
         size_t g;
         std::pair<uint64_t, EdgeSpan> operator*() const {
-            const auto* base = m->refs.data();
-            static_assert(sizeof(std::pair<uint64_t, EdgeRef>) > 0, "");
-            return {base[m->starts[g]].first, EdgeSpan{&m->flat[m->starts[g]], &m->flat[m->starts[g + 1]]}};
+            return {m->keys[g], EdgeSpan{&m->flat[m->starts[g]], &m->flat[m->starts[g + 1]]}};
         }
         It& operator++() { ++g; return *this; }
         bool operator!=(const It& o) const { return g != o.g; }
     };
-    std::vector<EdgeRef> flat;
     It begin() const { return It{this, 0}; }
-    It end() const { return It{this, starts.empty() ? 0 : starts.size() - 1}; }
+    It end() const { return It{this, keys.size()}; }
 };
 EdgeMap edge_map(const TriangleMesh& m) {
     EdgeMap e;
-    const int64_t F = m.num_triangles();
-    e.refs.reserve(size_t(3 * F));
-    for (int64_t f = 0; f < F; ++f)
-        for (int k = 0; k < 3; ++k) e.refs.push_back({edge_key(m.triangles[3 * f + k], m.triangles[3 * f + (k + 1) % 3]), {f, k}});
-    std::sort(e.refs.begin(), e.refs.end());
-    e.flat.reserve(e.refs.size());
-    for (size_t i = 0; i < e.refs.size(); ++i) {
-        if (i == 0 || e.refs[i].first != e.refs[i - 1].first) e.starts.push_back(i);
-        e.flat.push_back(e.refs[i].second);
+    const int64_t F = m.num_triangles(), V = m.num_vertices();
+    const int64_t* t = m.triangles.data();
+    auto ends = [&](int64_t r, int64_t& a, int64_t& b) {
+        const int64_t u = t[r], v = t[3 * (r / 3) + (r % 3 + 1) % 3];
+        a = std::min(u, v), b = std::max(u, v);
+    };
+    std::vector<int64_t> start(static_cast<size_t>(V + 1), 0);
+    for (int64_t r = 0; r < 3 * F; ++r) {
+        int64_t a, b;
+        ends(r, a, b);
+        ++start[size_t(a + 1)];
     }
-    e.starts.push_back(e.refs.size());
+    for (int64_t v = 0; v < V; ++v) start[size_t(v + 1)] += start[size_t(v)];
+    std::vector<std::pair<int64_t, int64_t>> bucket(static_cast<size_t>(3 * F));  // (larger vertex, 3f + k)
+    {
+        std::vector<int64_t> fill(start.begin(), start.end() - 1);
+        for (int64_t r = 0; r < 3 * F; ++r) {
+            int64_t a, b;
+            ends(r, a, b);
+            bucket[size_t(fill[size_t(a)]++)] = {b, r};
+        }
+    }
+    e.flat.reserve(size_t(3 * F));
+    for (int64_t a = 0; a < V; ++a) {
+        auto* lo = bucket.data() + start[size_t(a)];
+        auto* hi = bucket.data() + start[size_t(a + 1)];
+        std::sort(lo, hi);
+        for (auto* p = lo; p < hi; ++p) {
+            if (p == lo || p->first != (p - 1)->first) {
+                e.keys.push_back(edge_key(a, p->first));
+                e.starts.push_back(e.flat.size());
+            }
+            e.flat.push_back({p->second / 3, int(p->second % 3)});
+        }
+    }
+    e.starts.push_back(e.flat.size());
     return e;
 }
 
@@ -499,6 +525,56 @@ int64_t remove_outside_components(TriangleMesh& m, const double lo[3], const dou
         outside[size_t(std::max_element(count.begin(), count.end()) - count.begin())] = 0;
     }
     return drop_components(m, comp, outside);
+}
+
+double unsupported_area_fraction(const TriangleMesh& m, const std::vector<double>& points, double radius) {
+    const int64_t V = m.num_vertices(), F = m.num_triangles();
+    if (F == 0 || points.size() < 3) return 0.0;
+    PackedCloud<double> cloud{points.data(), points.size() / 3};
+    PackedKdTree<double> tree(3, cloud, nanoflann::KDTreeSingleIndexAdaptorParams(16));
+    tree.buildIndex();
+    std::vector<char> far(static_cast<size_t>(V), 0);
+    const double r2 = radius * radius;
+    at::parallel_for(0, V, 2048, [&](int64_t b, int64_t e) {
+        for (int64_t v = b; v < e; ++v) {
+            double d2 = 0;
+            nearest_point(tree, &m.vertices[size_t(3 * v)], &d2);
+            far[size_t(v)] = d2 > r2;
+        }
+    });
+    double total = 0, unsupported = 0;
+    for (int64_t f = 0; f < F; ++f) {
+        const int64_t* t = &m.triangles[size_t(3 * f)];
+        double e1[3], e2[3], c[3];
+        sub(&m.vertices[size_t(3 * t[1])], &m.vertices[size_t(3 * t[0])], e1);
+        sub(&m.vertices[size_t(3 * t[2])], &m.vertices[size_t(3 * t[0])], e2);
+        cross(e1, e2, c);
+        const double a = std::sqrt(dot(c, c));
+        total += a;
+        if (far[size_t(t[0])] && far[size_t(t[1])] && far[size_t(t[2])]) unsupported += a;
+    }
+    return total > 0 ? unsupported / total : 0.0;
+}
+
+double median_spacing(const std::vector<double>& points) {
+    const int64_t N = int64_t(points.size() / 3);
+    if (N < 2) return 0.0;
+    PackedCloud<double> cloud{points.data(), size_t(N)};
+    PackedKdTree<double> tree(3, cloud, nanoflann::KDTreeSingleIndexAdaptorParams(16));
+    tree.buildIndex();
+    std::vector<double> d(static_cast<size_t>(N));
+    at::parallel_for(0, N, 2048, [&](int64_t b, int64_t e) {
+        uint32_t idx[2];
+        double d2[2];
+        for (int64_t i = b; i < e; ++i) {
+            nanoflann::KNNResultSet<double, uint32_t> rs(2);
+            rs.init(idx, d2);
+            tree.findNeighbors(rs, &points[size_t(3 * i)], nanoflann::SearchParams(32, 0.0f, false));
+            d[size_t(i)] = std::sqrt(d2[1]);
+        }
+    });
+    std::nth_element(d.begin(), d.begin() + N / 2, d.end());
+    return d[size_t(N / 2)];
 }
 
 }  // namespace mash::mesh

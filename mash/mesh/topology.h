@@ -84,4 +84,13 @@ std::vector<double> component_volumes(const TriangleMesh& m, const std::vector<i
 /// Drops vertices no triangle uses (indices remapped).
 void compact_vertices(TriangleMesh& m);
 
+/// The fraction of the mesh's area whose triangles have all three vertices farther than `radius`
+/// from every one of `points` ([N*3]): surface no sample supports — the membrane Poisson spans
+/// across the opening of a cup-shaped open sheet (a bowl whose two walls the samples do not
+/// resolve). 0 for an empty mesh or no points.
+double unsupported_area_fraction(const TriangleMesh& m, const std::vector<double>& points, double radius);
+
+/// The median distance from a sample to its nearest other sample ([N*3]; 0 below two points).
+double median_spacing(const std::vector<double>& points);
+
 }  // namespace mash::mesh

@@ -576,6 +576,31 @@ std::vector<char> thin_mask(const std::vector<double>& points, const std::vector
         for (int64_t i = 0; i < M; ++i)
             if (marked[size_t(i)] && double(size[size_t(uf.find(i))]) < min_size) marked[size_t(i)] = 0;
     }
+    // Holes: unmarked regions as small, bordering marked samples (the bottom of a cup, where the
+    // field looks most enclosed), are marked too; a small closed part of its own stays unmarked.
+    {
+        UnionFind uf(M);
+        for (int64_t i = 0; i < M; ++i)
+            for (int j = 0; j < k; ++j) {
+                const int64_t t = nb[size_t(i) * k + j];
+                if (!marked[size_t(i)] && !marked[size_t(t)]) uf.unite(i, t);
+            }
+        std::vector<int64_t> size(static_cast<size_t>(M), 0);
+        std::vector<char> borders(static_cast<size_t>(M), 0);
+        for (int64_t i = 0; i < M; ++i) {
+            if (marked[size_t(i)]) continue;
+            ++size[size_t(uf.find(i))];
+            for (int j = 0; j < k; ++j)
+                if (marked[nb[size_t(i) * k + j]]) borders[size_t(uf.find(i))] = 1;
+        }
+        const double min_size = o.min_region * double(M);
+        std::vector<char> fill(static_cast<size_t>(M), 0);
+        for (int64_t i = 0; i < M; ++i) {
+            const int64_t r = uf.find(i);
+            fill[size_t(i)] = !marked[size_t(i)] && borders[size_t(r)] && double(size[size_t(r)]) < min_size;
+        }
+        for (int64_t i = 0; i < M; ++i) marked[size_t(i)] |= fill[size_t(i)];
+    }
     // Every sample from its nearest evaluated one.
     Cloud c{sp.data(), size_t(M)};
     KdTree t(3, c, nanoflann::KDTreeSingleIndexAdaptorParams(16));
@@ -589,6 +614,90 @@ std::vector<char> thin_mask(const std::vector<double>& points, const std::vector
         }
     });
     return mask;
+}
+
+double membrane_fraction(const std::vector<double>& points, const std::vector<double>& normals,
+                         const std::vector<char>& mask, double radius, int grid, const ThinOptions& o) {
+    const int64_t N = int64_t(points.size() / 3);
+    if (normals.size() != points.size() || mask.size() != size_t(N))
+        throw std::invalid_argument("membrane_fraction: points, normals and mask differ in length");
+    std::vector<int64_t> valid;
+    for (int64_t i = 0; i < N; ++i)
+        if (has_normal(&normals[3 * i])) valid.push_back(i);
+    if (valid.size() < 20 || grid < 2) return 0.0;
+    if (int64_t(valid.size()) > o.max_samples) {  // the subset of thin_mask
+        std::mt19937_64 rng(7);
+        std::shuffle(valid.begin(), valid.end(), rng);
+        valid.resize(size_t(o.max_samples));
+        std::sort(valid.begin(), valid.end());
+    }
+    std::vector<double> sp;
+    for (int64_t i : valid) sp.insert(sp.end(), {points[size_t(3 * i)], points[size_t(3 * i + 1)], points[size_t(3 * i + 2)]});
+    const auto area = sample_areas(sp);
+    const double eps = regularization_radius(area, o.eps_spacings);
+    std::vector<double> fp, mu;  // the field: unmarked samples only
+    for (size_t k = 0; k < valid.size(); ++k) {
+        const int64_t i = valid[k];
+        if (mask[size_t(i)]) continue;
+        const double* n = &normals[size_t(3 * i)];
+        const double len = std::sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
+        for (int d = 0; d < 3; ++d) {
+            fp.push_back(sp[3 * k + d]);
+            mu.push_back(area[k] * n[d] / len);
+        }
+    }
+    if (fp.size() < 3 * 20) return 0.0;
+    WindingTree tree(fp, mu, eps);
+    double lo[3] = {1e300, 1e300, 1e300}, hi[3] = {-1e300, -1e300, -1e300};
+    for (size_t k = 0; k < sp.size(); ++k) lo[k % 3] = std::min(lo[k % 3], sp[k]), hi[k % 3] = std::max(hi[k % 3], sp[k]);
+    const double L = std::max({hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]});
+    const double h = 1.2 * L / double(grid);
+    int64_t G[3];
+    double o0[3];
+    for (int d = 0; d < 3; ++d) {
+        G[d] = int64_t(std::ceil((hi[d] - lo[d] + 0.2 * L) / h)) + 1;
+        o0[d] = 0.5 * (lo[d] + hi[d]) - 0.5 * h * double(G[d] - 1);
+    }
+    auto node = [&](int64_t x, int64_t y, int64_t z, double* q) {
+        q[0] = o0[0] + h * double(x), q[1] = o0[1] + h * double(y), q[2] = o0[2] + h * double(z);
+    };
+    const int64_t total = G[0] * G[1] * G[2];
+    std::vector<double> w(static_cast<size_t>(total));
+    at::parallel_for(0, total, 256, [&](int64_t b, int64_t e) {
+        double q[3];
+        for (int64_t i = b; i < e; ++i) {
+            node(i % G[0], (i / G[0]) % G[1], i / (G[0] * G[1]), q);
+            w[size_t(i)] = tree.at(q);
+        }
+    });
+    Cloud c{points.data(), size_t(N)};
+    KdTree t(3, c, nanoflann::KDTreeSingleIndexAdaptorParams(16));
+    t.buildIndex();
+    std::vector<int64_t> all(static_cast<size_t>(total), 0), far(static_cast<size_t>(total), 0);
+    at::parallel_for(0, total, 256, [&](int64_t b, int64_t e) {
+        double qa[3], qb[3], x[3];
+        for (int64_t i = b; i < e; ++i) {
+            const int64_t ix = i % G[0], iy = (i / G[0]) % G[1], iz = i / (G[0] * G[1]);
+            node(ix, iy, iz, qa);
+            const int64_t step[3] = {1, G[0], G[0] * G[1]};
+            const bool inside[3] = {ix + 1 < G[0], iy + 1 < G[1], iz + 1 < G[2]};
+            for (int d = 0; d < 3; ++d) {
+                if (!inside[d]) continue;
+                const double wa = w[size_t(i)] - 0.5, wb = w[size_t(i + step[d])] - 0.5;
+                if (wa * wb >= 0) continue;
+                for (int k = 0; k < 3; ++k) qb[k] = qa[k] + (k == d ? h : 0.0);
+                const double s = wa / (wa - wb);
+                for (int k = 0; k < 3; ++k) x[k] = qa[k] + s * (qb[k] - qa[k]);
+                double d2 = 0;
+                nearest_point(t, x, &d2);
+                ++all[size_t(i)];
+                far[size_t(i)] += d2 > radius * radius;
+            }
+        }
+    });
+    const double na = double(std::accumulate(all.begin(), all.end(), int64_t(0)));
+    const double nf = double(std::accumulate(far.begin(), far.end(), int64_t(0)));
+    return na > 0 ? nf / na : 0.0;
 }
 
 int64_t thicken_thin(std::vector<double>& points, std::vector<double>& normals, const std::vector<char>& mask,

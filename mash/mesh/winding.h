@@ -120,11 +120,22 @@ struct ThinOptions {
     double delta_spacings = 3.0;
     double threshold = 0.3;
     int smooth_k = 48;
-    double min_region = 0.03;   ///< marked regions (k-NN connected) smaller than this fraction of the evaluated samples are dropped
+    double min_region = 0.03;   ///< marked regions (k-NN connected) smaller than this fraction of the evaluated samples are dropped; unmarked ones as small that border marked samples (holes) are marked
     double eps_spacings = 1.5;  ///< regularization radius, as WindingOrientOptions
 };
 std::vector<char> thin_mask(const std::vector<double>& points, const std::vector<double>& normals,
                              const ThinOptions& o = {}, std::vector<double>* deviation = nullptr);
+
+/// The share of the field's ½-level set that no sample supports, predicted before Poisson: the
+/// membrane Poisson would span across the opening of a cup-shaped open sheet (a bowl whose two
+/// walls the samples do not resolve, left unmarked by thin_mask because it looks nearly
+/// enclosed). The field of the samples not in `mask` (thickened samples cancel in pairs) on a
+/// `grid`³ lattice over the samples' box (padded by 10 %); each lattice edge where it crosses ½
+/// counts once, as unsupported if the crossing lies farther than `radius` from every sample.
+/// Returns unsupported / all crossings (0 without crossings). Same subset, areas and radius as
+/// thin_mask (`o`).
+double membrane_fraction(const std::vector<double>& points, const std::vector<double>& normals,
+                         const std::vector<char>& mask, double radius, int grid = 40, const ThinOptions& o = {});
 
 /// A closed surface Poisson can reconstruct from a sheet: every masked sample (p, n) becomes
 /// two, (p + εn, n) and (p − εn, −n) — a slab of thickness 2ε around the sheet, whose sides are

@@ -98,4 +98,14 @@ void band_samples(int rings, int per_ring, double r, double h, std::vector<doubl
         }
 }
 
+void cup_samples(int n, double r, std::vector<double>& points, std::vector<double>& normals) {
+    const double golden = M_PI * (3.0 - std::sqrt(5.0));
+    for (int i = n; i < 2 * n; ++i) {
+        const double z = 1.0 - 2.0 * (i + 0.5) / (2 * n), s = std::sqrt(1.0 - z * z), phi = golden * i;
+        const double u[3] = {s * std::cos(phi), s * std::sin(phi), z};
+        points.insert(points.end(), {r * u[0], r * u[1], r * u[2]});
+        normals.insert(normals.end(), {u[0], u[1], u[2]});
+    }
+}
+
 }  // namespace mash::test

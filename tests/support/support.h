@@ -32,6 +32,9 @@ at::Tensor noisy_sphere_shell(at::Generator& gen, int64_t n, at::ScalarType dtyp
 /// rings × per_ring samples on an open cylinder band (radius r, height h, axis z, centred at the
 /// origin; rings staggered by half a step) with outward normals: an open sheet.
 void band_samples(int rings, int per_ring, double r, double h, std::vector<double>& points, std::vector<double>& normals);
+/// An open cup: the lower half (z < 0) of a golden-spiral sampling of the sphere of radius r
+/// about the origin with 2n points (n kept), outward (convex-side) normals.
+void cup_samples(int n, double r, std::vector<double>& points, std::vector<double>& normals);
 
 /// A seeded CPU generator.
 at::Generator make_gen(uint64_t seed);
