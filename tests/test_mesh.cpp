@@ -127,21 +127,26 @@ TEST_CASE("mesh: hard procedural shapes are fitted and meshed closed, with the r
     }
 }
 
+namespace {
+/// The largest distance of a mesh vertex from a surface given by its distance function.
+template <class Dist>
+double test_farthest_vertex(const mesh::TriangleMesh& m, Dist dist) {
+    double d = 0;
+    for (int64_t i = 0; i < m.num_vertices(); ++i) d = std::max(d, dist(&m.vertices[3 * i]));
+    return d;
+}
+}  // namespace
+
 TEST_CASE("mesh: an open cup meshes as a thin closed shell, not a volume closed by a membrane", "[mesh]") {
     // A hemisphere (radius 0.4) with outward normals looks nearly enclosed to the thin test at its
     // usual threshold; Poisson then spans its opening. The open-sheet step marks it all.
     std::vector<double> p, n;
     test::cup_samples(6000, 0.4, p, n);
-    auto farthest = [&](const mesh::TriangleMesh& m) {  // from the hemisphere surface
-        double d = 0;
-        for (int64_t i = 0; i < m.num_vertices(); ++i) {
-            const double* v = &m.vertices[3 * i];
-            const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
-            const double to = v[2] <= 0 ? std::abs(r - 0.4) : std::hypot(std::hypot(v[0], v[1]) - 0.4, v[2]);
-            d = std::max(d, to);
-        }
-        return d;
+    auto dist = [](const double* v) {  // from the hemisphere (z ≤ 0) of radius 0.4
+        const double r = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+        return v[2] <= 0 ? std::abs(r - 0.4) : std::hypot(std::hypot(v[0], v[1]) - 0.4, v[2]);
     };
+    auto farthest = [&](const mesh::TriangleMesh& m) { return test_farthest_vertex(m, dist); };
     mesh::PoissonOptions po;
     po.depth = 7;
     const double voxel = 1.1 * 0.8 / 128;
@@ -201,11 +206,7 @@ TEST_CASE("mesh: an open band meshes as a thin closed shell around it, not a cap
         const double r = std::hypot(v[0], v[1]), dz = std::max(0.0, std::abs(v[2]) - 0.2);
         return std::hypot(r - 0.4, dz);
     };
-    auto farthest = [&](const mesh::TriangleMesh& m) {
-        double d = 0;
-        for (int64_t i = 0; i < m.num_vertices(); ++i) d = std::max(d, dist(&m.vertices[3 * i]));
-        return d;
-    };
+    auto farthest = [&](const mesh::TriangleMesh& m) { return test_farthest_vertex(m, dist); };
     mesh::PoissonOptions po;
     po.depth = 7;
     const double voxel = 1.1 * 0.8 / 128;
