@@ -65,8 +65,8 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.0, 8.0));
     c_mesh->add_option("--open-sheet", mesh.open_membrane,
                        "If more than this share of the winding field's 1/2-level set lies away from the samples (a "
-                       "cup-shaped open sheet, whose opening Poisson would close with a membrane), the thin step uses "
-                       "its lower open-sheet threshold (0: never)")
+                       "cup-shaped open sheet, whose opening Poisson would close with a membrane), the thin step's "
+                       "threshold is lowered step by step until it is not (0: never)")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 1.0));
     c_mesh->add_option("--orient", mesh.orient,

@@ -335,7 +335,7 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
         timer.lap("thin parts");
         // A cup-shaped open sheet (a bowl whose walls the samples do not resolve) looks nearly
         // enclosed to the thin test; the field's ½-level set then spans its opening far from every
-        // sample, where Poisson would put a membrane. Then the lower open-sheet threshold is used.
+        // sample, where Poisson would put a membrane. Then the thin threshold is lowered.
         orig = pts;
         const double radius = std::max(4.0 * voxel, 3.0 * median_spacing(pts));
         if (o.open_membrane > 0) {

@@ -502,23 +502,32 @@ int64_t orient_cloud_by_winding(const std::vector<double>& points, std::vector<d
 }
 
 // ---------------------------------------------------------------------------------------------
+namespace {
+/// The samples with a normal, at most `max_samples` of them: an even random subset (fixed seed),
+/// in index order.
+std::vector<int64_t> evaluated_subset(const std::vector<double>& normals, int64_t max_samples) {
+    std::vector<int64_t> valid;
+    for (int64_t i = 0; i < int64_t(normals.size() / 3); ++i)
+        if (has_normal(&normals[3 * i])) valid.push_back(i);
+    if (int64_t(valid.size()) > max_samples) {
+        std::mt19937_64 rng(7);
+        std::shuffle(valid.begin(), valid.end(), rng);
+        valid.resize(size_t(max_samples));
+        std::sort(valid.begin(), valid.end());
+    }
+    return valid;
+}
+}  // namespace
+
 std::vector<char> thin_mask(const std::vector<double>& points, const std::vector<double>& normals,
                              const ThinOptions& o, std::vector<double>* deviation) {
     const int64_t N = int64_t(points.size() / 3);
     if (normals.size() != points.size()) throw std::invalid_argument("thin_mask: points and normals differ in length");
     std::vector<char> mask(size_t(N), 0);
     if (deviation) deviation->assign(size_t(N), 0.0);
-    std::vector<int64_t> valid;
-    for (int64_t i = 0; i < N; ++i)
-        if (has_normal(&normals[3 * i])) valid.push_back(i);
-    if (valid.size() < 20) return mask;
     // An even random subset (fixed seed) carries the field and is evaluated.
-    if (int64_t(valid.size()) > o.max_samples) {
-        std::mt19937_64 rng(7);
-        std::shuffle(valid.begin(), valid.end(), rng);
-        valid.resize(size_t(o.max_samples));
-        std::sort(valid.begin(), valid.end());
-    }
+    const auto valid = evaluated_subset(normals, o.max_samples);
+    if (valid.size() < 20) return mask;
     const int64_t M = int64_t(valid.size());
     std::vector<double> sp(size_t(3 * M)), sn(size_t(3 * M));
     for (int64_t k = 0; k < M; ++k) {
@@ -621,16 +630,8 @@ double membrane_fraction(const std::vector<double>& points, const std::vector<do
     const int64_t N = int64_t(points.size() / 3);
     if (normals.size() != points.size() || mask.size() != size_t(N))
         throw std::invalid_argument("membrane_fraction: points, normals and mask differ in length");
-    std::vector<int64_t> valid;
-    for (int64_t i = 0; i < N; ++i)
-        if (has_normal(&normals[3 * i])) valid.push_back(i);
+    const auto valid = evaluated_subset(normals, o.max_samples);  // the subset of thin_mask
     if (valid.size() < 20 || grid < 2) return 0.0;
-    if (int64_t(valid.size()) > o.max_samples) {  // the subset of thin_mask
-        std::mt19937_64 rng(7);
-        std::shuffle(valid.begin(), valid.end(), rng);
-        valid.resize(size_t(o.max_samples));
-        std::sort(valid.begin(), valid.end());
-    }
     std::vector<double> sp;
     for (int64_t i : valid) sp.insert(sp.end(), {points[size_t(3 * i)], points[size_t(3 * i + 1)], points[size_t(3 * i + 2)]});
     const auto area = sample_areas(sp);
