@@ -97,6 +97,14 @@ void cross(const double* a, const double* b, double* o) {
     o[0] = a[1] * b[2] - a[2] * b[1], o[1] = a[2] * b[0] - a[0] * b[2], o[2] = a[0] * b[1] - a[1] * b[0];
 }
 double dot(const double* a, const double* b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+double triangle_area(const TriangleMesh& m, int64_t f) {
+    const int64_t* t = &m.triangles[size_t(3 * f)];
+    double u[3], v[3], n[3];
+    sub(&m.vertices[size_t(3 * t[1])], &m.vertices[size_t(3 * t[0])], u);
+    sub(&m.vertices[size_t(3 * t[2])], &m.vertices[size_t(3 * t[0])], v);
+    cross(u, v, n);
+    return 0.5 * std::sqrt(dot(n, n));
+}
 }  // namespace
 
 UnionFind::UnionFind(int64_t n) : parent(size_t(n)) { std::iota(parent.begin(), parent.end(), 0); }
@@ -462,12 +470,7 @@ int64_t remove_thin_specks(TriangleMesh& m, double max_fraction, double max_thic
     std::vector<double> area(size_t(C), 0.0);
     std::vector<int64_t> count(size_t(C), 0);
     for (int64_t f = 0; f < m.num_triangles(); ++f) {
-        const int64_t* t = &m.triangles[3 * f];
-        double u[3], v[3], n[3];
-        sub(&m.vertices[3 * t[1]], &m.vertices[3 * t[0]], u);
-        sub(&m.vertices[3 * t[2]], &m.vertices[3 * t[0]], v);
-        cross(u, v, n);
-        area[size_t(comp[size_t(f)])] += 0.5 * std::sqrt(dot(n, n));
+        area[size_t(comp[size_t(f)])] += triangle_area(m, f);
         ++count[size_t(comp[size_t(f)])];
     }
     const int64_t largest = int64_t(std::max_element(count.begin(), count.end()) - count.begin());
@@ -545,36 +548,11 @@ double unsupported_area_fraction(const TriangleMesh& m, const std::vector<double
     double total = 0, unsupported = 0;
     for (int64_t f = 0; f < F; ++f) {
         const int64_t* t = &m.triangles[size_t(3 * f)];
-        double e1[3], e2[3], c[3];
-        sub(&m.vertices[size_t(3 * t[1])], &m.vertices[size_t(3 * t[0])], e1);
-        sub(&m.vertices[size_t(3 * t[2])], &m.vertices[size_t(3 * t[0])], e2);
-        cross(e1, e2, c);
-        const double a = std::sqrt(dot(c, c));
+        const double a = triangle_area(m, f);
         total += a;
         if (far[size_t(t[0])] && far[size_t(t[1])] && far[size_t(t[2])]) unsupported += a;
     }
     return total > 0 ? unsupported / total : 0.0;
-}
-
-double median_spacing(const std::vector<double>& points) {
-    const int64_t N = int64_t(points.size() / 3);
-    if (N < 2) return 0.0;
-    PackedCloud<double> cloud{points.data(), size_t(N)};
-    PackedKdTree<double> tree(3, cloud, nanoflann::KDTreeSingleIndexAdaptorParams(16));
-    tree.buildIndex();
-    std::vector<double> d(static_cast<size_t>(N));
-    at::parallel_for(0, N, 2048, [&](int64_t b, int64_t e) {
-        uint32_t idx[2];
-        double d2[2];
-        for (int64_t i = b; i < e; ++i) {
-            nanoflann::KNNResultSet<double, uint32_t> rs(2);
-            rs.init(idx, d2);
-            tree.findNeighbors(rs, &points[size_t(3 * i)], nanoflann::SearchParams(32, 0.0f, false));
-            d[size_t(i)] = std::sqrt(d2[1]);
-        }
-    });
-    std::nth_element(d.begin(), d.begin() + N / 2, d.end());
-    return d[size_t(N / 2)];
 }
 
 }  // namespace mash::mesh

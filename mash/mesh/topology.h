@@ -90,7 +90,4 @@ void compact_vertices(TriangleMesh& m);
 /// resolve). 0 for an empty mesh or no points.
 double unsupported_area_fraction(const TriangleMesh& m, const std::vector<double>& points, double radius);
 
-/// The median distance from a sample to its nearest other sample ([N*3]; 0 below two points).
-double median_spacing(const std::vector<double>& points);
-
 }  // namespace mash::mesh

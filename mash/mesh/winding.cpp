@@ -190,6 +190,15 @@ std::vector<double> winding_numbers(const WindingTree& tree, const std::vector<d
     return out;
 }
 
+double median_spacing(const std::vector<double>& points) {
+    if (points.size() / 3 < 2) return 0.0;
+    std::vector<uint32_t> nb;
+    std::vector<double> d2;
+    knn(points, 1, nb, d2);
+    for (double& d : d2) d = std::sqrt(d);
+    return median(std::move(d2));
+}
+
 std::vector<double> sample_areas(const std::vector<double>& points, int k) {
     const size_t n = points.size() / 3;
     if (n < 2) return std::vector<double>(n, 0.0);

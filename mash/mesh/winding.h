@@ -40,6 +40,8 @@ std::vector<double> winding_numbers(const WindingTree& tree, const std::vector<d
 /// Area per sample from the k-th nearest neighbour distance d_k: π d_k² / k (a sample's share of
 /// a locally uniform surface; overlapping patches share the area). Points: [N*3].
 std::vector<double> sample_areas(const std::vector<double>& points, int k = 8);
+/// The median distance from a sample to its nearest other sample ([N*3]; 0 below two points).
+double median_spacing(const std::vector<double>& points);
 
 /// Signs s ∈ {±1}^G maximizing R(s) = (1ᵀKs)² / |Ks|² with 1ᵀKs > 0, where K[Q×G] (row-major)
 /// holds each group's winding contribution at Q surface points: R is largest (= Q) when the
