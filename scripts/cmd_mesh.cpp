@@ -131,6 +131,7 @@ int run_mesh(const MeshArgs& a) {
     po.trim_quantile = a.trim;
     po.thin_offset_voxels = a.thin_offset;
     po.open_membrane = a.open_membrane;
+    po.cell_voxels = a.cell_voxels;
     std::vector<std::pair<std::string, double>> stages;
     mesh::PoissonReport prep;
     auto m = mesh::poisson(pts, nrm, po, &stages, &prep);
@@ -144,6 +145,9 @@ int run_mesh(const MeshArgs& a) {
         spdlog::info("mesh: {:.0f} % of the winding field's ½-level set lies away from the samples (a membrane "
                      "across an open sheet's opening): thin step at threshold {:.2f} instead of {} ({:.0f} % left)",
                      100.0 * prep.membrane_first, prep.threshold, mesh::ThinOptions{}.threshold, 100.0 * prep.membrane);
+    if (po.cell_voxels > 0)
+        spdlog::debug("mesh: {} oriented samples to Poisson (one per {}-voxel cell and side)", prep.poisson_samples,
+                      po.cell_voxels);
     if (po.thin_offset_voxels > 0)
         spdlog::debug("mesh: ½-level set away from the samples {:.1f} % (open-sheet threshold {:.0f} %); mesh "
                       "area farther than {:.4f} from every sample: {:.2f} %",

@@ -50,6 +50,7 @@ struct MeshArgs {
     double trim = 0.0;
     double thin_offset = mash::mesh::PoissonOptions{}.thin_offset_voxels;
     double open_membrane = mash::mesh::PoissonOptions{}.open_membrane;
+    double cell_voxels = mash::mesh::PoissonOptions{}.cell_voxels;
     bool from_points = false;
     int64_t num_points = 0;
     int64_t grid_phi = 24, grid_theta = 16;

@@ -69,6 +69,11 @@ int main(int argc, char** argv) {
                        "threshold is lowered step by step until it is not (0: never)")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 1.0));
+    c_mesh->add_option("--sample-cell", mesh.cell_voxels,
+                       "Poisson's input keeps one sample per cell of this many Poisson voxels on each side of the "
+                       "surface (dense MASH samples of overlapping patches: faster, no loss; 0 keeps every sample)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 8.0));
     c_mesh->add_option("--orient", mesh.orient,
                        "Orientation: winding (global winding-number cue) or graph (the earlier local method)")
         ->capture_default_str();

@@ -292,6 +292,68 @@ TEST_CASE("winding: membrane_fraction finds the opening of a cup-shaped sheet, n
     CHECK_THROWS(mesh::membrane_fraction(p, n, bad, 0.1));
 }
 
+TEST_CASE("winding: ThinField shares the thin test's work and gives the same answers", "[winding]") {
+    std::vector<double> p, n;
+    test::cup_samples(4000, 0.4, p, n);
+    const double radius = 3.0 * mesh::median_spacing(p);
+    const mesh::ThinField field(p, n);
+    // Thresholds tried in any order, each the same as a thin_mask / membrane_fraction from scratch.
+    for (double t : {0.3, 0.15, 0.25, 0.0}) {
+        mesh::ThinOptions o;
+        o.threshold = t;
+        std::vector<double> dev_shared, dev_fresh;
+        const auto shared = field.mask(t, &dev_shared);
+        const auto fresh = mesh::thin_mask(p, n, o, &dev_fresh);
+        INFO("threshold " << t);
+        CHECK(shared == fresh);
+        CHECK(dev_shared == dev_fresh);
+        CHECK(field.membrane_fraction(shared, radius) == mesh::membrane_fraction(p, n, fresh, radius));
+    }
+    CHECK(fraction(field.mask(0.0)) > fraction(field.mask(0.3)));  // lower thresholds mark more
+    std::vector<double> short_n(n.begin(), n.end() - 3);
+    CHECK_THROWS(mesh::ThinField(p, short_n));
+}
+
+TEST_CASE("winding: one_sample_per_cell keeps one sample per cell and side, the one nearest the centre", "[winding]") {
+    // A plane z = 0.25 sampled 10 × 10 per unit cell over 4 × 4 cells, normals +z; and (second
+    // layer) the same plane 0.1 below with normals −z: a thin slab whose sides share their cells.
+    std::vector<double> p, n;
+    const double lo[3] = {0, 0, 0};
+    for (int side = 0; side < 2; ++side)
+        for (int i = 0; i < 40; ++i)
+            for (int j = 0; j < 40; ++j) {
+                p.insert(p.end(), {(i + 0.5) / 10.0, (j + 0.5) / 10.0, side ? 0.15 : 0.25});
+                n.insert(n.end(), {0.0, 0.0, side ? -1.0 : 1.0});
+            }
+    std::vector<double> p1 = p, n1 = n;
+    SECTION("one side: 16 cells, 16 samples, each the sample nearest its cell's centre") {
+        p1.resize(3 * 1600), n1.resize(3 * 1600);
+        CHECK(mesh::one_sample_per_cell(p1, n1, lo, 1.0) == 16);
+        REQUIRE(p1.size() == 3 * 16);
+        for (size_t k = 0; k < 16; ++k) {
+            // Samples at (i + 0.5)/10: the nearest to a centre c + 0.5 lie at c + 0.45 or c + 0.55;
+            // ties go to the first in order (c + 0.45).
+            CHECK(std::fmod(p1[3 * k], 1.0) == Approx(0.45));
+            CHECK(std::fmod(p1[3 * k + 1], 1.0) == Approx(0.45));
+            CHECK(n1[3 * k + 2] == 1.0);
+        }
+    }
+    SECTION("both sides of the slab in the same cells: both kept") {
+        CHECK(mesh::one_sample_per_cell(p1, n1, lo, 1.0) == 32);
+        int up = 0;
+        for (size_t k = 0; k < 32; ++k) up += n1[3 * k + 2] > 0;
+        CHECK(up == 16);
+    }
+    SECTION("cells smaller than the spacing keep everything, in order") {
+        CHECK(mesh::one_sample_per_cell(p1, n1, lo, 0.05) == 3200);
+        CHECK(p1 == p);
+        CHECK(n1 == n);
+    }
+    std::vector<double> bad(3, 0.0);
+    CHECK_THROWS(mesh::one_sample_per_cell(p1, bad, lo, 1.0));
+    CHECK_THROWS(mesh::one_sample_per_cell(p1, n1, lo, 0.0));
+}
+
 TEST_CASE("topology: unsupported_area_fraction and median_spacing, by hand", "[winding]") {
     // Two triangles: one (area 0.5) whose corners are samples, one (area 2) 10 away from all of them.
     mesh::TriangleMesh m;

@@ -331,7 +331,9 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
     PoissonReport rep;
     std::vector<double> orig;  // the samples before thickening: the support check's reference
     if (o.thin_offset_voxels > 0) {
-        auto mask = thin_mask(pts, nrm);
+        const ThinField field(pts, nrm);
+        rep.threshold = ThinOptions{}.threshold;
+        auto mask = field.mask(rep.threshold);
         timer.lap("thin parts");
         // A cup-shaped open sheet (a bowl whose walls the samples do not resolve) looks nearly
         // enclosed to the thin test; the field's ½-level set then spans its opening far from every
@@ -339,19 +341,14 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
         orig = pts;
         const double radius = std::max(4.0 * voxel, 3.0 * median_spacing(pts));
         if (o.open_membrane > 0) {
-            rep.membrane = rep.membrane_first = membrane_fraction(pts, nrm, mask, radius);
+            rep.membrane = rep.membrane_first = field.membrane_fraction(mask, radius);
             // Lower thresholds in steps until the predicted membrane is gone (at 0 every sample
             // with a deviation is marked and the field, hence the membrane, vanishes).
-            rep.threshold = ThinOptions{}.threshold;
             for (double t = rep.threshold - o.open_step; rep.membrane > o.open_membrane && t > -0.5 * o.open_step;
                  t -= o.open_step) {
-                ThinOptions lower;
-                lower.threshold = std::max(0.0, t);
-                auto m2 = thin_mask(pts, nrm, lower);
-                const double f = membrane_fraction(pts, nrm, m2, radius);
-                mask.swap(m2);
-                rep.membrane = f;
-                rep.threshold = lower.threshold;
+                rep.threshold = std::max(0.0, t);
+                mask = field.mask(rep.threshold);
+                rep.membrane = field.membrane_fraction(mask, radius);
                 rep.open_sheet = true;
             }
             timer.lap("open-sheet check");
@@ -360,6 +357,12 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
         rep.thin_samples = thicken_thin(pts, nrm, mask, o.thin_offset_voxels * voxel);
     }
     const int64_t doubled = rep.thin_samples;
+    if (o.cell_voxels > 0) {
+        rep.poisson_samples = one_sample_per_cell(pts, nrm, lo.data(), o.cell_voxels * voxel);
+        timer.lap("one sample per cell");
+    } else {
+        rep.poisson_samples = int64_t(pts.size() / 3);
+    }
     open3d::geometry::PointCloud pc;
     for (size_t i = 0; i < pts.size() / 3; ++i) {
         pc.points_.emplace_back(pts[3 * i], pts[3 * i + 1], pts[3 * i + 2]);

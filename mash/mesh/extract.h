@@ -79,6 +79,11 @@ struct PoissonOptions {
     /// until it is not (at worst to 0, where the field and its membrane vanish); 0 never does.
     double open_membrane = 0.15;
     double open_step = 0.05;
+    /// Poisson's input keeps one sample per cell of this many voxels on each side of the surface
+    /// (the one nearest the cell's centre): a MASH's overlapping patches sample the surface far
+    /// more densely than depth 8 resolves, and at full density Poisson fits their small offsets
+    /// at its finest level (more triangles and time, no gain); 0 keeps every sample.
+    double cell_voxels = 2.0;
 };
 /// What poisson() did beyond the mesh.
 struct PoissonReport {
@@ -89,6 +94,7 @@ struct PoissonReport {
     double membrane = 0.0;        ///< the predicted share at that threshold
     double support_radius = 0.0;  ///< the support radius of both checks
     double unsupported = 0.0;     ///< area share of the final mesh farther than it from every sample
+    int64_t poisson_samples = 0;  ///< oriented samples given to Poisson (after thickening and cells)
 };
 /// Screened Poisson on oriented points. Without trimming the result is cleaned so that it is
 /// watertight and 2-manifold (topology.h: non-manifold edges and vertices split; components that

@@ -5,8 +5,10 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <nanoflann.hpp>
 #include <numeric>
 #include <queue>
@@ -528,58 +530,102 @@ std::vector<int64_t> evaluated_subset(const std::vector<double>& normals, int64_
 }
 }  // namespace
 
-std::vector<char> thin_mask(const std::vector<double>& points, const std::vector<double>& normals,
-                             const ThinOptions& o, std::vector<double>* deviation) {
-    const int64_t N = int64_t(points.size() / 3);
+struct ThinField::Impl {
+    std::vector<double> points, normals;
+    ThinOptions o;
+    std::vector<int64_t> valid;       // the evaluated subset
+    std::vector<double> sp, sn, area;  // its points, unit normals, areas
+    double eps = 0, delta = 0;
+    // Lazily (mask): the smoothed deviation, k-NN graph of the subset, nearest evaluated sample.
+    bool have_deviation = false;
+    int k = 0;
+    std::vector<double> avg;
+    std::vector<uint32_t> nb;
+    std::vector<int64_t> nearest;  // per sample: its nearest evaluated one (-1: no normal)
+    // Lazily (membrane_fraction): a KD-tree over all samples.
+    std::unique_ptr<Cloud> all_cloud;
+    std::unique_ptr<KdTree> all_tree;
+
+    void compute_deviation() {
+        const int64_t M = int64_t(valid.size()), N = int64_t(points.size() / 3);
+        std::vector<double> mu(sp.size());
+        for (size_t j = 0; j < sp.size(); ++j) mu[j] = area[j / 3] * sn[j];
+        WindingTree tree(sp, mu, eps);
+        std::vector<double> dev(static_cast<size_t>(M));
+        at::parallel_for(0, M, 256, [&](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i) {
+                const double* p = &sp[size_t(3 * i)];
+                const double* n = &sn[size_t(3 * i)];
+                const double* m = &mu[size_t(3 * i)];
+                auto field = [&](double t) {  // w(p + t·n) without the sample's own dipole
+                    const double q[3] = {p[0] + t * n[0], p[1] + t * n[1], p[2] + t * n[2]};
+                    return tree.at(q) - kernels::winding_dipole(p[0], p[1], p[2], m[0], m[1], m[2], q[0], q[1], q[2], eps);
+                };
+                dev[size_t(i)] = std::max(std::abs(field(delta)), std::abs(1.0 - field(-delta)));
+            }
+        });
+        k = int(std::min<int64_t>(o.smooth_k, M - 1));
+        std::vector<double> d2;
+        knn(sp, k, nb, d2);
+        avg.assign(size_t(M), 0.0);
+        for (int64_t i = 0; i < M; ++i) {
+            double sum = dev[size_t(i)];
+            for (int j = 0; j < k; ++j) sum += dev[nb[size_t(i) * k + j]];
+            avg[size_t(i)] = sum / double(k + 1);
+        }
+        Cloud c{sp.data(), size_t(M)};
+        KdTree t(3, c, nanoflann::KDTreeSingleIndexAdaptorParams(16));
+        t.buildIndex();
+        nearest.assign(size_t(N), -1);
+        at::parallel_for(0, N, 1024, [&](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i)
+                if (has_normal(&normals[3 * i])) nearest[size_t(i)] = nearest_point(t, &points[3 * i]);
+        });
+        have_deviation = true;
+    }
+};
+
+ThinField::ThinField(const std::vector<double>& points, const std::vector<double>& normals, const ThinOptions& o)
+    : impl_(std::make_unique<Impl>()) {
     if (normals.size() != points.size()) throw std::invalid_argument("thin_mask: points and normals differ in length");
-    std::vector<char> mask(size_t(N), 0);
-    if (deviation) deviation->assign(size_t(N), 0.0);
+    Impl& f = *impl_;
+    f.points = points;
+    f.normals = normals;
+    f.o = o;
     // An even random subset (fixed seed) carries the field and is evaluated.
-    const auto valid = evaluated_subset(normals, o.max_samples);
-    if (valid.size() < 20) return mask;
-    const int64_t M = int64_t(valid.size());
-    std::vector<double> sp(size_t(3 * M)), sn(size_t(3 * M));
-    for (int64_t k = 0; k < M; ++k) {
-        const double* n = &normals[size_t(3 * valid[size_t(k)])];
+    f.valid = evaluated_subset(normals, o.max_samples);
+    if (f.valid.size() < 20) return;
+    const int64_t M = int64_t(f.valid.size());
+    f.sp.resize(size_t(3 * M));
+    f.sn.resize(size_t(3 * M));
+    for (int64_t i = 0; i < M; ++i) {
+        const double* n = &normals[size_t(3 * f.valid[size_t(i)])];
         const double len = std::sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
         for (int d = 0; d < 3; ++d) {
-            sp[size_t(3 * k + d)] = points[size_t(3 * valid[size_t(k)] + d)];
-            sn[size_t(3 * k + d)] = n[d] / len;
+            f.sp[size_t(3 * i + d)] = points[size_t(3 * f.valid[size_t(i)] + d)];
+            f.sn[size_t(3 * i + d)] = n[d] / len;
         }
     }
-    const auto area = sample_areas(sp);
-    const double eps = regularization_radius(area, o.eps_spacings);
-    const double delta = regularization_radius(area, o.delta_spacings);
-    std::vector<double> mu(sp.size());
-    for (size_t k = 0; k < sp.size(); ++k) mu[k] = area[k / 3] * sn[k];
-    WindingTree tree(sp, mu, eps);
-    std::vector<double> dev(static_cast<size_t>(M));
-    at::parallel_for(0, M, 256, [&](int64_t b, int64_t e) {
-        for (int64_t k = b; k < e; ++k) {
-            const double* p = &sp[size_t(3 * k)];
-            const double* n = &sn[size_t(3 * k)];
-            const double* m = &mu[size_t(3 * k)];
-            auto field = [&](double t) {  // w(p + t·n) without the sample's own dipole
-                const double q[3] = {p[0] + t * n[0], p[1] + t * n[1], p[2] + t * n[2]};
-                return tree.at(q) - kernels::winding_dipole(p[0], p[1], p[2], m[0], m[1], m[2], q[0], q[1], q[2], eps);
-            };
-            dev[size_t(k)] = std::max(std::abs(field(delta)), std::abs(1.0 - field(-delta)));
-        }
-    });
-    const int k = int(std::min<int64_t>(o.smooth_k, M - 1));
-    std::vector<uint32_t> nb;
-    std::vector<double> d2;
-    knn(sp, k, nb, d2);
-    std::vector<double> avg(static_cast<size_t>(M));
-    for (int64_t i = 0; i < M; ++i) {
-        double sum = dev[size_t(i)];
-        for (int j = 0; j < k; ++j) sum += dev[nb[size_t(i) * k + j]];
-        avg[size_t(i)] = sum / double(k + 1);
-    }
+    f.area = sample_areas(f.sp);
+    f.eps = regularization_radius(f.area, o.eps_spacings);
+    f.delta = regularization_radius(f.area, o.delta_spacings);
+}
+ThinField::~ThinField() = default;
+
+std::vector<char> ThinField::mask(double threshold, std::vector<double>* deviation) const {
+    Impl& f = *impl_;
+    const int64_t N = int64_t(f.points.size() / 3);
+    std::vector<char> mask(size_t(N), 0);
+    if (deviation) deviation->assign(size_t(N), 0.0);
+    if (f.valid.size() < 20) return mask;
+    if (!f.have_deviation) f.compute_deviation();
+    const int64_t M = int64_t(f.valid.size());
+    const int k = f.k;
+    const auto& nb = f.nb;
     // Regions: connected parts of the marked evaluated samples over the k-NN edges; small ones
     // (stray blobs of a patch overlap, crease lines) are left alone.
     std::vector<char> marked(static_cast<size_t>(M), 0);
-    for (int64_t i = 0; i < M; ++i) marked[size_t(i)] = avg[size_t(i)] > o.threshold;
+    for (int64_t i = 0; i < M; ++i) marked[size_t(i)] = f.avg[size_t(i)] > threshold;
     {
         UnionFind uf(M);
         for (int64_t i = 0; i < M; ++i)
@@ -590,7 +636,7 @@ std::vector<char> thin_mask(const std::vector<double>& points, const std::vector
         std::vector<int64_t> size(static_cast<size_t>(M), 0);
         for (int64_t i = 0; i < M; ++i)
             if (marked[size_t(i)]) ++size[size_t(uf.find(i))];
-        const double min_size = o.min_region * double(M);
+        const double min_size = f.o.min_region * double(M);
         for (int64_t i = 0; i < M; ++i)
             if (marked[size_t(i)] && double(size[size_t(uf.find(i))]) < min_size) marked[size_t(i)] = 0;
     }
@@ -611,7 +657,7 @@ std::vector<char> thin_mask(const std::vector<double>& points, const std::vector
             for (int j = 0; j < k; ++j)
                 if (marked[nb[size_t(i) * k + j]]) borders[size_t(uf.find(i))] = 1;
         }
-        const double min_size = o.min_region * double(M);
+        const double min_size = f.o.min_region * double(M);
         std::vector<char> fill(static_cast<size_t>(M), 0);
         for (int64_t i = 0; i < M; ++i) {
             const int64_t r = uf.find(i);
@@ -620,46 +666,33 @@ std::vector<char> thin_mask(const std::vector<double>& points, const std::vector
         for (int64_t i = 0; i < M; ++i) marked[size_t(i)] |= fill[size_t(i)];
     }
     // Every sample from its nearest evaluated one.
-    Cloud c{sp.data(), size_t(M)};
-    KdTree t(3, c, nanoflann::KDTreeSingleIndexAdaptorParams(16));
-    t.buildIndex();
-    at::parallel_for(0, N, 1024, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) {
-            if (!has_normal(&normals[3 * i])) continue;
-            const uint32_t id = nearest_point(t, &points[3 * i]);
-            mask[size_t(i)] = marked[id];
-            if (deviation) (*deviation)[size_t(i)] = avg[id];
-        }
-    });
+    for (int64_t i = 0; i < N; ++i) {
+        const int64_t id = f.nearest[size_t(i)];
+        if (id < 0) continue;
+        mask[size_t(i)] = marked[size_t(id)];
+        if (deviation) (*deviation)[size_t(i)] = f.avg[size_t(id)];
+    }
     return mask;
 }
 
-double membrane_fraction(const std::vector<double>& points, const std::vector<double>& normals,
-                         const std::vector<char>& mask, double radius, int grid, const ThinOptions& o) {
-    const int64_t N = int64_t(points.size() / 3);
-    if (normals.size() != points.size() || mask.size() != size_t(N))
-        throw std::invalid_argument("membrane_fraction: points, normals and mask differ in length");
-    const auto valid = evaluated_subset(normals, o.max_samples);  // the subset of thin_mask
-    if (valid.size() < 20 || grid < 2) return 0.0;
-    std::vector<double> sp;
-    for (int64_t i : valid) sp.insert(sp.end(), {points[size_t(3 * i)], points[size_t(3 * i + 1)], points[size_t(3 * i + 2)]});
-    const auto area = sample_areas(sp);
-    const double eps = regularization_radius(area, o.eps_spacings);
+double ThinField::membrane_fraction(const std::vector<char>& mask, double radius, int grid) const {
+    Impl& f = *impl_;
+    const int64_t N = int64_t(f.points.size() / 3);
+    if (mask.size() != size_t(N)) throw std::invalid_argument("membrane_fraction: points, normals and mask differ in length");
+    if (f.valid.size() < 20 || grid < 2) return 0.0;
+    const auto& sp = f.sp;
     std::vector<double> fp, mu;  // the field: unmarked samples only
-    for (size_t k = 0; k < valid.size(); ++k) {
-        const int64_t i = valid[k];
-        if (mask[size_t(i)]) continue;
-        const double* n = &normals[size_t(3 * i)];
-        const double len = std::sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
+    for (size_t j = 0; j < f.valid.size(); ++j) {
+        if (mask[size_t(f.valid[j])]) continue;
         for (int d = 0; d < 3; ++d) {
-            fp.push_back(sp[3 * k + d]);
-            mu.push_back(area[k] * n[d] / len);
+            fp.push_back(sp[3 * j + d]);
+            mu.push_back(f.area[j] * f.sn[3 * j + d]);
         }
     }
     if (fp.size() < 3 * 20) return 0.0;
-    WindingTree tree(fp, mu, eps);
+    WindingTree tree(fp, mu, f.eps);
     double lo[3] = {1e300, 1e300, 1e300}, hi[3] = {-1e300, -1e300, -1e300};
-    for (size_t k = 0; k < sp.size(); ++k) lo[k % 3] = std::min(lo[k % 3], sp[k]), hi[k % 3] = std::max(hi[k % 3], sp[k]);
+    for (size_t j = 0; j < sp.size(); ++j) lo[j % 3] = std::min(lo[j % 3], sp[j]), hi[j % 3] = std::max(hi[j % 3], sp[j]);
     const double L = std::max({hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]});
     const double h = 1.2 * L / double(grid);
     int64_t G[3];
@@ -680,9 +713,12 @@ double membrane_fraction(const std::vector<double>& points, const std::vector<do
             w[size_t(i)] = tree.at(q);
         }
     });
-    Cloud c{points.data(), size_t(N)};
-    KdTree t(3, c, nanoflann::KDTreeSingleIndexAdaptorParams(16));
-    t.buildIndex();
+    if (!f.all_tree) {
+        f.all_cloud = std::make_unique<Cloud>(Cloud{f.points.data(), size_t(N)});
+        f.all_tree = std::make_unique<KdTree>(3, *f.all_cloud, nanoflann::KDTreeSingleIndexAdaptorParams(16));
+        f.all_tree->buildIndex();
+    }
+    const KdTree& t = *f.all_tree;
     std::vector<int64_t> all(static_cast<size_t>(total), 0), far(static_cast<size_t>(total), 0);
     at::parallel_for(0, total, 256, [&](int64_t b, int64_t e) {
         double qa[3], qb[3], x[3];
@@ -695,9 +731,9 @@ double membrane_fraction(const std::vector<double>& points, const std::vector<do
                 if (!inside[d]) continue;
                 const double wa = w[size_t(i)] - 0.5, wb = w[size_t(i + step[d])] - 0.5;
                 if (wa * wb >= 0) continue;
-                for (int k = 0; k < 3; ++k) qb[k] = qa[k] + (k == d ? h : 0.0);
+                for (int c = 0; c < 3; ++c) qb[c] = qa[c] + (c == d ? h : 0.0);
                 const double s = wa / (wa - wb);
-                for (int k = 0; k < 3; ++k) x[k] = qa[k] + s * (qb[k] - qa[k]);
+                for (int c = 0; c < 3; ++c) x[c] = qa[c] + s * (qb[c] - qa[c]);
                 double d2 = 0;
                 nearest_point(t, x, &d2);
                 ++all[size_t(i)];
@@ -708,6 +744,18 @@ double membrane_fraction(const std::vector<double>& points, const std::vector<do
     const double na = double(std::accumulate(all.begin(), all.end(), int64_t(0)));
     const double nf = double(std::accumulate(far.begin(), far.end(), int64_t(0)));
     return na > 0 ? nf / na : 0.0;
+}
+
+std::vector<char> thin_mask(const std::vector<double>& points, const std::vector<double>& normals,
+                             const ThinOptions& o, std::vector<double>* deviation) {
+    return ThinField(points, normals, o).mask(o.threshold, deviation);
+}
+
+double membrane_fraction(const std::vector<double>& points, const std::vector<double>& normals,
+                         const std::vector<char>& mask, double radius, int grid, const ThinOptions& o) {
+    if (normals.size() != points.size() || mask.size() != points.size() / 3)
+        throw std::invalid_argument("membrane_fraction: points, normals and mask differ in length");
+    return ThinField(points, normals, o).membrane_fraction(mask, radius, grid);
 }
 
 int64_t thicken_thin(std::vector<double>& points, std::vector<double>& normals, const std::vector<char>& mask,
@@ -727,6 +775,57 @@ int64_t thicken_thin(std::vector<double>& points, std::vector<double>& normals, 
         }
     }
     return doubled;
+}
+
+int64_t one_sample_per_cell(std::vector<double>& pts, std::vector<double>& nrm, const double* lo, double cell) {
+    if (nrm.size() != pts.size()) throw std::invalid_argument("one_sample_per_cell: points and normals differ in length");
+    if (!(cell > 0)) throw std::invalid_argument("one_sample_per_cell: the cell size must be > 0");
+    const size_t n = pts.size() / 3;
+    std::vector<std::array<int64_t, 3>> ijk(n);
+    for (size_t i = 0; i < n; ++i)
+        for (int d = 0; d < 3; ++d) ijk[i][size_t(d)] = int64_t(std::floor((pts[3 * i + d] - lo[d]) / cell));
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), size_t(0));
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ijk[a] < ijk[b]; });
+    std::vector<size_t> keep;
+    for (size_t r = 0; r < n;) {
+        size_t e = r;
+        while (e < n && ijk[order[e]] == ijk[order[r]]) ++e;
+        double centre[3];
+        for (int d = 0; d < 3; ++d) centre[d] = lo[d] + (double(ijk[order[r]][size_t(d)]) + 0.5) * cell;
+        std::vector<size_t> lead, best;  // per group: its first sample, its sample nearest the centre
+        std::vector<double> best_d2;
+        for (size_t q = r; q < e; ++q) {
+            const size_t i = order[q];
+            size_t g = 0;
+            while (g < lead.size() && nrm[3 * i] * nrm[3 * lead[g]] + nrm[3 * i + 1] * nrm[3 * lead[g] + 1] +
+                                              nrm[3 * i + 2] * nrm[3 * lead[g] + 2] <= 0)
+                ++g;
+            double d2 = 0;
+            for (int d = 0; d < 3; ++d) d2 += (pts[3 * i + d] - centre[d]) * (pts[3 * i + d] - centre[d]);
+            if (g == lead.size()) {
+                lead.push_back(i);
+                best.push_back(i);
+                best_d2.push_back(d2);
+            } else if (d2 < best_d2[g]) {
+                best[g] = i;
+                best_d2[g] = d2;
+            }
+        }
+        keep.insert(keep.end(), best.begin(), best.end());
+        r = e;
+    }
+    std::sort(keep.begin(), keep.end());
+    std::vector<double> p2, n2;
+    p2.reserve(3 * keep.size());
+    n2.reserve(3 * keep.size());
+    for (size_t i : keep) {
+        p2.insert(p2.end(), pts.begin() + long(3 * i), pts.begin() + long(3 * i + 3));
+        n2.insert(n2.end(), nrm.begin() + long(3 * i), nrm.begin() + long(3 * i + 3));
+    }
+    pts.swap(p2);
+    nrm.swap(n2);
+    return int64_t(keep.size());
 }
 
 }  // namespace mash::mesh

@@ -7,6 +7,7 @@
 // Torch-free.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace mash::mesh {
@@ -139,10 +140,37 @@ std::vector<char> thin_mask(const std::vector<double>& points, const std::vector
 double membrane_fraction(const std::vector<double>& points, const std::vector<double>& normals,
                          const std::vector<char>& mask, double radius, int grid = 40, const ThinOptions& o = {});
 
+/// thin_mask and membrane_fraction on the same samples, sharing their work: the evaluated subset,
+/// its areas, the field in front of and behind each sample and the neighbour graphs are computed
+/// once (lazily), so that trying several thresholds (poisson()'s open-sheet step) costs little more
+/// than one. Keeps a copy of the samples. Not safe to call from several threads at once.
+class ThinField {
+public:
+    ThinField(const std::vector<double>& points, const std::vector<double>& normals, const ThinOptions& o = {});
+    ~ThinField();
+    ThinField(const ThinField&) = delete;
+    ThinField& operator=(const ThinField&) = delete;
+    /// thin_mask with this threshold (the other options as constructed).
+    std::vector<char> mask(double threshold, std::vector<double>* deviation = nullptr) const;
+    /// membrane_fraction for this mask.
+    double membrane_fraction(const std::vector<char>& mask, double radius, int grid = 40) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
 /// A closed surface Poisson can reconstruct from a sheet: every masked sample (p, n) becomes
 /// two, (p + εn, n) and (p − εn, −n) — a slab of thickness 2ε around the sheet, whose sides are
 /// both outsides. Unmasked samples are kept. Returns the number of samples doubled.
 int64_t thicken_thin(std::vector<double>& points, std::vector<double>& normals, const std::vector<char>& mask,
                        double offset);
+
+/// Poisson's input at the resolution it resolves: in each cubic cell of side `cell` (grid
+/// anchored at `lo`) one sample per side of the surface is kept — the cell's samples are grouped
+/// by normal (a sample joins the first group whose first normal it agrees with, dot > 0, so a
+/// thin slab's two sides stay apart) and each group keeps its sample nearest the cell's centre.
+/// The kept samples stay in their original order. Returns how many were kept.
+int64_t one_sample_per_cell(std::vector<double>& points, std::vector<double>& normals, const double* lo, double cell);
 
 }  // namespace mash::mesh
