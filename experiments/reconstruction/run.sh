@@ -5,8 +5,8 @@
 #   SPR   = `mash mesh --from-points` (PCA normals, orientation, screened Poisson depth 8)
 #   MASH  = `mash fit` (default settings) + `mash mesh` (M+M: patch normals, orientation, Poisson)
 # each with both orientation methods (--orient winding, the default, and graph, the earlier local
-# one), the default without its thin-part step (--thin-offset 0), the default without its
-# open-sheet step (--open-sheet 0), and the MASH's own samples
+# one), the default without its thin-part step (--thin-offset 0), the default with every sample
+# given to Poisson (--sample-cell 0), and the MASH's own samples
 # (what meshing can at best reach). Shapes: the 12 of issue #4
 # plus the procedural hard shapes of `mash shape` (issue #14).
 # Writes experiments/reconstruction/out/results.md and grid.png (GT | SPR | MASH). Not a test.
@@ -69,12 +69,13 @@ for s in "${SHAPES[@]}"; do
   fi
   fit_s=$(cat "$OUT/$n.fit_seconds")
   : >"$OUT/$n.meshing"
-  # Variants: the orientation method, and (thin0) the winding orientation without the thin-part
-  # step (--thin-offset 0: the meshing of this table before that step existed).
-  for variant in winding graph thin0 open0; do
+  # Variants: the orientation method, (thin0) the winding orientation without the thin-part step
+  # (--thin-offset 0: the meshing of this table before that step existed) and (cell0) with every
+  # sample given to Poisson (--sample-cell 0: the default before one sample per cell).
+  for variant in winding graph thin0 cell0; do
     orient=$variant; extra=()
     if [[ $variant == thin0 ]]; then orient=winding; extra=(--thin-offset 0); fi
-    if [[ $variant == open0 ]]; then orient=winding; extra=(--open-sheet 0); fi
+    if [[ $variant == cell0 ]]; then orient=winding; extra=(--sample-cell 0); fi
     echo "spr $variant $(mesh_timed "$OUT/$n.spr.$variant.ply" --from-points "$OUT/$n.input.ply" --orient $orient "${extra[@]}")" >>"$OUT/$n.meshing"
     echo "mash $variant $(mesh_timed "$OUT/$n.mash.$variant.ply" "$OUT/$n.npz" --orient $orient "${extra[@]}")" >>"$OUT/$n.meshing"
     $MASH eval "$OUT/$n.spr.$variant.ply" "$gt" --tau 0.01,0.02 --json "$OUT/$n.spr.$variant.json" >/dev/null
@@ -96,7 +97,7 @@ def row(label, js, secs, comps, closed):
                      "-" if nc is None else f"{nc:.3f}", secs, comps, closed]))
 for kind, label in (("spr", "SPR"), ("mash", "MASH")):
     for variant, vlabel in (("graph", "graph"), ("thin0", "winding, no thin step"),
-                            ("open0", "winding, no open-sheet step"), ("winding", "winding")):
+                            ("cell0", "winding, all samples to Poisson"), ("winding", "winding")):
         secs, comps, closed = meshing[(kind, variant)]
         row(f"{label} {vlabel}", f"{base}.{kind}.{variant}.json", f"{secs:.1f}", comps, "yes" if closed else "no")
 row("MASH samples", f"{base}.samples.json", f"{fit_s:.0f} (fit)", "-", "-")
@@ -133,7 +134,7 @@ for title, keep in (("12 shapes of #4", lambda r: r[0] not in hard), ("all", lam
         def mean(i):
             vals = [float(r[i]) for r in rs if r[i] != "-"]
             return sum(vals) / len(vals) if vals else float("nan")
-        secs = "-" if method == "MASH samples" else f"{mean(6):.1f}"
+        secs = "-" if method == "MASH samples" else f"{mean(6):.1f} (max {max(float(r[6]) for r in rs):.1f})"
         closed = "-" if method == "MASH samples" else f"{sum(r[8] == 'yes' for r in rs)}/{len(rs)}"
         nc = "-" if method == "MASH samples" else f"{mean(5):.3f}"
         print(f"| **mean ({title}, {len(rs)})** | {method} | {mean(2):.5f} | {mean(3):.3f} | {mean(4):.3f} | {nc} | {secs} | | {closed} |")
