@@ -46,7 +46,7 @@ int run_fit(const FitArgs& args);
 struct MeshArgs {
     GlobalOptions global;
     std::string input, output;
-    int depth = 8;
+    int depth = mash::mesh::PoissonOptions{}.depth;
     double trim = 0.0;
     double thin_offset = mash::mesh::PoissonOptions{}.thin_offset_voxels;
     double open_membrane = mash::mesh::PoissonOptions{}.open_membrane;

@@ -612,6 +612,23 @@ ThinField::ThinField(const std::vector<double>& points, const std::vector<double
 }
 ThinField::~ThinField() = default;
 
+// Connected parts, over the k-NN edges `nb` (k per sample), of the samples whose `cls` equals
+// `value`: each such sample's root (-1 for the others) and each root's size (indexed by root).
+static void label_regions(const std::vector<char>& cls, char value, const std::vector<uint32_t>& nb, int k,
+                          std::vector<int64_t>& root, std::vector<int64_t>& size) {
+    const int64_t M = int64_t(cls.size());
+    UnionFind uf(M);
+    for (int64_t i = 0; i < M; ++i)
+        for (int j = 0; j < k && cls[size_t(i)] == value; ++j) {
+            const int64_t t = nb[size_t(i) * k + j];
+            if (cls[size_t(t)] == value) uf.unite(i, t);
+        }
+    root.assign(size_t(M), -1);
+    size.assign(size_t(M), 0);
+    for (int64_t i = 0; i < M; ++i)
+        if (cls[size_t(i)] == value) ++size[size_t(root[size_t(i)] = uf.find(i))];
+}
+
 std::vector<char> ThinField::mask(double threshold, std::vector<double>* deviation) const {
     Impl& f = *impl_;
     const int64_t N = int64_t(f.points.size() / 3);
@@ -626,44 +643,21 @@ std::vector<char> ThinField::mask(double threshold, std::vector<double>* deviati
     // (stray blobs of a patch overlap, crease lines) are left alone.
     std::vector<char> marked(static_cast<size_t>(M), 0);
     for (int64_t i = 0; i < M; ++i) marked[size_t(i)] = f.avg[size_t(i)] > threshold;
-    {
-        UnionFind uf(M);
-        for (int64_t i = 0; i < M; ++i)
-            for (int j = 0; j < k; ++j) {
-                const int64_t t = nb[size_t(i) * k + j];
-                if (marked[size_t(i)] && marked[size_t(t)]) uf.unite(i, t);
-            }
-        std::vector<int64_t> size(static_cast<size_t>(M), 0);
-        for (int64_t i = 0; i < M; ++i)
-            if (marked[size_t(i)]) ++size[size_t(uf.find(i))];
-        const double min_size = f.o.min_region * double(M);
-        for (int64_t i = 0; i < M; ++i)
-            if (marked[size_t(i)] && double(size[size_t(uf.find(i))]) < min_size) marked[size_t(i)] = 0;
-    }
+    const double min_size = f.o.min_region * double(M);
+    std::vector<int64_t> root, size;
+    label_regions(marked, 1, nb, k, root, size);
+    for (int64_t i = 0; i < M; ++i)
+        if (marked[size_t(i)] && double(size[size_t(root[size_t(i)])]) < min_size) marked[size_t(i)] = 0;
     // Holes: unmarked regions as small, bordering marked samples (the bottom of a cup, where the
     // field looks most enclosed), are marked too; a small closed part of its own stays unmarked.
-    {
-        UnionFind uf(M);
-        for (int64_t i = 0; i < M; ++i)
-            for (int j = 0; j < k; ++j) {
-                const int64_t t = nb[size_t(i) * k + j];
-                if (!marked[size_t(i)] && !marked[size_t(t)]) uf.unite(i, t);
-            }
-        std::vector<int64_t> size(static_cast<size_t>(M), 0);
-        std::vector<char> borders(static_cast<size_t>(M), 0);
-        for (int64_t i = 0; i < M; ++i) {
-            if (marked[size_t(i)]) continue;
-            ++size[size_t(uf.find(i))];
-            for (int j = 0; j < k; ++j)
-                if (marked[nb[size_t(i) * k + j]]) borders[size_t(uf.find(i))] = 1;
-        }
-        const double min_size = f.o.min_region * double(M);
-        std::vector<char> fill(static_cast<size_t>(M), 0);
-        for (int64_t i = 0; i < M; ++i) {
-            const int64_t r = uf.find(i);
-            fill[size_t(i)] = !marked[size_t(i)] && borders[size_t(r)] && double(size[size_t(r)]) < min_size;
-        }
-        for (int64_t i = 0; i < M; ++i) marked[size_t(i)] |= fill[size_t(i)];
+    label_regions(marked, 0, nb, k, root, size);
+    std::vector<char> borders(static_cast<size_t>(M), 0);
+    for (int64_t i = 0; i < M; ++i)
+        for (int j = 0; !marked[size_t(i)] && j < k; ++j)
+            if (marked[nb[size_t(i) * k + j]]) borders[size_t(root[size_t(i)])] = 1;
+    for (int64_t i = 0; i < M; ++i) {
+        const int64_t r = root[size_t(i)];
+        if (r >= 0 && borders[size_t(r)] && double(size[size_t(r)]) < min_size) marked[size_t(i)] = 1;
     }
     // Every sample from its nearest evaluated one.
     for (int64_t i = 0; i < N; ++i) {
