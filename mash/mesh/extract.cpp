@@ -368,7 +368,10 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
         pc.points_.emplace_back(pts[3 * i], pts[3 * i + 1], pts[3 * i + 2]);
         pc.normals_.emplace_back(nrm[3 * i], nrm[3 * i + 1], nrm[3 * i + 2]);
     }
-    auto [mesh, dens] = open3d::geometry::TriangleMesh::CreateFromPointCloudPoisson(pc, size_t(o.depth), 0, 1.1, false);
+    // One thread: Open3D 0.16's PoissonRecon races with more (isl-org/Open3D#6828; it segfaulted in
+    // our CI and gave a different mesh on every run); one thread is deterministic and costs ~1.4x.
+    auto [mesh, dens] =
+        open3d::geometry::TriangleMesh::CreateFromPointCloudPoisson(pc, size_t(o.depth), 0, 1.1, false, /*n_threads=*/1);
     timer.lap("Poisson");
     if (o.trim_quantile > 0 && !dens.empty()) {
         std::vector<double> sorted = dens;
