@@ -242,8 +242,7 @@ int run_generate(const GenerateArgs& a) {
             }
 #ifndef MASH_WITHOUT_OPEN3D
             if (a.mesh) {
-                auto s = mesh::patch_samples(p);
-                mesh::orient(s);
+                auto s = mesh::mash_oriented_samples(p);
                 mesh::PoissonOptions po;
                 po.depth = a.mesh_depth;
                 mesh::save_mesh(base + "_mesh.ply", mesh::poisson(s.points, s.normals, po));

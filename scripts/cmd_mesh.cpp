@@ -105,24 +105,33 @@ int run_mesh(const MeshArgs& a) {
         nrm = mesh::oriented_normals_for_cloud(pts, 30, method);
     } else {
         MashParams p = io::load_mash(a.input);
-        int64_t gp = a.grid_phi, gt = a.grid_theta;
-        if (a.num_points > 0) {  // choose the per-patch grid so that A·P·T ≈ N (T = 2P/3)
-            gp = std::max<int64_t>(3, int64_t(std::lround(std::sqrt(1.5 * double(a.num_points) / double(p.num_anchors)))));
-            gt = std::max<int64_t>(2, gp * 2 / 3);
+        mesh::MashSurfaceOptions so;
+        so.normals = mesh::parse_normal_source(a.normals);
+        so.orient = method;
+        so.grid_phi = a.grid_phi;
+        so.grid_theta = a.grid_theta;
+        if (a.num_points > 0 && so.normals == mesh::NormalSource::points) so.num_points = a.num_points;
+        if (a.num_points > 0 && so.normals == mesh::NormalSource::patches) {
+            // choose the per-patch grid so that A·P·T ≈ N (T = 2P/3)
+            so.grid_phi = std::max<int64_t>(3, int64_t(std::lround(std::sqrt(1.5 * double(a.num_points) / double(p.num_anchors)))));
+            so.grid_theta = std::max<int64_t>(2, so.grid_phi * 2 / 3);
         }
-        auto s = mesh::patch_samples(p, gp, gt);
-        mesh::OrientOptions oo;
-        oo.method = method;
         mesh::OrientReport rep;
-        mesh::orient(s, oo, &rep);
+        auto s = mesh::mash_oriented_samples(p, so, &rep);
         for (const auto& [stage, secs] : rep.stages) spdlog::debug("mesh: {}: {:.2f}s", stage, secs);
-        if (method == mesh::OrientMethod::winding)
-            spdlog::info("mesh: {} samples from {} patches on {} sheets, oriented by winding numbers: field constancy "
-                         "{:.3f} ({:.3f} with the graph signs; {} sheets differ), mean w on the surface {:.3f}",
-                         s.size(), p.num_anchors, rep.sheets, rep.objective, rep.objective_graph, rep.changed_from_graph,
+        const int64_t S = int64_t(s.points.size() / 3);
+        if (so.normals == mesh::NormalSource::points)
+            spdlog::info("mesh: {} samples of the MASH ({} anchors; FPS from {}), PCA normals oriented by {}", S,
+                         p.num_anchors, s.sampled,
+                         method == mesh::OrientMethod::winding ? "winding numbers" : "tangent-plane propagation");
+        else if (method == mesh::OrientMethod::winding)
+            spdlog::info("mesh: {} samples from {} patches on {} sheets, patch normals oriented by winding numbers: "
+                         "field constancy {:.3f} ({:.3f} with the graph signs; {} sheets differ), mean w on the surface "
+                         "{:.3f}",
+                         S, p.num_anchors, rep.sheets, rep.objective, rep.objective_graph, rep.changed_from_graph,
                          rep.mean_winding);
         else
-            spdlog::info("mesh: {} samples from {} patches, oriented by the patch graph", s.size(), p.num_anchors);
+            spdlog::info("mesh: {} samples from {} patches, patch normals oriented by the patch graph", S, p.num_anchors);
         pts = std::move(s.points);
         nrm = std::move(s.normals);
     }

@@ -55,6 +55,7 @@ struct MeshArgs {
     int64_t num_points = 0;
     int64_t grid_phi = 24, grid_theta = 16;
     std::string orient = "winding";
+    std::string normals = mash::mesh::normal_source_name(mash::mesh::MashSurfaceOptions{}.normals);
 };
 int run_mesh(const MeshArgs& args);
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The `mash` command-line tool: one executable, one subcommand per job.
+#include <iostream>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -77,9 +78,17 @@ int main(int argc, char** argv) {
     c_mesh->add_option("--orient", mesh.orient,
                        "Orientation: winding (global winding-number cue) or graph (the earlier local method)")
         ->capture_default_str();
-    c_mesh->add_flag("--from-points", mesh.from_points, "Input is a point cloud: PCA normals + Poisson (SPR baseline)");
+    auto* o_normals = c_mesh->add_option("--normals", mesh.normals,
+                       "MASH normals: points (the MASH's samples as a point cloud, PCA normals oriented like --from-points; "
+                       "the original's later M+M) or patches (patch normals, one sign per patch)")
+        ->capture_default_str();
+    c_mesh->add_flag("--from-points", mesh.from_points, "Input is a point cloud: PCA normals + Poisson (SPR baseline)")
+        ->excludes(o_normals);
     c_mesh->add_option("--num-points", mesh.num_points,
-                       "Oriented samples fed to Poisson (MASH: sets the per-patch grid; --from-points: surface samples of a mesh)");
+                       "Oriented samples fed to Poisson (MASH: samples kept, default " +
+                           std::to_string(mash::mesh::MashSurfaceOptions{}.num_points) +
+                           ", or with --normals patches the per-patch grid; --from-points: surface samples of a mesh, "
+                           "default 100000)");
     c_mesh->add_option("--grid", mesh.grid_phi, "Azimuth samples per patch (polar = 2/3 of it)")->capture_default_str();
     add_global_flags(*c_mesh, mesh.global);
 
@@ -206,8 +215,10 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        int rc = app.exit(e);
-        return rc == 0 ? 0 : 2;
+        if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+        // A bad command line is bad input too: one "error:" line, exit code 2.
+        std::cerr << "error: " << e.what() << " (expected the options of `mash <command> --help`)\n";
+        return 2;
     }
     if (c_info->parsed()) return guarded([&] { return run_info(info); });
     if (c_sample->parsed()) return guarded([&] { return run_sample(sample); });

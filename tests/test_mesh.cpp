@@ -6,6 +6,7 @@
 #include <cmath>
 #include <set>
 
+#include "mash/core/errors.h"
 #include "mash/pictures/render.h"
 #include "mash/fitting/pipeline.h"
 #include "mash/io/geometry_io.h"
@@ -69,6 +70,25 @@ TEST_CASE("mesh: a sphere-like MASH becomes a closed sphere (volume and area wit
     CHECK(mesh::is_closed_manifold(m));
     CHECK(mesh::mesh_volume(m) == Approx(4.0 / 3.0 * M_PI * R * R * R).epsilon(0.03));
     CHECK(mesh::mesh_area(m) == Approx(4.0 * M_PI * R * R).epsilon(0.03));
+    // The default normals (NormalSource::points): the MASH's own samples, FPS-thinned, with PCA
+    // normals oriented by winding numbers; outward, and Poisson gives the same sphere.
+    mesh::MashSurfaceOptions so;
+    so.num_points = 3000;
+    auto c = mesh::mash_oriented_samples(sphere_mash(R), so);
+    REQUIRE(c.points.size() == size_t(3 * 3000));
+    REQUIRE(c.sampled > 3000);
+    int64_t out_pts = 0;
+    for (size_t i = 0; i < c.points.size(); i += 3) {
+        const double* p = &c.points[i];
+        const double* n = &c.normals[i];
+        CHECK(std::sqrt(p[0] * p[0] + p[1] * p[1] + p[2] * p[2]) == Approx(R).epsilon(1e-9));
+        out_pts += (p[0] * n[0] + p[1] * n[1] + p[2] * n[2]) / R > 0.95;
+    }
+    CHECK(out_pts == 3000);
+    auto mp = mesh::poisson(c.points, c.normals, po);
+    CHECK(mesh::is_closed_manifold(mp));
+    CHECK(mesh::mesh_volume(mp) == Approx(4.0 / 3.0 * M_PI * R * R * R).epsilon(0.03));
+    CHECK_THROWS_AS(mesh::parse_normal_source("pca"), ConfigError);
 }
 
 namespace {
@@ -106,24 +126,31 @@ TEST_CASE("mesh: hard procedural shapes are fitted and meshed closed, with the r
         fo.num_anchors = 100;
         fo.num_gt_points = 30000;
         auto fit = fitting::fit_file(path, fo, 0);
-        auto s = mesh::patch_samples(fit.params);
-        mesh::OrientReport rep;
-        mesh::orient(s, {}, &rep);
-        auto m = mesh::poisson(s.points, s.normals, {});
-        CHECK(mesh::is_closed_manifold(m));
-        std::vector<int64_t> comp;
-        CHECK(mesh::triangle_components(m, comp) == want);
         const auto gts = io::sample_mesh_surface(gt.vertices, gt.triangles, 30000, 1).points;
-        const auto ms = io::sample_mesh_surface(m.vertices, m.triangles, 30000, 2).points;
         const double L = longest_side(gts);
-        const double d_mesh = 0.5 * (mean_distance(ms, gts, L) + mean_distance(gts, ms, L));
-        // The MASH's own samples (its quality bounds what meshing can reach).
-        const double d_mash = 0.5 * (mean_distance(s.points, gts, L) + mean_distance(gts, s.points, L));
-        INFO("mesh " << d_mesh << " MASH samples " << d_mash << " constancy " << rep.objective);
-        WARN(c.name << ": mesh " << d_mesh << " MASH samples " << d_mash << " constancy " << rep.objective << " components "
-                    << mesh::triangle_components(m, comp) << " closed " << mesh::is_closed_manifold(m));
-        CHECK(d_mesh < c.max_distance);
-        CHECK(d_mesh < 2.0 * d_mash);
+        // Both normal sources: the patch normals with per-sheet winding signs, and the default
+        // (the MASH's samples with PCA normals oriented per point by winding numbers).
+        for (auto source : {mesh::NormalSource::patches, mesh::NormalSource::points}) {
+            INFO(mesh::normal_source_name(source));
+            mesh::MashSurfaceOptions so;
+            so.normals = source;
+            mesh::OrientReport rep;
+            auto s = mesh::mash_oriented_samples(fit.params, so, &rep);
+            auto m = mesh::poisson(s.points, s.normals, {});
+            CHECK(mesh::is_closed_manifold(m));
+            std::vector<int64_t> comp;
+            CHECK(mesh::triangle_components(m, comp) == want);
+            const auto ms = io::sample_mesh_surface(m.vertices, m.triangles, 30000, 2).points;
+            const double d_mesh = 0.5 * (mean_distance(ms, gts, L) + mean_distance(gts, ms, L));
+            // The MASH's own samples (its quality bounds what meshing can reach).
+            const double d_mash = 0.5 * (mean_distance(s.points, gts, L) + mean_distance(gts, s.points, L));
+            INFO("mesh " << d_mesh << " MASH samples " << d_mash << " constancy " << rep.objective);
+            WARN(c.name << " (" << mesh::normal_source_name(source) << "): mesh " << d_mesh << " MASH samples " << d_mash
+                        << " constancy " << rep.objective << " components " << mesh::triangle_components(m, comp)
+                        << " closed " << mesh::is_closed_manifold(m));
+            CHECK(d_mesh < c.max_distance);
+            CHECK(d_mesh < 2.0 * d_mash);
+        }
     }
 }
 

@@ -3,7 +3,9 @@
 # are the only input. Compared against the GT mesh with `mash eval` (GT bbox → longest side 1;
 # 100k points per shape; F-score at 0.01 and 0.02; NC):
 #   SPR   = `mash mesh --from-points` (PCA normals, orientation, screened Poisson depth 8)
-#   MASH  = `mash fit` (default settings) + `mash mesh` (M+M: patch normals, orientation, Poisson)
+#   MASH  = `mash fit` (default settings) + `mash mesh` (M+M: the MASH's samples with PCA normals
+#           (--normals points, the default) or its patch normals (--normals patches), orientation,
+#           Poisson)
 # each with both orientation methods (--orient winding, the default, and graph, the earlier local
 # one), the default without its thin-part step (--thin-offset 0), the default with every sample
 # given to Poisson (--sample-cell 0), and the MASH's own samples
@@ -81,6 +83,13 @@ for s in "${SHAPES[@]}"; do
     $MASH eval "$OUT/$n.spr.$variant.ply" "$gt" --tau 0.01,0.02 --json "$OUT/$n.spr.$variant.json" >/dev/null
     $MASH eval "$OUT/$n.mash.$variant.ply" "$gt" --tau 0.01,0.02 --json "$OUT/$n.mash.$variant.json" >/dev/null
   done
+  # MASH only: the patch normals (--normals patches, the default before the point normals) with
+  # each orientation method.
+  for variant in patches patches_graph; do
+    orient=winding; [[ $variant == patches_graph ]] && orient=graph
+    echo "mash $variant $(mesh_timed "$OUT/$n.mash.$variant.ply" "$OUT/$n.npz" --normals patches --orient $orient)" >>"$OUT/$n.meshing"
+    $MASH eval "$OUT/$n.mash.$variant.ply" "$gt" --tau 0.01,0.02 --json "$OUT/$n.mash.$variant.json" >/dev/null
+  done
   $MASH eval "$OUT/$n.npz" "$gt" --tau 0.01,0.02 --json "$OUT/$n.samples.json" >/dev/null
   /usr/bin/python3 - "$OUT/$n" "$n" "$fit_s" >>"$ROWS" <<'PY'
 import json, sys
@@ -97,7 +106,10 @@ def row(label, js, secs, comps, closed):
                      "-" if nc is None else f"{nc:.3f}", secs, comps, closed]))
 for kind, label in (("spr", "SPR"), ("mash", "MASH")):
     for variant, vlabel in (("graph", "graph"), ("thin0", "winding, no thin step"),
-                            ("cell0", "winding, all samples to Poisson"), ("winding", "winding")):
+                            ("cell0", "winding, all samples to Poisson"), ("patches_graph", "patch normals, graph"),
+                            ("patches", "patch normals, winding"), ("winding", "winding")):
+        if (kind, variant) not in meshing:
+            continue
         secs, comps, closed = meshing[(kind, variant)]
         row(f"{label} {vlabel}", f"{base}.{kind}.{variant}.json", f"{secs:.1f}", comps, "yes" if closed else "no")
 row("MASH samples", f"{base}.samples.json", f"{fit_s:.0f} (fit)", "-", "-")

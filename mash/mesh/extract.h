@@ -110,6 +110,32 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
 std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points, int64_t knn = 30,
                                                OrientMethod method = OrientMethod::winding);
 
+/// Where the normals of a MASH's mesh come from (`mash mesh --normals`):
+///  * points (default): the MASH's own samples (its §4.2 sampler, FPS-thinned to num_points) as a
+///    point cloud, with PCA normals oriented as for the SPR baseline (oriented_normals_for_cloud) —
+///    what the original's later M+M did (spec §9.3 step 4: WNNC normals of the MASH points). Thin
+///    parts (legs, slats, blades) come out as rods and plates, not lumps: the patch normals there
+///    are rough where overlapping patches cover the part in blotches (README, #14).
+///  * patches: the patch normals, one sign per patch sheet (orient()), blended at seams.
+enum class NormalSource { points, patches };
+NormalSource parse_normal_source(const std::string& s);  ///< "points" | "patches"; ConfigError otherwise
+const char* normal_source_name(NormalSource n);
+
+struct MashSurfaceOptions {
+    NormalSource normals = NormalSource::points;
+    OrientMethod orient = OrientMethod::winding;
+    int64_t num_points = 20000;              ///< points: samples kept (FPS over all the MASH's samples)
+    int64_t grid_phi = 24, grid_theta = 16;  ///< patches: the per-patch grid of patch_samples()
+};
+struct OrientedCloud {
+    std::vector<double> points, normals;  ///< [S*3] each; normals unit and consistently oriented
+    int64_t sampled = 0;                  ///< points: samples the MASH yielded before thinning
+};
+/// A MASH → oriented samples for poisson(). `report` gets orient()'s report (patches) or the
+/// stage times (points).
+OrientedCloud mash_oriented_samples(const MashParams& params, const MashSurfaceOptions& options = {},
+                                    OrientReport* report = nullptr);
+
 /// Writes a mesh atomically (.ply .obj .off .stl; our own writers, io::formats::serialize_mesh).
 void save_mesh(const std::string& path, const TriangleMesh& mesh);
 /// Reads a mesh (vertices + triangles) with our own readers (io::read_mesh); throws IoError.
