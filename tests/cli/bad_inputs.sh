@@ -39,6 +39,7 @@ row mesh_unknown_orient "unknown orientation method" "$W/m2.ply" "$MASH" mesh "$
 row mesh_unknown_normals "unknown normal source" "$W/m3.ply" "$MASH" mesh "$SMALL" -o "$W/m3.ply" --normals pca
 row mesh_too_few_points "expected at least 10" "$W/m4.ply" "$MASH" mesh "$SMALL" -o "$W/m4.ply" --num-points 5
 row mesh_normals_from_points "excludes" "$W/m5.ply" "$MASH" mesh --from-points "$R/tests/data/npm-bunny.obj" -o "$W/m5.ply" --normals patches
+row cli_wrong_type "Could not convert: --depth = abc" "$W/m6.ply" "$MASH" mesh "$SMALL" -o "$W/m6.ply" --depth abc
 row shape_unknown "unknown procedural shape 'dragon'" "$W/dragon.obj" "$MASH" shape dragon -o "$W/dragon.obj"
 row sample_no_such_dir "does not exist" "" "$MASH" sample "$SMALL" -o /proc/mash_nope/out.ply
 row sample_parent_is_file "is not a directory" "" "$MASH" sample "$SMALL" -o "$SMALL/out.ply"
