@@ -53,7 +53,7 @@ struct MeshArgs {
     double cell_voxels = mash::mesh::PoissonOptions{}.cell_voxels;
     bool from_points = false;
     int64_t num_points = 0;
-    int64_t grid_phi = 24, grid_theta = 16;
+    int64_t grid_phi = mash::mesh::MashSurfaceOptions{}.grid_phi, grid_theta = mash::mesh::MashSurfaceOptions{}.grid_theta;
     std::string orient = "winding";
     std::string normals = mash::mesh::normal_source_name(mash::mesh::MashSurfaceOptions{}.normals);
 };

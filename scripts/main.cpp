@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
                            std::to_string(mash::mesh::MashSurfaceOptions{}.num_points) +
                            ", or with --normals patches the per-patch grid; --from-points: surface samples of a mesh, "
                            "default 100000)");
-    c_mesh->add_option("--grid", mesh.grid_phi, "Azimuth samples per patch (polar = 2/3 of it)")->capture_default_str();
+    c_mesh->add_option("--grid", mesh.grid_phi, "With --normals patches: azimuth samples per patch (polar = 2/3 of it)")->capture_default_str();
     add_global_flags(*c_mesh, mesh.global);
 
     EvalArgs eval;

@@ -369,7 +369,8 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
         pc.normals_.emplace_back(nrm[3 * i], nrm[3 * i + 1], nrm[3 * i + 2]);
     }
     // One thread: Open3D 0.16's PoissonRecon races with more (isl-org/Open3D#6828; it segfaulted in
-    // our CI and gave a different mesh on every run); one thread is deterministic and costs ~1.4x.
+    // our CI and gave a different mesh on every run); one thread is deterministic and cost ~1.2x
+    // here (thin bowl 2.4 -> 2.8 s).
     auto [mesh, dens] =
         open3d::geometry::TriangleMesh::CreateFromPointCloudPoisson(pc, size_t(o.depth), 0, 1.1, false, /*n_threads=*/1);
     timer.lap("Poisson");
