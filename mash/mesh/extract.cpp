@@ -434,14 +434,6 @@ std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points
     return out;
 }
 
-NormalSource parse_normal_source(const std::string& s) {
-    if (s == "points") return NormalSource::points;
-    if (s == "patches") return NormalSource::patches;
-    throw ConfigError("--normals '" + s + "': unknown normal source (expected points or patches)");
-}
-
-const char* normal_source_name(NormalSource n) { return n == NormalSource::points ? "points" : "patches"; }
-
 OrientedCloud mash_oriented_samples(const MashParams& params, const MashSurfaceOptions& o, OrientReport* report) {
     OrientedCloud out;
     if (o.normals == NormalSource::patches) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The Open3D-free part of extract.h: MASH patch samples, mesh files (our own writers and
-// readers), volume, area. Built with and without Open3D.
+// readers), volume, area, the names of the normal sources. Built with and without Open3D.
 #include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
 
@@ -24,6 +24,14 @@ std::vector<double> as_vector(const at::Tensor& t) {
     return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 }  // namespace
+
+NormalSource parse_normal_source(const std::string& s) {
+    if (s == "points") return NormalSource::points;
+    if (s == "patches") return NormalSource::patches;
+    throw ConfigError("--normals '" + s + "': unknown normal source (expected points or patches)");
+}
+
+const char* normal_source_name(NormalSource n) { return n == NormalSource::points ? "points" : "patches"; }
 
 OrientedSamples patch_samples(const MashParams& params, int64_t P, int64_t T) {
     params.validate("patch_samples");
