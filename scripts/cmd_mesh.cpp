@@ -103,6 +103,12 @@ int run_mesh(const MeshArgs& a) {
         io::PointCloud pc = io::load_points(a.input, a.num_points > 0 ? a.num_points : 100000, 0);
         pts = pc.points;
         nrm = mesh::oriented_normals_for_cloud(pts, 30, method);
+        const int64_t P = int64_t(pts.size() / 3);
+        spdlog::info("mesh: {} points, PCA normals oriented by {}{}", P,
+                     method == mesh::OrientMethod::winding ? "winding numbers" : "tangent-plane propagation",
+                     P > mesh::kMaxOrientedPoints
+                         ? fmt::format(" on an FPS subset of {} (the other points take its signs)", mesh::kMaxOrientedPoints)
+                         : std::string());
     } else {
         MashParams p = io::load_mash(a.input);
         mesh::MashSurfaceOptions so;

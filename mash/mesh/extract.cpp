@@ -3,6 +3,7 @@
 
 #include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
+#include <open3d/geometry/KDTreeFlann.h>
 #include <open3d/geometry/KDTreeSearchParam.h>
 #include <open3d/geometry/PointCloud.h>
 #include <open3d/geometry/TriangleMesh.h>
@@ -411,8 +412,8 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
     return out;
 }
 
-std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points, int64_t knn, OrientMethod method) {
-    quiet();
+namespace {
+std::vector<double> orient_whole_cloud(const std::vector<double>& points, int64_t knn, OrientMethod method) {
     open3d::geometry::PointCloud pc;
     const size_t n = points.size() / 3;
     for (size_t i = 0; i < n; ++i) pc.points_.emplace_back(points[3 * i], points[3 * i + 1], points[3 * i + 2]);
@@ -431,6 +432,56 @@ std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points
         if (s < 0) v = -v;
         out.insert(out.end(), {v.x(), v.y(), v.z()});
     }
+    return out;
+}
+}  // namespace
+
+std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points, int64_t knn, OrientMethod method,
+                                               int64_t max_oriented) {
+    quiet();
+    const int64_t N = int64_t(points.size() / 3);
+    if (max_oriented <= 0 || N <= max_oriented) return orient_whole_cloud(points, knn, method);
+    // An FPS subset, oriented in full.
+    auto lopts = at::TensorOptions().dtype(at::kLong);
+    auto all = at::from_blob(const_cast<double*>(points.data()), {N, 3}, at::TensorOptions().dtype(at::kDouble));
+    auto idx = sampling::fps_packed(all.to(at::kFloat), at::tensor(std::vector<int64_t>{0, N}, lopts),
+                                    at::tensor(std::vector<int64_t>{max_oriented}, lopts));
+    const auto* ip = idx.data_ptr<int64_t>();
+    std::vector<double> sub;
+    sub.reserve(size_t(3 * max_oriented));
+    for (int64_t j = 0; j < idx.size(0); ++j) sub.insert(sub.end(), &points[3 * ip[j]], &points[3 * ip[j] + 3]);
+    const std::vector<double> sub_n = orient_whole_cloud(sub, knn, method);
+    // Every point's PCA normal, signed like a nearby subset point.
+    open3d::geometry::PointCloud pc, spc;
+    for (int64_t i = 0; i < N; ++i) pc.points_.emplace_back(points[3 * i], points[3 * i + 1], points[3 * i + 2]);
+    pc.EstimateNormals(open3d::geometry::KDTreeSearchParamKNN(int(knn)), false);
+    for (size_t j = 0; j < sub.size() / 3; ++j) spc.points_.emplace_back(sub[3 * j], sub[3 * j + 1], sub[3 * j + 2]);
+    open3d::geometry::KDTreeFlann tree(spc);
+    std::vector<double> out(points.size());
+    std::vector<int> nb;
+    std::vector<double> d2;
+    for (int64_t i = 0; i < N; ++i) {
+        const Eigen::Vector3d& p = pc.points_[size_t(i)];
+        const Eigen::Vector3d& n = pc.normals_[size_t(i)];
+        tree.SearchKNN(p, 8, nb, d2);
+        int pick = nb.empty() ? -1 : nb[0];
+        for (int j : nb) {  // nearest first: the first one in the tangent plane with a similar normal
+            const Eigen::Vector3d m(sub_n[3 * size_t(j)], sub_n[3 * size_t(j) + 1], sub_n[3 * size_t(j) + 2]);
+            const Eigen::Vector3d d = spc.points_[size_t(j)] - p;
+            if (std::abs(n.dot(m)) >= 0.7 && std::abs(d.dot(n)) <= 0.5 * d.norm()) {
+                pick = j;
+                break;
+            }
+        }
+        const double sign =
+            pick >= 0 && n.x() * sub_n[3 * size_t(pick)] + n.y() * sub_n[3 * size_t(pick) + 1] + n.z() * sub_n[3 * size_t(pick) + 2] < 0
+                ? -1.0
+                : 1.0;
+        for (int e = 0; e < 3; ++e) out[size_t(3 * i + e)] = sign * n[e];
+    }
+    // The subset points keep their own orientation.
+    for (int64_t j = 0; j < idx.size(0); ++j)
+        for (int e = 0; e < 3; ++e) out[size_t(3 * ip[j] + e)] = sub_n[size_t(3 * j + e)];
     return out;
 }
 

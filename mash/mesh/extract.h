@@ -106,9 +106,15 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
 
 /// PCA normals (Open3D, k nearest) oriented consistently, for the raw-point-cloud SPR baseline:
 /// Open3D's tangent-plane propagation, then (OrientMethod::winding, the default) the winding-number
-/// orientation of winding.h::orient_cloud_by_winding.
+/// orientation of winding.h::orient_cloud_by_winding. Clouds of more than `max_oriented` points
+/// (0: no limit) are oriented on an FPS subset of that many; every other point takes the sign of
+/// its nearest subset point in its tangent plane with a similar normal (the nearest at all where
+/// none is). The sign search grows with the cloud's clusters, and dense layered clouds (a MASH's
+/// overlapping patches sampled at 100 000 points) break into thousands of them (README).
+constexpr int64_t kMaxOrientedPoints = 20000;
 std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points, int64_t knn = 30,
-                                               OrientMethod method = OrientMethod::winding);
+                                               OrientMethod method = OrientMethod::winding,
+                                               int64_t max_oriented = kMaxOrientedPoints);
 
 /// Where the normals of a MASH's mesh come from (`mash mesh --normals`):
 ///  * points (default): the MASH's own samples (its §4.2 sampler, FPS-thinned to num_points) as a
