@@ -82,7 +82,10 @@ int main(int argc, char** argv) {
                        "MASH normals: points (the MASH's samples as a point cloud, PCA normals oriented like --from-points; "
                        "the original's later M+M) or patches (patch normals, one sign per patch)")
         ->capture_default_str();
-    c_mesh->add_flag("--from-points", mesh.from_points, "Input is a point cloud: PCA normals + Poisson (SPR baseline)")
+    c_mesh->add_flag("--from-points", mesh.from_points,
+                     "Input is a point cloud: PCA normals + Poisson (SPR baseline); clouds of more than " +
+                         std::to_string(mash::mesh::kMaxOrientedPoints) +
+                         " points are oriented on an FPS subset of that many")
         ->excludes(o_normals);
     c_mesh->add_option("--num-points", mesh.num_points,
                        "Oriented samples fed to Poisson (MASH: samples kept, default " +
