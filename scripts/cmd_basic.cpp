@@ -104,10 +104,7 @@ int run_sample(const SampleArgs& args) {
         io::PointCloud pc = io::load_points(args.input, args.num_points > 0 ? args.num_points : 100000, args.seed);
         if (!pc.from_mesh && args.num_points > 0 && args.num_points < pc.size()) {
             auto pts = at::from_blob(pc.points.data(), {pc.size(), 3}, at::TensorOptions().dtype(at::kDouble));
-            auto lopts = at::TensorOptions().dtype(at::kLong);
-            auto idx = sampling::fps_packed(pts, at::tensor(std::vector<int64_t>{0, pc.size()}, lopts),
-                                            at::tensor(std::vector<int64_t>{args.num_points}, lopts));
-            auto sel = pts.index_select(0, idx).contiguous();
+            auto sel = pts.index_select(0, sampling::fps(pts, args.num_points)).contiguous();
             pc.points.assign(sel.data_ptr<double>(), sel.data_ptr<double>() + sel.numel());
             pc.normals.clear();
         }
@@ -129,10 +126,7 @@ int run_sample(const SampleArgs& args) {
             throw InputError(args.input + ": requested " + std::to_string(args.num_points) +
                              " points but the MASH yields " + std::to_string(total) +
                              " (raise --directions / --boundary or use --no-fps)");
-        auto lopts = at::TensorOptions().dtype(at::kLong).device(pts.device());
-        auto offsets = at::tensor({int64_t(0), total}, lopts);
-        auto keep = at::tensor({args.num_points}, lopts);
-        pts = pts.index_select(0, sampling::fps_packed(pts, offsets, keep));
+        pts = pts.index_select(0, sampling::fps(pts, args.num_points));
     }
     auto cpu = pts.to(at::kCPU, at::kDouble).contiguous();
     std::vector<double> flat(cpu.data_ptr<double>(), cpu.data_ptr<double>() + cpu.numel());

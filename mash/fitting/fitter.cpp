@@ -89,9 +89,7 @@ std::vector<int64_t> farthest_point_indices(const std::vector<double>& points, i
     const int64_t n = int64_t(points.size() / 3);
     auto pts = at::from_blob(const_cast<double*>(points.data()), {n, 3}, at::TensorOptions().dtype(at::kDouble))
                    .to(at::kFloat);
-    auto lopts = at::TensorOptions().dtype(at::kLong);
-    auto idx = sampling::fps_packed(pts, at::tensor(std::vector<int64_t>{0, n}, lopts),
-                                    at::tensor(std::vector<int64_t>{std::min(k, n)}, lopts));
+    auto idx = sampling::fps(pts, k);
     return std::vector<int64_t>(idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel());
 }
 

@@ -59,9 +59,7 @@ namespace {
 at::Tensor reference_normals(const at::Tensor& pts, const at::Tensor& nrm, const OrientOptions& o) {
     quiet();
     const int64_t S = pts.size(0), k = std::min<int64_t>(o.subset, S);
-    auto lopts = at::TensorOptions().dtype(at::kLong);
-    auto sub = sampling::fps_packed(pts.to(at::kFloat), at::tensor(std::vector<int64_t>{0, S}, lopts),
-                                    at::tensor(std::vector<int64_t>{k}, lopts));
+    auto sub = sampling::fps(pts.to(at::kFloat), k);
     auto sp = pts.index_select(0, sub).contiguous();
     auto sn = nrm.index_select(0, sub).contiguous();
     open3d::geometry::PointCloud pc;
@@ -442,10 +440,8 @@ std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points
     const int64_t N = int64_t(points.size() / 3);
     if (max_oriented <= 0 || N <= max_oriented) return orient_whole_cloud(points, knn, method);
     // An FPS subset, oriented in full.
-    auto lopts = at::TensorOptions().dtype(at::kLong);
     auto all = at::from_blob(const_cast<double*>(points.data()), {N, 3}, at::TensorOptions().dtype(at::kDouble));
-    auto idx = sampling::fps_packed(all.to(at::kFloat), at::tensor(std::vector<int64_t>{0, N}, lopts),
-                                    at::tensor(std::vector<int64_t>{max_oriented}, lopts));
+    auto idx = sampling::fps(all.to(at::kFloat), max_oriented);
     const auto* ip = idx.data_ptr<int64_t>();
     std::vector<double> sub;
     sub.reserve(size_t(3 * max_oriented));
@@ -505,11 +501,7 @@ OrientedCloud mash_oriented_samples(const MashParams& params, const MashSurfaceO
     auto pts = mash->forward(true).points();
     pts = pts.index_select(0, at::isfinite(pts).all(1).nonzero().squeeze(1));
     out.sampled = pts.size(0);
-    if (out.sampled > o.num_points) {
-        auto lopts = at::TensorOptions().dtype(at::kLong);
-        pts = pts.index_select(0, sampling::fps_packed(pts.to(at::kFloat), at::tensor(std::vector<int64_t>{0, out.sampled}, lopts),
-                                                       at::tensor(std::vector<int64_t>{o.num_points}, lopts)));
-    }
+    if (out.sampled > o.num_points) pts = pts.index_select(0, sampling::fps(pts.to(at::kFloat), o.num_points));
     out.points = as_vector(pts);
     timer.lap("MASH samples (FPS)");
     if (out.points.size() / 3 < 10)

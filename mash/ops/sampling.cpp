@@ -170,6 +170,12 @@ void check_fps_args(const at::Tensor& points, const at::Tensor& offsets, const a
 
 }  // namespace
 
+at::Tensor fps(const at::Tensor& points, int64_t keep) {
+    auto lopts = at::TensorOptions().dtype(at::kLong).device(points.device());
+    const int64_t n = points.size(0);
+    return fps_packed(points, at::tensor({int64_t(0), n}, lopts), at::tensor({std::min(keep, n)}, lopts));
+}
+
 at::Tensor fps_packed(const at::Tensor& points, const at::Tensor& offsets, const at::Tensor& keep) {
     check_fps_args(points, offsets, keep);
     const bool cuda = points.is_cuda();
