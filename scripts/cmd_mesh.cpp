@@ -120,7 +120,7 @@ int run_mesh(const MeshArgs& a) {
         if (a.num_points > 0 && so.normals == mesh::NormalSource::patches) {
             // choose the per-patch grid so that A·P·T ≈ N (T = 2P/3)
             so.grid_phi = std::max<int64_t>(3, int64_t(std::lround(std::sqrt(1.5 * double(a.num_points) / double(p.num_anchors)))));
-            so.grid_theta = std::max<int64_t>(2, so.grid_phi * 2 / 3);
+            so.grid_theta = mesh::MashSurfaceOptions::polar_for(so.grid_phi);
         }
         mesh::OrientReport rep;
         auto s = mesh::mash_oriented_samples(p, so, &rep);

@@ -228,7 +228,7 @@ int main(int argc, char** argv) {
     if (c_fit->parsed()) return guarded([&] { return run_fit(fit); });
     if (c_shape->parsed()) return guarded([&] { return run_shape(shape); });
     if (c_mesh->parsed()) return guarded([&] {
-        mesh.grid_theta = std::max<int64_t>(2, mesh.grid_phi * 2 / 3);
+        mesh.grid_theta = mash::mesh::MashSurfaceOptions::polar_for(mesh.grid_phi);
         return run_mesh(mesh);
     });
     if (c_eval->parsed()) return guarded([&] { return run_eval(eval); });

@@ -132,6 +132,8 @@ struct MashSurfaceOptions {
     OrientMethod orient = OrientMethod::winding;
     int64_t num_points = 20000;              ///< points: samples kept (FPS over all the MASH's samples)
     int64_t grid_phi = 24, grid_theta = 16;  ///< patches: the per-patch grid of patch_samples()
+    /// The polar count that goes with an azimuth count (2/3 of it, at least 2; 24 → 16).
+    static int64_t polar_for(int64_t grid_phi) { return grid_phi * 2 / 3 > 2 ? grid_phi * 2 / 3 : 2; }
 };
 struct OrientedCloud {
     std::vector<double> points, normals;  ///< [S*3] each; normals unit and consistently oriented
