@@ -102,6 +102,10 @@ int run_mesh(const MeshArgs& a) {
     if (a.from_points) {
         io::PointCloud pc = io::load_points(a.input, a.num_points > 0 ? a.num_points : 100000, 0);
         pts = pc.points;
+        if (const int64_t dups = mesh::remove_duplicate_points(pts))
+            spdlog::info("mesh: {} repeated points of {} removed", dups, a.input);
+        if (const std::string bad = mesh::degenerate_cloud(pts); !bad.empty())
+            throw InputError(a.input + ": " + bad + " (expected at least 10 points spanning a surface)");
         nrm = mesh::oriented_normals_for_cloud(pts, 30, method);
         const int64_t P = int64_t(pts.size() / 3);
         spdlog::info("mesh: {} points, PCA normals oriented by {}{}", P,

@@ -277,3 +277,17 @@ TEST_CASE("mesh: a dense layered cloud is oriented on a subset and its signs car
     }
     CHECK(wrong == 0);
 }
+
+TEST_CASE("mesh: a flat cloud gets one consistent normal direction (Open3D's Delaunay graph fails on it)", "[mesh]") {
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<double> u(-1, 1);
+    std::vector<double> p;
+    for (int i = 0; i < 3000; ++i) p.insert(p.end(), {u(rng), 0.5 * u(rng), 0.25});
+    for (auto method : {mesh::OrientMethod::winding, mesh::OrientMethod::graph}) {
+        const auto n = mesh::oriented_normals_for_cloud(p, 30, method);
+        REQUIRE(n.size() == p.size());
+        double lo = 1, hi = -1;
+        for (size_t i = 0; i < n.size() / 3; ++i) lo = std::min(lo, n[3 * i + 2]), hi = std::max(hi, n[3 * i + 2]);
+        CHECK(((lo > 0.99 && hi <= 1.0) || (hi < -0.99 && lo >= -1.0)));
+    }
+}

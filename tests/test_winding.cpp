@@ -414,3 +414,66 @@ TEST_CASE("topology: remove_thin_specks drops a thin slab beside the surface, no
         if (m.vertices[3 * v] > 0.2 && m.vertices[3 * v + 2] < 0.5) top = std::max(top, m.vertices[3 * v + 2]);
     CHECK(top < 0.252);
 }
+
+TEST_CASE("topology: closed specks of under 16 triangles go, even where they exceed 0.1 % of a small mesh", "[winding]") {
+    // A coarse UV sphere of radius 0.3 (8 rings of 12): 168 triangles, outward.
+    mesh::TriangleMesh m;
+    const int R = 8, S = 12;
+    m.vertices.insert(m.vertices.end(), {0, 0, 0.3});
+    for (int i = 1; i < R; ++i)
+        for (int j = 0; j < S; ++j) {
+            const double th = M_PI * i / R, ph = 2 * M_PI * j / S;
+            m.vertices.insert(m.vertices.end(), {0.3 * std::sin(th) * std::cos(ph), 0.3 * std::sin(th) * std::sin(ph), 0.3 * std::cos(th)});
+        }
+    m.vertices.insert(m.vertices.end(), {0, 0, -0.3});
+    auto at = [&](int i, int j) { return int64_t(1 + (i - 1) * S + (j % S)); };
+    const int64_t south = 1 + (R - 1) * S;
+    for (int j = 0; j < S; ++j) {
+        m.triangles.insert(m.triangles.end(), {0, at(1, j), at(1, j + 1)});
+        m.triangles.insert(m.triangles.end(), {south, at(R - 1, j + 1), at(R - 1, j)});
+        for (int i = 1; i < R - 1; ++i) {
+            m.triangles.insert(m.triangles.end(), {at(i, j), at(i + 1, j), at(i + 1, j + 1)});
+            m.triangles.insert(m.triangles.end(), {at(i, j), at(i + 1, j + 1), at(i, j + 1)});
+        }
+    }
+    REQUIRE(mesh::is_closed_manifold(m));
+    REQUIRE(mesh::mesh_volume(m) > 0);
+    const int64_t F = m.num_triangles();
+    REQUIRE(8.0 > 1e-3 * double(F));  // the octahedron below is no speck by the share alone
+    const int64_t b = m.num_vertices();
+    const double c[3] = {0.0, 0.0, 0.6}, r = 0.004;  // a blob of a voxel, clear of the spheres
+    for (int a = 0; a < 3; ++a)
+        for (double s : {1.0, -1.0}) {
+            double v[3] = {c[0], c[1], c[2]};
+            v[a] += s * r;
+            m.vertices.insert(m.vertices.end(), v, v + 3);
+        }
+    // Octahedron faces (vertices +x −x +y −y +z −z = 0..5), outward.
+    const int f[8][3] = {{0, 2, 4}, {2, 1, 4}, {1, 3, 4}, {3, 0, 4}, {2, 0, 5}, {1, 2, 5}, {3, 1, 5}, {0, 3, 5}};
+    for (const auto& t : f) m.triangles.insert(m.triangles.end(), {b + t[0], b + t[1], b + t[2]});
+    REQUIRE(mesh::is_closed_manifold(m));
+    REQUIRE(mesh::mesh_volume(m) > 0);
+    std::vector<int64_t> comp;
+    REQUIRE(mesh::triangle_components(m, comp) == 2);
+    CHECK(mesh::remove_inconsistent_components(m) == 1);
+    CHECK(mesh::triangle_components(m, comp) == 1);
+    CHECK(m.num_triangles() == F);
+}
+
+TEST_CASE("mesh input: repeated points removed in order; clouds on a line, in one place or too small named", "[winding]") {
+    std::vector<double> p = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0};
+    CHECK(mesh::remove_duplicate_points(p) == 3);
+    CHECK(p == std::vector<double>{0, 0, 0, 1, 0, 0, 0, 1, 0});
+    CHECK(mesh::remove_duplicate_points(p) == 0);
+    std::vector<double> line, same, plane, few;
+    for (int i = 0; i < 300; ++i) {
+        line.insert(line.end(), {0.1 * i, 0.2 * i - 1, 3.0});
+        same.insert(same.end(), {0.5, 0.5, 0.5});
+        plane.insert(plane.end(), {std::cos(0.1 * i) * (1 + 0.003 * i), std::sin(0.1 * i) * (1 + 0.003 * i), 2.0});
+    }
+    for (int i = 0; i < 9; ++i) few.insert(few.end(), {double(i % 3), double(i / 3), double(i * i)});
+    CHECK(mesh::degenerate_cloud(line) == "all 300 points lie on one line");
+    CHECK(mesh::degenerate_cloud(same) == "1 distinct point");
+    CHECK(mesh::degenerate_cloud(few) == "9 distinct points");
+    CHECK(mesh::degenerate_cloud(plane).empty());  // flat clouds are meshed (as thin plates)
+}

@@ -3,6 +3,7 @@
 
 #include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
+#include <Eigen/Dense>
 #include <open3d/geometry/KDTreeFlann.h>
 #include <open3d/geometry/KDTreeSearchParam.h>
 #include <open3d/geometry/PointCloud.h>
@@ -416,7 +417,16 @@ std::vector<double> orient_whole_cloud(const std::vector<double>& points, int64_
     const size_t n = points.size() / 3;
     for (size_t i = 0; i < n; ++i) pc.points_.emplace_back(points[3 * i], points[3 * i + 1], points[3 * i + 2]);
     pc.EstimateNormals(open3d::geometry::KDTreeSearchParamKNN(int(knn)), false);
-    pc.OrientNormalsConsistentTangentPlane(15);
+    try {
+        pc.OrientNormalsConsistentTangentPlane(15);
+    } catch (const std::exception&) {
+        // Its graph starts from a 3-D Delaunay triangulation (Qhull), which fails on a flat cloud:
+        // sign every normal along the cloud's axis of least spread (exact for a plane).
+        const Eigen::Matrix3d cov = std::get<1>(pc.ComputeMeanAndCovariance());
+        const Eigen::Vector3d axis = Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d>(cov).eigenvectors().col(0);
+        for (auto& v : pc.normals_)
+            if (v.dot(axis) < 0) v = -v;
+    }
     std::vector<double> out;
     if (method == OrientMethod::winding) {
         for (const auto& v : pc.normals_) out.insert(out.end(), {v.x(), v.y(), v.z()});

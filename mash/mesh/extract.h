@@ -112,6 +112,12 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
 /// none is). The sign search grows with the cloud's clusters, and dense layered clouds (a MASH's
 /// overlapping patches sampled at 100 000 points) break into thousands of them (README).
 constexpr int64_t kMaxOrientedPoints = 20000;
+/// Why a point cloud cannot be meshed, or "" if it can: fewer than 10 distinct points, all points
+/// in one place, or all on one line (no surface to estimate normals of). Flat clouds can be.
+std::string degenerate_cloud(const std::vector<double>& points);
+/// Removes points that repeat an earlier one exactly (keeps the first, in order); returns how
+/// many. Repeated points make nearest-neighbour spacings 0, which the meshing steps read as scale.
+int64_t remove_duplicate_points(std::vector<double>& points);
 std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points, int64_t knn = 30,
                                                OrientMethod method = OrientMethod::winding,
                                                int64_t max_oriented = kMaxOrientedPoints);

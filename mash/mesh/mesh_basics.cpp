@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <tuple>
 
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
@@ -32,6 +33,47 @@ NormalSource parse_normal_source(const std::string& s) {
 }
 
 const char* normal_source_name(NormalSource n) { return n == NormalSource::points ? "points" : "patches"; }
+
+int64_t remove_duplicate_points(std::vector<double>& points) {
+    const int64_t n = int64_t(points.size() / 3);
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) order[size_t(i)] = i;
+    auto key = [&](int64_t i) { return std::make_tuple(points[3 * i], points[3 * i + 1], points[3 * i + 2]); };
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return key(a) < key(b); });
+    std::vector<char> drop(static_cast<size_t>(n), 0);
+    int64_t dropped = 0;
+    for (size_t j = 1; j < order.size(); ++j)
+        if (key(order[j]) == key(order[j - 1])) drop[size_t(order[j])] = 1, ++dropped;
+    if (dropped == 0) return 0;
+    std::vector<double> kept;
+    kept.reserve(size_t(3 * (n - dropped)));
+    for (int64_t i = 0; i < n; ++i)
+        if (!drop[size_t(i)]) kept.insert(kept.end(), &points[3 * i], &points[3 * i + 3]);
+    points.swap(kept);
+    return dropped;
+}
+
+std::string degenerate_cloud(const std::vector<double>& points) {
+    const int64_t n = int64_t(points.size() / 3);
+    if (n < 1000) {  // small clouds: count the distinct points (larger ones: the spread test below)
+        std::vector<double> distinct = points;
+        const int64_t d = n - remove_duplicate_points(distinct);
+        if (d < 10) return std::to_string(d) + (d == 1 ? " distinct point" : " distinct points");
+    }
+    Eigen::Vector3d mean = Eigen::Vector3d::Zero();
+    for (int64_t i = 0; i < n; ++i) mean += Eigen::Vector3d(points[3 * i], points[3 * i + 1], points[3 * i + 2]);
+    mean /= double(n);
+    Eigen::Matrix3d cov = Eigen::Matrix3d::Zero();
+    for (int64_t i = 0; i < n; ++i) {
+        const Eigen::Vector3d d = Eigen::Vector3d(points[3 * i], points[3 * i + 1], points[3 * i + 2]) - mean;
+        cov += d * d.transpose();
+    }
+    if (!cov.allFinite()) return "non-finite coordinates";
+    const Eigen::Vector3d ev = Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d>(cov / double(n)).eigenvalues();
+    if (!(ev(2) > 0)) return "all " + std::to_string(n) + " points coincide";
+    if (ev(1) <= 1e-12 * ev(2)) return "all " + std::to_string(n) + " points lie on one line";
+    return "";
+}
 
 OrientedSamples patch_samples(const MashParams& params, int64_t P, int64_t T) {
     params.validate("patch_samples");

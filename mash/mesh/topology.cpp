@@ -440,7 +440,7 @@ int64_t remove_inconsistent_components(TriangleMesh& m, double min_fraction) {
     std::vector<char> drop(size_t(C), 0);
     for (int64_t c = 0; c < C; ++c) {
         if (c == largest) continue;
-        if (double(count[size_t(c)]) < min_fraction * double(m.num_triangles())) {  // a speck
+        if (double(count[size_t(c)]) < std::max(min_fraction * double(m.num_triangles()), 16.0)) {  // a speck
             drop[size_t(c)] = 1;
             continue;
         }

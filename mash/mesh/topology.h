@@ -66,7 +66,8 @@ int64_t repair_manifold(TriangleMesh& m, int rounds = 3);
 /// shells at an even depth (inside 0, 2, … others, measured by the winding number of the other
 /// components at their surface) enclose positive volume and those at an odd depth (hollows)
 /// negative volume. Poisson's inverted or doubled bubbles fail this. Specks (components with
-/// fewer than `min_fraction` of all triangles) go too. The largest component is always kept.
+/// fewer than `min_fraction` of all triangles, or than 16: a closed blob of a voxel or two, such
+/// as Poisson leaves beside noisy samples) go too. The largest component is always kept.
 /// Returns the number of components removed.
 int64_t remove_inconsistent_components(TriangleMesh& m, double min_fraction = 1e-3);
 

@@ -38,6 +38,10 @@ row mesh_zero_anchors "anchors" "$W/m.ply" "$MASH" mesh "$W/zero.npz" -o "$W/m.p
 row mesh_unknown_orient "unknown orientation method" "$W/m2.ply" "$MASH" mesh "$SMALL" -o "$W/m2.ply" --orient magic
 row mesh_unknown_normals "unknown normal source" "$W/m3.ply" "$MASH" mesh "$SMALL" -o "$W/m3.ply" --normals pca
 row mesh_too_few_points "expected at least 10" "$W/m4.ply" "$MASH" mesh "$SMALL" -o "$W/m4.ply" --num-points 5
+awk 'BEGIN { for (i = 0; i < 200; ++i) print i / 200, 2 * i / 200, 0.5 }' >"$W/line.xyz"
+awk 'BEGIN { for (i = 0; i < 50; ++i) print 0.25, 0.5, 1 }' >"$W/same.xyz"
+row mesh_collinear_points "line.xyz: all 200 points lie on one line (expected at least 10 points spanning a surface)" "$W/m7.ply" "$MASH" mesh --from-points "$W/line.xyz" -o "$W/m7.ply"
+row mesh_coincident_points "same.xyz: 1 distinct point (expected at least 10 points spanning a surface)" "$W/m8.ply" "$MASH" mesh --from-points "$W/same.xyz" -o "$W/m8.ply"
 row mesh_normals_from_points "excludes" "$W/m5.ply" "$MASH" mesh --from-points "$R/tests/data/npm-bunny.obj" -o "$W/m5.ply" --normals patches
 row cli_wrong_type "Could not convert: --depth = abc" "$W/m6.ply" "$MASH" mesh "$SMALL" -o "$W/m6.ply" --depth abc
 row shape_unknown "unknown procedural shape 'dragon'" "$W/dragon.obj" "$MASH" shape dragon -o "$W/dragon.obj"
