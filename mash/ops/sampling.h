@@ -40,7 +40,7 @@ at::Tensor local_points(const at::Tensor& sh_coeffs, const at::Tensor& theta, co
 /// running minimum squared distance (first index on ties). Returns global indices [Σ keep] in
 /// selection order, segment by segment. CPU: a parallel kernel; other devices: the reference.
 at::Tensor fps_packed(const at::Tensor& points, const at::Tensor& offsets, const at::Tensor& keep);
-/// fps_packed over one segment: the first min(keep, P) indices [keep] of FPS over all of `points`
+/// fps_packed over one segment: the first min(keep, P) indices of FPS over all of `points`
 /// [P, 3], on their device and in their dtype (callers pass float32 for speed where float64 is not needed).
 at::Tensor fps(const at::Tensor& points, int64_t keep);
 /// The pure-ATen reference of fps_packed (padded, batched over segments): the test oracle.
