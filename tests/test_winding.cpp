@@ -460,7 +460,7 @@ TEST_CASE("topology: closed specks of under 16 triangles go, even where they exc
     CHECK(m.num_triangles() == F);
 }
 
-TEST_CASE("mesh input: repeated points removed in order; clouds on a line, in one place or too small named", "[winding]") {
+TEST_CASE("mesh input: repeated points removed in order, and clouds on a line, in one place or too small named", "[winding]") {
     std::vector<double> p = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0};
     CHECK(mesh::remove_duplicate_points(p) == 3);
     CHECK(p == std::vector<double>{0, 0, 0, 1, 0, 0, 0, 1, 0});
