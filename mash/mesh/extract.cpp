@@ -470,19 +470,16 @@ std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points
         const Eigen::Vector3d& p = pc.points_[size_t(i)];
         const Eigen::Vector3d& n = pc.normals_[size_t(i)];
         tree.SearchKNN(p, 8, nb, d2);
+        auto sub_normal = [&](int j) { return Eigen::Map<const Eigen::Vector3d>(&sub_n[3 * size_t(j)]); };
         int pick = nb.empty() ? -1 : nb[0];
         for (int j : nb) {  // nearest first: the first one in the tangent plane with a similar normal
-            const Eigen::Vector3d m(sub_n[3 * size_t(j)], sub_n[3 * size_t(j) + 1], sub_n[3 * size_t(j) + 2]);
             const Eigen::Vector3d d = spc.points_[size_t(j)] - p;
-            if (std::abs(n.dot(m)) >= 0.7 && std::abs(d.dot(n)) <= 0.5 * d.norm()) {
+            if (std::abs(n.dot(sub_normal(j))) >= 0.7 && std::abs(d.dot(n)) <= 0.5 * d.norm()) {
                 pick = j;
                 break;
             }
         }
-        const double sign =
-            pick >= 0 && n.x() * sub_n[3 * size_t(pick)] + n.y() * sub_n[3 * size_t(pick) + 1] + n.z() * sub_n[3 * size_t(pick) + 2] < 0
-                ? -1.0
-                : 1.0;
+        const double sign = pick >= 0 && n.dot(sub_normal(pick)) < 0 ? -1.0 : 1.0;
         for (int e = 0; e < 3; ++e) out[size_t(3 * i + e)] = sign * n[e];
     }
     // The subset points keep their own orientation.
