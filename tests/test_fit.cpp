@@ -136,6 +136,50 @@ TEST_CASE("losses: chamfer and boundary gradients (float64 finite differences)",
     CHECK(losses::boundary_continuity(b, at::zeros({48}, at::kLong)).item<double>() == 0.0);  // one anchor
 }
 
+TEST_CASE("losses: surfel distance (hand-derived) and its gradient", "[losses][grad]") {
+    // Two surfels in the plane z = 0: at the origin (radius 0.1) and at (1, 0, 0) (radius 0.5).
+    auto gt = at::tensor({0.0, 0.0, 0.0, 1.0, 0.0, 0.0}, kF64).view({2, 3});
+    auto n = at::tensor({0.0, 0.0, 1.0, 0.0, 0.0, 1.0}, kF64).view({2, 3});
+    auto r = at::tensor({0.1, 0.5}, kF64);
+    auto idx = at::tensor(std::vector<int64_t>{0, 1, 0});
+    // s0: h = 0.2, t = 0.5 → 0.2² + (0.5 − 0.1)² = 0.2; s1: h = −0.3, t = 0.2 inside the disc → 0.09;
+    // s2: on the normal (t = 0), h = 0.5 → 0.25.
+    auto s = at::tensor({0.3, 0.4, 0.2, 1.2, 0.0, -0.3, 0.0, 0.0, 0.5}, kF64).view({3, 3}).requires_grad_(true);
+    auto d2 = losses::surfel_dist2(s, gt, idx, n, r);
+    CHECK(d2[0].item<double>() == Approx(0.2).epsilon(1e-9));
+    CHECK(d2[1].item<double>() == Approx(0.09).epsilon(1e-9));
+    CHECK(d2[2].item<double>() == Approx(0.25).epsilon(1e-9));
+    CHECK(max_abs_diff(losses::surfel_dist2(s, gt, idx, -n, r), d2) < 1e-15);  // the normal's sign is irrelevant
+    // ∂/∂s = 2h·n + 2(t − r)₊·t̂: s0 (0.48, 0.64, 0.4), s1 (0, 0, −0.6), s2 (0, 0, 1) (finite at t = 0).
+    d2.sum().backward();
+    auto want = at::tensor({0.48, 0.64, 0.4, 0.0, 0.0, -0.6, 0.0, 0.0, 1.0}, kF64).view({3, 3});
+    CHECK(max_abs_diff(s.grad(), want) < 1e-6);
+    // Radius 0: the point distance; and a gradient check at random points.
+    CHECK(max_abs_diff(losses::surfel_dist2(s.detach(), gt, idx, n, at::zeros({2}, kF64)),
+                       (s.detach() - gt.index_select(0, idx)).pow(2).sum(1)) < 1e-11);
+    auto gen = mash::test::make_gen(5);
+    auto g2 = at::randn({30, 3}, gen, kF64);
+    auto n2 = at::randn({30, 3}, gen, kF64);
+    n2 = n2 / n2.norm(2, 1, true);
+    auto r2 = at::rand({30}, gen, kF64) * 0.5;
+    auto q = at::randn({50, 3}, gen, kF64);
+    auto qi = losses::nearest_indices(q, g2);
+    auto rc = gradcheck([&](const std::vector<at::Tensor>& x) { return losses::soft_l1(losses::surfel_dist2(x[0], g2, qi, n2, r2)); }, {q});
+    INFO(rc.worst);
+    CHECK(rc.ok);
+}
+
+TEST_CASE("fit: local spacing on a grid (hand-derived)", "[fit]") {
+    std::vector<double> grid;  // 5 × 5 points, spacing 0.1, in the plane z = 0.3
+    for (int i = 0; i < 5; ++i)
+        for (int j = 0; j < 5; ++j) grid.insert(grid.end(), {0.1 * i, 0.1 * j, 0.3});
+    auto sp = fitting::local_spacing(grid, 4);
+    CHECK(sp[12] == Approx(0.1).epsilon(1e-12));  // centre: four neighbours at 0.1
+    // Corner: 0.1, 0.1, 0.1·√2, 0.2.
+    CHECK(sp[0] == Approx((0.2 + 0.1 * std::sqrt(2.0) + 0.2) / 4).epsilon(1e-12));
+    CHECK(fitting::local_spacing({1.0, 2.0, 3.0}, 4)[0] == 0.0);  // alone
+}
+
 TEST_CASE("normals: PCA normals are radial on a sphere and equal Open3D's EstimateNormals", "[fit][normals]") {
     auto sphere = sphere_points(2000, 0.7);
     auto n = fitting::estimate_normals(sphere, 30);
@@ -238,6 +282,55 @@ TEST_CASE("fit: normalization is undone exactly", "[fit]") {
     auto y = make_mash(q, mo, kF64)->forward(true).points();
     auto c = at::tensor(std::vector<double>{norm.center[0], norm.center[1], norm.center[2]}, kF64);
     CHECK(max_abs_diff(y, x / norm.scale + c) < 1e-12);
+}
+
+TEST_CASE("fit: on a sparse cloud the surfel distance fits the surface closer than the point distance", "[fit][slow]") {
+    // 1 200 points on a sphere of radius 0.4 (spacing ≈ 0.04, far coarser than the samples), 60
+    // anchors: the point distance pulls samples along the surface toward the GT points, the
+    // surfel distance only onto the surface. Measured: the samples' mean |‖s‖ − R|.
+    const double R = 0.4;
+    auto pts = sphere_points(1200, R);
+    FitOptions o;
+    o.num_anchors = 60;
+    o.num_directions = 200;
+    o.num_boundary = 24;
+    o.warmup_steps = 40;
+    o.adaptive_epochs = 2;
+    o.max_epoch_steps = 40;
+    auto idx = fitting::farthest_point_indices(pts, o.num_anchors);
+    std::vector<double> ap, an;
+    for (auto i : idx) {
+        ap.insert(ap.end(), pts.begin() + 3 * i, pts.begin() + 3 * i + 3);
+        an.insert(an.end(), pts.begin() + 3 * i, pts.begin() + 3 * i + 3);
+    }
+    MashParams init = fitting::initial_mash(ap, an, o);
+    auto gt = at::from_blob(pts.data(), {1200, 3}, kF64).to(at::kFloat);
+    MashOptions mo;
+    mo.num_directions = o.num_directions;
+    mo.num_boundary = o.num_boundary;
+    auto radial_error = [&](const fitting::FitResult& r) {
+        at::NoGradGuard ng;
+        auto s = make_mash(r.params, mo, at::TensorOptions().dtype(at::kFloat))->forward(true).points();
+        return (s.norm(2, 1) - R).abs().mean().item<double>();
+    };
+    const int threads = at::get_num_threads();
+    at::set_num_threads(1);  // deterministic
+    auto point = fitting::fit_mash(gt, init, o);
+    FitOptions so = o;
+    so.surfel_radius = 1.0;
+    auto surfel = fitting::fit_mash(gt, init, so);  // PCA normals of gt
+    auto given = fitting::fit_mash(gt, init, so, {}, c10::kCPU, gt.to(at::kDouble) / R);  // exact normals
+    at::set_num_threads(threads);
+    const double ep = radial_error(point), es = radial_error(surfel), eg = radial_error(given);
+    INFO("mean |‖s‖ − R|: point " << ep << ", surfel (PCA normals) " << es << ", surfel (given normals) " << eg
+                                  << "; coverage " << point.last.coverage << ", " << surfel.last.coverage << ", "
+                                  << given.last.coverage);
+    CHECK(es < 0.7 * ep);
+    CHECK(eg < 0.7 * ep);
+    // Coverage (GT points with a sample within 0.01) is not lost (measured: 0.879 point, 0.925 surfel).
+    CHECK(surfel.last.coverage >= point.last.coverage - 0.01);
+    CHECK(given.last.coverage >= point.last.coverage - 0.01);
+    CHECK_THROWS_AS(fitting::fit_mash(gt, init, so, {}, c10::kCPU, at::zeros({5, 3})), std::invalid_argument);
 }
 
 TEST_CASE("fit: a sphere is covered (L1-CD falls 4x, 95% coverage), deterministically", "[fit][slow]") {

@@ -44,6 +44,7 @@ const std::vector<Field>& fields() {
         {"coverage_weight_start", &FitOptions::coverage_weight_start},
         {"boundary_weight_max", &FitOptions::boundary_weight_max},
         {"eps", &FitOptions::eps},
+        {"surfel_radius", &FitOptions::surfel_radius},
         {"coverage_tau", &FitOptions::coverage_tau},
         {"fscore_tau", &FitOptions::fscore_tau},
         {"log_every", &FitOptions::log_every},
@@ -112,6 +113,7 @@ void FitOptions::validate() const {
     if (max_steps < 1) bad("max_steps", ">= 1");
     if (fit_weight < 0 || coverage_weight_start < 0 || boundary_weight_max < 0) bad("*_weight*", ">= 0");
     if (!(eps > 0)) bad("eps", "> 0");
+    if (!(surfel_radius >= 0 && surfel_radius <= 100)) bad("surfel_radius", "in [0, 100] (0: point distance)");
     if (!(coverage_tau > 0) || !(fscore_tau > 0)) bad("coverage_tau/fscore_tau", "> 0");
     if (log_every < 1) bad("log_every", ">= 1");
 }

@@ -43,6 +43,12 @@ struct FitOptions {
     double coverage_weight_start = 0.5;  ///< rises linearly to 1 over the adaptive epochs
     double boundary_weight_max = 0.1;    ///< w_bc = (0.1 + 0.9 t)·max, then max/k while decaying
     double eps = 1e-6;                   ///< ε inside every sqrt of the L1 terms
+    /// 0 (the paper): the fit term is each sample's distance to its nearest GT point. r > 0: its
+    /// distance to that point's surfel — the disc in the GT point's tangent plane (normal: the
+    /// input's, else PCA over normal_knn) of radius r × the point's local spacing (mean distance
+    /// to its 4 nearest GT points). A sample then is not pulled along the surface toward the GT
+    /// point itself, only onto the surface the points sample (for sparse inputs). Not the default.
+    double surfel_radius = 0.0;
 
     // Reporting.
     double coverage_tau = 0.01;     ///< GT point is "covered" if a sample lies within this distance

@@ -9,7 +9,9 @@
 #include <chrono>
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
 
+#include "mash/fitting/init.h"
 #include "mash/losses/losses.h"
 #include "mash/losses/nearest.h"
 #include "mash/ops/sampling.h"
@@ -48,9 +50,9 @@ std::vector<Stage> make_stages(const FitOptions& o) {
     return s;
 }
 
-/// The GT points in Morton (Z-order) order: the losses are permutation-invariant, and coherent
+/// The Morton (Z-order) order of points [P,3]: the losses are permutation-invariant, and coherent
 /// query order makes the per-step nearest-neighbour searches much more cache friendly.
-at::Tensor spatially_sorted(const at::Tensor& pts) {
+at::Tensor morton_order(const at::Tensor& pts) {
     auto p = pts.contiguous();
     auto lo = std::get<0>(p.min(0)), hi = std::get<0>(p.max(0));
     auto q = ((p - lo) / (hi - lo).clamp_min(1e-12) * 1023.0).clamp(0, 1023).to(at::kLong).contiguous();
@@ -66,7 +68,28 @@ at::Tensor spatially_sorted(const at::Tensor& pts) {
     std::sort(keys.begin(), keys.end());
     std::vector<int64_t> order(n);
     for (int64_t i = 0; i < n; ++i) order[i] = keys[i].second;
-    return p.index_select(0, at::tensor(order, at::TensorOptions().dtype(at::kLong))).contiguous();
+    return at::tensor(order, at::TensorOptions().dtype(at::kLong));
+}
+
+/// Surfels of the GT points (FitOptions::surfel_radius): unit normals [G,3] and disc radii [G].
+struct Surfels {
+    at::Tensor normals, radii;
+};
+
+Surfels make_surfels(const at::Tensor& gt_cpu, const at::Tensor& gt_normals, const FitOptions& o) {
+    auto g = gt_cpu.to(at::kDouble).contiguous();
+    std::vector<double> pts(g.data_ptr<double>(), g.data_ptr<double>() + g.numel());
+    Surfels s;
+    if (gt_normals.defined()) {
+        s.normals = gt_normals.detach().to(at::kCPU, at::kDouble);
+    } else {
+        auto n = estimate_normals(pts, o.normal_knn);
+        s.normals = at::tensor(n, at::TensorOptions().dtype(at::kDouble)).view({-1, 3});
+    }
+    s.normals = s.normals / s.normals.norm(2, 1, true).clamp_min(1e-12);
+    auto sp = local_spacing(pts, 4);
+    s.radii = at::tensor(sp, at::TensorOptions().dtype(at::kDouble)) * o.surfel_radius;
+    return s;
 }
 
 }  // namespace
@@ -94,10 +117,22 @@ std::vector<int64_t> farthest_point_indices(const std::vector<double>& points, i
 }
 
 FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOptions& o,
-                   const std::function<void(const FitStep&)>& on_step, c10::Device device) {
+                   const std::function<void(const FitStep&)>& on_step, c10::Device device,
+                   const at::Tensor& gt_normals) {
     o.validate();
     const auto t0 = std::chrono::steady_clock::now();
-    auto gt = spatially_sorted(gt_in.detach().to(at::kCPU, at::kFloat)).to(device);
+    auto gt_cpu = gt_in.detach().to(at::kCPU, at::kFloat).contiguous();
+    if (gt_normals.defined() && (gt_normals.dim() != 2 || gt_normals.size(0) != gt_cpu.size(0) || gt_normals.size(1) != 3))
+        throw std::invalid_argument("fit_mash: gt_normals must be [G,3] like gt");
+    const auto order = morton_order(gt_cpu);
+    gt_cpu = gt_cpu.index_select(0, order).contiguous();
+    auto gt = gt_cpu.to(device);
+    Surfels surfels;
+    if (o.surfel_radius > 0) {
+        surfels = make_surfels(gt_cpu, gt_normals.defined() ? gt_normals.to(at::kCPU).index_select(0, order) : at::Tensor(), o);
+        surfels.normals = surfels.normals.to(device, at::kFloat);
+        surfels.radii = surfels.radii.to(device, at::kFloat);
+    }
     MashOptions mo;
     mo.num_directions = o.num_directions;
     mo.num_boundary = o.num_boundary;
@@ -143,7 +178,9 @@ FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOpt
             auto pts = s.points();
             auto tb = std::chrono::steady_clock::now();
             auto ch = losses::chamfer(pts, gt, &tree);
-            auto l_fit = losses::soft_l1(ch.dist2_fit, o.eps);
+            auto l_fit = losses::soft_l1(
+                o.surfel_radius > 0 ? losses::surfel_dist2(pts, gt, ch.idx_fit, surfels.normals, surfels.radii)
+                                   : ch.dist2_fit, o.eps);
             auto l_cov = losses::soft_l1(ch.dist2_cov, o.eps);
             auto tc = std::chrono::steady_clock::now();
             at::Tensor l_bc = at::zeros({}, pts.options());

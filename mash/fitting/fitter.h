@@ -61,8 +61,11 @@ struct FitResult {
 /// the loss and the progress scalars the schedule needs. On a GPU the per-phase times in
 /// FitResult are host launch times, not kernel times (only `seconds` is wall time).
 /// on_step is called after every step (may be empty). Throws FitDivergedError.
+/// gt_normals [G,3] (any sign) serve the surfel distance (options.surfel_radius > 0); when not
+/// given they are PCA normals of gt (options.normal_knn neighbours).
 FitResult fit_mash(const at::Tensor& gt, const MashParams& init, const FitOptions& options,
-                   const std::function<void(const FitStep&)>& on_step = {}, c10::Device device = c10::kCPU);
+                   const std::function<void(const FitStep&)>& on_step = {}, c10::Device device = c10::kCPU,
+                   const at::Tensor& gt_normals = {});
 
 /// Farthest-point subset of `points` [P,3]: k indices, starting at index 0 (spec §7).
 std::vector<int64_t> farthest_point_indices(const std::vector<double>& points, int64_t k);

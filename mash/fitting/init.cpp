@@ -101,6 +101,32 @@ std::vector<double> estimate_normals(const std::vector<double>& pts, int64_t knn
     return out;
 }
 
+std::vector<double> local_spacing(const std::vector<double>& pts, int64_t k) {
+    const size_t n = pts.size() / 3;
+    std::vector<double> out(n, 0.0);
+    if (n < 2 || k < 1) return out;
+    PackedCloud<double> cloud{pts.data(), n};
+    PackedKdTree<double> tree(3, cloud, nanoflann::KDTreeSingleIndexAdaptorParams(15));
+    const size_t kk = size_t(std::min<int64_t>(k, int64_t(n) - 1)) + 1;  // the point itself first
+    at::parallel_for(0, int64_t(n), 1024, [&](int64_t b, int64_t e) {
+        std::vector<uint32_t> idx(kk);
+        std::vector<double> d2(kk);
+        for (int64_t i = b; i < e; ++i) {
+            const size_t found = tree.knnSearch(&pts[3 * size_t(i)], kk, idx.data(), d2.data());
+            double sum = 0;
+            size_t m = 0;
+            for (size_t j = 0; j < found; ++j) {
+                if (idx[j] == uint32_t(i)) continue;
+                if (m == kk - 1) break;
+                sum += std::sqrt(d2[j]);
+                ++m;
+            }
+            out[size_t(i)] = m ? sum / double(m) : 0.0;
+        }
+    });
+    return out;
+}
+
 MashParams initial_mash(const std::vector<double>& anchor_points, const std::vector<double>& anchor_normals,
                         const FitOptions& o) {
     const int64_t A = int64_t(anchor_points.size() / 3);

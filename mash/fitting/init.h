@@ -28,6 +28,10 @@ void undo_normalization(MashParams& params, const Normalization& n);
 /// (KNN, exact eigen solver) reimplemented without Open3D (tested against it where it is built).
 std::vector<double> estimate_normals(const std::vector<double>& points, int64_t knn);
 
+/// Mean distance of each point to its k nearest other points, [P] (its local sample spacing;
+/// 0 for a point with no other). Repeated points count as neighbours at distance 0.
+std::vector<double> local_spacing(const std::vector<double>& points, int64_t k);
+
 /// The paper's initial MASH (spec §7): anchor a sits at x_a + d·n_a and looks at x_a (face-forward
 /// −n_a); c0 = d/W0 (so ρ = d), other SH and mask parameters 0: a flat disk of radius 2d in the
 /// tangent plane through x_a. anchor_points/normals: [A*3].

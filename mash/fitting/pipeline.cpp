@@ -47,7 +47,10 @@ FileFitResult fit_file(const std::string& input, const FitOptions& o, uint64_t s
     r.input_points = pc.size();
     r.input_is_mesh = pc.from_mesh;
     r.prep_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    r.fit = fit_mash(gt, init, o, on_step, dev);
+    at::Tensor gt_normals;  // the input's or PCA normals, for the surfel distance (FitOptions::surfel_radius)
+    if (o.surfel_radius > 0)
+        gt_normals = at::from_blob(normals.data(), {pc.size(), 3}, at::TensorOptions().dtype(at::kDouble)).clone();
+    r.fit = fit_mash(gt, init, o, on_step, dev, gt_normals);
     r.params = r.fit.params;
     undo_normalization(r.params, r.normalization);
     return r;

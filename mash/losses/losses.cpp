@@ -23,6 +23,17 @@ ChamferResult chamfer(const at::Tensor& samples, const at::Tensor& gt, const KdT
     return r;
 }
 
+at::Tensor surfel_dist2(const at::Tensor& samples, const at::Tensor& gt, const at::Tensor& idx,
+                        const at::Tensor& normals, const at::Tensor& radii) {
+    auto d = samples - gt.index_select(0, idx);
+    auto n = normals.index_select(0, idx);
+    auto h = (d * n).sum(1);
+    // +1e-12 inside the sqrt: a finite gradient where the tangential offset is 0.
+    auto t = (d - h.unsqueeze(1) * n).pow(2).sum(1).add(1e-12).sqrt();
+    auto out = (t - radii.index_select(0, idx)).clamp_min(0);
+    return h * h + out * out;
+}
+
 at::Tensor soft_l1(const at::Tensor& dist2, double eps) { return at::sqrt(dist2 + eps).mean(); }
 
 at::Tensor boundary_continuity(const at::Tensor& boundary_points, const at::Tensor& anchor_idx, double eps) {

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Fit-loss comparison (issue #14): the paper's fit (each MASH sample's distance to its nearest GT
+# point) against the surfel distance (configs/fit/sparse_points.yaml: to the disc around that
+# point in its tangent plane, FitOptions::surfel_radius), on the shapes of run.sh with the same
+# protocol: 8192 points sampled from each GT mesh (same seed) are the only input; both fits are
+# meshed with `mash mesh` defaults (M+M, winding orientation); SPR = `mash mesh --from-points`
+# (defaults); metrics by `mash eval` against the GT mesh (GT bbox → longest side 1, 100k points).
+# Writes experiments/reconstruction/out/fit_loss/results.md. Not a test.
+#   MASH_DATA=... experiments/reconstruction/fit_loss.sh [extra mash fit args for both fits]
+# A shape whose fits are already in out/fit_loss/ is not fitted again (delete the folder to redo).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DATA=${MASH_DATA:?set MASH_DATA to the data folder (meshes/, shapenet_like/: see the README, section Data)}
+OUT=experiments/reconstruction/out/fit_loss
+MASH=build/bin/mash
+SURFEL_CONFIG=configs/fit/sparse_points.yaml
+mkdir -p "$OUT"
+source experiments/reconstruction/shapes.sh  # SHAPES
+ROWS="$OUT/rows.tsv"
+: >"$ROWS"
+# timed OUTFILE_SECONDS CMD...: runs CMD, writes its wall seconds
+timed() {
+  local out=$1; shift
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$@"
+  t1=$(date +%s.%N)
+  awk "BEGIN{print $t1 - $t0}" >"$out"
+}
+# mesh_row NAME LABEL MESH_ARGS...: meshes, evaluates, appends a row
+mesh_row() {
+  local name=$1 label=$2 key=$3 fit_s=$4; shift 4
+  local log
+  timed "$OUT/$name.$key.mesh_seconds" bash -c "$MASH mesh $* -o $OUT/$name.$key.ply --log-level info 2>&1 | grep 'mesh: wrote' >$OUT/$name.$key.meshlog"
+  $MASH eval "$OUT/$name.$key.ply" "$gt" --tau 0.01,0.02 --json "$OUT/$name.$key.json" >/dev/null
+  /usr/bin/python3 - "$OUT/$name.$key" "$name" "$label" "$fit_s" >>"$ROWS" <<'PY'
+import json, re, sys
+base, name, label, fit_s = sys.argv[1:5]
+m = json.load(open(base + ".json"))
+secs = float(open(base + ".mesh_seconds").read())
+comps, bnd, nm = re.search(r"(\d+) components?, boundary edges (\d+), non-manifold edges (\d+)", open(base + ".meshlog").read()).groups()
+print("\t".join([name, label, f"{m['l1_cd']:.5f}", f"{m['fscore']['0.01']:.3f}", f"{m['fscore']['0.02']:.3f}",
+                 f"{m['normal_consistency']:.3f}", f"{secs:.1f}", fit_s, comps, "yes" if bnd == "0" and nm == "0" else "no"]))
+PY
+}
+samples_row() {
+  local name=$1 label=$2 npz=$3 fit_s=$4
+  $MASH eval "$npz" "$gt" --tau 0.01,0.02 --json "$npz.json" >/dev/null
+  /usr/bin/python3 - "$npz.json" "$name" "$label" "$fit_s" >>"$ROWS" <<'PY'
+import json, sys
+js, name, label, fit_s = sys.argv[1:5]
+m = json.load(open(js))
+print("\t".join([name, label, f"{m['l1_cd']:.5f}", f"{m['fscore']['0.01']:.3f}", f"{m['fscore']['0.02']:.3f}", "-", "-", fit_s, "-", "-"]))
+PY
+}
+for s in "${SHAPES[@]}"; do
+  if [[ $s == procedural:* ]]; then
+    n=${s#procedural:}
+    gt="$OUT/$n.gt.obj"
+    [[ -f $gt ]] || $MASH shape "$n" -o "$gt" --log-level warn
+  else
+    n=$(basename "${s%.*}")
+    gt="$DATA/$s"
+  fi
+  echo "== $s ($(date +%T))"
+  [[ -f $OUT/$n.input.ply ]] || $MASH sample "$gt" -o "$OUT/$n.input.ply" -n 8192 --log-level warn
+  [[ -f $OUT/$n.paper.npz ]] || timed "$OUT/$n.paper.fit_seconds" $MASH fit "$OUT/$n.input.ply" -o "$OUT/$n.paper.npz" --log-level warn "$@"
+  [[ -f $OUT/$n.surfel.npz ]] || timed "$OUT/$n.surfel.fit_seconds" $MASH fit "$OUT/$n.input.ply" -o "$OUT/$n.surfel.npz" --config "$SURFEL_CONFIG" --log-level warn "$@"
+  fp=$(printf %.0f "$(cat "$OUT/$n.paper.fit_seconds")")
+  fs=$(printf %.0f "$(cat "$OUT/$n.surfel.fit_seconds")")
+  mesh_row "$n" "SPR" spr - --from-points "$OUT/$n.input.ply"
+  mesh_row "$n" "MASH, paper fit" paper "$fp" "$OUT/$n.paper.npz"
+  mesh_row "$n" "MASH, surfel fit" surfel "$fs" "$OUT/$n.surfel.npz"
+  samples_row "$n" "MASH samples, paper fit" "$OUT/$n.paper.npz" "$fp"
+  samples_row "$n" "MASH samples, surfel fit" "$OUT/$n.surfel.npz" "$fs"
+done
+{
+  echo "| shape | method | L1-CD | F@0.01 | F@0.02 | NC | meshing s | fit s | components | closed manifold |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  while IFS=$'\t' read -r a b c d e f g h i j; do echo "| \`$a\` | $b | $c | $d | $e | $f | $g | $h | $i | $j |"; done <"$ROWS"
+  /usr/bin/python3 - "$ROWS" <<'PY'
+import sys, collections
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+hard = {"rope_knot", "thin_bowl", "nested_spheres", "touching_spheres"}
+for title, keep in (("12 shapes of #4", lambda r: r[0] not in hard), ("all", lambda r: True)):
+    agg = collections.defaultdict(list)
+    for r in rows:
+        if keep(r): agg[r[1]].append(r)
+    for method, rs in agg.items():
+        def mean(i):
+            vals = [float(r[i]) for r in rs if r[i] != "-"]
+            return f"{sum(vals) / len(vals):.{5 if i == 2 else 3}f}" if vals else "-"
+        secs = "-" if rs[0][6] == "-" else f"{float(mean(6)):.1f} (max {max(float(r[6]) for r in rs):.1f})"
+        fit = "-" if rs[0][7] == "-" else f"{float(mean(7)):.0f} (max {max(float(r[7]) for r in rs):.0f})"
+        closed = "-" if rs[0][9] == "-" else f"{sum(r[9] == 'yes' for r in rs)}/{len(rs)}"
+        print(f"| **mean ({title}, {len(rs)})** | {method} | {mean(2)} | {mean(3)} | {mean(4)} | {mean(5)} | {secs} | {fit} | | {closed} |")
+PY
+} >"$OUT/results.md"
+cat "$OUT/results.md"
