@@ -7,6 +7,7 @@
 #include "mash/core/errors.h"
 #include "mash/core/runtime.h"
 #include "mash/fitting/pipeline.h"
+#include "mash/losses/losses.h"
 #include "mash/losses/nearest.h"
 #include "mash/ops/points.h"
 #include "mash/ops/rotation.h"
@@ -193,6 +194,28 @@ TEST_CASE("cuda: the whole sampling pass on the GPU gives the CPU's samples", "[
     CHECK(at::equal(cpu.inner_anchor_idx, gpu.inner_anchor_idx.cpu()));
     CHECK(at::equal(cpu.inner_direction_idx, gpu.inner_direction_idx.cpu()));  // same masks, same FPS order
     CHECK(mash::test::max_abs_diff(cpu.points(), gpu.points().cpu()) < 1e-10);
+}
+
+TEST_CASE("cuda: the surfel distance and its gradient equal the CPU's", "[cuda][losses]") {
+    MASH_REQUIRE_CUDA_DEVICE();
+    auto gen = mash::test::make_gen(11);
+    const auto f64 = at::TensorOptions().dtype(at::kDouble);
+    auto gt = at::randn({500, 3}, gen, f64);
+    auto n = at::randn({500, 3}, gen, f64);
+    n = n / n.norm(2, 1, true);
+    auto r = at::rand({500}, gen, f64) * 0.2;
+    auto q = at::randn({2000, 3}, gen, f64);
+    auto idx = losses::nearest_indices(q, gt);
+    auto run = [&](c10::Device d) {
+        auto x = q.to(d).requires_grad_(true);
+        auto l = losses::soft_l1(losses::surfel_dist2(x, gt.to(d), idx.to(d), n.to(d), r.to(d)));
+        l.backward();
+        return std::make_pair(l.detach().cpu(), x.grad().cpu());
+    };
+    auto [lc, gc] = run(c10::kCPU);
+    auto [lg, gg] = run(c10::Device(c10::kCUDA, 0));
+    CHECK(std::abs(lc.item<double>() - lg.item<double>()) < 1e-12);
+    CHECK(mash::test::max_abs_diff(gc, gg) < 1e-12);
 }
 
 TEST_CASE("cuda: mash fit --device cuda of the bundled bunny reaches the CPU fit's quality", "[cuda][fit][slow]") {

@@ -5,7 +5,8 @@
 # protocol: 8192 points sampled from each GT mesh (same seed) are the only input; both fits are
 # meshed with `mash mesh` defaults (M+M, winding orientation); SPR = `mash mesh --from-points`
 # (defaults); metrics by `mash eval` against the GT mesh (GT bbox → longest side 1, 100k points).
-# Writes experiments/reconstruction/out/fit_loss/results.md. Not a test.
+# Writes experiments/reconstruction/out/fit_loss/results.md and grid_fit_loss.png (GT | SPR | MASH
+# paper fit | MASH surfel fit, the CC0 / public-domain and procedural shapes). Not a test.
 #   MASH_DATA=... experiments/reconstruction/fit_loss.sh [extra mash fit args for both fits]
 # A shape whose fits are already in out/fit_loss/ is not fitted again (delete the folder to redo).
 set -euo pipefail
@@ -74,6 +75,17 @@ for s in "${SHAPES[@]}"; do
   samples_row "$n" "MASH samples, paper fit" "$OUT/$n.paper.npz" "$fp"
   samples_row "$n" "MASH samples, surfel fit" "$OUT/$n.surfel.npz" "$fs"
 done
+PUB=()
+for n in npm-bunny cgal_fandisk cgal_eight cgal_cow cgal_rotor cgal_knot1 cgal_dino rope_knot thin_bowl nested_spheres touching_spheres; do
+  for s in "${SHAPES[@]}"; do
+    sn=$(basename "${s%.*}"); sn=${sn#procedural:}
+    if [[ $sn == "$n" ]]; then
+      if [[ $s == procedural:* ]]; then gt="$OUT/$n.gt.obj"; else gt="$DATA/$s"; fi
+      PUB+=("$gt" "$OUT/$n.spr.ply" "$OUT/$n.paper.ply" "$OUT/$n.surfel.ply")
+    fi
+  done
+done
+$MASH render "${PUB[@]}" --columns 8 --views 1 --size 180x180 -o experiments/reconstruction/grid_fit_loss.png --log-level warn
 {
   echo "| shape | method | L1-CD | F@0.01 | F@0.02 | NC | meshing s | fit s | components | closed manifold |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
