@@ -16,7 +16,7 @@ OUT=experiments/reconstruction/out/fit_loss
 MASH=build/bin/mash
 SURFEL_CONFIG=configs/fit/sparse_points.yaml
 mkdir -p "$OUT"
-source experiments/reconstruction/shapes.sh  # SHAPES
+source experiments/reconstruction/shapes.sh  # SHAPES, PUBLIC_SHAPES, shape_name, shape_gt
 ROWS="$OUT/rows.tsv"
 : >"$ROWS"
 # timed OUTFILE_SECONDS CMD...: runs CMD, writes its wall seconds
@@ -55,14 +55,8 @@ print("\t".join([name, label, f"{m['l1_cd']:.5f}", f"{m['fscore']['0.01']:.3f}",
 PY
 }
 for s in "${SHAPES[@]}"; do
-  if [[ $s == procedural:* ]]; then
-    n=${s#procedural:}
-    gt="$OUT/$n.gt.obj"
-    [[ -f $gt ]] || $MASH shape "$n" -o "$gt" --log-level warn
-  else
-    n=$(basename "${s%.*}")
-    gt="$DATA/$s"
-  fi
+  n=$(shape_name "$s")
+  gt=$(shape_gt "$s" "$OUT")
   echo "== $s ($(date +%T))"
   [[ -f $OUT/$n.input.ply ]] || $MASH sample "$gt" -o "$OUT/$n.input.ply" -n 8192 --log-level warn
   [[ -f $OUT/$n.paper.npz ]] || timed "$OUT/$n.paper.fit_seconds" $MASH fit "$OUT/$n.input.ply" -o "$OUT/$n.paper.npz" --log-level warn "$@"
@@ -76,15 +70,7 @@ for s in "${SHAPES[@]}"; do
   samples_row "$n" "MASH samples, surfel fit" "$OUT/$n.surfel.npz" "$fs"
 done
 PUB=()
-for n in npm-bunny cgal_fandisk cgal_eight cgal_cow cgal_rotor cgal_knot1 cgal_dino rope_knot thin_bowl nested_spheres touching_spheres; do
-  for s in "${SHAPES[@]}"; do
-    sn=$(basename "${s%.*}"); sn=${sn#procedural:}
-    if [[ $sn == "$n" ]]; then
-      if [[ $s == procedural:* ]]; then gt="$OUT/$n.gt.obj"; else gt="$DATA/$s"; fi
-      PUB+=("$gt" "$OUT/$n.spr.ply" "$OUT/$n.paper.ply" "$OUT/$n.surfel.ply")
-    fi
-  done
-done
+for n in "${PUBLIC_SHAPES[@]}"; do PUB+=("$(shape_gt "$n" "$OUT")" "$OUT/$n.spr.ply" "$OUT/$n.paper.ply" "$OUT/$n.surfel.ply"); done
 $MASH render "${PUB[@]}" --columns 8 --views 1 --size 180x180 -o experiments/reconstruction/grid_fit_loss.png --log-level warn
 {
   echo "| shape | method | L1-CD | F@0.01 | F@0.02 | NC | meshing s | fit s | components | closed manifold |"

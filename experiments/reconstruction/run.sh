@@ -21,7 +21,7 @@ DATA=${MASH_DATA:?set MASH_DATA to the data folder (meshes/, shapenet_like/, ima
 OUT=experiments/reconstruction/out
 MASH=build/bin/mash
 mkdir -p "$OUT"
-source experiments/reconstruction/shapes.sh  # SHAPES
+source experiments/reconstruction/shapes.sh  # SHAPES, PUBLIC_SHAPES, shape_name, shape_gt
 ROWS="$OUT/rows.tsv"
 : >"$ROWS"
 GRID=()
@@ -35,14 +35,8 @@ mesh_timed() {
   echo "$(awk "BEGIN{print $t1 - $t0}") $(echo "$log" | sed -E 's/.* ([0-9]+) components?, boundary edges ([0-9]+), non-manifold edges ([0-9]+).*/\1 \2 \3/')"
 }
 for s in "${SHAPES[@]}"; do
-  if [[ $s == procedural:* ]]; then
-    n=${s#procedural:}
-    gt="$OUT/$n.gt.obj"
-    [[ -f $gt ]] || $MASH shape "$n" -o "$gt" --log-level warn
-  else
-    n=$(basename "${s%.*}")
-    gt="$DATA/$s"
-  fi
+  n=$(shape_name "$s")
+  gt=$(shape_gt "$s" "$OUT")
   echo "== $s"
   if [[ ${RECON_REMESH_ONLY:-0} != 1 && ! ( -f $OUT/$n.input.ply && -f $OUT/$n.npz && -f $OUT/$n.fit_seconds ) ]]; then
     # The only input: 8192 points sampled uniformly from the GT surface.
@@ -103,15 +97,7 @@ $MASH render "${GRID[@]}" --columns 3 --views 1 --size 220x220 -o "$OUT/grid.png
 # The picture for the README: only the CC0 / public-domain shapes and our procedural ones (no
 # ShapeNet or unlicensed files): GT | SPR (winding) | MASH + M+M (winding), two shapes per row.
 PUB=()
-for n in npm-bunny cgal_fandisk cgal_eight cgal_cow cgal_rotor cgal_knot1 cgal_dino rope_knot thin_bowl nested_spheres touching_spheres; do
-  for s in "${SHAPES[@]}"; do
-    sn=$(basename "${s%.*}"); sn=${sn#procedural:}
-    if [[ $sn == "$n" ]]; then
-      if [[ $s == procedural:* ]]; then gt="$OUT/$n.gt.obj"; else gt="$DATA/$s"; fi
-      PUB+=("$gt" "$OUT/$n.spr.winding.ply" "$OUT/$n.mash.winding.ply")
-    fi
-  done
-done
+for n in "${PUBLIC_SHAPES[@]}"; do PUB+=("$(shape_gt "$n" "$OUT")" "$OUT/$n.spr.winding.ply" "$OUT/$n.mash.winding.ply"); done
 $MASH render "${PUB[@]}" --columns 6 --views 1 --size 200x200 -o experiments/reconstruction/grid.png --log-level warn
 {
   echo "| shape | method | L1-CD | F@0.01 | F@0.02 | NC | meshing s | components | closed manifold |"

@@ -18,3 +18,28 @@ SHAPES=(
   procedural:nested_spheres
   procedural:touching_spheres
 )
+# The CC0 / public-domain shapes and our procedural ones: pictured in the README (no ShapeNet files).
+PUBLIC_SHAPES=(npm-bunny cgal_fandisk cgal_eight cgal_cow cgal_rotor cgal_knot1 cgal_dino rope_knot thin_bowl nested_spheres touching_spheres)
+# shape_name ENTRY: the short name of a SHAPES entry (file name without extension, or the procedural name)
+shape_name() {
+  local s=${1#procedural:}
+  s=${s%.*}
+  echo "${s##*/}"
+}
+# shape_gt ENTRY_OR_NAME OUTDIR: the GT mesh of a shape (uses $DATA and $MASH; a procedural shape is
+# written to OUTDIR/NAME.gt.obj the first time)
+shape_gt() {
+  local s=$1 out=$2 e
+  if [[ $s != */* && $s != procedural:* ]]; then  # a short name: find its entry
+    for e in "${SHAPES[@]}"; do
+      if [[ $(shape_name "$e") == "$s" ]]; then s=$e; fi
+    done
+  fi
+  if [[ $s == procedural:* ]]; then
+    local n=${s#procedural:}
+    [[ -f $out/$n.gt.obj ]] || $MASH shape "$n" -o "$out/$n.gt.obj" --log-level warn >&2
+    echo "$out/$n.gt.obj"
+  else
+    echo "$DATA/$s"
+  fi
+}
