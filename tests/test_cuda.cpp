@@ -200,15 +200,13 @@ TEST_CASE("cuda: the surfel distance and its gradient equal the CPU's", "[cuda][
     MASH_REQUIRE_CUDA_DEVICE();
     auto gen = mash::test::make_gen(11);
     const auto f64 = at::TensorOptions().dtype(at::kDouble);
-    auto gt = at::randn({500, 3}, gen, f64);
-    auto n = at::randn({500, 3}, gen, f64);
-    n = n / n.norm(2, 1, true);
-    auto r = at::rand({500}, gen, f64) * 0.2;
+    auto sf = mash::test::random_surfels(gen, 500, 0.2);
     auto q = at::randn({2000, 3}, gen, f64);
-    auto idx = losses::nearest_indices(q, gt);
+    auto idx = losses::nearest_indices(q, sf.points);
     auto run = [&](c10::Device d) {
         auto x = q.to(d).requires_grad_(true);
-        auto l = losses::soft_l1(losses::surfel_dist2(x, gt.to(d), idx.to(d), n.to(d), r.to(d)));
+        auto l = losses::soft_l1(
+            losses::surfel_dist2(x, sf.points.to(d), idx.to(d), sf.normals.to(d), sf.radii.to(d)));
         l.backward();
         return std::make_pair(l.detach().cpu(), x.grad().cpu());
     };

@@ -158,13 +158,14 @@ TEST_CASE("losses: surfel distance (hand-derived) and its gradient", "[losses][g
     CHECK(max_abs_diff(losses::surfel_dist2(s.detach(), gt, idx, n, at::zeros({2}, kF64)),
                        (s.detach() - gt.index_select(0, idx)).pow(2).sum(1)) < 1e-11);
     auto gen = mash::test::make_gen(5);
-    auto g2 = at::randn({30, 3}, gen, kF64);
-    auto n2 = at::randn({30, 3}, gen, kF64);
-    n2 = n2 / n2.norm(2, 1, true);
-    auto r2 = at::rand({30}, gen, kF64) * 0.5;
+    auto sf = mash::test::random_surfels(gen, 30, 0.5);
     auto q = at::randn({50, 3}, gen, kF64);
-    auto qi = losses::nearest_indices(q, g2);
-    auto rc = gradcheck([&](const std::vector<at::Tensor>& x) { return losses::soft_l1(losses::surfel_dist2(x[0], g2, qi, n2, r2)); }, {q});
+    auto qi = losses::nearest_indices(q, sf.points);
+    auto rc = gradcheck(
+        [&](const std::vector<at::Tensor>& x) {
+            return losses::soft_l1(losses::surfel_dist2(x[0], sf.points, qi, sf.normals, sf.radii));
+        },
+        {q});
     INFO(rc.worst);
     CHECK(rc.ok);
 }

@@ -72,26 +72,5 @@ done
 PUB=()
 for n in "${PUBLIC_SHAPES[@]}"; do PUB+=("$(shape_gt "$n" "$OUT")" "$OUT/$n.spr.ply" "$OUT/$n.paper.ply" "$OUT/$n.surfel.ply"); done
 $MASH render "${PUB[@]}" --columns 8 --views 1 --size 180x180 -o experiments/reconstruction/grid_fit_loss.png --log-level warn
-{
-  echo "| shape | method | L1-CD | F@0.01 | F@0.02 | NC | meshing s | fit s | components | closed manifold |"
-  echo "|---|---|---|---|---|---|---|---|---|---|"
-  while IFS=$'\t' read -r a b c d e f g h i j; do echo "| \`$a\` | $b | $c | $d | $e | $f | $g | $h | $i | $j |"; done <"$ROWS"
-  /usr/bin/python3 - "$ROWS" <<'PY'
-import sys, collections
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-hard = {"rope_knot", "thin_bowl", "nested_spheres", "touching_spheres"}
-for title, keep in (("12 shapes of #4", lambda r: r[0] not in hard), ("all", lambda r: True)):
-    agg = collections.defaultdict(list)
-    for r in rows:
-        if keep(r): agg[r[1]].append(r)
-    for method, rs in agg.items():
-        def mean(i):
-            vals = [float(r[i]) for r in rs if r[i] != "-"]
-            return f"{sum(vals) / len(vals):.{5 if i == 2 else 3}f}" if vals else "-"
-        secs = "-" if rs[0][6] == "-" else f"{float(mean(6)):.1f} (max {max(float(r[6]) for r in rs):.1f})"
-        fit = "-" if rs[0][7] == "-" else f"{float(mean(7)):.0f} (max {max(float(r[7]) for r in rs):.0f})"
-        closed = "-" if rs[0][9] == "-" else f"{sum(r[9] == 'yes' for r in rs)}/{len(rs)}"
-        print(f"| **mean ({title}, {len(rs)})** | {method} | {mean(2)} | {mean(3)} | {mean(4)} | {mean(5)} | {secs} | {fit} | | {closed} |")
-PY
-} >"$OUT/results.md"
+/usr/bin/python3 experiments/reconstruction/table.py "$ROWS" L1-CD F@0.01 F@0.02 NC "meshing s" "fit s" components "closed manifold" >"$OUT/results.md"
 cat "$OUT/results.md"

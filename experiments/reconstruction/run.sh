@@ -99,26 +99,5 @@ $MASH render "${GRID[@]}" --columns 3 --views 1 --size 220x220 -o "$OUT/grid.png
 PUB=()
 for n in "${PUBLIC_SHAPES[@]}"; do PUB+=("$(shape_gt "$n" "$OUT")" "$OUT/$n.spr.winding.ply" "$OUT/$n.mash.winding.ply"); done
 $MASH render "${PUB[@]}" --columns 6 --views 1 --size 200x200 -o experiments/reconstruction/grid.png --log-level warn
-{
-  echo "| shape | method | L1-CD | F@0.01 | F@0.02 | NC | meshing s | components | closed manifold |"
-  echo "|---|---|---|---|---|---|---|---|---|"
-  while IFS=$'\t' read -r a b c d e f g h i; do echo "| \`$a\` | $b | $c | $d | $e | $f | $g | $h | $i |"; done <"$ROWS"
-  /usr/bin/python3 - "$ROWS" <<'PY'
-import sys, collections
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-hard = {"rope_knot", "thin_bowl", "nested_spheres", "touching_spheres"}
-for title, keep in (("12 shapes of #4", lambda r: r[0] not in hard), ("all", lambda r: True)):
-    agg = collections.defaultdict(list)
-    for r in rows:
-        if keep(r): agg[r[1]].append(r)
-    for method, rs in agg.items():
-        def mean(i):
-            vals = [float(r[i]) for r in rs if r[i] != "-"]
-            return sum(vals) / len(vals) if vals else float("nan")
-        secs = "-" if method == "MASH samples" else f"{mean(6):.1f} (max {max(float(r[6]) for r in rs):.1f})"
-        closed = "-" if method == "MASH samples" else f"{sum(r[8] == 'yes' for r in rs)}/{len(rs)}"
-        nc = "-" if method == "MASH samples" else f"{mean(5):.3f}"
-        print(f"| **mean ({title}, {len(rs)})** | {method} | {mean(2):.5f} | {mean(3):.3f} | {mean(4):.3f} | {nc} | {secs} | | {closed} |")
-PY
-} >"$OUT/results.md"
+/usr/bin/python3 experiments/reconstruction/table.py "$ROWS" L1-CD F@0.01 F@0.02 NC "meshing s" components "closed manifold" >"$OUT/results.md"
 cat "$OUT/results.md"

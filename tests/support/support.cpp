@@ -65,6 +65,16 @@ at::Tensor noisy_sphere_shell(at::Generator& gen, int64_t n, at::ScalarType dtyp
     return p;
 }
 
+RandomSurfels random_surfels(at::Generator& gen, int64_t n, double max_radius) {
+    const auto f64 = at::TensorOptions().dtype(at::kDouble);
+    RandomSurfels s;
+    s.points = at::randn({n, 3}, gen, f64);
+    s.normals = at::randn({n, 3}, gen, f64);
+    s.normals = s.normals / s.normals.norm(2, 1, true);
+    s.radii = at::rand({n}, gen, f64) * max_radius;
+    return s;
+}
+
 at::Generator make_gen(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
 
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {

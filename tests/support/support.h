@@ -36,6 +36,12 @@ void band_samples(int rings, int per_ring, double r, double h, std::vector<doubl
 /// about the origin with 2n points (n kept), outward (convex-side) normals.
 void cup_samples(int n, double r, std::vector<double>& points, std::vector<double>& normals);
 
+/// n random surfels (float64): points ~ N(0, I), unit normals, radii uniform in [0, max_radius).
+struct RandomSurfels {
+    at::Tensor points, normals, radii;
+};
+RandomSurfels random_surfels(at::Generator& gen, int64_t n, double max_radius);
+
 /// A seeded CPU generator.
 at::Generator make_gen(uint64_t seed);
 
