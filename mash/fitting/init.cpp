@@ -7,8 +7,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "mash/core/cloud.h"
 #include "mash/core/errors.h"
 #include "mash/core/kdtree.h"
+#include "mash/fitting/fitter.h"
 
 namespace mash::fitting {
 
@@ -17,24 +19,16 @@ Normalization compute_normalization(const std::vector<double>& pts, const std::s
     if (n == 0) throw InputError(what + ": no points");
     double lo[3], hi[3];
     for (int k = 0; k < 3; ++k) lo[k] = hi[k] = pts[k];
-    Eigen::Vector3d mean = Eigen::Vector3d::Zero();
     for (size_t i = 0; i < n; ++i)
         for (int k = 0; k < 3; ++k) {
             lo[k] = std::min(lo[k], pts[3 * i + k]);
             hi[k] = std::max(hi[k], pts[3 * i + k]);
-            mean[k] += pts[3 * i + k];
         }
-    mean /= double(n);
     const double extent = std::max({hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]});
     if (!(extent > 0)) throw InputError(what + ": all points are identical (expected a 3D surface)");
-    Eigen::Matrix3d cov = Eigen::Matrix3d::Zero();
-    for (size_t i = 0; i < n; ++i) {
-        Eigen::Vector3d d(pts[3 * i] - mean[0], pts[3 * i + 1] - mean[1], pts[3 * i + 2] - mean[2]);
-        cov += d * d.transpose();
-    }
-    Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d> es(cov / double(n));
-    const double smallest = std::sqrt(std::max(0.0, es.eigenvalues()[0]));
-    const double largest = std::sqrt(std::max(0.0, es.eigenvalues()[2]));
+    const Eigen::Vector3d ev = principal_axes(pts).variances;
+    const double smallest = std::sqrt(std::max(0.0, ev[0]));
+    const double largest = std::sqrt(std::max(0.0, ev[2]));
     if (smallest < 1e-6 * largest)
         throw InputError(what + ": the points are flat (they lie on a plane or a line; expected the surface of a 3D shape)");
     Normalization nm;
@@ -105,25 +99,15 @@ std::vector<double> local_spacing(const std::vector<double>& pts, int64_t k) {
     const size_t n = pts.size() / 3;
     std::vector<double> out(n, 0.0);
     if (n < 2 || k < 1) return out;
-    PackedCloud<double> cloud{pts.data(), n};
-    PackedKdTree<double> tree(3, cloud, nanoflann::KDTreeSingleIndexAdaptorParams(15));
-    const size_t kk = size_t(std::min<int64_t>(k, int64_t(n) - 1)) + 1;  // the point itself first
-    at::parallel_for(0, int64_t(n), 1024, [&](int64_t b, int64_t e) {
-        std::vector<uint32_t> idx(kk);
-        std::vector<double> d2(kk);
-        for (int64_t i = b; i < e; ++i) {
-            const size_t found = tree.knnSearch(&pts[3 * size_t(i)], kk, idx.data(), d2.data());
-            double sum = 0;
-            size_t m = 0;
-            for (size_t j = 0; j < found; ++j) {
-                if (idx[j] == uint32_t(i)) continue;
-                if (m == kk - 1) break;
-                sum += std::sqrt(d2[j]);
-                ++m;
-            }
-            out[size_t(i)] = m ? sum / double(m) : 0.0;
-        }
-    });
+    const int kk = int(std::min<int64_t>(k, int64_t(n) - 1));  // every point has kk others
+    std::vector<uint32_t> idx;
+    std::vector<double> d2;
+    knn(pts, kk, idx, d2);
+    for (size_t i = 0; i < n; ++i) {
+        double sum = 0;
+        for (int j = 0; j < kk; ++j) sum += std::sqrt(d2[i * size_t(kk) + size_t(j)]);
+        out[i] = sum / double(kk);
+    }
     return out;
 }
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <tuple>
 
+#include "mash/core/cloud.h"
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
 #include "mash/io/geometry_io.h"
@@ -60,16 +61,9 @@ std::string degenerate_cloud(const std::vector<double>& points) {
         const int64_t d = n - remove_duplicate_points(distinct);
         if (d < 10) return std::to_string(d) + (d == 1 ? " distinct point" : " distinct points");
     }
-    Eigen::Vector3d mean = Eigen::Vector3d::Zero();
-    for (int64_t i = 0; i < n; ++i) mean += Eigen::Vector3d(points[3 * i], points[3 * i + 1], points[3 * i + 2]);
-    mean /= double(n);
-    Eigen::Matrix3d cov = Eigen::Matrix3d::Zero();
-    for (int64_t i = 0; i < n; ++i) {
-        const Eigen::Vector3d d = Eigen::Vector3d(points[3 * i], points[3 * i + 1], points[3 * i + 2]) - mean;
-        cov += d * d.transpose();
-    }
-    if (!cov.allFinite()) return "non-finite coordinates";
-    const Eigen::Vector3d ev = Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d>(cov / double(n)).eigenvalues();
+    const PrincipalAxes pa = principal_axes(points);
+    if (!pa.finite) return "non-finite coordinates";
+    const Eigen::Vector3d& ev = pa.variances;
     if (!(ev(2) > 0)) return "all " + std::to_string(n) + " points coincide";
     if (ev(1) <= 1e-12 * ev(2)) return "all " + std::to_string(n) + " points lie on one line";
     return "";

@@ -17,6 +17,7 @@
 #include <tuple>
 #include <cstdlib>
 
+#include "mash/core/cloud.h"
 #include "mash/core/kdtree.h"
 #include "mash/kernels/winding_math.h"
 #include "mash/mesh/topology.h"
@@ -27,38 +28,6 @@ constexpr int64_t kLeaf = 8;
 
 using Cloud = PackedCloud<double>;
 using KdTree = PackedKdTree<double>;
-
-/// k nearest neighbours (excluding the point itself) of every point: [N*k] indices, squared distances.
-void knn(const std::vector<double>& p, int k, std::vector<uint32_t>& idx, std::vector<double>& d2) {
-    const size_t n = p.size() / 3;
-    Cloud c{p.data(), n};
-    KdTree tree(3, c, nanoflann::KDTreeSingleIndexAdaptorParams(16));
-    tree.buildIndex();
-    const int kk = int(std::min<size_t>(size_t(k) + 1, n));
-    idx.assign(n * size_t(k), 0);
-    d2.assign(n * size_t(k), 0.0);
-    at::parallel_for(0, int64_t(n), 1024, [&](int64_t b, int64_t e) {
-        std::vector<uint32_t> ri(kk);
-        std::vector<double> rd(kk);
-        for (int64_t i = b; i < e; ++i) {
-            nanoflann::KNNResultSet<double, uint32_t> rs(kk);
-            rs.init(ri.data(), rd.data());
-            tree.findNeighbors(rs, &p[3 * i], nanoflann::SearchParams(32, 0.0, true));
-            const size_t got = rs.size();
-            int out = 0;
-            for (size_t j = 0; j < got && out < k; ++j) {
-                if (ri[j] == uint32_t(i)) continue;
-                idx[size_t(i) * k + out] = ri[j];
-                d2[size_t(i) * k + out] = rd[j];
-                ++out;
-            }
-            for (; out < k; ++out) {  // fewer than k other points: repeat the farthest found
-                idx[size_t(i) * k + out] = out > 0 ? idx[size_t(i) * k + out - 1] : uint32_t(i);
-                d2[size_t(i) * k + out] = out > 0 ? d2[size_t(i) * k + out - 1] : 0.0;
-            }
-        }
-    });
-}
 
 double median(std::vector<double> v) {
     if (v.empty()) return 0;
