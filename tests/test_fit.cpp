@@ -298,13 +298,7 @@ TEST_CASE("fit: on a sparse cloud the surfel distance fits the surface closer th
     o.warmup_steps = 40;
     o.adaptive_epochs = 2;
     o.max_epoch_steps = 40;
-    auto idx = fitting::farthest_point_indices(pts, o.num_anchors);
-    std::vector<double> ap, an;
-    for (auto i : idx) {
-        ap.insert(ap.end(), pts.begin() + 3 * i, pts.begin() + 3 * i + 3);
-        an.insert(an.end(), pts.begin() + 3 * i, pts.begin() + 3 * i + 3);
-    }
-    MashParams init = fitting::initial_mash(ap, an, o);
+    MashParams init = fitting::initial_mash_from_cloud(pts, pts, o);  // radial normals (scaled: fine)
     auto gt = at::from_blob(pts.data(), {1200, 3}, kF64).to(at::kFloat);
     MashOptions mo;
     mo.num_directions = o.num_directions;
@@ -344,14 +338,7 @@ TEST_CASE("fit: a sphere is covered (L1-CD falls 4x, 95% coverage), deterministi
     o.adaptive_epochs = 2;
     o.max_epoch_steps = 40;
     o.surface_dist = 1e-3;
-    std::vector<double> normals = pts;  // outward unit normals of a sphere, scaled: fine for init
-    auto idx = fitting::farthest_point_indices(pts, o.num_anchors);
-    std::vector<double> ap, an;
-    for (auto i : idx) {
-        ap.insert(ap.end(), pts.begin() + 3 * i, pts.begin() + 3 * i + 3);
-        an.insert(an.end(), normals.begin() + 3 * i, normals.begin() + 3 * i + 3);
-    }
-    MashParams init = fitting::initial_mash(ap, an, o);
+    MashParams init = fitting::initial_mash_from_cloud(pts, pts, o);  // outward normals, scaled: fine for init
     auto gt = at::from_blob(pts.data(), {20000, 3}, kF64).to(at::kFloat);
     MashOptions mo;
     mo.num_directions = o.num_directions;

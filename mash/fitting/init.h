@@ -37,5 +37,9 @@ std::vector<double> local_spacing(const std::vector<double>& points, int64_t k);
 /// tangent plane through x_a. anchor_points/normals: [A*3].
 MashParams initial_mash(const std::vector<double>& anchor_points, const std::vector<double>& anchor_normals,
                         const FitOptions& options);
+/// initial_mash at the farthest-point subset of `points` (num_anchors of them, starting at index 0)
+/// with their `normals` (both [P*3]): the start of every fit (spec §7).
+MashParams initial_mash_from_cloud(const std::vector<double>& points, const std::vector<double>& normals,
+                                   const FitOptions& options);
 
 }  // namespace mash::fitting

@@ -36,13 +36,7 @@ FileFitResult fit_file(const std::string& input, const FitOptions& o, uint64_t s
     apply_normalization(pc.points, r.normalization);
     std::vector<double> normals = pc.normals;
     if (normals.empty()) normals = estimate_normals(pc.points, o.normal_knn);
-    auto anchor_idx = farthest_point_indices(pc.points, o.num_anchors);
-    std::vector<double> ap, an;
-    for (int64_t i : anchor_idx) {
-        ap.insert(ap.end(), pc.points.begin() + 3 * i, pc.points.begin() + 3 * i + 3);
-        an.insert(an.end(), normals.begin() + 3 * i, normals.begin() + 3 * i + 3);
-    }
-    MashParams init = initial_mash(ap, an, o);
+    MashParams init = initial_mash_from_cloud(pc.points, normals, o);
     auto gt = at::from_blob(pc.points.data(), {pc.size(), 3}, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat);
     r.input_points = pc.size();
     r.input_is_mesh = pc.from_mesh;
