@@ -16,7 +16,7 @@ OUT=experiments/reconstruction/out/fit_loss
 MASH=build/bin/mash
 SURFEL_CONFIG=configs/fit/sparse_points.yaml
 mkdir -p "$OUT"
-source experiments/reconstruction/shapes.sh  # SHAPES, PUBLIC_SHAPES, shape_name, shape_gt
+source experiments/reconstruction/shapes.sh  # SHAPES, PUBLIC_SHAPES, shape_name, shape_gt, mesh_timed
 ROWS="$OUT/rows.tsv"
 : >"$ROWS"
 # timed OUTFILE_SECONDS CMD...: runs CMD, writes its wall seconds
@@ -28,20 +28,18 @@ timed() {
   t1=$(date +%s.%N)
   awk "BEGIN{print $t1 - $t0}" >"$out"
 }
-# mesh_row NAME LABEL MESH_ARGS...: meshes, evaluates, appends a row
+# mesh_row NAME LABEL KEY FIT_SECONDS MESH_ARGS...: meshes (timed), evaluates, appends a row
 mesh_row() {
   local name=$1 label=$2 key=$3 fit_s=$4; shift 4
-  local log
-  timed "$OUT/$name.$key.mesh_seconds" bash -c "$MASH mesh $* -o $OUT/$name.$key.ply --log-level info 2>&1 | grep 'mesh: wrote' >$OUT/$name.$key.meshlog"
+  local stats
+  stats=$(mesh_timed "$OUT/$name.$key.ply" "$@")
   $MASH eval "$OUT/$name.$key.ply" "$gt" --tau 0.01,0.02 --json "$OUT/$name.$key.json" >/dev/null
-  /usr/bin/python3 - "$OUT/$name.$key" "$name" "$label" "$fit_s" >>"$ROWS" <<'PY'
-import json, re, sys
-base, name, label, fit_s = sys.argv[1:5]
-m = json.load(open(base + ".json"))
-secs = float(open(base + ".mesh_seconds").read())
-comps, bnd, nm = re.search(r"(\d+) components?, boundary edges (\d+), non-manifold edges (\d+)", open(base + ".meshlog").read()).groups()
+  /usr/bin/python3 - "$OUT/$name.$key.json" "$name" "$label" "$fit_s" $stats >>"$ROWS" <<'PY'
+import json, sys
+js, name, label, fit_s, secs, comps, bnd, nm = sys.argv[1:9]
+m = json.load(open(js))
 print("\t".join([name, label, f"{m['l1_cd']:.5f}", f"{m['fscore']['0.01']:.3f}", f"{m['fscore']['0.02']:.3f}",
-                 f"{m['normal_consistency']:.3f}", f"{secs:.1f}", fit_s, comps, "yes" if bnd == "0" and nm == "0" else "no"]))
+                 f"{m['normal_consistency']:.3f}", f"{float(secs):.1f}", fit_s, comps, "yes" if bnd == "0" and nm == "0" else "no"]))
 PY
 }
 samples_row() {

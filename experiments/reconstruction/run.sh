@@ -21,19 +21,10 @@ DATA=${MASH_DATA:?set MASH_DATA to the data folder (meshes/, shapenet_like/, ima
 OUT=experiments/reconstruction/out
 MASH=build/bin/mash
 mkdir -p "$OUT"
-source experiments/reconstruction/shapes.sh  # SHAPES, PUBLIC_SHAPES, shape_name, shape_gt
+source experiments/reconstruction/shapes.sh  # SHAPES, PUBLIC_SHAPES, shape_name, shape_gt, mesh_timed
 ROWS="$OUT/rows.tsv"
 : >"$ROWS"
 GRID=()
-# mesh_timed OUTFILE ARGS... : runs `mash mesh`, prints "seconds components boundary nonmanifold"
-mesh_timed() {
-  local out=$1; shift
-  local t0 t1 log
-  t0=$(date +%s.%N)
-  log=$($MASH mesh "$@" -o "$out" --log-level info 2>&1 | grep "mesh: wrote")
-  t1=$(date +%s.%N)
-  echo "$(awk "BEGIN{print $t1 - $t0}") $(echo "$log" | sed -E 's/.* ([0-9]+) components?, boundary edges ([0-9]+), non-manifold edges ([0-9]+).*/\1 \2 \3/')"
-}
 for s in "${SHAPES[@]}"; do
   n=$(shape_name "$s")
   gt=$(shape_gt "$s" "$OUT")

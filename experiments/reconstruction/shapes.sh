@@ -1,5 +1,6 @@
-# The shapes of the reconstruction benchmarks (sourced by run.sh and fit_loss.sh): the 12 of
-# issue #4 (paths under $MASH_DATA) and the procedural hard shapes of `mash shape` (issue #14).
+# What the reconstruction benchmarks share (sourced by run.sh and fit_loss.sh): the shapes — the
+# 12 of issue #4 (paths under $MASH_DATA) and the procedural hard shapes of `mash shape` (issue
+# #14) — and the helpers below.
 SHAPES=(
   meshes/npm-bunny.obj
   meshes/cgal_fandisk.off
@@ -42,4 +43,13 @@ shape_gt() {
   else
     echo "$DATA/$s"
   fi
+}
+# mesh_timed OUTFILE ARGS... : runs `mash mesh`, prints "seconds components boundary nonmanifold"
+mesh_timed() {
+  local out=$1; shift
+  local t0 t1 log
+  t0=$(date +%s.%N)
+  log=$($MASH mesh "$@" -o "$out" --log-level info 2>&1 | grep "mesh: wrote")
+  t1=$(date +%s.%N)
+  echo "$(awk "BEGIN{print $t1 - $t0}") $(echo "$log" | sed -E 's/.* ([0-9]+) components?, boundary edges ([0-9]+), non-manifold edges ([0-9]+).*/\1 \2 \3/')"
 }
