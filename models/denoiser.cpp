@@ -106,6 +106,7 @@ LatentArrayTransformerImpl::LatentArrayTransformerImpl(const DenoiserOptions& o)
     for (int64_t i = 0; i < o.depth; ++i) transformer_blocks->push_back(Block(o.width, o.context_dim, o.heads));
     norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.width})));
     proj_out = register_module("proj_out", torch::nn::Linear(torch::nn::LinearOptions(o.width, o.channels).bias(false)));
+    if (o.slots > 0) slot_emb = register_parameter("slot_emb", torch::randn({o.slots, o.width}) * 0.5);
     torch::NoGradGuard g;
     proj_out->weight.zero_();
 }
@@ -119,6 +120,10 @@ torch::Tensor LatentArrayTransformerImpl::forward(const torch::Tensor& x, const 
     auto temb = torch::cat({torch::cos(arg), torch::sin(arg)}, -1);
     temb = F::silu(map_layer1->forward(F::silu(map_layer0->forward(temb)))).unsqueeze(1);
     auto h = proj_in->forward(x);
+    if (slot_emb.defined()) {
+        TORCH_CHECK(x.size(1) == slot_emb.size(0), "model with ", slot_emb.size(0), " anchor slots got ", x.size(1), " anchors");
+        h = h + slot_emb.to(h.scalar_type());
+    }
     for (const auto& blk : *transformer_blocks) h = blk->as<Block>()->forward(h, temb, context);
     return proj_out->forward(norm->forward(h));
 }

@@ -6,7 +6,8 @@
 //   x [B, A, C] → proj_in (no bias) → depth × { x += SelfAttn(AdaLN₁(x,t)); x += CrossAttn(AdaLN₂(x,t), ctx);
 //   x += GEGLU-FF(AdaLN₃(x,t)) } → LayerNorm (affine) → proj_out (no bias, zero-initialized).
 //   t_emb = SiLU(Linear(SiLU(Linear([cos(t·f), sin(t·f)])))), f_k = 10000^(−k/(T/2)).
-// No positional encoding: the network is permutation-equivariant over anchors.
+// No positional encoding (the paper's): the network is permutation-equivariant over anchors. With
+// slots > 0 (model.anchor_order: canonical) a learned embedding per anchor slot is added after proj_in.
 //
 // Conditioning (ConditionKind): kNone → one all-zero context token; kCategory → a learned
 // embedding [num_categories, context_dim] as one context token; kImage → encoder tokens
@@ -36,6 +37,8 @@ struct DenoiserOptions {
     int64_t image_dim = 768;     ///< encoder token width (kImage)
     bool image_projection = true; ///< kImage: bias-free Linear(image_dim → context_dim); false: tokens used as they are
     double cond_dropout = 0.1;
+    int64_t slots = 0;           ///< > 0: anchors come in a canonical order and slot k gets a learned embedding
+                                 ///< (model.slot_emb [slots, width], added after proj_in); 0: permutation-equivariant
 };
 
 struct AdaLayerNormImpl : torch::nn::Module {
@@ -92,6 +95,7 @@ struct LatentArrayTransformerImpl : torch::nn::Module {
     torch::nn::Linear proj_in{nullptr}, map_layer0{nullptr}, map_layer1{nullptr}, proj_out{nullptr};
     torch::nn::ModuleList transformer_blocks{nullptr};
     torch::nn::LayerNorm norm{nullptr};
+    torch::Tensor slot_emb;  ///< [slots, width] or undefined
 };
 TORCH_MODULE(LatentArrayTransformer);
 

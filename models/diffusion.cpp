@@ -185,6 +185,14 @@ CfmPairs cfm_pairs(const at::Tensor& x1, const CfmDraws& d) {
     const int64_t B = x1.size(0), A = x1.size(1), C = x1.size(2);
     at::Tensor x0 = d.x0.to(x1.options());
     if (d.replace_u.defined() && d.replace_p > 0) x0 = at::where(d.replace_u.to(x1.device()) < d.replace_p, x1, x0);
+    if (!d.ot) {
+        CfmPairs out;
+        at::Tensor t = d.t.to(x1.options()).reshape({B, 1, 1});
+        out.x_t = t * x1 + (1 - t) * x0;
+        out.target = x1 - x0;
+        out.t = d.t.to(x1.options()).reshape({B});
+        return out;
+    }
     auto t0 = std::chrono::steady_clock::now();
     at::Tensor cost = at::cdist(x0.detach().to(at::kCPU, at::kDouble), x1.detach().to(at::kCPU, at::kDouble)).pow(2).contiguous();
     at::Tensor assign = at::empty({B, A}, at::kLong);

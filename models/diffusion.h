@@ -5,7 +5,8 @@
 // Flow matching (the paper's): per shape, exact OT between its A noise tokens and A data tokens
 // (cost ‖x0_i − x1_j‖² over all channels, a linear assignment), then A pairs drawn uniformly WITH
 // replacement from the A matched pairs; x_t = t·x1' + (1−t)·x0', target u = x1' − x0', loss =
-// mean (v − u)². Completion trick: before the pairing, with p = clip(1.25U − 0.25, 0, 1) once per
+// mean (v − u)² (pair_draws = 0..A−1 in every row gives each matched pair once; ot = false pairs
+// row i with row i, for models whose anchor rows are ordered slots). Completion trick: before the pairing, with p = clip(1.25U − 0.25, 0, 1) once per
 // batch, every scalar of x0 whose uniform is < p is replaced by the data value.
 // EDM (3DShape2VecSet): Karras preconditioning with σ_data = 1, ln σ ~ N(P_mean, P_std²),
 // λ(σ) = (σ² + 1)/σ², Heun sampler with N steps and σ_N = 0 (2N − 1 network calls).
@@ -38,6 +39,7 @@ struct CfmDraws {
     at::Tensor pair_draws;  ///< [B, A] int64 uniform in [0, A): which matched pair each slot takes
     at::Tensor replace_u;   ///< [B, A, C] uniform, or undefined (no completion trick)
     double replace_p = 0;   ///< p of the completion trick for this (global) batch
+    bool ot = true;         ///< false: x0 row i is paired with x1 row i (no assignment, pair_draws unused)
 };
 struct CfmPairs {
     at::Tensor x_t, target, t;

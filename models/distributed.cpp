@@ -2,6 +2,8 @@
 #include "models/distributed.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
+#include <torch/csrc/autograd/grad_mode.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
@@ -49,10 +51,22 @@ DistEnv DistEnv::from_environment() {
     return e;
 }
 
+std::string training_device(const std::string& requested, const DistEnv& env) {
+    if (requested == "cpu") return requested;
+    if (requested == "cuda" || requested.rfind("cuda:", 0) == 0) return "cuda:" + std::to_string(env.local_rank);
+    throw ConfigError("--device '" + requested + "': expected cpu or cuda");
+}
+
+void set_current_device(const std::string& device) {
+    const at::Device d(device);
+    if (d.is_cuda()) c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(d);
+}
+
 struct ProcessGroup::Impl {
     c10::intrusive_ptr<c10d::Store> store;
     c10::intrusive_ptr<c10d::ProcessGroup> pg;
     bool cuda = false;
+    at::Device device{at::kCPU};  ///< cuda:<local_rank> with NCCL
 };
 
 ProcessGroup::ProcessGroup(const DistEnv& env, double timeout_s, bool cuda) : env_(env) {
@@ -83,6 +97,7 @@ ProcessGroup::ProcessGroup(const DistEnv& env, double timeout_s, bool cuda) : en
 #ifdef USE_C10D_NCCL
         if (cuda) {
             impl_->cuda = true;
+            impl_->device = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
             auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
                 c10::make_intrusive<c10d::PrefixStore>("nccl", impl_->store), env.rank, env.world_size);
             impl_->pg->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, nccl);
@@ -102,11 +117,12 @@ ProcessGroup::~ProcessGroup() = default;
 
 void ProcessGroup::allreduce_mean(std::vector<at::Tensor>& tensors) {
     if (!impl_ || tensors.empty()) return;
+    torch::autograd::AutoGradMode no_grad(false);
     // One flat buffer: one collective per step instead of one per parameter.
     std::vector<at::Tensor> flat_parts;
     for (auto& t : tensors) flat_parts.push_back(t.reshape({-1}));
     std::vector<at::Tensor> buf{at::cat(flat_parts)};
-    if (impl_->cuda) buf[0] = buf[0].to(at::kCUDA);
+    if (impl_->cuda) buf[0] = buf[0].to(impl_->device);
     impl_->pg->allreduce(buf)->wait();
     buf[0].div_(env_.world_size);
     int64_t off = 0;
@@ -118,8 +134,9 @@ void ProcessGroup::allreduce_mean(std::vector<at::Tensor>& tensors) {
 
 void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors) {
     if (!impl_) return;
+    torch::autograd::AutoGradMode no_grad(false);
     for (auto& t : tensors) {
-        std::vector<at::Tensor> one{impl_->cuda ? t.to(at::kCUDA) : t};
+        std::vector<at::Tensor> one{impl_->cuda ? t.to(impl_->device) : t};
         impl_->pg->broadcast(one)->wait();
         if (!one[0].is_same(t)) t.copy_(one[0]);
     }

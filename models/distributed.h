@@ -23,6 +23,14 @@ struct DistEnv {
     static DistEnv from_environment();
 };
 
+/// The device a process trains on: "cpu" stays "cpu"; "cuda" (or "cuda:N") becomes
+/// "cuda:<local_rank>" so that each process of a node has its own GPU. Pure; throws ConfigError for
+/// other names.
+std::string training_device(const std::string& requested, const DistEnv& env);
+/// Makes `device` ("cuda:k") the current CUDA device of this process, so that tensors moved with
+/// at::kCUDA and NCCL's communicators land on it; no-op for "cpu".
+void set_current_device(const std::string& device);
+
 class ProcessGroup {
 public:
     /// world_size 1 → a no-op group. Otherwise connects (timeout_s for the rendezvous). With
@@ -32,6 +40,8 @@ public:
     ~ProcessGroup();
     int rank() const { return env_.rank; }
     int world_size() const { return env_.world_size; }
+    /// Collectives run under no-grad (they are not part of any autograd graph). With NCCL, tensors
+    /// are staged through cuda:<local_rank>.
     /// In-place sum over ranks, then divided by world size.
     void allreduce_mean(std::vector<at::Tensor>& tensors);
     /// In-place copy of rank 0's tensors to every rank.

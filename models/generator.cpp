@@ -33,6 +33,7 @@ DenoiserOptions Generator::denoiser_options() const {
     o.cond_dropout = config.cond_dropout;
     o.image_dim = config.image_dim;
     o.image_projection = config.image_projection == "linear";
+    o.slots = config.anchor_order == "canonical" ? num_anchors : 0;
     return o;
 }
 
@@ -167,6 +168,9 @@ Generator Generator::load(const std::string& path) {
         if (integer("version", 0, 1 << 20) != 1) throw bad("unsupported version");
         g.step = integer("step", 0, std::numeric_limits<int64_t>::max());
         g.config = parse_train_config(text("config"), "stored config");
+        // Checkpoints written before these keys existed used the paper's procedure.
+        if (text("config").find("anchor_order:") == std::string::npos) g.config.anchor_order = "none";
+        if (text("config").find("ot_pairs:") == std::string::npos) g.config.ot_pairs = "with_replacement";
         g.normalizer = QuantileNormalizer::from_json(text("normalizer"), "stored normalizer");
         nlohmann::json cats = nlohmann::json::parse(text("categories"));
         if (!cats.is_array()) throw bad("meta.categories is not a JSON list");
@@ -225,6 +229,9 @@ SampleResult sample(Generator& g, const SampleRequest& r) {
     int64_t K = 0;
     at::Tensor fixed_norm;
     if (r.fixed_tokens.defined()) {
+        if (g.config.anchor_order == "canonical")
+            throw InputError("completion and blending need a permutation-equivariant model (this checkpoint has "
+                             "model.anchor_order: canonical; train with model.anchor_order: none)");
         K = r.fixed_tokens.size(0);
         if (K > A || r.fixed_tokens.size(1) != C)
             throw InputError("frozen anchors: got " + std::to_string(K) + " x " + std::to_string(r.fixed_tokens.size(1)) +

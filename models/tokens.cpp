@@ -21,6 +21,49 @@ std::vector<std::string> TokenLayout::column_names() const {
     return n;
 }
 
+namespace {
+uint64_t spread_bits(uint64_t v) {  // 10 bits → every third bit
+    v &= 0x3ff;
+    v = (v | (v << 16)) & 0x30000ff;
+    v = (v | (v << 8)) & 0x300f00f;
+    v = (v | (v << 4)) & 0x30c30c3;
+    v = (v | (v << 2)) & 0x9249249;
+    return v;
+}
+}  // namespace
+
+at::Tensor canonical_anchor_order(const at::Tensor& tokens) {
+    if (tokens.dim() == 2) return canonical_anchor_order(tokens.unsqueeze(0)).squeeze(0);
+    if (tokens.dim() != 3 || tokens.size(2) < 9)
+        throw InputError("canonical anchor order: expected tokens [S, A, C >= 9]");
+    at::Tensor pos = tokens.narrow(2, 6, 3).to(at::kCPU, at::kDouble).contiguous();
+    const int64_t S = tokens.size(0), A = tokens.size(1);
+    at::Tensor order = at::empty({S, A}, at::kLong);
+    const double* pp = pos.data_ptr<double>();
+    int64_t* op = order.data_ptr<int64_t>();
+    std::vector<uint64_t> code(A);
+    for (int64_t s = 0; s < S; ++s) {
+        const double* q = pp + s * A * 3;
+        double lo[3], hi[3];
+        for (int d = 0; d < 3; ++d) lo[d] = hi[d] = q[d];
+        for (int64_t a = 0; a < A; ++a)
+            for (int d = 0; d < 3; ++d) lo[d] = std::min(lo[d], q[a * 3 + d]), hi[d] = std::max(hi[d], q[a * 3 + d]);
+        for (int64_t a = 0; a < A; ++a) {
+            uint64_t c = 0;
+            for (int d = 0; d < 3; ++d) {
+                const double span = hi[d] - lo[d];
+                const double u = span > 0 ? (q[a * 3 + d] - lo[d]) / span : 0.0;
+                c |= spread_bits(static_cast<uint64_t>(std::clamp(u, 0.0, 1.0) * 1023.0 + 0.5)) << (2 - d);
+            }
+            code[a] = c;
+        }
+        int64_t* o = op + s * A;
+        for (int64_t a = 0; a < A; ++a) o[a] = a;
+        std::stable_sort(o, o + A, [&](int64_t x, int64_t y) { return code[x] < code[y]; });
+    }
+    return tokens.gather(1, order.to(tokens.device()).unsqueeze(-1).expand(tokens.sizes()));
+}
+
 at::Tensor tokens_from_mash(const MashParams& p) {
     const auto opts = at::TensorOptions().dtype(at::kDouble);
     const int64_t A = p.num_anchors;

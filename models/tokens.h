@@ -34,6 +34,11 @@ at::Tensor tokens_from_mash(const MashParams& params);
 /// InputError if the width does not match the layout or a value is not finite.
 MashParams mash_from_tokens(const at::Tensor& tokens, const TokenLayout& layout, bool use_inverse = true);
 
+/// The canonical anchor order of model.anchor_order = canonical: tokens [S, A, C] or [A, C] (raw,
+/// positions in columns 6..8) with each shape's anchors sorted by the Morton code (10 bits per axis)
+/// of their position in the shape's own bounding box; ties keep the file order.
+at::Tensor canonical_anchor_order(const at::Tensor& tokens);
+
 /// Gram–Schmidt of the spec (norm clamp 1e-8): o [..., 6] → R [..., 3, 3] with columns x, y, z.
 at::Tensor matrix_from_token_ortho6d(const at::Tensor& o);
 

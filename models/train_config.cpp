@@ -43,8 +43,10 @@ const std::vector<Field>& fields() {
         {"model", "encoder", &C::encoder, true},
         {"model", "image_dim", &C::image_dim},
         {"model", "image_projection", &C::image_projection},
+        {"model", "anchor_order", &C::anchor_order},
         {"objective", "type", &C::objective},
         {"objective", "completion_trick", &C::completion_trick},
+        {"objective", "ot_pairs", &C::ot_pairs},
         {"objective", "edm_p_mean", &C::edm_p_mean},
         {"objective", "edm_p_std", &C::edm_p_std},
         {"objective", "edm_sigma_data", &C::edm_sigma_data},
@@ -142,6 +144,8 @@ void TrainConfig::validate() const {
     if (!(cond_dropout >= 0 && cond_dropout < 1)) bad("model.cond_dropout", "a value in [0, 1)");
     if (image_projection != "linear" && image_projection != "none") bad("model.image_projection", "linear or none");
     if (objective != "flow_matching" && objective != "edm") bad("objective.type", "flow_matching or edm");
+    if (anchor_order != "none" && anchor_order != "canonical") bad("model.anchor_order", "none or canonical");
+    if (ot_pairs != "with_replacement" && ot_pairs != "permutation") bad("objective.ot_pairs", "with_replacement or permutation");
     if (!(edm_p_std > 0) || !(edm_sigma_data > 0)) bad("objective.edm_p_std/edm_sigma_data", "> 0");
     if (steps < 1) bad("train.steps", ">= 1");
     if (time_limit_minutes < 0) bad("train.time_limit_minutes", ">= 0");

@@ -27,9 +27,14 @@ struct TrainConfig {
     int64_t image_dim = 768;         ///< encoder token width (set from the encoder's sidecar when training)
     std::string image_projection = "linear";  ///< linear: bias-free encoder→context projection; none: tokens go
                                               ///< straight into the cross-attention (image_dim = context_dim; the released DINOv2 model)
+    std::string anchor_order = "none";  ///< none: permutation-equivariant (the paper); canonical: each shape's
+                                        ///< anchors sorted by the Morton code of their positions, a learned
+                                        ///< embedding per slot, noise paired by slot (no OT)
     // objective:
     std::string objective = "flow_matching";  ///< flow_matching | edm
     bool completion_trick = true;    ///< x0 replacement (flow matching) / clean fixed entries (EDM)
+    std::string ot_pairs = "with_replacement";  ///< flow matching, anchor_order none: the A training pairs drawn from the
+                                                ///< per-shape OT matching with replacement (the paper) or all of them once
     double edm_p_mean = -1.2, edm_p_std = 1.2, edm_sigma_data = 1.0;
     // train:
     int64_t steps = 100000;          ///< optimizer steps (global)

@@ -88,7 +88,9 @@ int run_training(const TrainRun& run) {
     }
     for (const auto& o : run.overrides) apply_train_override(cfg, o);
 
-    ProcessGroup pg(env, 300, run.device == "cuda");
+    const std::string device = training_device(run.device, env);
+    set_current_device(device);  // before the process group: NCCL binds to the current device
+    ProcessGroup pg(env, 300, at::Device(device).is_cuda());
     const bool main_rank = env.rank == 0;
     MashSet all = load_mash_folder(cfg.data_root, cfg.normalize, cfg.categories);
     if (cfg.condition == "image") {
@@ -105,8 +107,6 @@ int run_training(const TrainRun& run) {
                      val.size(), val.size() == 0 ? " (validating on the training shapes)" : "", all.tokens.size(1),
                      all.layout.channels());
     }
-    std::string device = run.device;
-    if (device == "cuda" && env.world_size > 1) device = "cuda:" + std::to_string(env.local_rank);
     Trainer trainer(cfg, train, val, out, env.rank, env.world_size, env.world_size > 1 ? &pg : nullptr, device);
     auto& I = trainer.impl();
     if (run.resume) trainer.load_checkpoint(ckpt);

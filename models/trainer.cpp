@@ -51,10 +51,12 @@ Trainer::Trainer(const TrainConfig& cfg, const MashSet& train, const MashSet& va
     I.g = Generator::create(cfg, train.layout, A, train.category_names, norm);
     I.g.model->to(I.device);
     I.g.ema->to(I.device);
-    I.train_x = norm.forward(train.tokens).to(at::kFloat);
+    const bool slots = cfg.anchor_order == "canonical";
+    auto ordered = [&](const at::Tensor& t) { return slots ? canonical_anchor_order(t) : t; };
+    I.train_x = norm.forward(ordered(train.tokens)).to(at::kFloat);
     I.train_cat = at::tensor(train.category, at::kLong);
     const MashSet& v = val.size() > 0 ? val : train;
-    I.val_x = norm.forward(v.tokens).to(at::kFloat);
+    I.val_x = norm.forward(ordered(v.tokens)).to(at::kFloat);
     I.val_cat = at::tensor(v.category, at::kLong);
     if (cfg.condition == "image") {
         if (train.images.size() != static_cast<size_t>(train.size()) || v.images.size() != static_cast<size_t>(v.size()))
@@ -176,7 +178,9 @@ double Trainer::validation_loss() {
     auto& I = *impl_;
     torch::NoGradGuard ng;
     I.g.ema->eval();
-    const int64_t S = I.val_x.size(0), B = std::min<int64_t>(I.cfg.batch_size, S);
+    // Fixed chunks and seeded draws, independent of the per-process batch and the process count.
+    constexpr int64_t kValidationBatch = 16;
+    const int64_t S = I.val_x.size(0), B = std::min<int64_t>(kValidationBatch, S);
     const int64_t chunks = (S + B - 1) / B;
     double sum = 0;
     for (int64_t c = 0; c < chunks; ++c) {

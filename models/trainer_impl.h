@@ -64,9 +64,10 @@ struct Trainer::Impl {
         Draws d;
         const bool image = img_tokens.defined();
         at::Tensor idx = training ? at::randint(S, {Bg}, gen, at::kLong) : at::arange(s * Bg, s * Bg + Bg, at::kLong).remainder(S);
+        const bool slots = cfg.anchor_order == "canonical";  // rows are ordered slots: no shuffling, no OT
         std::vector<at::Tensor> perms;
         for (int64_t b = 0; b < Bg; ++b) perms.push_back(at::randperm(A, gen, at::kLong));
-        at::Tensor perm = at::stack(perms).narrow(0, b0, B);
+        at::Tensor perm = slots ? at::arange(A, at::kLong).expand({B, A}) : at::stack(perms).narrow(0, b0, B);
         at::Tensor rows = data.index_select(0, idx.narrow(0, b0, B));
         d.x1 = rows.gather(1, perm.unsqueeze(-1).expand({B, A, C}));
         d.cat = cats.index_select(0, idx.narrow(0, b0, B));
@@ -90,6 +91,8 @@ struct Trainer::Impl {
             d.cfm.x0 = at::randn({Bg, A, C}, gen, f32).narrow(0, b0, B);
             d.cfm.t = at::rand({Bg}, gen, f32).narrow(0, b0, B);
             d.cfm.pair_draws = at::randint(A, {Bg, A}, gen, at::kLong).narrow(0, b0, B);
+            if (cfg.ot_pairs == "permutation") d.cfm.pair_draws = at::arange(A, at::kLong).expand({B, A}).contiguous();
+            d.cfm.ot = !slots;
             double u = at::rand({1}, gen, at::kDouble).item<double>();
             at::Tensor ru = at::rand({Bg, A, C}, gen, f32).narrow(0, b0, B);
             if (trick) {

@@ -102,17 +102,52 @@ int run_mesh(const MeshArgs& a) {
     if (a.from_points) {
         io::PointCloud pc = io::load_points(a.input, a.num_points > 0 ? a.num_points : 100000, 0);
         pts = pc.points;
-        if (const int64_t dups = mesh::remove_duplicate_points(pts))
+        // A point file's own normals (PLY nx ny nz, XYZN, PCD normal_*) are used; a mesh's
+        // sampled face normals are not (their winding may be inconsistent).
+        std::vector<double> given = pc.from_mesh ? std::vector<double>() : pc.normals;
+        if (const int64_t dups = mesh::remove_duplicate_points(pts, &given))
             spdlog::info("mesh: {} repeated points of {} removed", dups, a.input);
         if (const std::string bad = mesh::degenerate_cloud(pts); !bad.empty())
             throw InputError(a.input + ": " + bad + " (expected at least 10 points spanning a surface)");
-        nrm = mesh::oriented_normals_for_cloud(pts, 30, method);
         const int64_t P = int64_t(pts.size() / 3);
-        spdlog::info("mesh: {} points, PCA normals oriented by {}{}", P,
+        bool usable = given.size() == pts.size();
+        for (int64_t i = 0; usable && i < P; ++i) {
+            const double* n = &given[size_t(3 * i)];
+            const double l = std::sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
+            if (!(l > 1e-12) || !std::isfinite(l)) usable = false;
+            else for (int k = 0; k < 3; ++k) given[size_t(3 * i + k)] /= l;
+        }
+        if (!given.empty() && !usable)
+            spdlog::info("mesh: {} has zero or non-finite normals; estimating normals instead", a.input);
+        nrm = mesh::oriented_normals_for_cloud(pts, 30, method);
+        const std::string how = fmt::format("PCA normals oriented by {}{}",
                      method == mesh::OrientMethod::winding ? "winding numbers" : "tangent-plane propagation",
                      P > mesh::kMaxOrientedPoints
                          ? fmt::format(" on an FPS subset of {} (the other points take its signs)", mesh::kMaxOrientedPoints)
                          : std::string());
+        if (usable) {
+            // The file's normals, checked against our own orientation: flipped as a whole if most
+            // point the other way; a note if a notable share disagrees.
+            int64_t against = 0;
+            for (int64_t i = 0; i < P; ++i) {
+                double d = 0;
+                for (int k = 0; k < 3; ++k) d += given[size_t(3 * i + k)] * nrm[size_t(3 * i + k)];
+                against += d < 0;
+            }
+            const double frac = double(against) / double(P);
+            if (frac > 0.5) {
+                for (double& x : given) x = -x;
+                spdlog::info("mesh: the normals of {} point inward on {:.0f}% of the points (against {}): flipped", a.input,
+                             100 * frac, how);
+            } else if (frac > 0.05) {
+                spdlog::info("mesh: the normals of {} disagree with {} on {:.1f}% of the points; the file's normals are used",
+                             a.input, how, 100 * frac);
+            }
+            nrm = std::move(given);
+            spdlog::info("mesh: {} points with the file's normals", P);
+        } else {
+            spdlog::info("mesh: {} points, {}", P, how);
+        }
     } else {
         MashParams p = io::load_mash(a.input);
         mesh::MashSurfaceOptions so;
@@ -203,7 +238,16 @@ int run_shape(const ShapeArgs& a) {
     if (e != ".ply" && e != ".obj" && e != ".off" && e != ".stl")
         throw IoError(a.output + ": unsupported mesh output extension '" + e + "' (expected .ply .obj .off .stl)");
     int64_t components = 0;
-    auto m = mesh::procedural_shape(a.name, &components);
+    const auto families = mesh::shape_family_names();
+    const bool family = std::find(families.begin(), families.end(), a.name) != families.end();
+    mesh::TriangleMesh m;
+    if (family) {
+        m = mesh::family_shape(a.name, a.seed);
+        std::vector<int64_t> comp;
+        components = mesh::triangle_components(m, comp);
+    } else {
+        m = mesh::procedural_shape(a.name, &components);
+    }
     mesh::save_mesh(a.output, m);
     spdlog::info("shape: wrote {} ({}: {} vertices, {} triangles, {} component{})", a.output, a.name, m.num_vertices(),
                  m.num_triangles(), components, components == 1 ? "" : "s");

@@ -62,6 +62,7 @@ int run_mesh(const MeshArgs& args);
 struct ShapeArgs {
     GlobalOptions global;
     std::string name, output;
+    uint64_t seed = 0;  ///< family members
 };
 int run_shape(const ShapeArgs& args);
 

@@ -1,33 +1,52 @@
 #!/usr/bin/env bash
-# One command for the GPU machine (issue #12): build, run the GPU tests, run the benchmarks,
-# write one JSON file of results and print a summary table.
-#   scripts/gpu_check.sh [--cpu] [--vendored] [--build DIR] [--out FILE]
+# One command for the GPU machine: build, run the GPU tests, run the benchmarks, write one JSON
+# file of results (every step's log folded in) and print a summary table.
+#   scripts/gpu_check.sh [--cpu] [--vendored] [--build DIR] [--out DIR] [--budget SECONDS]
 #     --cpu        the same steps on the CPU with tiny sizes (a smoke test; ctest and CI run it)
 #     --vendored   configure the GPU machine's build even here: Open3D OFF, dependencies from
 #                  third_party/vendor (the default wherever that folder exists and Open3D does not)
 #     --build DIR  use (or make) the build in DIR (default: build-gpu/, or build/ with --cpu)
-#     --out FILE   results JSON (default: DIR/gpu_check.json)
+#     --out DIR    where gpu_check.json goes (default: $OUT when set, else DIR of --build); the
+#                  only file written there, so it fits a machine that returns a few files
+#     --budget S   wall-clock seconds for everything (default 540): the build gets at most 60 %,
+#                  the steps share what is left in proportion to their nominal limits, and the JSON
+#                  is written before the budget ends
+# On the GPU machine (one command of at most 10 minutes, only $OUT comes back):
+#   scripts/gpu_check.sh --out "$OUT"        (carry third_party/vendor with the working tree)
+# GPU mode configures with CUDA ON and an explicit nvcc ($CUDACXX, nvcc on PATH, or
+# /usr/local/cuda/bin/nvcc) and fails if any [cuda] test reports itself skipped: a run that did
+# not test the GPU never passes.
 # Building: with no usable build in DIR it configures one against the LibTorch of the Python that
 # has torch (MASH_PYTHON, .venv, /opt/torch/.venv, python3 on PATH: torch.utils.cmake_prefix_path)
-# with CUDA ON and every core. The GPU machine has no Debian dev packages: there the build is
-# Open3D-free (-DMASH_WITH_OPEN3D=OFF) and takes its headers and libraries from
-# third_party/vendor, which `scripts/vendor_deps.sh` fills on a Debian machine (git-ignored,
-# ~17 MB; carry it with the working tree). Each benchmark step has a time limit, so the script
-# always ends with its table. Every number printed was measured by this run; nothing is estimated.
+# and every core. The GPU machine has no Debian dev packages: there the build is Open3D-free
+# (-DMASH_WITH_OPEN3D=OFF) and takes its headers and libraries from third_party/vendor, which
+# `scripts/vendor_deps.sh` fills on a Debian machine (git-ignored, ~17 MB). Every number printed
+# was measured by this run; nothing is estimated.
 set -uo pipefail
 R=$(cd "$(dirname "$0")/.." && pwd)
-MODE=gpu BUILD="" OUT="" VENDORED=auto
+MODE=gpu BUILD="" OUTDIR="" VENDORED=auto BUDGET=540
 while [[ $# -gt 0 ]]; do
   case $1 in
     --cpu) MODE=cpu; shift ;;
     --vendored) VENDORED=yes; shift ;;
     --build) BUILD=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    *) echo "error: gpu_check.sh: unknown argument '$1' (expected --cpu, --vendored, --build DIR, --out FILE)" >&2; exit 2 ;;
+    --out) OUTDIR=$2; shift 2 ;;
+    --budget) BUDGET=$2; shift 2 ;;
+    *) echo "error: gpu_check.sh: unknown argument '$1' (expected --cpu, --vendored, --build DIR, --out DIR, --budget SECONDS)" >&2; exit 2 ;;
   esac
 done
+[[ $BUDGET =~ ^[0-9]+$ && $BUDGET -ge 60 ]] || { echo "error: gpu_check.sh: --budget '$BUDGET' (expected whole seconds >= 60)" >&2; exit 2; }
 if [[ $MODE == cpu ]]; then DEVICE=cpu; BUILD=${BUILD:-$R/build}; else DEVICE=cuda; BUILD=${BUILD:-$R/build-gpu}; fi
-OUT=${OUT:-$BUILD/gpu_check.json}
+OUTDIR=${OUTDIR:-${OUT:-$BUILD}}
+mkdir -p "$OUTDIR" || { echo "error: gpu_check.sh: cannot create the output folder $OUTDIR" >&2; exit 2; }
+OUT=$OUTDIR/gpu_check.json
+NVCC=""
+if [[ $MODE == gpu ]]; then
+  for c in ${CUDACXX:-} "$(command -v nvcc || true)" /usr/local/cuda/bin/nvcc; do
+    if [[ -n $c && -x $c ]]; then NVCC=$c; break; fi
+  done
+  [[ -n $NVCC ]] || { echo "error: gpu_check.sh: no nvcc found (expected \$CUDACXX, nvcc on PATH or /usr/local/cuda/bin/nvcc): GPU mode needs a CUDA build" >&2; exit 2; }
+fi
 W=$(mktemp -d "${TMPDIR:-/tmp}/mash_gpu_check.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 PY=""
@@ -40,10 +59,17 @@ if [[ $VENDORED == auto ]]; then
   VENDORED=no
   [[ -d $VENDOR && ! -d /usr/lib/x86_64-linux-gnu/cmake/Open3D ]] && VENDORED=yes
 fi
-# lim SECONDS cmd...: a benchmark step with a time limit (its line says so when it hits it).
-lim() { local s=$1; shift; timeout --signal=TERM --kill-after=10 "$s" "$@"; local rc=$?; [[ $rc == 124 ]] && log "time limit ${s}s reached: $*" >&2; return $rc; }
 T0=$(date +%s.%N)
 now() { date +%s.%N; }
+# The budget: the build may use 60 %; after it, each step's nominal limit (they add up to
+# NOMINAL_TOTAL) is scaled by what is left (minus RESERVE seconds for the JSON) over that total.
+RESERVE=15 NOMINAL_TOTAL=540 SCALE=1
+left() { "$PY" -c "import sys; print(int(float(sys.argv[1]) + float(sys.argv[2]) - float(sys.argv[3])))" "$T0" "$BUDGET" "$(now)"; }
+# lim NOMINAL cmd...: a step with its share of the budget (its line says so when it hits it).
+lim() {
+  local s; s=$("$PY" -c "import sys; n, f, l = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]); print(max(1, int(min(n * f, l))))" \
+    "$1" "$SCALE" "$(( $(left) - RESERVE ))")
+  shift; timeout --signal=TERM --kill-after=5 "$s" "$@"; local rc=$?; [[ $rc == 124 ]] && log "time limit ${s}s reached: $*" >&2; return $rc; }
 secs() { "$PY" -c "import sys; print('%.3f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$1" "$2"; }
 log() { echo "gpu_check: $*"; }
 
@@ -56,17 +82,45 @@ if [[ ! -x $BUILD/bin/mash || ! -x $BUILD/bin/mash_tests || ! -x $BUILD/bin/benc
     [[ -f $VENDOR/MANIFEST.txt ]] || { echo "error: gpu_check.sh: $VENDOR: no vendored dependencies (expected the output of scripts/vendor_deps.sh, run on a Debian machine and carried here)" >&2; exit 2; }
     EXTRA=(-DMASH_WITH_OPEN3D=OFF -DMASH_DEPS_DIR="$VENDOR")
   fi
-  log "configuring $BUILD against $PREFIX${EXTRA:+ (Open3D OFF, vendored dependencies)}"
+  [[ $MODE == gpu ]] && EXTRA+=(-DMASH_WITH_CUDA=ON -DCMAKE_CUDA_COMPILER="$NVCC")
+  log "configuring $BUILD against $PREFIX${EXTRA:+ (${EXTRA[*]})}"
   B0=$(now)
-  cmake -S "$R" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$PREFIX" -DMASH_PYTHON="$PY" \
+  BUILD_LIMIT=$(( BUDGET * 6 / 10 ))
+  fail_build() {  # the JSON still comes back, with the log that says why
+    echo "error: gpu_check.sh: $1" >&2
+    "$PY" - "$OUT" "$MODE" "$1" "$W/configure.log" "$W/build.log" <<'PY'
+import json, sys
+out, mode, why = sys.argv[1:4]
+logs = {}
+for p in sys.argv[4:]:
+    try:
+        logs[p.rsplit("/", 1)[1]] = open(p, errors="replace").read()[-20000:]
+    except OSError:
+        pass
+json.dump({"mode": mode, "error": why, "logs": logs}, open(out + ".tmp", "w"), indent=1)
+import os; os.replace(out + ".tmp", out)
+PY
+    exit 2; }
+  timeout "$BUILD_LIMIT" cmake -S "$R" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$PREFIX" -DMASH_PYTHON="$PY" \
     "${EXTRA[@]}" ${MASH_GPU_CHECK_CMAKE_ARGS:-} >"$W/configure.log" 2>&1 \
-    || { echo "error: gpu_check.sh: configure failed: $(grep -m1 -iA2 'error' "$W/configure.log" | tr '\n' ' ')" >&2; exit 2; }
-  cmake --build "$BUILD" -j"$(nproc)" --target mash mash_tests bench_sampling >"$W/build.log" 2>&1 \
-    || { echo "error: gpu_check.sh: build failed: $(grep -m1 'error' "$W/build.log")" >&2; cp "$W/build.log" "${OUT%.json}_build.log" 2>/dev/null; exit 2; }
+    || fail_build "configure failed: $(grep -m1 -iA2 'error' "$W/configure.log" | tr '\n' ' ')"
+  if [[ $MODE == gpu ]] && ! grep -q "CUDA ON" "$W/configure.log"; then
+    fail_build "the build came out without CUDA: $(grep -m1 'mash: LibTorch' "$W/configure.log")"
+  fi
+  timeout $(( BUILD_LIMIT - ${SECONDS:-0} > 30 ? BUILD_LIMIT - ${SECONDS:-0} : 30 )) \
+    cmake --build "$BUILD" -j"$(nproc)" --target mash mash_tests bench_sampling >"$W/build.log" 2>&1 \
+    || fail_build "build failed or exceeded ${BUILD_LIMIT}s: $(grep -m1 'error' "$W/build.log")"
   BUILD_S=$(secs "$B0" "$(now)")
 else
   BUILD_S=0
+  if [[ $MODE == gpu ]] && ! grep -q "^MASH_WITH_CUDA:BOOL=ON" "$BUILD/CMakeCache.txt" 2>/dev/null; then
+    echo "error: gpu_check.sh: $BUILD is not a CUDA build (expected MASH_WITH_CUDA=ON in its CMakeCache.txt; remove it or choose another --build)" >&2
+    exit 2
+  fi
 fi
+SCALE=$("$PY" -c "import sys; print(min(1.0, max(0.05, (float(sys.argv[1]) - float(sys.argv[2])) / float(sys.argv[3]))))" \
+  "$(left)" "$RESERVE" "$NOMINAL_TOTAL")
+log "budget: ${BUDGET}s, build ${BUILD_S}s, step limits scaled by $SCALE"
 MASH=$BUILD/bin/mash
 
 # ---- 2. GPU tests (each CUDA kernel against its CPU twin, ...) --------------------------------
@@ -128,13 +182,11 @@ lim 45 "$MASH" generate --checkpoint "$W/train_fp32/checkpoint.pt" --num "$GEN_N
   -o "$W/gen" >"$W/gen.log" 2>&1 || log "generate failed: $(grep -m1 -E "error|time limit" "$W/gen.log")"
 GEN_S=$(secs "$G0" "$(now)")
 
-# The step logs beside the JSON (what a short GPU session brings back).
-LOGS=${OUT%.json}_logs
-mkdir -p "$LOGS" && cp "$W"/*.log "$LOGS"/ 2>/dev/null
 # ---- 4. results -----------------------------------------------------------------------------------
-"$PY" - "$W" "$OUT" "$MODE" "$DEVICE" "$BUILD_S" "$TEST_RC" "$SKIPPED" "$FIT_S" "$DS_S" "$DATA_SHAPES" "$GEN_S" "$GEN_NUM" "$BATCH" "$(secs "$T0" "$(now)")" <<'PY'
-import json, os, statistics, subprocess, sys, datetime
+"$PY" - "$W" "$OUT" "$MODE" "$DEVICE" "$BUILD_S" "$TEST_RC" "$SKIPPED" "$FIT_S" "$DS_S" "$DATA_SHAPES" "$GEN_S" "$GEN_NUM" "$BATCH" "$(secs "$T0" "$(now)")" "$BUDGET" <<'PY'
+import glob, json, os, statistics, subprocess, sys, datetime
 W, out, mode, device = sys.argv[1:5]
+budget = int(sys.argv[15])
 build_s, test_rc, skipped, fit_s, ds_s, shapes, gen_s, gen_num, batch, total_s = sys.argv[5:]
 def load(p):
     try:
@@ -165,10 +217,13 @@ r = {
                     "shapes_per_hour": ok / float(ds_s) * 3600 if float(ds_s) > 0 and ok else None},
     "train_step_seconds": {"batch": int(batch), "fp32": step_time("train_fp32"), "bf16": step_time("train_bf16")},
     "sample_dopri5": {"shapes": int(gen_num), "wall_seconds": float(gen_s)},
-    "total_seconds": float(total_s),
+    "total_seconds": float(total_s), "budget_seconds": budget,
+    # every step's log (its last 20 000 characters), so that one file brings everything back
+    "logs": {os.path.basename(p): open(p, errors="replace").read()[-20000:] for p in sorted(glob.glob(f"{W}/*.log"))},
 }
 os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-json.dump(r, open(out, "w"), indent=1)
+json.dump(r, open(out + ".tmp", "w"), indent=1)
+os.replace(out + ".tmp", out)
 s = r["sampling"] or {}
 f = lambda v, fmt="%.3f": "-" if v is None else fmt % v
 print(f"gpu_check ({mode}, {device}{', ' + gpu if gpu else ''}) -> {out}")
@@ -181,6 +236,9 @@ rows = [("sampling fwd+bwd, A=%s" % s.get("anchors", "?"), f(s.get("forward_back
 for k, v in rows:
     print("  %-36s %s" % (k, v))
 complete = all(x is not None for x in (r["sampling"], r["fit_bunny"]["l1_cd"], r["train_step_seconds"]["fp32"], r["train_step_seconds"]["bf16"])) and ok == int(shapes)
+untested = mode == "gpu" and int(skipped) > 0
+if untested:
+    print("gpu_check: FAILED: %s [cuda] tests reported themselves skipped ('no CUDA device'): the GPU was not tested" % skipped)
 print("gpu_check: %s" % ("all steps ran" if complete else "INCOMPLETE (see the lines above)"))
-sys.exit(0 if complete and int(test_rc) == 0 else 1)
+sys.exit(0 if complete and int(test_rc) == 0 and not untested else 1)
 PY

@@ -97,8 +97,10 @@ int main(int argc, char** argv) {
 
     EvalArgs eval;
     ShapeArgs shape;
-    auto* c_shape = app.add_subcommand("shape", "Write a procedural test shape (closed mesh): rope_knot, thin_bowl, nested_spheres, touching_spheres");
-    c_shape->add_option("name", shape.name, "Shape name")->required();
+    auto* c_shape = app.add_subcommand("shape", "Write a procedural shape (closed mesh): rope_knot, thin_bowl, nested_spheres, touching_spheres, "
+                                                "or a member of a family: chair, table, mug, lamp, airplane (--seed)");
+    c_shape->add_option("name", shape.name, "Shape or family name")->required();
+    c_shape->add_option("--seed", shape.seed, "Family member (proportions and optional parts drawn from it)")->capture_default_str();
     c_shape->add_option("-o,--output", shape.output, "Output mesh (.ply .obj .off .stl)")->required();
     add_global_flags(*c_shape, shape.global);
 

@@ -297,3 +297,112 @@ TEST_CASE("PLY reader: ascii and both binary byte orders agree, bad faces are er
     CHECK_THROWS_WITH(parse_ply(bytes_of("ply\nformat binary_little_endian 1.0\n" + head + le.substr(0, le.size() - 3) + "\x02\x07"), "e.ply"),
                       Catch::Contains("truncated PLY data"));
 }
+
+#include "mash/io/polygon.h"
+
+namespace {
+double tri_area(const std::vector<double>& v, const std::vector<int64_t>& t, size_t k) {
+    const double* a = &v[size_t(3 * t[k])];
+    const double* b = &v[size_t(3 * t[k + 1])];
+    const double* c = &v[size_t(3 * t[k + 2])];
+    const double u[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]}, w[3] = {c[0] - a[0], c[1] - a[1], c[2] - a[2]};
+    const double x = u[1] * w[2] - u[2] * w[1], y = u[2] * w[0] - u[0] * w[2], z = u[0] * w[1] - u[1] * w[0];
+    return 0.5 * std::sqrt(x * x + y * y + z * z);
+}
+double mesh_area(const std::vector<double>& v, const std::vector<int64_t>& t) {
+    double s = 0;
+    for (size_t k = 0; k < t.size(); k += 3) s += tri_area(v, t, k);
+    return s;
+}
+/// Even-odd point-in-polygon test in the xy plane.
+bool inside_xy(const std::vector<double>& v, const std::vector<int64_t>& poly, double x, double y) {
+    bool in = false;
+    for (size_t i = 0, j = poly.size() - 1; i < poly.size(); j = i++) {
+        const double xi = v[size_t(3 * poly[i])], yi = v[size_t(3 * poly[i] + 1)];
+        const double xj = v[size_t(3 * poly[j])], yj = v[size_t(3 * poly[j] + 1)];
+        if ((yi > y) != (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) in = !in;
+    }
+    return in;
+}
+/// Triangulates `poly` (in the plane z = 0, then rotated by a fixed tilt to test the best-fit
+/// plane) and checks: n − 2 triangles, total area = the polygon's (shoelace), every triangle's
+/// centroid inside the polygon.
+void check_polygon(std::vector<double> xy, double want_area) {
+    const size_t n = xy.size() / 2;
+    std::vector<double> v;
+    std::vector<int64_t> poly;
+    for (size_t i = 0; i < n; ++i) {
+        v.insert(v.end(), {xy[2 * i], xy[2 * i + 1], 0.0});
+        poly.push_back(int64_t(i));
+    }
+    std::vector<int64_t> flat;
+    io::triangulate_polygon(v, poly, flat);
+    REQUIRE(flat.size() == 3 * (n - 2));
+    CHECK(mesh_area(v, flat) == Approx(want_area).epsilon(1e-9));
+    for (size_t k = 0; k < flat.size(); k += 3) {
+        double cx = 0, cy = 0;
+        for (int j = 0; j < 3; ++j) cx += v[size_t(3 * flat[k + j])] / 3, cy += v[size_t(3 * flat[k + j] + 1)] / 3;
+        if (tri_area(v, flat, k) > 1e-12) CHECK(inside_xy(v, poly, cx, cy));
+    }
+    // The same polygon tilted out of the xy plane (lengths along y scaled by 1): the same area.
+    std::vector<double> tilted = v;
+    for (size_t i = 0; i < n; ++i) {
+        const double y = v[3 * i + 1];
+        tilted[3 * i + 1] = 0.6 * y, tilted[3 * i + 2] = 0.8 * y + 0.3;
+    }
+    std::vector<int64_t> t2;
+    io::triangulate_polygon(tilted, poly, t2);
+    REQUIRE(t2.size() == flat.size());
+    CHECK(mesh_area(tilted, t2) == Approx(want_area).epsilon(1e-9));
+}
+}  // namespace
+
+TEST_CASE("polygon triangulation: concave, ring-like and nearly degenerate faces keep their area", "[io][polygon]") {
+    // L shape (area 3), clockwise and counter-clockwise
+    check_polygon({0, 0, 2, 0, 2, 1, 1, 1, 1, 2, 0, 2}, 3.0);
+    check_polygon({0, 2, 1, 2, 1, 1, 2, 1, 2, 0, 0, 0}, 3.0);
+    // a comb (three teeth): area 3·1·2 + 5·1 = 11
+    check_polygon({0, 0, 5, 0, 5, 3, 4, 3, 4, 1, 3, 1, 3, 3, 2, 3, 2, 1, 1, 1, 1, 3, 0, 3}, 11.0);
+    // a ring as one face: outer square 4×4 counter-clockwise, a slit, inner square 2×2 clockwise
+    check_polygon({0, 0, 4, 0, 4, 4, 0, 4, 0, 1, 1, 1, 1, 3, 3, 3, 3, 1, 1, 1, 0, 1}, 12.0);
+    // a circular ring: outer circle counter-clockwise (K corners and back to the start), a slit,
+    // inner circle clockwise: area = outer polygon − inner polygon
+    const int K = 32;
+    std::vector<double> ring;
+    for (int i = 0; i <= K; ++i) ring.insert(ring.end(), {2 * std::cos(2 * M_PI * i / K), 2 * std::sin(2 * M_PI * i / K)});
+    for (int i = K; i >= 0; --i) ring.insert(ring.end(), {std::cos(2 * M_PI * i / K), std::sin(2 * M_PI * i / K)});
+    check_polygon(ring, 0.5 * K * (4 - 1) * std::sin(2 * M_PI / K));
+    // an almost flat concave sliver
+    check_polygon({0, 0, 10, 0, 10, 1e-3, 5, 1e-4, 0, 1e-3}, 10 * 1e-3 - 0.5 * 10 * (1e-3 - 1e-4));
+    // collinear corners on an edge (a square with extra corners), and a triangle
+    check_polygon({0, 0, 1, 0, 2, 0, 2, 2, 0, 2}, 4.0);
+    check_polygon({0, 0, 1, 0, 0, 1}, 0.5);
+}
+
+TEST_CASE("real files: a concave OBJ polygon, a UTF-16 OBJ, integer counts in messages, glTF points", "[io][polygon]") {
+    std::vector<double> v;
+    std::vector<int64_t> t;
+    // assimp's concave_polygon.obj: one flat ring-shaped face of 66 corners; area 0.2455 as
+    // assimp's own triangulation gives (a fan would cover the hole too: 3.22).
+    io::read_mesh(mash::test::test_data("meshes/assimp/concave_polygon.obj"), v, t);
+    CHECK(t.size() == 3 * 64);
+    CHECK(mesh_area(v, t) == Approx(0.2455).margin(5e-4));
+    // box_UTF16BE.obj: UTF-16 (big-endian, with BOM): a unit box of 8 corners and 6 quads
+    io::read_mesh(mash::test::test_data("meshes/assimp/box_UTF16BE.obj"), v, t);
+    CHECK(v.size() == 3 * 8);
+    CHECK(t.size() == 3 * 12);
+    CHECK(mesh_area(v, t) == Approx(6.0).epsilon(1e-6));
+    // An OFF header with an absurd count: the count printed as an integer
+    const std::string off = write_temp("huge_counts.off", "OFF\n353535235358 1 0\n0 0 0\n");
+    CHECK_THROWS_WITH(io::load_points(off, 10), Catch::Contains("353535235358 vertices") && !Catch::Contains(".000000"));
+    // glTF POINTS primitive (3 points, node translation 0 2 0): a point cloud
+    const std::string pts = R"({"asset":{"version":"2.0"},"buffers":[{"byteLength":36,"uri":"data:application/octet-stream;base64,AAAAAAAAAAAAAAAAAACAPwAAAAAAAAAAAAAAAAAAgD8AAAAA"}],
+      "bufferViews":[{"buffer":0,"byteLength":36}],"accessors":[{"bufferView":0,"componentType":5126,"count":3,"type":"VEC3","max":[1,1,0],"min":[0,0,0]}],
+      "meshes":[{"primitives":[{"attributes":{"POSITION":0},"mode":0}]}],"nodes":[{"mesh":0,"translation":[0,2,0]}],"scene":0,"scenes":[{"nodes":[0]}]})";
+    const auto g = read_gltf(write_temp("points.gltf", pts));
+    CHECK(g.triangles.empty());
+    CHECK(g.vertices == std::vector<double>{0, 2, 0, 1, 2, 0, 0, 3, 0});
+    auto pc = io::load_points(write_temp("points2.gltf", pts), 10);
+    CHECK(pc.size() == 3);
+    CHECK(!pc.from_mesh);
+}

@@ -16,6 +16,7 @@
 #include "mash/ops/rotation.h"
 #include "models/denoiser.h"
 #include "models/diffusion.h"
+#include "models/distributed.h"
 #include "models/eval_gen.h"
 #include "models/generator.h"
 #include "models/normalizer.h"
@@ -532,4 +533,47 @@ TEST_CASE("generation metrics: hand-derived MMD / COV / 1-NNA and FID", "[models
     feature_metrics(va, 200, vb, 200, 3, fid, kid);
     CHECK(fid == Approx(5.0).epsilon(1e-9));
     CHECK(kid > 0.1);
+}
+
+TEST_CASE("training device: process k of a node trains on cuda:k", "[models][distributed]") {
+    using models::DistEnv;
+    DistEnv e;
+    for (int k : {0, 1, 3, 7}) {
+        e.local_rank = k;
+        e.rank = 8 + k;
+        e.world_size = 16;
+        CHECK(models::training_device("cuda", e) == "cuda:" + std::to_string(k));
+        CHECK(models::training_device("cuda:0", e) == "cuda:" + std::to_string(k));
+        CHECK(models::training_device("cpu", e) == "cpu");
+    }
+    CHECK_THROWS_AS(models::training_device("tpu", e), ConfigError);
+}
+
+TEST_CASE("canonical anchor order: sorted by Morton code, independent of the file order", "[models][tokens]") {
+    auto gen = mash::test::make_gen(11);
+    auto tok = at::randn({3, 50, 25}, gen, at::TensorOptions().dtype(at::kDouble));
+    auto a = models::canonical_anchor_order(tok);
+    auto perm = at::randperm(50, gen, at::TensorOptions().dtype(at::kLong));
+    auto b = models::canonical_anchor_order(tok.index_select(1, perm));
+    CHECK(at::equal(a, b));
+    // the same rows, reordered
+    CHECK(at::equal(std::get<0>(a.sum(2).sort(1)), std::get<0>(tok.sum(2).sort(1))));
+    // along x alone (y, z constant) the order is by x
+    auto line = at::zeros({10, 25}, at::TensorOptions().dtype(at::kDouble));
+    line.select(1, 6).copy_(at::tensor(std::vector<double>{5, 3, 9, 1, 0, 2, 8, 7, 6, 4}, at::kDouble));
+    auto sorted = models::canonical_anchor_order(line);
+    CHECK(at::equal(sorted.select(1, 6), at::arange(10, at::TensorOptions().dtype(at::kDouble))));
+}
+
+TEST_CASE("flow-matching pairs without OT pair row i with row i", "[models][cfm]") {
+    auto gen = mash::test::make_gen(12);
+    models::CfmDraws d;
+    auto x1 = at::randn({2, 8, 5}, gen, at::TensorOptions().dtype(at::kFloat));
+    d.x0 = at::randn({2, 8, 5}, gen, at::TensorOptions().dtype(at::kFloat));
+    d.t = at::tensor(std::vector<float>{0.25f, 0.75f});
+    d.pair_draws = at::randint(8, {2, 8}, gen, at::TensorOptions().dtype(at::kLong));
+    d.ot = false;
+    auto p = models::cfm_pairs(x1, d);
+    CHECK(mash::test::max_abs_diff(p.target, x1 - d.x0) < 1e-7);
+    CHECK(mash::test::max_abs_diff(p.x_t[0], 0.25 * x1[0] + 0.75 * d.x0[0]) < 1e-6);
 }

@@ -205,3 +205,42 @@ TEST_CASE("rotation: view direction maps ẑ to f, including ±ẑ and 0", "[rot
     CHECK(max_abs_diff(z.narrow(0, 4, 1), fn.narrow(0, 4, 1)) < 1e-14);
     CHECK(max_abs_diff(r[3], at::zeros({3}, kF64)) == 0);  // f = 0 → r = 0
 }
+
+#include "mash/ops/points.h"
+
+TEST_CASE("segment_sum_rows equals index_add_ (unsorted indices, empty segments)", "[ops][points]") {
+    auto gen = mash::test::make_gen(5);
+    auto rows = at::randn({1000, 7}, gen, kF64);
+    auto idx = at::randint(0, 40, {1000}, gen, at::TensorOptions().dtype(at::kLong));
+    idx.masked_fill_(idx == 17, 3);  // segment 17 empty
+    auto got = ops::segment_sum_rows(rows, idx, 45);  // 40..44 empty too
+    auto want = at::zeros({45, 7}, kF64).index_add_(0, idx, rows);
+    CHECK(got.sizes() == want.sizes());
+    CHECK(max_abs_diff(got, want) < 1e-12);
+    CHECK(got[17].abs().max().item<double>() == 0);
+    CHECK_THROWS(ops::segment_sum_rows(rows, idx.clamp_max(50) + 10, 45));  // an index >= n
+}
+
+TEST_CASE("world_points refuses inputs on different devices with one line", "[ops][points][errors]") {
+    const int64_t A = 2, P = 5, L = 1;
+    auto sh = at::full({A, (L + 1) * (L + 1)}, 0.3, kF64);
+    auto R = at::eye(3, kF64).expand({A, 3, 3}).contiguous();
+    auto pos = at::zeros({A, 3}, kF64);
+    auto aidx = at::zeros({P}, at::TensorOptions().dtype(at::kLong));
+    auto theta = at::full({P}, 0.5, kF64), phi = at::zeros({P}, kF64);
+    // A meta tensor stands for a tensor on another device (no GPU is needed to check the refusal).
+    auto meta = [](const at::Tensor& t) { return at::empty(t.sizes(), t.options().device(at::kMeta)); };
+    for (int which = 0; which < 3; ++which) {
+        try {
+            ops::world_points(sh, R, which == 0 ? meta(pos) : pos, which == 1 ? meta(aidx) : aidx,
+                              which == 2 ? meta(theta) : theta, phi, L, true);
+            FAIL("no error for mixed devices");
+        } catch (const InputError& e) {
+            const std::string w = e.what();
+            CHECK(w.find("one device") != std::string::npos);
+            CHECK(w.find("meta") != std::string::npos);
+            CHECK(w.find('\n') == std::string::npos);
+        }
+    }
+    CHECK(ops::world_points(sh, R, pos, aidx, theta, phi, L, true).sizes() == at::IntArrayRef({P, 3}));
+}

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <sstream>
 #include <random>
@@ -18,6 +19,7 @@
 #include "mash/formats/npy.h"
 #include "mash/io/gltf.h"
 #include "mash/io/point_formats.h"
+#include "mash/io/polygon.h"
 
 namespace mash::io {
 namespace fs = std::filesystem;
@@ -38,18 +40,37 @@ PointCloud points_from_array(const NpyArray& a, const std::string& path) {
 }
 
 
-/// Wavefront OBJ: `v` and `f` lines only (polygons fan-triangulated; v, v/vt, v//vn, v/vt/vn and
+/// Wavefront OBJ: `v` and `f` lines only (polygons triangulated by triangulate_polygon; v, v/vt, v//vn, v/vt/vn and
 /// negative indices). Materials, textures and groups are ignored, so a missing .mtl (common in
 /// exported datasets) does not matter.
 formats::RawGeometry read_obj(const std::string& path) {
-    std::ifstream f(path);
-    if (!f) throw IoError(path + ": cannot open file");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw IoError(path + ": cannot open file");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Byte-order marks: UTF-8 is skipped; UTF-16 (either byte order) is narrowed to its ASCII
+    // characters (an OBJ's numbers and keywords are ASCII; other characters only occur in names).
+    auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+    if (text.size() >= 3 && byte(0) == 0xEF && byte(1) == 0xBB && byte(2) == 0xBF) {
+        text.erase(0, 3);
+    } else if (text.size() >= 2 && ((byte(0) == 0xFE && byte(1) == 0xFF) || (byte(0) == 0xFF && byte(1) == 0xFE))) {
+        const bool big = byte(0) == 0xFE;
+        if (text.size() % 2) throw IoError(path + ": truncated UTF-16 OBJ (odd byte count; expected whole 16-bit characters)");
+        std::string narrow;
+        narrow.reserve(text.size() / 2);
+        for (size_t i = 2; i + 1 < text.size(); i += 2) {
+            const unsigned unit = big ? (byte(i) << 8 | byte(i + 1)) : (byte(i + 1) << 8 | byte(i));
+            narrow.push_back(unit < 128 ? char(unit) : '?');
+        }
+        text = std::move(narrow);
+    }
+    std::istringstream f(text);
     formats::RawGeometry g;
     std::string line;
     std::vector<int64_t> poly;
     int64_t lineno = 0;
     while (std::getline(f, line)) {
         ++lineno;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line.size() < 2) continue;
         const long nv = long(g.vertices.size() / 3);
         if (line[0] == 'v' && (line[1] == ' ' || line[1] == '\t')) {
@@ -68,7 +89,7 @@ formats::RawGeometry read_obj(const std::string& path) {
                     throw IoError(path + ": face on line " + std::to_string(lineno) + " references a missing vertex");
                 poly.push_back(idx - 1);
             }
-            for (size_t k = 2; k < poly.size(); ++k) g.triangles.insert(g.triangles.end(), {poly[0], poly[k - 1], poly[k]});
+            if (poly.size() >= 3) triangulate_polygon(g.vertices, poly, g.triangles);
         }
     }
     if (g.vertices.empty()) throw IoError(path + ": cannot read mesh (no vertices in the OBJ file)");

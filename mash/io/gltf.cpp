@@ -399,7 +399,8 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
         bool draco = false;
     };
     std::map<uint64_t, Decoded> cache;  // (mesh, primitive) → decoded once, placed per instance
-    int64_t skipped_points_lines = 0;
+    int64_t skipped_points_lines = 0, point_primitives = 0;
+    std::vector<double> point_cloud;  // world positions of POINTS primitives
     std::function<void(int, const Eigen::Matrix4d&, int)> visit = [&](int ni, const Eigen::Matrix4d& parent, int depth) {
         if (ni < 0 || size_t(ni) >= model.nodes.size()) rd.fail("node " + std::to_string(ni) + " does not exist");
         if (on_path[size_t(ni)]) rd.fail("node " + std::to_string(ni) + " is its own ancestor (cyclic node hierarchy)");
@@ -416,6 +417,28 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
                 const auto& prim = mesh.primitives[pi];
                 const std::string what = "mesh " + std::to_string(node.mesh) + " primitive " + std::to_string(pi);
                 const int mode = prim.mode < 0 ? 4 : prim.mode;
+                if (mode == 0) {  // POINTS: kept apart; the scene is a point cloud if it has no triangles
+                    auto it = prim.attributes.find("POSITION");
+                    if (it == prim.attributes.end()) rd.fail(what + ": no POSITION attribute");
+                    const std::vector<double> pos = rd.accessor(it->second, 3, what + " POSITION");
+                    std::vector<int64_t> idx;
+                    if (prim.indices >= 0) idx = rd.indices(prim.indices, what + " indices");
+                    const int64_t nv = int64_t(pos.size() / 3), n = prim.indices >= 0 ? int64_t(idx.size()) : nv;
+                    if (int64_t(point_cloud.size() / 3) + n > kMaxVertices)
+                        rd.fail("the assembled scene exceeds " + std::to_string(kMaxVertices) + " points");
+                    for (int64_t k = 0; k < n; ++k) {
+                        const int64_t v = prim.indices >= 0 ? idx[size_t(k)] : k;
+                        if (v < 0 || v >= nv)
+                            rd.fail(what + ": index " + std::to_string(v) + " out of range (the primitive has " + std::to_string(nv) +
+                                    " vertices)");
+                        const double x = pos[size_t(3 * v)], y = pos[size_t(3 * v + 1)], z = pos[size_t(3 * v + 2)];
+                        if (!std::isfinite(x) || !std::isfinite(y) || !std::isfinite(z))
+                            rd.fail(what + ": vertex " + std::to_string(v) + " has a non-finite position");
+                        for (int r = 0; r < 3; ++r) point_cloud.push_back(M(r, 0) * x + M(r, 1) * y + M(r, 2) * z + M(r, 3));
+                    }
+                    ++point_primitives;
+                    continue;
+                }
                 if (mode < 4) {
                     ++report.skipped_primitives;
                     ++skipped_points_lines;
@@ -520,9 +543,18 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
     };
     for (int r : roots) visit(r, Eigen::Matrix4d::Identity(), 0);
     if (skipped_points_lines > 3) report.notes.push_back("... " + std::to_string(skipped_points_lines) + " point / line primitives skipped in all");
-    if (g.triangles.empty())
-        rd.fail("the scene holds no triangles (" + std::to_string(report.nodes) + " nodes, " + std::to_string(report.mesh_instances) +
-                " mesh instances; expected at least one triangle primitive)");
+    if (g.triangles.empty() && !point_cloud.empty()) {  // a point cloud, as OBJ / PLY files of points are read
+        g.vertices = std::move(point_cloud);
+        report.notes.push_back(std::to_string(point_primitives) + " POINTS primitive" + (point_primitives == 1 ? "" : "s") +
+                               " read as a point cloud (" + std::to_string(g.vertices.size() / 3) + " points)");
+    } else if (point_primitives > 0) {
+        report.skipped_primitives += point_primitives;
+        report.notes.push_back(std::to_string(point_primitives) + " POINTS primitive" + (point_primitives == 1 ? "" : "s") +
+                               " skipped (the scene has triangles)");
+    }
+    if (g.triangles.empty() && point_primitives == 0)
+        rd.fail("the scene holds no triangles or points (" + std::to_string(report.nodes) + " nodes, " + std::to_string(report.mesh_instances) +
+                " mesh instances; expected at least one triangle or POINTS primitive)");
     if (report_out) *report_out = std::move(report);
     return g;
 }

@@ -12,6 +12,7 @@
 #include <map>
 
 #include "mash/core/errors.h"
+#include "mash/io/polygon.h"
 
 namespace mash::io::formats {
 namespace {
@@ -98,12 +99,22 @@ int64_t as_count(double v, int64_t limit) {
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) { throw IoError(path + ": " + what); }
 
+/// A count or index read as a number, printed as an integer when it is one ("353535235358", not
+/// "353535235358.000000").
+std::string count_text(double v) {
+    if (std::isfinite(v) && v == std::floor(v) && std::abs(v) < 1e18) return std::to_string(static_cast<long long>(v));
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
 }  // namespace
 
 RawGeometry parse_off(const std::vector<uint8_t>& bytes, const std::string& path) {
     Lines lines(bytes);
     std::string line;
     std::vector<double> v;
+    std::vector<int64_t> poly;
     // Header keyword: [ST][C][N][4][n]OFF; we read 3-D, optionally with normals / colours.
     std::string first;
     while (lines.next(first) && blank(first)) {
@@ -130,7 +141,7 @@ RawGeometry parse_off(const std::vector<uint8_t>& bytes, const std::string& path
     const int64_t avail = lines.remaining();
     const int64_t nv = as_count(v[0], avail), nf = as_count(v[1], avail);
     if (nv < 0 || nf < 0 || nv + nf > avail)
-        fail(path, "header declares " + std::to_string(v[0]) + " vertices and " + std::to_string(v[1]) + " faces, the file has " +
+        fail(path, "header declares " + count_text(v[0]) + " vertices and " + count_text(v[1]) + " faces, the file has " +
                        std::to_string(avail) + " more lines (expected counts that fit the file)");
     RawGeometry g;
     g.vertices.reserve(size_t(3 * nv));
@@ -153,20 +164,15 @@ RawGeometry parse_off(const std::vector<uint8_t>& bytes, const std::string& path
         const int64_t n = as_count(v[0], 1 << 20);
         if (n < 3 || int64_t(v.size()) < n + 1)
             fail(path, "line " + std::to_string(lines.number()) + ": face needs a vertex count >= 3 and that many indices");
-        int64_t idx[3];
+        poly.clear();
         for (int64_t j = 0; j < n; ++j) {
             const int64_t id = as_count(v[1 + j], nv - 1);
             if (id < 0)
-                fail(path, "line " + std::to_string(lines.number()) + ": vertex index " + std::to_string(v[1 + j]) +
+                fail(path, "line " + std::to_string(lines.number()) + ": vertex index " + count_text(v[1 + j]) +
                                " out of range (expected 0.." + std::to_string(nv - 1) + ")");
-            if (j < 2) {
-                idx[j] = id;
-                continue;
-            }
-            idx[2] = id;
-            g.triangles.insert(g.triangles.end(), {idx[0], idx[1], idx[2]});
-            idx[1] = id;
+            poly.push_back(id);
         }
+        triangulate_polygon(g.vertices, poly, g.triangles);
     }
     return g;
 }
@@ -559,20 +565,20 @@ RawGeometry parse_ply(const std::vector<uint8_t>& bytes, const std::string& path
                     continue;
                 }
                 const double c = rd.value(p.count_type);
-                if (!(c >= 0 && c <= 65536 && c == std::floor(c))) fail(path, "PLY list length " + std::to_string(c) + " (expected 0..65536)");
+                if (!(c >= 0 && c <= 65536 && c == std::floor(c))) fail(path, "PLY list length " + count_text(c) + " (expected 0..65536)");
                 const bool keep = is_face && int(i) == pf;
                 poly.clear();
                 for (int64_t k = 0; k < int64_t(c); ++k) {
                     const double v = rd.value(p.type);
                     if (!keep) continue;
                     if (!(v >= 0 && v < double(nv) && v == std::floor(v)))
-                        fail(path, "PLY face " + std::to_string(e) + ": vertex index " + std::to_string(v) + " out of range (expected 0.." +
+                        fail(path, "PLY face " + std::to_string(e) + ": vertex index " + count_text(v) + " out of range (expected 0.." +
                                        std::to_string(nv - 1) + ")");
                     poly.push_back(int64_t(v));
                 }
                 if (keep) {
                     if (poly.size() < 3) fail(path, "PLY face " + std::to_string(e) + " has fewer than 3 vertices");
-                    for (size_t k = 2; k < poly.size(); ++k) g.triangles.insert(g.triangles.end(), {poly[0], poly[k - 1], poly[k]});
+                    triangulate_polygon(g.vertices, poly, g.triangles);
                 }
             }
             if (is_vertex) {

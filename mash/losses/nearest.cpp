@@ -205,8 +205,10 @@ int64_t KdTree::size() const { return impl_->points.size(0); }
 
 at::Tensor KdTree::nearest(const at::Tensor& queries) const {
     check_points(queries, "queries");
-    if (impl_->has_grid()) return impl_->query(queries, impl_->own);
-    if (!impl_->points.device().is_cpu()) return nearest_on_device(queries, impl_->points);
+    // Queries on another device than the tree are moved to it; results come back on theirs.
+    const at::Tensor q = queries.device() == impl_->points.device() ? queries : queries.detach().to(impl_->points.device());
+    if (impl_->has_grid()) return impl_->query(q, impl_->own).to(queries.device());
+    if (!impl_->points.device().is_cpu()) return nearest_on_device(q, impl_->points).to(queries.device());
     auto out = at::empty({queries.size(0)}, at::TensorOptions().dtype(at::kLong));
     if (impl_->td) {
         auto q = queries.detach().to(at::kCPU, at::kDouble).contiguous();
@@ -240,7 +242,9 @@ at::Tensor nearest_indices_grid(const at::Tensor& queries, const at::Tensor& ref
 }
 
 at::Tensor nearest_indices(const at::Tensor& queries, const at::Tensor& ref) {
-    if (!ref.device().is_cpu()) return nearest_on_device(queries, ref);
+    if (!ref.device().is_cpu())
+        return nearest_on_device(queries.device() == ref.device() ? queries : queries.detach().to(ref.device()), ref)
+            .to(queries.device());
     return KdTree(ref).nearest(queries);
 }
 

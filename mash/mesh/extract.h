@@ -109,7 +109,8 @@ TriangleMesh poisson(const std::vector<double>& points, const std::vector<double
 std::string degenerate_cloud(const std::vector<double>& points);
 /// Removes points that repeat an earlier one exactly (keeps the first, in order); returns how
 /// many. Repeated points make nearest-neighbour spacings 0, which the meshing steps read as scale.
-int64_t remove_duplicate_points(std::vector<double>& points);
+int64_t remove_duplicate_points(std::vector<double>& points, std::vector<double>* normals = nullptr);
+/// (`normals`, when given with one normal per point, is compacted alongside.)
 
 /// PCA normals (Open3D, k nearest) oriented consistently, for the raw-point-cloud SPR baseline:
 /// Open3D's tangent-plane propagation, then (OrientMethod::winding, the default) the winding-number

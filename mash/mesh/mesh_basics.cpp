@@ -35,7 +35,7 @@ NormalSource parse_normal_source(const std::string& s) {
 
 const char* normal_source_name(NormalSource n) { return n == NormalSource::points ? "points" : "patches"; }
 
-int64_t remove_duplicate_points(std::vector<double>& points) {
+int64_t remove_duplicate_points(std::vector<double>& points, std::vector<double>* normals) {
     const int64_t n = int64_t(points.size() / 3);
     std::vector<int64_t> order(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) order[size_t(i)] = i;
@@ -46,11 +46,16 @@ int64_t remove_duplicate_points(std::vector<double>& points) {
     for (size_t j = 1; j < order.size(); ++j)
         if (key(order[j]) == key(order[j - 1])) drop[size_t(order[j])] = 1, ++dropped;
     if (dropped == 0) return 0;
-    std::vector<double> kept;
+    const bool with_normals = normals && normals->size() == points.size();
+    std::vector<double> kept, kept_n;
     kept.reserve(size_t(3 * (n - dropped)));
     for (int64_t i = 0; i < n; ++i)
-        if (!drop[size_t(i)]) kept.insert(kept.end(), &points[3 * i], &points[3 * i + 3]);
+        if (!drop[size_t(i)]) {
+            kept.insert(kept.end(), &points[3 * i], &points[3 * i + 3]);
+            if (with_normals) kept_n.insert(kept_n.end(), &(*normals)[size_t(3 * i)], &(*normals)[size_t(3 * i + 3)]);
+        }
     points.swap(kept);
+    if (with_normals) normals->swap(kept_n);
     return dropped;
 }
 

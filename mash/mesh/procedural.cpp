@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 #include "mash/core/errors.h"
 
@@ -124,6 +125,149 @@ TriangleMesh touching_spheres(double r, double gap, int rings, int segments) {
     revolve(m, sphere_profile(r, rings), segments, -(r + 0.5 * gap));
     revolve(m, sphere_profile(r, rings), segments, r + 0.5 * gap);
     return m;
+}
+
+namespace {
+
+/// Uniform doubles in [lo, hi) from a fully specified engine (the same shapes on every platform).
+struct Draw {
+    std::mt19937_64 eng;
+    explicit Draw(uint64_t seed) : eng(seed * 0x9E3779B97F4A7C15ull + 0x1234567ull) {}
+    double operator()(double lo, double hi) { return lo + (hi - lo) * double(eng() >> 11) * 0x1.0p-53; }
+    bool chance(double p) { return (*this)(0, 1) < p; }
+};
+
+/// Closed axis-aligned box: centre, half sizes (outward faces).
+void add_box(TriangleMesh& m, double cx, double cy, double cz, double hx, double hy, double hz) {
+    const int64_t b = m.num_vertices();
+    for (int i = 0; i < 8; ++i)
+        m.vertices.insert(m.vertices.end(), {cx + (i & 1 ? hx : -hx), cy + (i & 2 ? hy : -hy), cz + (i & 4 ? hz : -hz)});
+    const int q[6][4] = {{0, 2, 3, 1}, {4, 5, 7, 6}, {0, 1, 5, 4}, {2, 6, 7, 3}, {0, 4, 6, 2}, {1, 3, 7, 5}};
+    for (const auto& f : q)
+        m.triangles.insert(m.triangles.end(), {b + f[0], b + f[1], b + f[2], b + f[0], b + f[2], b + f[3]});
+}
+
+/// Closed frustum along y from y0 (radius r0) to y1 (radius r1), axis through (cx, cz), with caps.
+void add_frustum(TriangleMesh& m, double cx, double cz, double y0, double r0, double y1, double r1, int segments = 40) {
+    const int64_t b = m.num_vertices();
+    m.vertices.insert(m.vertices.end(), {cx, y0, cz});
+    m.vertices.insert(m.vertices.end(), {cx, y1, cz});
+    for (int ring = 0; ring < 2; ++ring)
+        for (int s = 0; s < segments; ++s) {
+            const double a = 2 * M_PI * double(s) / double(segments), r = ring ? r1 : r0;
+            m.vertices.insert(m.vertices.end(), {cx + r * std::cos(a), ring ? y1 : y0, cz + r * std::sin(a)});
+        }
+    auto v = [&](int ring, int s) { return b + 2 + ring * segments + (s % segments); };
+    for (int s = 0; s < segments; ++s) {
+        m.triangles.insert(m.triangles.end(), {b, v(0, s), v(0, s + 1)});
+        m.triangles.insert(m.triangles.end(), {b + 1, v(1, s + 1), v(1, s)});
+        m.triangles.insert(m.triangles.end(), {v(0, s), v(1, s), v(1, s + 1), v(0, s), v(1, s + 1), v(0, s + 1)});
+    }
+}
+
+/// Closed ellipsoid: centre, semi-axes.
+void add_ellipsoid(TriangleMesh& m, double cx, double cy, double cz, double rx, double ry, double rz, int rings = 24,
+                   int segments = 40) {
+    TriangleMesh u;
+    revolve(u, sphere_profile(1.0, rings), segments);
+    const int64_t b = m.num_vertices();
+    for (int64_t i = 0; i < u.num_vertices(); ++i)
+        m.vertices.insert(m.vertices.end(), {cx + rx * u.vertices[3 * i], cy + ry * u.vertices[3 * i + 1], cz + rz * u.vertices[3 * i + 2]});
+    for (int64_t t : u.triangles) m.triangles.push_back(b + t);
+}
+
+/// Closed torus in the xy plane: centre, major radius R, tube radius r.
+void add_torus_xy(TriangleMesh& m, double cx, double cy, double cz, double R, double r, int segments = 48, int around = 16) {
+    const int64_t b = m.num_vertices();
+    for (int i = 0; i < segments; ++i) {
+        const double t = 2 * M_PI * double(i) / double(segments);
+        for (int j = 0; j < around; ++j) {
+            const double p = 2 * M_PI * double(j) / double(around), rr = R + r * std::cos(p);
+            m.vertices.insert(m.vertices.end(), {cx + rr * std::cos(t), cy + rr * std::sin(t), cz + r * std::sin(p)});
+        }
+    }
+    const size_t first = m.triangles.size();
+    tube_faces(m, segments, around, b);
+    for (size_t i = first; i < m.triangles.size(); i += 3) std::swap(m.triangles[i + 1], m.triangles[i + 2]);  // outward
+}
+
+TriangleMesh chair(Draw& d) {
+    TriangleMesh m;
+    const double w = d(0.8, 1.2), dep = d(0.8, 1.1), th = d(0.08, 0.14), h = d(0.8, 1.1), leg = d(0.06, 0.12);
+    add_box(m, 0, h + th / 2, 0, w / 2, th / 2, dep / 2);
+    for (int i = 0; i < 4; ++i)
+        add_box(m, (i & 1 ? 1 : -1) * (w / 2 - leg / 2), h / 2, (i & 2 ? 1 : -1) * (dep / 2 - leg / 2), leg / 2, h / 2, leg / 2);
+    const double bh = d(0.8, 1.3), bt = d(0.06, 0.1);
+    add_box(m, 0, h + th + bh / 2, -dep / 2 + bt / 2, w / 2, bh / 2, bt / 2);
+    if (d.chance(0.5))  // armrests
+        for (int s : {-1, 1}) {
+            const double ah = d(0.25, 0.35);
+            add_box(m, s * (w / 2 - 0.04), h + th + ah / 2, 0.02, 0.04, ah / 2, dep / 2 - bt - 0.02);
+        }
+    return m;
+}
+
+TriangleMesh table(Draw& d) {
+    TriangleMesh m;
+    const double w = d(1.4, 2.2), dep = d(0.8, 1.2), th = d(0.06, 0.1), h = d(0.9, 1.2);
+    add_box(m, 0, h - th / 2, 0, w / 2, th / 2, dep / 2);
+    if (d.chance(0.6)) {
+        const double leg = d(0.07, 0.12), in = d(0.0, 0.1);
+        for (int i = 0; i < 4; ++i)
+            add_box(m, (i & 1 ? 1 : -1) * (w / 2 - leg / 2 - in), (h - th) / 2, (i & 2 ? 1 : -1) * (dep / 2 - leg / 2 - in), leg / 2,
+                    (h - th) / 2, leg / 2);
+    } else {  // pedestal and base
+        const double pr = d(0.06, 0.12), br = d(0.35, 0.5), bh = d(0.05, 0.09);
+        add_frustum(m, 0, 0, 0, br, bh, br);
+        add_frustum(m, 0, 0, bh, pr, h - th, pr);
+    }
+    return m;
+}
+
+TriangleMesh mug(Draw& d) {
+    TriangleMesh m;
+    const double r = d(0.35, 0.5), h = d(0.7, 1.1), taper = d(0.85, 1.1);
+    add_frustum(m, 0, 0, 0, r * taper, h, r);
+    const double R = d(0.18, 0.3) * h, tr = d(0.04, 0.07);
+    add_torus_xy(m, r * (0.5 * (1 + taper)) + 0.5 * R, h * d(0.45, 0.55), 0, R, tr);
+    return m;
+}
+
+TriangleMesh lamp(Draw& d) {
+    TriangleMesh m;
+    const double br = d(0.3, 0.45), bh = d(0.05, 0.1), pr = d(0.03, 0.05), ph = d(0.8, 1.4);
+    add_frustum(m, 0, 0, 0, br, bh, br * d(0.7, 1.0));
+    add_frustum(m, 0, 0, bh, pr, bh + ph, pr);
+    const double sb = d(0.3, 0.5), st = d(0.15, 0.3), sh = d(0.3, 0.5), y0 = bh + ph - d(0.1, 0.25) * sh;
+    add_frustum(m, 0, 0, y0, sb, y0 + sh, st);
+    return m;
+}
+
+TriangleMesh airplane(Draw& d) {
+    TriangleMesh m;
+    const double L = d(2.0, 3.0), fr = d(0.15, 0.25);
+    add_ellipsoid(m, 0, 0, 0, fr, fr, L / 2);
+    const double span = d(1.8, 3.0), chord = d(0.3, 0.6), wz = d(-0.1, 0.15) * L;
+    add_box(m, 0, -fr * d(0.0, 0.5), wz, span / 2, 0.02, chord / 2);
+    const double tspan = d(0.6, 1.0), tchord = d(0.15, 0.3), tz = -L / 2 + tchord / 2 + 0.1 * L;
+    add_box(m, 0, 0, tz, tspan / 2, 0.015, tchord / 2);
+    const double fh = d(0.3, 0.5);
+    add_box(m, 0, fr * 0.5 + fh / 2, tz, 0.015, fh / 2, tchord / 2);
+    return m;
+}
+
+}  // namespace
+
+std::vector<std::string> shape_family_names() { return {"chair", "table", "mug", "lamp", "airplane"}; }
+
+TriangleMesh family_shape(const std::string& family, uint64_t seed) {
+    Draw d(seed);
+    if (family == "chair") return chair(d);
+    if (family == "table") return table(d);
+    if (family == "mug") return mug(d);
+    if (family == "lamp") return lamp(d);
+    if (family == "airplane") return airplane(d);
+    throw ConfigError("unknown shape family '" + family + "' (expected chair, table, mug, lamp or airplane)");
 }
 
 std::vector<std::string> procedural_shape_names() { return {"rope_knot", "thin_bowl", "nested_spheres", "touching_spheres"}; }

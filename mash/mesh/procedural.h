@@ -31,4 +31,11 @@ TriangleMesh touching_spheres(double r = 0.25, double gap = 0.02, int rings = 96
 TriangleMesh procedural_shape(const std::string& name, int64_t* components = nullptr);
 std::vector<std::string> procedural_shape_names();
 
+/// A member of a procedural shape family (chair, table, mug, lamp, airplane): closed primitives
+/// (boxes, frusta, ellipsoids, tori; one component each, touching or overlapping) with proportions
+/// and optional parts drawn from `seed`, y up, about 1–3 units in size. Same seed, same mesh.
+/// Throws ConfigError for an unknown family.
+TriangleMesh family_shape(const std::string& family, uint64_t seed);
+std::vector<std::string> shape_family_names();
+
 }  // namespace mash::mesh

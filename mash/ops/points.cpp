@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "mash/core/errors.h"
 #include "mash/kernels/points_math.h"
 #include "mash/ops/sampling.h"
 #include "mash/ops/sh.h"
@@ -146,7 +147,7 @@ public:
                     theta.data_ptr<scalar_t>(), phi.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), P, int(K),
                     make_terms<scalar_t>(L), f, contrib.data_ptr<scalar_t>(), g_theta.data_ptr<scalar_t>(),
                     c10::cuda::getCurrentCUDAStream().stream());
-                total = at::zeros({A, K + 12}, sh.options()).index_add_(0, aidx, contrib);
+                total = segment_sum_rows(contrib, aidx, A);
                 return;
             }
 #endif
@@ -191,6 +192,11 @@ void check_args(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& pos
                 pos.sizes());
     TORCH_CHECK(aidx.dim() == 1 && theta.sizes() == aidx.sizes() && phi.sizes() == aidx.sizes(),
                 "world_points: anchor_idx, theta, phi must be [P], got ", aidx.sizes(), theta.sizes(), phi.sizes());
+    for (const at::Tensor* t : {&R, &pos, &aidx, &theta, &phi})
+        if (t->device() != sh.device())
+            throw InputError("world_points: all inputs must be on one device (sh is on " + sh.device().str() + ", " +
+                             (t == &R ? "R" : t == &pos ? "positions" : t == &aidx ? "anchor_idx" : t == &theta ? "theta" : "phi") +
+                             " on " + t->device().str() + ")");
     TORCH_CHECK(R.scalar_type() == sh.scalar_type() && pos.scalar_type() == sh.scalar_type() &&
                     theta.scalar_type() == sh.scalar_type(),
                 "world_points: sh, R, positions and theta must share a dtype");
@@ -209,6 +215,16 @@ at::Tensor world_points(const at::Tensor& sh, const at::Tensor& R, const at::Ten
 #endif
     if (!fused) return world_points_ref(sh, R, positions, anchor_idx, theta, phi, sh_degree, use_inverse, relu);
     return WorldPointsFunction::apply(sh, R, positions, anchor_idx, theta, phi, sh_degree, use_inverse, relu);
+}
+
+at::Tensor segment_sum_rows(const at::Tensor& rows, const at::Tensor& idx, int64_t n) {
+    TORCH_CHECK(idx.dim() == 1 && rows.dim() >= 1 && rows.size(0) == idx.size(0),
+                "segment_sum_rows: rows [P, ...] and idx [P] expected, got ", rows.sizes(), " and ", idx.sizes());
+    auto sorted = idx.to(at::kLong).sort(/*stable=*/true, 0, false);
+    at::Tensor key = std::get<0>(sorted), perm = std::get<1>(sorted);
+    at::Tensor lengths = at::bincount(key, {}, n);
+    TORCH_CHECK(lengths.size(0) == n, "segment_sum_rows: an index is >= ", n);
+    return at::segment_reduce(rows.index_select(0, perm), "sum", lengths, {}, {}, 0, false, at::Scalar(0));
 }
 
 at::Tensor gather_unique(const at::Tensor& x, const at::Tensor& idx) {

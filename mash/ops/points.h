@@ -28,4 +28,9 @@ at::Tensor world_points_ref(const at::Tensor& sh, const at::Tensor& R, const at:
 /// instead of index_add (which is serial on CPU and dominated the sampling backward).
 at::Tensor gather_unique(const at::Tensor& x, const at::Tensor& idx);
 
+/// Per-segment row sums: out[a] = Σ_{p: idx[p] = a} rows[p] for a in [0, n), rows [P, ...], idx
+/// int64 [P] on rows' device. Deterministic on every device (a stable sort of idx, then a
+/// segmented reduction in that order; no atomics), unlike index_add_ on CUDA.
+at::Tensor segment_sum_rows(const at::Tensor& rows, const at::Tensor& idx, int64_t n);
+
 }  // namespace mash::ops

@@ -29,24 +29,35 @@ for s in 4 5 6; do
 done
 echo "resume: steps 4-6 identical"
 
-# (2) 2 processes x batch 2 == 1 process x batch 4
+# (2) 2 processes x batch 2 == 1 process x batch 4: training and validation losses; and the
+# multi-process logs hold no warning lines (collectives outside autograd).
 PORT=$((20000 + RANDOM % 20000))
-"$MASH" train --config "$CONFIG" -o "$W/one" --threads 1 --set train.steps=5 --set train.batch_size=4 "${COMMON[@]}"
+DDP=(--set train.steps=5 --set train.val_every=5 --set train.log_every=1 --set train.checkpoint_every=3
+     --set sample.val_samples=0 --log-level info)
+"$MASH" train --config "$CONFIG" -o "$W/one" --threads 1 --set train.batch_size=4 "${DDP[@]}" 2>"$W/one.log"
 for r in 0 1; do
   WORLD_SIZE=2 RANK=$r LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$PORT \
-    "$MASH" train --config "$CONFIG" -o "$W/two" --threads 1 --set train.steps=5 --set train.batch_size=2 "${COMMON[@]}" &
+    "$MASH" train --config "$CONFIG" -o "$W/two" --threads 1 --set train.batch_size=2 "${DDP[@]}" >"$W/rank$r.log" 2>&1 &
   pids[$r]=$!
 done
 wait "${pids[0]}"; wait "${pids[1]}"
+warnings=$(cat "$W/rank0.log" "$W/rank1.log" | grep -ci 'warning' || true)
+[ "$warnings" -eq 0 ] || { echo "FAIL: $warnings warning lines in the 2-process logs:"; grep -i -m3 warning "$W"/rank*.log; exit 1; }
 "$PY" - "$W/one/metrics.jsonl" "$W/two/metrics.jsonl" <<'PY'
 import json, sys
-a = {j["step"]: j["loss"] for j in map(json.loads, open(sys.argv[1])) if "loss" in j}
-b = {j["step"]: j["loss"] for j in map(json.loads, open(sys.argv[2])) if "loss" in j}
+def read(path, key):
+    return {j["step"]: j[key] for j in map(json.loads, open(path)) if key in j}
+a, b = read(sys.argv[1], "loss"), read(sys.argv[2], "loss")
 assert sorted(a) == sorted(b) == [1, 2, 3, 4, 5], (a, b)
 for s in a:
     assert abs(a[s] - b[s]) <= 1e-5 * max(1.0, abs(a[s])), (s, a[s], b[s])
-print("ddp: 2-process losses match 1 process:", [round(a[s], 6) for s in sorted(a)])
+va, vb = read(sys.argv[1], "val_loss"), read(sys.argv[2], "val_loss")
+assert sorted(va) == sorted(vb) and va, (va, vb)
+for s in va:
+    assert abs(va[s] - vb[s]) <= 1e-5 * max(1.0, abs(va[s])), ("validation", s, va[s], vb[s])
+print("ddp: 2-process losses match 1 process:", [round(a[s], 6) for s in sorted(a)], "validation", va)
 PY
+echo "ddp: no warning lines in the 2-process logs"
 
 # (3) bad input
 printf 'model:\n  widht: 3\n' > "$W/bad.yaml"
