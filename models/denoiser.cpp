@@ -112,7 +112,7 @@ LatentArrayTransformerImpl::LatentArrayTransformerImpl(const DenoiserOptions& o)
 }
 
 torch::Tensor LatentArrayTransformerImpl::forward(const torch::Tensor& x, const torch::Tensor& t,
-                                                  const torch::Tensor& context) {
+                                                  const torch::Tensor& context, const torch::Tensor& slot_order) {
     const int64_t half = time_channels / 2;
     auto k = torch::arange(half, x.options());
     auto freqs = torch::pow(1.0 / 10000.0, k / static_cast<double>(half));
@@ -122,7 +122,9 @@ torch::Tensor LatentArrayTransformerImpl::forward(const torch::Tensor& x, const 
     auto h = proj_in->forward(x);
     if (slot_emb.defined()) {
         TORCH_CHECK(x.size(1) == slot_emb.size(0), "model with ", slot_emb.size(0), " anchor slots got ", x.size(1), " anchors");
-        h = h + slot_emb.to(h.scalar_type());
+        if (slot_order.defined()) h = h + slot_emb.index_select(0, slot_order.reshape({-1}).to(h.device()))
+                                              .reshape({x.size(0), x.size(1), -1}).to(h.scalar_type());
+        else h = h + slot_emb.to(h.scalar_type());
     }
     for (const auto& blk : *transformer_blocks) h = blk->as<Block>()->forward(h, temb, context);
     return proj_out->forward(norm->forward(h));
@@ -178,8 +180,9 @@ torch::Tensor DenoiserImpl::context(const ConditionBatch& c, int64_t batch, cons
     return ctx;
 }
 
-torch::Tensor DenoiserImpl::forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context) {
-    return model->forward(x, t, context);
+torch::Tensor DenoiserImpl::forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context,
+                                    const torch::Tensor& slot_order) {
+    return model->forward(x, t, context, slot_order);
 }
 
 int64_t count_parameters(const torch::nn::Module& m) {

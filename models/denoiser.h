@@ -89,8 +89,11 @@ TORCH_MODULE(Block);
 
 struct LatentArrayTransformerImpl : torch::nn::Module {
     explicit LatentArrayTransformerImpl(const DenoiserOptions& o);
-    /// x [B,A,C], t [B] (raw), context [B,L,context_dim] → [B,A,C]
-    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context);
+    /// x [B,A,C], t [B] (raw), context [B,L,context_dim] → [B,A,C]. With slot embeddings, row a of
+    /// sample b takes slot slot_order[b][a] (int64 [B, A]; undefined: slot a), so that rows can be
+    /// reordered (completion puts the frozen anchors' slots first).
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context,
+                          const torch::Tensor& slot_order = {});
     int64_t time_channels;
     torch::nn::Linear proj_in{nullptr}, map_layer0{nullptr}, map_layer1{nullptr}, proj_out{nullptr};
     torch::nn::ModuleList transformer_blocks{nullptr};
@@ -112,7 +115,8 @@ struct DenoiserImpl : torch::nn::Module {
     torch::Tensor context(const ConditionBatch& c, int64_t batch, const torch::Tensor& dropout_uniform = {});
     /// Shape of the context for a batch of B (for drawing the dropout uniforms up front).
     std::vector<int64_t> context_shape(const ConditionBatch& c, int64_t batch) const;
-    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context);
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context,
+                          const torch::Tensor& slot_order = {});
     DenoiserOptions options;
     torch::nn::Embedding category_emb{nullptr};
     torch::nn::Linear image_proj{nullptr};

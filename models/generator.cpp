@@ -74,13 +74,15 @@ int64_t Generator::category_index(const std::string& name) const {
     throw InputError("unknown category '" + name + "' (this model knows: " + known + ")");
 }
 
-void Generator::save(const std::string& path, torch::optim::Optimizer* optimizer) const {
+void Generator::save(const std::string& path, torch::optim::Optimizer* optimizer, bool ema_only) const {
     torch::serialize::OutputArchive ar, m, e, meta;
-    model->save(m);
     ema->save(e);
-    ar.write("model", m);
     ar.write("ema", e);
-    if (optimizer) {
+    if (!ema_only) {
+        model->save(m);
+        ar.write("model", m);
+    }
+    if (optimizer && !ema_only) {
         torch::serialize::OutputArchive o;
         optimizer->save(o);
         ar.write("optimizer", o);
@@ -188,9 +190,14 @@ Generator Generator::load(const std::string& path) {
         g.model = Denoiser(g.denoiser_options());
         g.ema = Denoiser(g.denoiser_options());
         torch::serialize::InputArchive m, e;
-        if (!ar.try_read("model", m) || !ar.try_read("ema", e)) throw bad("missing model or EMA weights");
-        load_checked(g.model, m, "model", bad);
+        if (!ar.try_read("ema", e)) throw bad("missing EMA weights");
         load_checked(g.ema, e, "ema", bad);
+        if (ar.try_read("model", m)) {
+            load_checked(g.model, m, "model", bad);
+        } else {  // an EMA-only model file (mash train's model.pt): the raw weights are the EMA's
+            g.ema_only = true;
+            copy_params(*g.model, *g.ema);
+        }
         for (auto& p : g.ema->parameters()) p.set_requires_grad(false);
     } catch (const IoError& e) {
         const std::string w = e.what();
@@ -229,9 +236,6 @@ SampleResult sample(Generator& g, const SampleRequest& r) {
     int64_t K = 0;
     at::Tensor fixed_norm;
     if (r.fixed_tokens.defined()) {
-        if (g.config.anchor_order == "canonical")
-            throw InputError("completion and blending need a permutation-equivariant model (this checkpoint has "
-                             "model.anchor_order: canonical; train with model.anchor_order: none)");
         K = r.fixed_tokens.size(0);
         if (K > A || r.fixed_tokens.size(1) != C)
             throw InputError("frozen anchors: got " + std::to_string(K) + " x " + std::to_string(r.fixed_tokens.size(1)) +
@@ -239,6 +243,7 @@ SampleResult sample(Generator& g, const SampleRequest& r) {
         fixed_norm = g.normalizer.forward(r.fixed_tokens.to(at::kDouble)).to(opts);
         x.narrow(1, 0, K).copy_(fixed_norm.unsqueeze(0).expand({B, K, C}));
     }
+    auto t_full = [&](double t) { return at::full({B}, t, opts); };
     ConditionBatch cond;
     if (!r.categories.empty()) cond.category = at::tensor(r.categories, at::kLong);
     if (r.image_tokens.defined()) cond.image = r.image_tokens;
@@ -246,10 +251,32 @@ SampleResult sample(Generator& g, const SampleRequest& r) {
     SampleResult res;
     const Objective obj = parse_objective(g.config.objective, "objective.type");
     const int64_t steps = r.steps > 0 ? r.steps : g.config.sample_steps;
+    at::Tensor slot_order;  // models with anchor slots: which slot each row takes
+    if (K > 0 && g.config.anchor_order == "canonical") {
+        // The frozen anchors need slots: a first, unconstrained sample from the same noise shows
+        // where the model puts each part; every frozen anchor takes the slot of the sample's row
+        // nearest to it (an optimal one-to-one assignment), and those slots come first.
+        SampleRequest free = r;
+        free.fixed_tokens = at::Tensor();
+        const at::Tensor x_free = sample(g, free).normalized.to(at::kCPU, at::kDouble);
+        const at::Tensor fixed64 = fixed_norm.to(at::kCPU, at::kDouble);
+        slot_order = at::empty({B, A}, at::kLong);
+        for (int64_t b = 0; b < B; ++b) {
+            at::Tensor cost = at::zeros({A, A}, at::kDouble);
+            cost.narrow(0, 0, K).copy_(at::cdist(fixed64, x_free[b]).pow(2));
+            const auto assign = linear_assignment(cost.contiguous().data_ptr<double>(), A);
+            std::vector<char> taken(A, 0);
+            int64_t* o = slot_order[b].data_ptr<int64_t>();
+            for (int64_t i = 0; i < K; ++i) o[i] = assign[i], taken[assign[i]] = 1;
+            for (int64_t j = 0, k = K; j < A; ++j)
+                if (!taken[j]) o[k++] = j;
+        }
+        slot_order = slot_order.to(opts.device());
+    }
     if (obj == Objective::kFlowMatching) {
         const Solver solver = parse_solver(r.solver.empty() ? g.config.solver : r.solver, "solver");
         VelocityFn f = [&](const at::Tensor& xs, double t) {
-            return net->forward(xs, at::full({B}, t, opts), ctx);
+            return net->forward(xs, t_full(t), ctx, slot_order);
         };
         res.normalized = integrate(freeze_rows(f, K), x, solver, steps, g.config.rtol, g.config.atol, &res.stats);
     } else {
@@ -259,7 +286,7 @@ SampleResult sample(Generator& g, const SampleRequest& r) {
             at::Tensor s = at::full({B}, sigma, opts);
             auto sc = edm_scalings(s, eo.sigma_data);
             auto b3 = [&](const at::Tensor& v) { return v.reshape({B, 1, 1}); };
-            return b3(sc.c_skip) * xs + b3(sc.c_out) * net->forward(b3(sc.c_in) * xs, sc.c_noise, ctx);
+            return b3(sc.c_skip) * xs + b3(sc.c_out) * net->forward(b3(sc.c_in) * xs, sc.c_noise, ctx, slot_order);
         };
         at::Tensor fixed_noise;
         if (K > 0) fixed_noise = at::randn({B, K, C}, gen, at::TensorOptions().dtype(at::kFloat)).to(opts);

@@ -29,6 +29,7 @@ struct Generator {
     TokenLayout layout;
     int64_t num_anchors = 400;
     int64_t step = 0;
+    bool ema_only = false;  ///< loaded from an EMA-only file: `model` is a copy of `ema`
     Denoiser model{nullptr}, ema{nullptr};
 
     /// New (untrained) generator; EMA starts as a copy of the model. Seeded by config.seed.
@@ -38,8 +39,10 @@ struct Generator {
     /// Category index by name; throws InputError listing the known names.
     int64_t category_index(const std::string& name) const;
 
-    /// Atomic save; `optimizer` may be null (then no optimizer state is stored).
-    void save(const std::string& path, torch::optim::Optimizer* optimizer) const;
+    /// Atomic save; `optimizer` may be null (then no optimizer state is stored). `ema_only`: the
+    /// EMA weights alone (what sampling uses; a quarter of a resumable checkpoint's size), for
+    /// sharing a trained model: it generates like the full checkpoint but cannot resume training.
+    void save(const std::string& path, torch::optim::Optimizer* optimizer, bool ema_only = false) const;
     /// Loads; restores optimizer state when `optimizer` is given and the file has it. Throws
     /// IoError naming the file for anything that is not a complete generator checkpoint.
     static Generator load(const std::string& path);

@@ -47,6 +47,7 @@ const std::vector<Field>& fields() {
         {"objective", "type", &C::objective},
         {"objective", "completion_trick", &C::completion_trick},
         {"objective", "ot_pairs", &C::ot_pairs},
+        {"objective", "time_sampling", &C::time_sampling},
         {"objective", "edm_p_mean", &C::edm_p_mean},
         {"objective", "edm_p_std", &C::edm_p_std},
         {"objective", "edm_sigma_data", &C::edm_sigma_data},
@@ -56,6 +57,7 @@ const std::vector<Field>& fields() {
         {"train", "lr", &C::lr},
         {"train", "lr_batch_size", &C::lr_batch_size},
         {"train", "warmup_steps", &C::warmup_steps},
+        {"train", "lr_schedule", &C::lr_schedule},
         {"train", "weight_decay", &C::weight_decay},
         {"train", "grad_clip", &C::grad_clip},
         {"train", "ema_start", &C::ema_start},
@@ -145,6 +147,8 @@ void TrainConfig::validate() const {
     if (image_projection != "linear" && image_projection != "none") bad("model.image_projection", "linear or none");
     if (objective != "flow_matching" && objective != "edm") bad("objective.type", "flow_matching or edm");
     if (anchor_order != "none" && anchor_order != "canonical") bad("model.anchor_order", "none or canonical");
+    if (lr_schedule != "constant" && lr_schedule != "cosine") bad("train.lr_schedule", "constant or cosine");
+    if (time_sampling != "uniform" && time_sampling != "logit_normal") bad("objective.time_sampling", "uniform or logit_normal");
     if (ot_pairs != "with_replacement" && ot_pairs != "permutation") bad("objective.ot_pairs", "with_replacement or permutation");
     if (!(edm_p_std > 0) || !(edm_sigma_data > 0)) bad("objective.edm_p_std/edm_sigma_data", "> 0");
     if (steps < 1) bad("train.steps", ">= 1");

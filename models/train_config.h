@@ -35,6 +35,7 @@ struct TrainConfig {
     bool completion_trick = true;    ///< x0 replacement (flow matching) / clean fixed entries (EDM)
     std::string ot_pairs = "with_replacement";  ///< flow matching, anchor_order none: the A training pairs drawn from the
                                                 ///< per-shape OT matching with replacement (the paper) or all of them once
+    std::string time_sampling = "uniform";  ///< flow matching t: uniform (the paper) | logit_normal (σ(N(0,1)), more weight mid-path)
     double edm_p_mean = -1.2, edm_p_std = 1.2, edm_sigma_data = 1.0;
     // train:
     int64_t steps = 100000;          ///< optimizer steps (global)
@@ -43,6 +44,7 @@ struct TrainConfig {
     double lr = 2e-4;
     int64_t lr_batch_size = 256;     ///< effective lr = lr · batch_size · world_size / lr_batch_size
     int64_t warmup_steps = 2000;     ///< linear warm-up from 0 (optimizer steps)
+    std::string lr_schedule = "constant";  ///< after the warm-up: constant (the paper) | cosine (to 0 at train.steps)
     double weight_decay = 0.01;
     double grad_clip = 1.0;
     double ema_start = 0.99, ema_end = 0.9999;

@@ -225,9 +225,10 @@ int run_training(const TrainRun& run) {
         if (main_rank && (s % cfg.checkpoint_every == 0 || last)) trainer.save_checkpoint(ckpt);
     }
     if (main_rank) {
+        I.g.save((fs::path(out) / "model.pt").string(), nullptr, /*ema_only=*/true);
         write_plot();
-        spdlog::info("train: done at step {} after {:.1f} min{}; checkpoint {}", I.g.step, seconds_since(start) / 60,
-                     stop ? " (time limit)" : "", ckpt);
+        spdlog::info("train: done at step {} after {:.1f} min{}; checkpoint {} (resumable), model {} (EMA weights, to share)",
+                     I.g.step, seconds_since(start) / 60, stop ? " (time limit)" : "", ckpt, (fs::path(out) / "model.pt").string());
     }
     pg.barrier();
     return 0;

@@ -7,6 +7,7 @@
 #include <torch/optim.h>
 
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -90,6 +91,10 @@ struct Trainer::Impl {
         if (objective == Objective::kFlowMatching) {
             d.cfm.x0 = at::randn({Bg, A, C}, gen, f32).narrow(0, b0, B);
             d.cfm.t = at::rand({Bg}, gen, f32).narrow(0, b0, B);
+            if (cfg.time_sampling == "logit_normal") {  // σ(Φ⁻¹(u)): the same uniforms, mapped
+                at::Tensor u = d.cfm.t.to(at::kDouble).clamp(1e-6, 1 - 1e-6);
+                d.cfm.t = at::sigmoid(std::sqrt(2.0) * at::erfinv(2 * u - 1)).to(at::kFloat);
+            }
             d.cfm.pair_draws = at::randint(A, {Bg, A}, gen, at::kLong).narrow(0, b0, B);
             if (cfg.ot_pairs == "permutation") d.cfm.pair_draws = at::arange(A, at::kLong).expand({B, A}).contiguous();
             d.cfm.ot = !slots;
@@ -145,6 +150,10 @@ struct Trainer::Impl {
     double lr_at(int64_t s) const {
         double lr_eff = cfg.lr * static_cast<double>(cfg.batch_size * world) / static_cast<double>(cfg.lr_batch_size);
         if (cfg.warmup_steps > 0) lr_eff *= std::min(1.0, static_cast<double>(s) / static_cast<double>(cfg.warmup_steps));
+        if (cfg.lr_schedule == "cosine" && s > cfg.warmup_steps && cfg.steps > cfg.warmup_steps) {
+            const double f = std::min(1.0, static_cast<double>(s - cfg.warmup_steps) / static_cast<double>(cfg.steps - cfg.warmup_steps));
+            lr_eff *= 0.5 * (1 + std::cos(M_PI * f));
+        }
         return lr_eff;
     }
     double ema_decay_at(int64_t s) const {

@@ -103,6 +103,8 @@ int run_generate(const GenerateArgs& a) {
         throw ConfigError("generate: --keep-anchors/--keep-box select anchors of --complete FILE");
     if (!a.keep_anchors.empty() && !a.keep_box.empty()) throw ConfigError("generate: give --keep-anchors or --keep-box, not both");
     auto g = models::Generator::load(a.checkpoint);
+    if (a.raw && g.ema_only)
+        throw ConfigError("--raw: " + a.checkpoint + " holds only the EMA weights (use the training's checkpoint.pt for the raw ones)");
     if (device != "cpu") {
         g.model->to(at::Device(device));
         g.ema->to(at::Device(device));

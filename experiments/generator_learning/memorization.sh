@@ -20,10 +20,14 @@ mkdir -p "$OUT"
 
 recipe_args() {
   case $1 in
-    paper) ;;                                                  # the paper's procedure (OT pairs drawn with replacement)
-    paper_perm) echo "--set objective.ot_pairs=permutation" ;; # every OT pair once
-    canonical) echo "--set model.anchor_order=canonical" ;;    # ordered anchor slots
-    *) echo "error: memorization.sh: unknown recipe '$1' (expected paper, paper_perm, canonical)" >&2; exit 2 ;;
+    paper) ;;                                                               # the paper's procedure
+    paper_perm) echo "--set objective.ot_pairs=permutation" ;;              # every OT pair once
+    canonical) echo "--set model.anchor_order=canonical" ;;                 # ordered anchor slots
+    canonical_ln) echo "--set model.anchor_order=canonical --set objective.time_sampling=logit_normal" ;;
+    canonical_cos) echo "--set model.anchor_order=canonical --set train.lr_schedule=cosine" ;;
+    canonical_cos_ln) echo "--set model.anchor_order=canonical --set train.lr_schedule=cosine --set objective.time_sampling=logit_normal" ;;
+    paper_cos) echo "--set train.lr_schedule=cosine" ;;
+    *) echo "error: memorization.sh: unknown recipe '$1'" >&2; exit 2 ;;
   esac
 }
 
@@ -33,7 +37,9 @@ run_recipe() {
   : >"$d/curve.jsonl"
   for s in $STEPS; do
     local resume=()
-    [[ $prev -gt 0 ]] && resume=(--resume)
+    # A constant learning rate: one run, resumed from point to point (exact). A schedule that
+    # ends at train.steps: a fresh run for every point.
+    if [[ $prev -gt 0 && $(recipe_args "$r") != *cosine* ]]; then resume=(--resume); else rm -rf "$d/model"; fi
     local t0=$(date +%s)
     "$MASH" train --config "$CONFIG" -o "$d/model" --threads 1 "${resume[@]}" $(recipe_args "$r") \
       --set train.steps="$s" --set train.val_every=100000 --set train.checkpoint_every=100000 --set sample.val_samples=0 \

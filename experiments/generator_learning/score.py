@@ -71,7 +71,7 @@ def nearest(args):
     refs = {}
     for f in sorted(glob.glob(os.path.join(args.data, "*", "*.npz"))):
         refs.setdefault(os.path.basename(os.path.dirname(f)), []).append(
-            reference_cloud(f, os.path.join(args.gen, "ref_cache"), args.points, rng))
+            reference_cloud(f, os.path.join(os.path.dirname(os.path.abspath(args.gen)), "ref_cache"), args.points, rng))
     per = {}
     for cat, pts in generated(args.gen):
         pts = pts[rng.choice(len(pts), min(args.points, len(pts)), replace=False)]
@@ -86,7 +86,7 @@ def nearest(args):
 
 def families(args):
     rng = np.random.default_rng(args.seed)
-    held = [(os.path.basename(os.path.dirname(f)), reference_cloud(f, os.path.join(args.gen, "ref_cache"), args.points, rng))
+    held = [(os.path.basename(os.path.dirname(f)), reference_cloud(f, os.path.join(os.path.dirname(os.path.abspath(args.gen)), "ref_cache"), args.points, rng))
             for f in sorted(glob.glob(os.path.join(args.data, "*", "*.npz")))]
     gen = []
     if args.gen_dir_is_data:
