@@ -173,6 +173,9 @@ Generator Generator::load(const std::string& path) {
         // Checkpoints written before these keys existed used the paper's procedure.
         if (text("config").find("anchor_order:") == std::string::npos) g.config.anchor_order = "none";
         if (text("config").find("ot_pairs:") == std::string::npos) g.config.ot_pairs = "with_replacement";
+        if (text("config").find("prediction:") == std::string::npos) g.config.prediction = "velocity";
+        if (text("config").find("lr_schedule:") == std::string::npos) g.config.lr_schedule = "constant";
+        if (text("config").find("time_sampling:") == std::string::npos) g.config.time_sampling = "uniform";
         g.normalizer = QuantileNormalizer::from_json(text("normalizer"), "stored normalizer");
         nlohmann::json cats = nlohmann::json::parse(text("categories"));
         if (!cats.is_array()) throw bad("meta.categories is not a JSON list");
@@ -275,8 +278,11 @@ SampleResult sample(Generator& g, const SampleRequest& r) {
     }
     if (obj == Objective::kFlowMatching) {
         const Solver solver = parse_solver(r.solver.empty() ? g.config.solver : r.solver, "solver");
+        const bool data = g.config.prediction == "data";
         VelocityFn f = [&](const at::Tensor& xs, double t) {
-            return net->forward(xs, t_full(t), ctx, slot_order);
+            at::Tensor out = net->forward(xs, t_full(t), ctx, slot_order);
+            if (data) return (out - xs) / std::max(1.0 - t, 1e-4);  // velocity from the predicted data
+            return out;
         };
         res.normalized = integrate(freeze_rows(f, K), x, solver, steps, g.config.rtol, g.config.atol, &res.stats);
     } else {

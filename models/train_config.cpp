@@ -48,6 +48,7 @@ const std::vector<Field>& fields() {
         {"objective", "completion_trick", &C::completion_trick},
         {"objective", "ot_pairs", &C::ot_pairs},
         {"objective", "time_sampling", &C::time_sampling},
+        {"objective", "prediction", &C::prediction},
         {"objective", "edm_p_mean", &C::edm_p_mean},
         {"objective", "edm_p_std", &C::edm_p_std},
         {"objective", "edm_sigma_data", &C::edm_sigma_data},
@@ -148,6 +149,7 @@ void TrainConfig::validate() const {
     if (objective != "flow_matching" && objective != "edm") bad("objective.type", "flow_matching or edm");
     if (anchor_order != "none" && anchor_order != "canonical") bad("model.anchor_order", "none or canonical");
     if (lr_schedule != "constant" && lr_schedule != "cosine") bad("train.lr_schedule", "constant or cosine");
+    if (prediction != "velocity" && prediction != "data") bad("objective.prediction", "velocity or data");
     if (time_sampling != "uniform" && time_sampling != "logit_normal") bad("objective.time_sampling", "uniform or logit_normal");
     if (ot_pairs != "with_replacement" && ot_pairs != "permutation") bad("objective.ot_pairs", "with_replacement or permutation");
     if (!(edm_p_std > 0) || !(edm_sigma_data > 0)) bad("objective.edm_p_std/edm_sigma_data", "> 0");

@@ -27,14 +27,17 @@ struct TrainConfig {
     int64_t image_dim = 768;         ///< encoder token width (set from the encoder's sidecar when training)
     std::string image_projection = "linear";  ///< linear: bias-free encoder→context projection; none: tokens go
                                               ///< straight into the cross-attention (image_dim = context_dim; the released DINOv2 model)
-    std::string anchor_order = "none";  ///< none: permutation-equivariant (the paper); canonical: each shape's
+    std::string anchor_order = "canonical";  ///< none: permutation-equivariant (the paper); canonical: each shape's
                                         ///< anchors sorted by the Morton code of their positions, a learned
                                         ///< embedding per slot, noise paired by slot (no OT)
     // objective:
     std::string objective = "flow_matching";  ///< flow_matching | edm
-    bool completion_trick = true;    ///< x0 replacement (flow matching) / clean fixed entries (EDM)
+    bool completion_trick = true;    ///< x0 replacement (flow matching) / clean fixed entries (EDM); category and
+                                     ///< unconditional models only: image models never use it (as the original)
     std::string ot_pairs = "with_replacement";  ///< flow matching, anchor_order none: the A training pairs drawn from the
                                                 ///< per-shape OT matching with replacement (the paper) or all of them once
+    std::string prediction = "data";      ///< flow matching: the network predicts velocity (the paper) | data (x1; the
+                                          ///< velocity (x̂1 − x_t)/(1 − t) follows; loss on x̂1)
     std::string time_sampling = "uniform";  ///< flow matching t: uniform (the paper) | logit_normal (σ(N(0,1)), more weight mid-path)
     double edm_p_mean = -1.2, edm_p_std = 1.2, edm_sigma_data = 1.0;
     // train:
@@ -44,7 +47,7 @@ struct TrainConfig {
     double lr = 2e-4;
     int64_t lr_batch_size = 256;     ///< effective lr = lr · batch_size · world_size / lr_batch_size
     int64_t warmup_steps = 2000;     ///< linear warm-up from 0 (optimizer steps)
-    std::string lr_schedule = "constant";  ///< after the warm-up: constant (the paper) | cosine (to 0 at train.steps)
+    std::string lr_schedule = "cosine";     ///< after the warm-up: constant (the paper) | cosine (to 0 at train.steps)
     double weight_decay = 0.01;
     double grad_clip = 1.0;
     double ema_start = 0.99, ema_end = 0.9999;

@@ -87,7 +87,7 @@ struct Trainer::Impl {
         auto cshape = g.model->context_shape(cb, Bg);
         at::Tensor du = at::rand(cshape, gen, f32);
         if (training) d.dropout_u = du.narrow(0, b0, B);
-        const bool trick = training && cfg.completion_trick;
+        const bool trick = training && cfg.completion_trick && !image;  // image models: never (as the original)
         if (objective == Objective::kFlowMatching) {
             d.cfm.x0 = at::randn({Bg, A, C}, gen, f32).narrow(0, b0, B);
             d.cfm.t = at::rand({Bg}, gen, f32).narrow(0, b0, B);
@@ -134,8 +134,12 @@ struct Trainer::Impl {
         if (objective == Objective::kFlowMatching) {
             CfmPairs p = cfm_pairs(d.x1, d.cfm);
             if (ot_seconds) *ot_seconds = p.ot_seconds;
-            at::Tensor v = net->forward(p.x_t, p.t, ctx);
-            return (v - p.target).pow(2).mean();
+            at::Tensor out = net->forward(p.x_t, p.t, ctx);
+            if (cfg.prediction == "data") {  // x̂1 against the paired data rows x1 = x_t + (1 − t)·u
+                at::Tensor x1 = p.x_t + (1 - p.t.reshape({-1, 1, 1})) * p.target;
+                return (out - x1).pow(2).mean();
+            }
+            return (out - p.target).pow(2).mean();
         }
         const double sd = cfg.edm_sigma_data;
         at::Tensor sigma = d.edm_sigma;

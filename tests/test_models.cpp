@@ -577,3 +577,22 @@ TEST_CASE("flow-matching pairs without OT pair row i with row i", "[models][cfm]
     CHECK(mash::test::max_abs_diff(p.target, x1 - d.x0) < 1e-7);
     CHECK(mash::test::max_abs_diff(p.x_t[0], 0.25 * x1[0] + 0.75 * d.x0[0]) < 1e-6);
 }
+
+#include "models/train_data.h"
+
+TEST_CASE("training folders: a symlinked MASH file keeps the category of its link", "[models][data]") {
+    namespace fs = std::filesystem;
+    const fs::path root = fs::path(mash::test::temp_dir()) / "split";
+    fs::remove_all(root);
+    fs::create_directories(root / "train" / "animal");
+    fs::create_directories(root / "store");
+    const std::string src = mash::test::test_data("mash_small/animal/cow.npz");
+    fs::copy_file(src, root / "store" / "cow.npz");
+    fs::create_symlink(root / "store" / "cow.npz", root / "train" / "animal" / "cow.npz");
+    fs::copy_file(mash::test::test_data("mash_small/object/rotor.npz"), root / "train" / "rotor.npz");
+    for (const std::string r : {(root / "train").string(), (root / "train").string() + "/"}) {
+        auto set = models::load_mash_folder(r, "box", "dataset");
+        REQUIRE(set.size() == 2);
+        CHECK(set.category_names == std::vector<std::string>{"animal", "default"});
+    }
+}

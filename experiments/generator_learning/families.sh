@@ -6,13 +6,13 @@
 # held-out shapes (MMD-CD, COV-CD, 1-NNA-CD, family accuracy), beside three reference rows: an
 # untrained model, random training shapes (a memorizer) and the whole training set.
 #   experiments/generator_learning/families.sh [OUT]     (default experiments/generator_learning/runs/families)
-#   NUM=30 TRAIN=24 STEPS=20000 RECIPES="paper canonical" JOBS=2 ...   (environment overrides)
+#   NUM=30 TRAIN=24 STEPS=20000 RECIPES="paper mash" JOBS=2 ...   (environment overrides)
 set -euo pipefail
 R=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${1:-$R/experiments/generator_learning/runs/families}
 MASH=${MASH_BIN:-$R/build/bin/mash}
 PY=${MASH_PYTHON:-$R/.venv/bin/python3}
-NUM=${NUM:-30} TRAIN=${TRAIN:-24} STEPS=${STEPS:-20000} RECIPES=${RECIPES:-"paper canonical"} JOBS=${JOBS:-2}
+NUM=${NUM:-30} TRAIN=${TRAIN:-24} STEPS=${STEPS:-20000} RECIPES=${RECIPES:-"paper mash"} JOBS=${JOBS:-2}
 FAMILIES="chair table mug lamp airplane"
 CONFIG=$R/experiments/generator_learning/families.yaml
 export OMP_WAIT_POLICY=PASSIVE MASH_BIN=$MASH
@@ -38,12 +38,13 @@ for f in $FAMILIES; do
   done
 done
 
+PAPER="--set model.anchor_order=none --set objective.ot_pairs=with_replacement --set objective.prediction=velocity
+       --set objective.time_sampling=uniform --set train.lr_schedule=constant"
 recipe_args() {
   case $1 in
-    paper|untrained) ;;
-    paper_perm) echo "--set objective.ot_pairs=permutation" ;;
-    canonical) echo "--set model.anchor_order=canonical" ;;
-    *) echo "error: families.sh: unknown recipe '$1' (expected paper, paper_perm, canonical)" >&2; exit 2 ;;
+    paper|untrained) echo "$PAPER" ;;   # the paper's procedure
+    mash) echo "--set model.anchor_order=canonical --set objective.prediction=data --set train.lr_schedule=cosine" ;;  # mash's default recipe
+    *) echo "error: families.sh: unknown recipe '$1' (expected paper, mash)" >&2; exit 2 ;;
   esac
 }
 

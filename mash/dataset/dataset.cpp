@@ -124,7 +124,10 @@ std::vector<ShapeEntry> discover(const std::string& root, Layout layout, const s
     } else {
         for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
             if (!it->is_regular_file() || !supported_input(it->path())) continue;
-            fs::path rel = fs::relative(it->path().parent_path(), root);
+            // the path below the root as listed (fs::relative would resolve a symlink to its target's folder)
+            std::string tail = it->path().parent_path().string().substr(std::min(root.size(), it->path().parent_path().string().size()));
+            tail.erase(0, tail.find_first_not_of('/'));
+            const fs::path rel(tail);
             std::string cat = rel.empty() || rel == "." ? "default" : rel.generic_string();
             if (!wanted(cat, "")) continue;
             out.push_back({it->path().stem().string(), cat, it->path().string()});

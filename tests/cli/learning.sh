@@ -13,8 +13,8 @@ cp "$R/tests/data/mash_small/animal/cow.npz" "$W/data/animal/"
 cp "$R/tests/data/mash_small/object/fandisk.npz" "$W/data/object/"
 "$MASH" train --config "$R/configs/train/tiny_category.yaml" -o "$W/model" --threads 2 --set data.root="$W/data" \
   --set train.steps=1500 --set train.val_every=100000 --set train.checkpoint_every=100000 --set sample.val_samples=0 --log-level warn
-"$MASH" generate --checkpoint "$W/model/model.pt" --num 4 --points 2048 --seed 3 -o "$W/gen" --threads 2 --no-render --log-level warn
-MASH_BIN=$MASH "$PY" "$R/experiments/generator_learning/score.py" nearest "$W/gen" "$W/data" | tee "$W/score.json"
+"$MASH" generate --checkpoint "$W/model/model.pt" --num 4 --points 10000 --seed 3 -o "$W/gen" --threads 2 --no-render --log-level warn
+MASH_BIN=$MASH "$PY" "$R/experiments/generator_learning/score.py" nearest "$W/gen" "$W/data" --points 10000 | tee "$W/score.json"
 "$PY" - "$W/score.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))

@@ -7,7 +7,10 @@ set -euo pipefail
 PY=${MASH_PYTHON:-$(cd "$(dirname "$0")/../.." && pwd)/.venv/bin/python3}
 MASH=$1 CONFIG=$2 W=$3
 rm -rf "$W" && mkdir -p "$W"
-COMMON=(--set train.log_every=1 --set train.val_every=1000 --set train.checkpoint_every=3 --set sample.val_samples=0 --log-level warn)
+# (1) changes train.steps between the runs; with the cosine schedule train.steps is the schedule's
+# length (a different run by design), so the resume check uses the constant schedule.
+COMMON=(--set train.log_every=1 --set train.val_every=1000 --set train.checkpoint_every=3 --set sample.val_samples=0
+        --set train.lr_schedule=constant --log-level warn)
 
 loss_at() { "$PY" -c "
 import json,sys
