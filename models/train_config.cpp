@@ -30,6 +30,7 @@ const std::vector<Field>& fields() {
         {"data", "val_fraction", &C::val_fraction},
         {"data", "max_val_shapes", &C::max_val_shapes},
         {"data", "normalize", &C::normalize},
+        {"data", "order", &C::order},
         {"data", "categories", &C::categories},
         {"data", "image_root", &C::image_root, true},
         {"data", "feature_cache", &C::feature_cache, true},
@@ -135,6 +136,7 @@ void TrainConfig::validate() const {
     };
     if (!(val_fraction >= 0 && val_fraction < 1)) bad("data.val_fraction", "a value in [0, 1)");
     if (normalize != "box" && normalize != "none") bad("data.normalize", "box or none");
+    if (order != "iid" && order != "epochs") bad("data.order", "iid or epochs");
     if (categories != "dataset" && categories != "shapenet55") bad("data.categories", "dataset or shapenet55");
     if (max_val_shapes < 1) bad("data.max_val_shapes", ">= 1");
     if (width < 1 || width > 16384 || heads < 1 || heads > 1024 || width % heads != 0)

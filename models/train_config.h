@@ -16,6 +16,8 @@ struct TrainConfig {
     int64_t max_val_shapes = 64;
     std::string categories = "dataset";  ///< category table: dataset (one row per folder found) | shapenet55 (the original's 55 synsets)
     std::string normalize = "box";   ///< box: each shape centred, longest anchor-bbox side 1 (exact MASH scaling); none
+    std::string order = "iid";       ///< training batches: iid (shapes drawn with replacement) | epochs (each epoch a
+                                     ///< seeded permutation, without replacement; the original's order)
     std::string image_root;          ///< image models: views IMAGE_ROOT/<category>/<id>/*.png|jpg (mash render-views)
     std::string feature_cache;       ///< encoder feature cache ("" = <output>/feature_cache)
     // model:

@@ -163,6 +163,28 @@ int64_t attach_images(MashSet& s, const std::string& root) {
     return dropped;
 }
 
+std::vector<int64_t> epoch_batch(uint64_t seed, int64_t step, int64_t global_batch, int64_t num_shapes) {
+    std::vector<int64_t> out;
+    out.reserve(static_cast<size_t>(global_batch));
+    int64_t cached_epoch = -1;
+    std::vector<int64_t> perm;
+    for (int64_t k = 0; k < global_batch; ++k) {
+        const int64_t p = step * global_batch + k, epoch = p / num_shapes;
+        if (epoch != cached_epoch) {
+            // splitmix64 of (seed, epoch), then a Fisher–Yates shuffle by a fully specified engine
+            uint64_t z = seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(epoch) + 0x5EEDE90Cull;
+            std::mt19937_64 eng(z ^ (z >> 31));
+            perm.resize(static_cast<size_t>(num_shapes));
+            for (int64_t i = 0; i < num_shapes; ++i) perm[static_cast<size_t>(i)] = i;
+            for (int64_t i = num_shapes - 1; i > 0; --i)
+                std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(eng() % static_cast<uint64_t>(i + 1))]);
+            cached_epoch = epoch;
+        }
+        out.push_back(perm[static_cast<size_t>(p % num_shapes)]);
+    }
+    return out;
+}
+
 void split_train_val(const MashSet& all, double val_fraction, int64_t max_val, uint64_t seed,
                      std::vector<int64_t>& train, std::vector<int64_t>& val) {
     const int64_t S = all.size();

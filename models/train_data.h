@@ -50,6 +50,12 @@ struct BoxFrame {
 /// the frame, so results can be mapped back.
 BoxFrame normalize_to_unit_box(MashParams& p);
 /// Train/validation split (indices into the set).
+/// Which shapes the global batch of optimizer step `step` holds when the data is visited by epochs
+/// (data.order: epochs): position p = step·global_batch + k of the endless sequence of epochs, each
+/// a permutation of 0..num_shapes−1 seeded by (seed, epoch). Without replacement within an epoch;
+/// a function of the global batch only, so any number of processes (each taking its slice) visits
+/// the same shapes in the same order.
+std::vector<int64_t> epoch_batch(uint64_t seed, int64_t step, int64_t global_batch, int64_t num_shapes);
 void split_train_val(const MashSet& all, double val_fraction, int64_t max_val, uint64_t seed,
                      std::vector<int64_t>& train, std::vector<int64_t>& val);
 

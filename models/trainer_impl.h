@@ -65,6 +65,7 @@ struct Trainer::Impl {
         Draws d;
         const bool image = img_tokens.defined();
         at::Tensor idx = training ? at::randint(S, {Bg}, gen, at::kLong) : at::arange(s * Bg, s * Bg + Bg, at::kLong).remainder(S);
+        if (training && cfg.order == "epochs") idx = at::tensor(epoch_batch(seed, s, Bg, S), at::kLong);
         const bool slots = cfg.anchor_order == "canonical";  // rows are ordered slots: no shuffling, no OT
         std::vector<at::Tensor> perms;
         for (int64_t b = 0; b < Bg; ++b) perms.push_back(at::randperm(A, gen, at::kLong));

@@ -8,7 +8,8 @@
 #     --build DIR  use (or make) the build in DIR (default: build-gpu/, or build/ with --cpu)
 #     --out DIR    where gpu_check.json goes (default: $OUT when set, else DIR of --build); the
 #                  only file written there, so it fits a machine that returns a few files
-#     --budget S   wall-clock seconds for everything (default 540): the build gets at most 60 %,
+#     --budget S   wall-clock seconds for everything (GPU mode default 540; --cpu: none unless
+#                  given; 0 = none): the build gets at most 60 %,
 #                  the steps share what is left in proportion to their nominal limits, and the JSON
 #                  is written before the budget ends
 # On the GPU machine (one command of at most 10 minutes, only $OUT comes back):
@@ -24,7 +25,7 @@
 # was measured by this run; nothing is estimated.
 set -uo pipefail
 R=$(cd "$(dirname "$0")/.." && pwd)
-MODE=gpu BUILD="" OUTDIR="" VENDORED=auto BUDGET=540
+MODE=gpu BUILD="" OUTDIR="" VENDORED=auto BUDGET=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --cpu) MODE=cpu; shift ;;
@@ -35,7 +36,10 @@ while [[ $# -gt 0 ]]; do
     *) echo "error: gpu_check.sh: unknown argument '$1' (expected --cpu, --vendored, --build DIR, --out DIR, --budget SECONDS)" >&2; exit 2 ;;
   esac
 done
-[[ $BUDGET =~ ^[0-9]+$ && $BUDGET -ge 60 ]] || { echo "error: gpu_check.sh: --budget '$BUDGET' (expected whole seconds >= 60)" >&2; exit 2; }
+# GPU mode: 540 s unless given (the GPU machine's 10-minute command); --cpu: no limit unless given.
+if [[ -z $BUDGET ]]; then [[ $MODE == gpu ]] && BUDGET=540 || BUDGET=0; fi
+[[ $BUDGET =~ ^[0-9]+$ && ( $BUDGET -eq 0 || $BUDGET -ge 60 ) ]] \
+  || { echo "error: gpu_check.sh: --budget '$BUDGET' (expected whole seconds >= 60, or 0 for none)" >&2; exit 2; }
 if [[ $MODE == cpu ]]; then DEVICE=cpu; BUILD=${BUILD:-$R/build}; else DEVICE=cuda; BUILD=${BUILD:-$R/build-gpu}; fi
 OUTDIR=${OUTDIR:-${OUT:-$BUILD}}
 mkdir -p "$OUTDIR" || { echo "error: gpu_check.sh: cannot create the output folder $OUTDIR" >&2; exit 2; }
@@ -64,7 +68,9 @@ now() { date +%s.%N; }
 # The budget: the build may use 60 %; after it, each step's nominal limit (they add up to
 # NOMINAL_TOTAL) is scaled by what is left (minus RESERVE seconds for the JSON) over that total.
 RESERVE=15 NOMINAL_TOTAL=540 SCALE=1
-left() { "$PY" -c "import sys; print(int(float(sys.argv[1]) + float(sys.argv[2]) - float(sys.argv[3])))" "$T0" "$BUDGET" "$(now)"; }
+left() {  # seconds of the budget left (no budget: a day)
+  if [[ $BUDGET -eq 0 ]]; then echo 86400; return; fi
+  "$PY" -c "import sys; print(int(float(sys.argv[1]) + float(sys.argv[2]) - float(sys.argv[3])))" "$T0" "$BUDGET" "$(now)"; }
 # lim NOMINAL cmd...: a step with its share of the budget (its line says so when it hits it).
 lim() {
   local s; s=$("$PY" -c "import sys; n, f, l = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]); print(max(1, int(min(n * f, l))))" \
@@ -85,7 +91,7 @@ if [[ ! -x $BUILD/bin/mash || ! -x $BUILD/bin/mash_tests || ! -x $BUILD/bin/benc
   [[ $MODE == gpu ]] && EXTRA+=(-DMASH_WITH_CUDA=ON -DCMAKE_CUDA_COMPILER="$NVCC")
   log "configuring $BUILD against $PREFIX${EXTRA:+ (${EXTRA[*]})}"
   B0=$(now)
-  BUILD_LIMIT=$(( BUDGET * 6 / 10 ))
+  BUILD_LIMIT=$(( BUDGET > 0 ? BUDGET * 6 / 10 : 86400 ))
   fail_build() {  # the JSON still comes back, with the log that says why
     echo "error: gpu_check.sh: $1" >&2
     "$PY" - "$OUT" "$MODE" "$1" "$W/configure.log" "$W/build.log" <<'PY'
@@ -187,7 +193,7 @@ GEN_S=$(secs "$G0" "$(now)")
 import glob, json, os, statistics, subprocess, sys, datetime
 W, out, mode, device = sys.argv[1:5]
 budget = int(sys.argv[15])
-build_s, test_rc, skipped, fit_s, ds_s, shapes, gen_s, gen_num, batch, total_s = sys.argv[5:]
+build_s, test_rc, skipped, fit_s, ds_s, shapes, gen_s, gen_num, batch, total_s = sys.argv[5:15]
 def load(p):
     try:
         return json.load(open(p))

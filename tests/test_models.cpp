@@ -590,9 +590,32 @@ TEST_CASE("training folders: a symlinked MASH file keeps the category of its lin
     fs::copy_file(src, root / "store" / "cow.npz");
     fs::create_symlink(root / "store" / "cow.npz", root / "train" / "animal" / "cow.npz");
     fs::copy_file(mash::test::test_data("mash_small/object/rotor.npz"), root / "train" / "rotor.npz");
-    for (const std::string r : {(root / "train").string(), (root / "train").string() + "/"}) {
+    for (const std::string& r : {(root / "train").string(), (root / "train").string() + "/"}) {
         auto set = models::load_mash_folder(r, "box", "dataset");
         REQUIRE(set.size() == 2);
         CHECK(set.category_names == std::vector<std::string>{"animal", "default"});
     }
+}
+
+TEST_CASE("epoch order: every shape once per epoch, seeded, a function of the global batch only", "[models][data]") {
+    const int64_t S = 10, Bg = 4;
+    std::vector<int64_t> seq;
+    for (int64_t s = 0; s < 5; ++s) {
+        auto b = models::epoch_batch(7, s, Bg, S);
+        REQUIRE(b.size() == size_t(Bg));
+        seq.insert(seq.end(), b.begin(), b.end());
+    }
+    for (int e = 0; e < 2; ++e) {  // two whole epochs: permutations of 0..S-1
+        std::vector<int64_t> ep(seq.begin() + e * S, seq.begin() + (e + 1) * S);
+        std::sort(ep.begin(), ep.end());
+        for (int64_t i = 0; i < S; ++i) CHECK(ep[size_t(i)] == i);
+    }
+    CHECK(std::vector<int64_t>(seq.begin(), seq.begin() + S) != std::vector<int64_t>(seq.begin() + S, seq.end()));
+    CHECK(models::epoch_batch(7, 3, Bg, S) == models::epoch_batch(7, 3, Bg, S));
+    CHECK(models::epoch_batch(8, 0, 10, S) != models::epoch_batch(7, 0, 10, S));
+    // the same positions of the sequence whatever the global batch is split into
+    auto one = models::epoch_batch(7, 1, 8, S);  // positions 8..15
+    auto a = models::epoch_batch(7, 2, 4, S), b = models::epoch_batch(7, 3, 4, S);  // positions 8..11, 12..15
+    a.insert(a.end(), b.begin(), b.end());
+    CHECK(one == a);
 }

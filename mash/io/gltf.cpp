@@ -549,8 +549,8 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
                                " read as a point cloud (" + std::to_string(g.vertices.size() / 3) + " points)");
     } else if (point_primitives > 0) {
         report.skipped_primitives += point_primitives;
-        report.notes.push_back(std::to_string(point_primitives) + " POINTS primitive" + (point_primitives == 1 ? "" : "s") +
-                               " skipped (the scene has triangles)");
+        report.notes.push_back("points skipped: " + std::to_string(point_primitives) + " POINTS primitive" +
+                               (point_primitives == 1 ? "" : "s") + " (the scene has triangles)");
     }
     if (g.triangles.empty() && point_primitives == 0)
         rd.fail("the scene holds no triangles or points (" + std::to_string(report.nodes) + " nodes, " + std::to_string(report.mesh_instances) +

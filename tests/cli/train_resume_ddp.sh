@@ -32,11 +32,11 @@ for s in 4 5 6; do
 done
 echo "resume: steps 4-6 identical"
 
-# (2) 2 processes x batch 2 == 1 process x batch 4: training and validation losses; and the
+# (2) 2 processes x batch 2 == 1 process x batch 4 (data visited by epochs): training and validation losses; and the
 # multi-process logs hold no warning lines (collectives outside autograd).
 PORT=$((20000 + RANDOM % 20000))
 DDP=(--set train.steps=5 --set train.val_every=5 --set train.log_every=1 --set train.checkpoint_every=3
-     --set sample.val_samples=0 --log-level info)
+     --set sample.val_samples=0 --set data.order=epochs --log-level info)
 "$MASH" train --config "$CONFIG" -o "$W/one" --threads 1 --set train.batch_size=4 "${DDP[@]}" 2>"$W/one.log"
 for r in 0 1; do
   WORLD_SIZE=2 RANK=$r LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$PORT \
