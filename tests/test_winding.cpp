@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "mash/core/errors.h"
 #include "mash/mesh/extract.h"
 #include "mash/mesh/procedural.h"
 #include "mash/mesh/topology.h"
@@ -476,4 +477,31 @@ TEST_CASE("mesh input: repeated points removed in order, and clouds on a line, i
     CHECK(mesh::degenerate_cloud(same) == "1 distinct point");
     CHECK(mesh::degenerate_cloud(few) == "9 distinct points");
     CHECK(mesh::degenerate_cloud(plane).empty());  // flat clouds are meshed (as thin plates)
+}
+
+TEST_CASE("shape families: closed, outward, seeded members that differ", "[mesh][procedural]") {
+    for (const auto& fam : mesh::shape_family_names()) {
+        INFO("family " << fam);
+        const auto a = mesh::family_shape(fam, 3), b = mesh::family_shape(fam, 3), c = mesh::family_shape(fam, 4);
+        CHECK(a.vertices == b.vertices);
+        CHECK(a.triangles == b.triangles);
+        CHECK(a.vertices != c.vertices);
+        const auto st = mesh::edge_stats(a);
+        CHECK(st.boundary == 0);
+        CHECK(st.non_manifold == 0);
+        CHECK(st.inconsistent == 0);
+        // every component encloses positive volume (outward faces): divergence theorem per component
+        std::vector<int64_t> comp;
+        const int64_t n = mesh::triangle_components(a, comp);
+        std::vector<double> vol(size_t(n), 0.0);
+        for (size_t t = 0; t < a.triangles.size() / 3; ++t) {
+            const double* p = &a.vertices[size_t(3 * a.triangles[3 * t])];
+            const double* q = &a.vertices[size_t(3 * a.triangles[3 * t + 1])];
+            const double* r = &a.vertices[size_t(3 * a.triangles[3 * t + 2])];
+            vol[size_t(comp[t])] += (p[0] * (q[1] * r[2] - q[2] * r[1]) - p[1] * (q[0] * r[2] - q[2] * r[0]) +
+                                     p[2] * (q[0] * r[1] - q[1] * r[0])) / 6.0;
+        }
+        for (double v : vol) CHECK(v > 0);
+    }
+    CHECK_THROWS_AS(mesh::family_shape("sofa", 0), ConfigError);
 }
