@@ -58,6 +58,8 @@ const std::vector<Field>& fields() {
         {"train", "batch_size", &C::batch_size},
         {"train", "lr", &C::lr},
         {"train", "lr_batch_size", &C::lr_batch_size},
+        {"train", "accumulate", &C::accumulate},
+        {"train", "schedule_unit", &C::schedule_unit},
         {"train", "warmup_steps", &C::warmup_steps},
         {"train", "lr_schedule", &C::lr_schedule},
         {"train", "weight_decay", &C::weight_decay},
@@ -160,6 +162,8 @@ void TrainConfig::validate() const {
     if (batch_size < 1) bad("train.batch_size", ">= 1");
     if (!(lr > 0)) bad("train.lr", "> 0");
     if (lr_batch_size < 1) bad("train.lr_batch_size", ">= 1");
+    if (accumulate < 1 || accumulate > 4096) bad("train.accumulate", "1..4096");
+    if (schedule_unit != "steps" && schedule_unit != "micro_batches") bad("train.schedule_unit", "steps or micro_batches");
     if (warmup_steps < 0) bad("train.warmup_steps", ">= 0");
     if (weight_decay < 0) bad("train.weight_decay", ">= 0");
     if (!(grad_clip > 0)) bad("train.grad_clip", "> 0");

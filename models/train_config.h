@@ -47,7 +47,10 @@ struct TrainConfig {
     double time_limit_minutes = 0;   ///< stop (with a checkpoint) after this wall time; 0 = none
     int64_t batch_size = 12;         ///< per process
     double lr = 2e-4;
-    int64_t lr_batch_size = 256;     ///< effective lr = lr · batch_size · world_size / lr_batch_size
+    int64_t lr_batch_size = 256;     ///< effective lr = lr · batch_size · world_size · accumulate / lr_batch_size
+    int64_t accumulate = 1;          ///< micro-batches (of batch_size per process) per optimizer step
+    std::string schedule_unit = "steps";  ///< what warmup_steps and ema_ramp_steps count: steps (optimizer steps) |
+                                          ///< micro_batches (the original's way: steps · accumulate)
     int64_t warmup_steps = 2000;     ///< linear warm-up from 0 (optimizer steps)
     std::string lr_schedule = "cosine";     ///< after the warm-up: constant (the paper) | cosine (to 0 at train.steps)
     double weight_decay = 0.01;

@@ -135,18 +135,28 @@ private:
 double Trainer::step() {
     auto& I = *impl_;
     auto t0 = std::chrono::steady_clock::now();
-    const int64_t s = I.g.step, B = I.cfg.batch_size, Bg = B * I.world;
+    const int64_t s = I.g.step, B = I.cfg.batch_size, Bg = B * I.world, acc = I.cfg.accumulate;
     I.g.model->train();
-    auto d = I.draw(s, I.train_x, I.train_cat, Bg, I.rank * B, B, I.cfg.seed, true);
-    double data_s = seconds_since(t0), ot_s = 0;
-    auto t1 = std::chrono::steady_clock::now();
-    at::Tensor loss;
-    {
-        Autocast ac(I.device.type(), I.cfg.precision == "bf16");
-        loss = I.loss_of(I.g.model, d, &ot_s).to(at::kFloat);
-    }
     I.opt->zero_grad();
-    loss.backward();
+    // `acc` micro-batches per optimizer step; micro-batch m of step s draws its randomness as
+    // global micro-step s·acc + m (with acc = 1: step s, as without accumulation).
+    double data_s = 0, ot_s = 0;
+    auto t1 = std::chrono::steady_clock::now();
+    at::Tensor loss = at::zeros({}, at::TensorOptions().dtype(at::kFloat).device(I.device));
+    for (int64_t m = 0; m < acc; ++m) {
+        auto td = std::chrono::steady_clock::now();
+        auto d = I.draw(s * acc + m, I.train_x, I.train_cat, Bg, I.rank * B, B, I.cfg.seed, true);
+        data_s += seconds_since(td);
+        double ot_m = 0;
+        at::Tensor lm;
+        {
+            Autocast ac(I.device.type(), I.cfg.precision == "bf16");
+            lm = I.loss_of(I.g.model, d, &ot_m).to(at::kFloat) / static_cast<double>(acc);
+        }
+        lm.backward();
+        ot_s += ot_m;
+        loss = loss + lm.detach();
+    }
     std::vector<at::Tensor> grads;
     for (auto& p : I.g.model->parameters()) {
         if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
@@ -168,7 +178,7 @@ double Trainer::step() {
         for (size_t i = 0; i < p.size(); ++i) e[i].mul_(decay).add_(p[i].detach(), 1.0 - decay);
     }
     I.g.step = s + 1;
-    I.timing.network = seconds_since(t1) - ot_s;
+    I.timing.network = seconds_since(t1) - ot_s - data_s;
     I.timing.ot = ot_s;
     I.timing.data = data_s;
     return loss_g.item<double>();

@@ -152,9 +152,14 @@ struct Trainer::Impl {
         return (b3(edm_loss_weight(sigma, sd)) * (D - d.x1).pow(2)).mean();
     }
 
+    /// What warm-up and EMA ramp count at optimizer step s: optimizer steps, or (train.schedule_unit:
+    /// micro_batches, the original's way) micro-batches, s · accumulate.
+    double schedule_units(int64_t s) const {
+        return static_cast<double>(cfg.schedule_unit == "micro_batches" ? s * cfg.accumulate : s);
+    }
     double lr_at(int64_t s) const {
-        double lr_eff = cfg.lr * static_cast<double>(cfg.batch_size * world) / static_cast<double>(cfg.lr_batch_size);
-        if (cfg.warmup_steps > 0) lr_eff *= std::min(1.0, static_cast<double>(s) / static_cast<double>(cfg.warmup_steps));
+        double lr_eff = cfg.lr * static_cast<double>(cfg.batch_size * world * cfg.accumulate) / static_cast<double>(cfg.lr_batch_size);
+        if (cfg.warmup_steps > 0) lr_eff *= std::min(1.0, schedule_units(s) / static_cast<double>(cfg.warmup_steps));
         if (cfg.lr_schedule == "cosine" && s > cfg.warmup_steps && cfg.steps > cfg.warmup_steps) {
             const double f = std::min(1.0, static_cast<double>(s - cfg.warmup_steps) / static_cast<double>(cfg.steps - cfg.warmup_steps));
             lr_eff *= 0.5 * (1 + std::cos(M_PI * f));
@@ -162,7 +167,7 @@ struct Trainer::Impl {
         return lr_eff;
     }
     double ema_decay_at(int64_t s) const {
-        double f = cfg.ema_ramp_steps > 0 ? std::min(1.0, static_cast<double>(s) / static_cast<double>(cfg.ema_ramp_steps)) : 1.0;
+        double f = cfg.ema_ramp_steps > 0 ? std::min(1.0, schedule_units(s) / static_cast<double>(cfg.ema_ramp_steps)) : 1.0;
         return cfg.ema_start + (cfg.ema_end - cfg.ema_start) * f;
     }
 };

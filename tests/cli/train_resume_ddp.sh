@@ -9,8 +9,10 @@ MASH=$1 CONFIG=$2 W=$3
 rm -rf "$W" && mkdir -p "$W"
 # (1) changes train.steps between the runs; with the cosine schedule train.steps is the schedule's
 # length (a different run by design), so the resume check uses the constant schedule.
+# All runs accumulate 2 micro-batches per optimizer step (train.accumulate), counted the original's
+# way (schedule_unit: micro_batches), so resume and process-count equality hold with accumulation.
 COMMON=(--set train.log_every=1 --set train.val_every=1000 --set train.checkpoint_every=3 --set sample.val_samples=0
-        --set train.lr_schedule=constant --log-level warn)
+        --set train.lr_schedule=constant --set train.accumulate=2 --set train.schedule_unit=micro_batches --log-level warn)
 
 loss_at() { "$PY" -c "
 import json,sys
@@ -36,7 +38,8 @@ echo "resume: steps 4-6 identical"
 # multi-process logs hold no warning lines (collectives outside autograd).
 PORT=$((20000 + RANDOM % 20000))
 DDP=(--set train.steps=5 --set train.val_every=5 --set train.log_every=1 --set train.checkpoint_every=3
-     --set sample.val_samples=0 --set data.order=epochs --log-level info)
+     --set sample.val_samples=0 --set data.order=epochs --set train.accumulate=2 --set train.schedule_unit=micro_batches
+     --log-level info)
 "$MASH" train --config "$CONFIG" -o "$W/one" --threads 1 --set train.batch_size=4 "${DDP[@]}" 2>"$W/one.log"
 for r in 0 1; do
   WORLD_SIZE=2 RANK=$r LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$PORT \
