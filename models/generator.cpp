@@ -170,12 +170,9 @@ Generator Generator::load(const std::string& path) {
         if (integer("version", 0, 1 << 20) != 1) throw bad("unsupported version");
         g.step = integer("step", 0, std::numeric_limits<int64_t>::max());
         g.config = parse_train_config(text("config"), "stored config");
-        // Checkpoints written before these keys existed used the paper's procedure.
-        if (text("config").find("anchor_order:") == std::string::npos) g.config.anchor_order = "none";
-        if (text("config").find("ot_pairs:") == std::string::npos) g.config.ot_pairs = "with_replacement";
-        if (text("config").find("prediction:") == std::string::npos) g.config.prediction = "velocity";
-        if (text("config").find("lr_schedule:") == std::string::npos) g.config.lr_schedule = "constant";
-        if (text("config").find("time_sampling:") == std::string::npos) g.config.time_sampling = "uniform";
+        // Checkpoints written before the recipe settings existed (they came together) used the
+        // paper's procedure.
+        if (text("config").find("anchor_order:") == std::string::npos) use_paper_recipe(g.config);
         g.normalizer = QuantileNormalizer::from_json(text("normalizer"), "stored normalizer");
         nlohmann::json cats = nlohmann::json::parse(text("categories"));
         if (!cats.is_array()) throw bad("meta.categories is not a JSON list");

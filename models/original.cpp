@@ -114,11 +114,7 @@ Generator import_original(const std::string& path, const std::string& normalizer
     cfg.solver = "dopri5";
     cfg.rtol = cfg.atol = 1e-4;
     cfg.normalize = "none";
-    cfg.anchor_order = "none";  // the paper's network and procedure
-    cfg.ot_pairs = "with_replacement";
-    cfg.prediction = "velocity";
-    cfg.time_sampling = "uniform";
-    cfg.lr_schedule = "constant";
+    use_paper_recipe(cfg);  // the paper's network and procedure
     cfg.validate();
     std::vector<std::string> categories;
     if (condition == "category") {

@@ -239,6 +239,14 @@ TrainConfig load_train_config(const std::string& path) {
     return parse_train_config(ss.str(), path, base);
 }
 
+void use_paper_recipe(TrainConfig& c) {
+    c.anchor_order = "none";
+    c.ot_pairs = "with_replacement";
+    c.prediction = "velocity";
+    c.time_sampling = "uniform";
+    c.lr_schedule = "constant";
+}
+
 void apply_train_override(TrainConfig& c, const std::string& a) {
     auto eq = a.find('='), dot = a.find('.');
     if (eq == std::string::npos || dot == std::string::npos || dot > eq)

@@ -82,5 +82,9 @@ TrainConfig load_train_config(const std::string& path);
 TrainConfig parse_train_config(const std::string& text, const std::string& what, const std::string& base_dir = "");
 /// --set section.key=value
 void apply_train_override(TrainConfig& c, const std::string& assignment);
+/// Sets the recipe settings to the paper's procedure (anchor order none, OT pairs with replacement,
+/// velocity prediction, uniform t, constant learning rate): for imported released models and for
+/// checkpoints written before these settings existed.
+void use_paper_recipe(TrainConfig& c);
 
 }  // namespace mash::models

@@ -84,10 +84,7 @@ MashSet load_mash_folder(const std::string& root, const std::string& normalize, 
         if (!it->is_regular_file()) continue;
         const auto ext = io::lower_extension(it->path().string());
         if (ext != ".npz" && ext != ".npy") continue;
-        // lexically: a symlinked file keeps the category of its link (fs::relative resolves links)
-        std::string tail = it->path().string().substr(root.size());  // the iterator's paths extend the root as given
-        tail.erase(0, tail.find_first_not_of('/'));
-        const fs::path rel(tail);
+        const fs::path rel(dataset::path_below(root, it->path().string()));  // a symlinked file keeps its link's category
         std::string category = rel.has_parent_path() ? rel.parent_path().generic_string() : "default";
         std::string key = category + "/" + rel.stem().string();
         if (have_manifest && !ok.count(key)) continue;

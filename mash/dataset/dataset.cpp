@@ -78,6 +78,12 @@ std::string shapenet_category_name(const std::string& synset) {
     return it == synsets().end() ? synset : it->second;
 }
 
+std::string path_below(const std::string& root, const std::string& path) {
+    std::string tail = path.substr(std::min(root.size(), path.size()));
+    tail.erase(0, tail.find_first_not_of('/'));
+    return tail;
+}
+
 std::vector<ShapeEntry> discover(const std::string& root, Layout layout, const std::vector<std::string>& categories,
                                  const std::string& id_list) {
     std::error_code ec;
@@ -124,10 +130,7 @@ std::vector<ShapeEntry> discover(const std::string& root, Layout layout, const s
     } else {
         for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
             if (!it->is_regular_file() || !supported_input(it->path())) continue;
-            // the path below the root as listed (fs::relative would resolve a symlink to its target's folder)
-            std::string tail = it->path().parent_path().string().substr(std::min(root.size(), it->path().parent_path().string().size()));
-            tail.erase(0, tail.find_first_not_of('/'));
-            const fs::path rel(tail);
+            const fs::path rel(path_below(root, it->path().parent_path().string()));
             std::string cat = rel.empty() || rel == "." ? "default" : rel.generic_string();
             if (!wanted(cat, "")) continue;
             out.push_back({it->path().stem().string(), cat, it->path().string()});

@@ -25,6 +25,10 @@ struct ShapeEntry {
 
 /// The human name of a ShapeNetCore.v2 synset id ("03001627" → "chair"); the id if unknown.
 std::string shapenet_category_name(const std::string& synset);
+/// `path` relative to `root`, lexically: `path` as a directory iterator over `root` lists it (it
+/// extends `root` as given). Unlike fs::relative it does not resolve symlinks, so a linked file keeps
+/// the folder of its link.
+std::string path_below(const std::string& root, const std::string& path);
 /// All 55 ShapeNetCore.v2 synsets with their usual names, sorted by synset id.
 std::vector<std::pair<std::string, std::string>> shapenet_synsets();
 

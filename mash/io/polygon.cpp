@@ -67,8 +67,7 @@ void triangulate_polygon(const std::vector<double>& v, const std::vector<int64_t
     for (size_t i = 0; i < n; ++i) ring[i] = i;
     // Clip ears: a convex corner whose triangle holds no other remaining corner (a corner on a
     // slit's far side coincides with one on its near side; only strictly inside points block).
-    size_t guard = 0;
-    while (ring.size() > 3 && guard < ring.size()) {
+    while (ring.size() > 3) {
         const size_t m = ring.size();
         bool clipped = false;
         for (size_t k = 0; k < m; ++k) {
@@ -89,8 +88,7 @@ void triangulate_polygon(const std::vector<double>& v, const std::vector<int64_t
             clipped = true;
             break;
         }
-        if (clipped) guard = 0;
-        else {  // no ear left (self-intersecting, or only collinear corners): drop a degenerate corner or stop
+        if (!clipped) {  // no ear left (self-intersecting, or only collinear corners): drop a degenerate corner or stop
             bool dropped = false;
             for (size_t k = 0; k < ring.size(); ++k) {
                 const size_t mm = ring.size();
