@@ -224,6 +224,44 @@ void Generator::load_optimizer(const std::string& path, torch::optim::Optimizer&
     }
 }
 
+namespace {
+
+// The flow-matching sampler's field dx/dt: the network's velocity, or for data-prediction models
+// the velocity (x̂1 − x)/(1 − t) towards its predicted data.
+VelocityFn flow_field(Denoiser& net, const TrainConfig& cfg, const at::Tensor& ctx, int64_t B,
+                      const at::TensorOptions& opts, const at::Tensor& slot_order) {
+    const bool data = cfg.prediction == "data";
+    return [&net, ctx, B, opts, slot_order, data](const at::Tensor& xs, double t) {
+        at::Tensor out = net->forward(xs, at::full({B}, t, opts), ctx, slot_order);
+        if (data) return (out - xs) / std::max(1.0 - t, 1e-4);
+        return out;
+    };
+}
+
+}  // namespace
+
+OdeTrajectory sample_trajectory(Generator& g, const at::Tensor& x_init, const ConditionBatch& cond, const at::Tensor& query_t,
+                                int64_t fixed_rows, bool use_ema) {
+    torch::NoGradGuard ng;
+    if (parse_objective(g.config.objective, "objective.type") != Objective::kFlowMatching)
+        throw InputError("sample-net: the checkpoint's objective is " + g.config.objective + " (expected a flow-matching model)");
+    if (g.config.anchor_order == "canonical")
+        throw InputError("sample-net: the checkpoint has anchor slots (model.anchor_order: canonical); the original's sampler "
+                         "runs on models without them (expected an imported or paper-preset model)");
+    Denoiser net = use_ema ? g.ema : g.model;
+    net->eval();
+    const auto opts = net->model->proj_in->weight.options();
+    const int64_t B = x_init.size(0);
+    ConditionBatch c;
+    if (cond.category.defined()) c.category = cond.category.to(opts.device());
+    if (cond.image.defined()) c.image = cond.image.to(opts);
+    const at::Tensor ctx = net->context(c, B);
+    OdeTrajectory out;
+    out.states = odeint_dopri5(freeze_rows(flow_field(net, g.config, ctx, B, opts, at::Tensor()), fixed_rows),
+                               x_init.to(opts), query_t, g.config.rtol, g.config.atol, &out.stats);
+    return out;
+}
+
 SampleResult sample(Generator& g, const SampleRequest& r) {
     torch::NoGradGuard ng;
     auto t0 = std::chrono::steady_clock::now();
@@ -232,7 +270,15 @@ SampleResult sample(Generator& g, const SampleRequest& r) {
     const int64_t A = g.num_anchors, C = g.layout.channels(), B = r.num;
     auto gen = at::make_generator<at::CPUGeneratorImpl>(r.seed);
     auto opts = net->model->proj_in->weight.options();
-    at::Tensor x = at::randn({B, A, C}, gen, at::TensorOptions().dtype(at::kFloat)).to(opts);
+    at::Tensor x;
+    if (r.noise.defined()) {
+        if (r.noise.dim() != 3 || r.noise.size(0) != B || r.noise.size(1) != A || r.noise.size(2) != C)
+            throw InputError("noise: shape [" + std::to_string(r.noise.size(0)) + ", ...] does not fit (expected [" + std::to_string(B) +
+                             ", " + std::to_string(A) + ", " + std::to_string(C) + "]: samples, anchors, token width)");
+        x = r.noise.to(opts).clone();
+    } else {
+        x = at::randn({B, A, C}, gen, at::TensorOptions().dtype(at::kFloat)).to(opts);
+    }
     int64_t K = 0;
     at::Tensor fixed_norm;
     if (r.fixed_tokens.defined()) {
@@ -243,7 +289,6 @@ SampleResult sample(Generator& g, const SampleRequest& r) {
         fixed_norm = g.normalizer.forward(r.fixed_tokens.to(at::kDouble)).to(opts);
         x.narrow(1, 0, K).copy_(fixed_norm.unsqueeze(0).expand({B, K, C}));
     }
-    auto t_full = [&](double t) { return at::full({B}, t, opts); };
     ConditionBatch cond;
     if (!r.categories.empty()) cond.category = at::tensor(r.categories, at::kLong);
     if (r.image_tokens.defined()) cond.image = r.image_tokens;
@@ -275,13 +320,9 @@ SampleResult sample(Generator& g, const SampleRequest& r) {
     }
     if (obj == Objective::kFlowMatching) {
         const Solver solver = parse_solver(r.solver.empty() ? g.config.solver : r.solver, "solver");
-        const bool data = g.config.prediction == "data";
-        VelocityFn f = [&](const at::Tensor& xs, double t) {
-            at::Tensor out = net->forward(xs, t_full(t), ctx, slot_order);
-            if (data) return (out - xs) / std::max(1.0 - t, 1e-4);  // velocity from the predicted data
-            return out;
-        };
+        VelocityFn f = flow_field(net, g.config, ctx, B, opts, slot_order);
         res.normalized = integrate(freeze_rows(f, K), x, solver, steps, g.config.rtol, g.config.atol, &res.stats);
+        if (K > 0) res.normalized.narrow(1, 0, K).copy_(x.narrow(1, 0, K));  // dopri5's dense output rounds them
     } else {
         EdmOptions eo;
         eo.sigma_data = g.config.edm_sigma_data;

@@ -58,6 +58,7 @@ struct SampleRequest {
     std::string solver;               ///< "" = config
     int64_t steps = 0;                ///< 0 = config
     bool use_ema = true;
+    at::Tensor noise;                 ///< [num, A, C] starting noise (normalized space), or undefined: drawn from `seed`
 };
 struct SampleResult {
     at::Tensor tokens;  ///< [num, A, C] raw float64 (inverse-normalized)
@@ -66,5 +67,16 @@ struct SampleResult {
     double seconds = 0;
 };
 SampleResult sample(Generator& g, const SampleRequest& r);
+
+/// The original's sampler on given noise: torchdiffeq's dopri5 (the checkpoint's rtol/atol) from
+/// x_init [B, A, C] (normalized tokens) through query_t, with rows [0, fixed_rows) at zero velocity
+/// (its sampleWithFixedAnchors; they keep x_init's values up to the dense output's rounding).
+/// states[i] is the normalized state at query_t[i]. Flow-matching models without anchor slots.
+struct OdeTrajectory {
+    std::vector<at::Tensor> states;
+    OdeStats stats;
+};
+OdeTrajectory sample_trajectory(Generator& g, const at::Tensor& x_init, const ConditionBatch& cond, const at::Tensor& query_t,
+                                int64_t fixed_rows, bool use_ema);
 
 }  // namespace mash::models

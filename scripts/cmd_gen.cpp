@@ -54,6 +54,37 @@ struct Frozen {
 };
 
 /// The first src.num_anchors anchors of dst take src's values (same degrees).
+std::map<std::string, io::NpyArray> read_npz_arrays(const std::string& path) {
+    auto bytes = io::read_file(path);
+    std::map<std::string, io::NpyArray> in;
+    for (auto& [k, v] : io::parse_npz(bytes.data(), bytes.size(), path)) in[k] = std::move(v);
+    return in;
+}
+
+at::Tensor array_tensor(const io::NpyArray& arr, at::ScalarType dtype) {
+    return at::tensor(arr.to_double(), at::kDouble).reshape(std::vector<int64_t>(arr.shape.begin(), arr.shape.end())).to(dtype);
+}
+
+// Starting noise for `generate --noise`: .npy [num, A, C] or [A, C], or .npz holding x_init.
+at::Tensor read_noise(const std::string& path) {
+    io::NpyArray arr;
+    const std::string ext = io::lower_extension(path);
+    if (ext == ".npz") {
+        auto in = read_npz_arrays(path);
+        if (!in.count("x_init")) throw InputError(path + ": no 'x_init' array (expected the noise as x_init [num, anchors, width])");
+        arr = std::move(in["x_init"]);
+    } else if (ext == ".npy") {
+        auto bytes = io::read_file(path);
+        arr = io::parse_npy(bytes.data(), bytes.size(), path);
+    } else {
+        throw InputError(path + ": unsupported noise file (expected .npy or .npz with x_init)");
+    }
+    if (arr.shape.size() == 2) arr.shape.insert(arr.shape.begin(), 1);
+    if (arr.shape.size() != 3 || arr.kind != 'f')
+        throw InputError(path + ": noise must be a float array [num, anchors, width] (expected normalized tokens)");
+    return array_tensor(arr, at::kFloat);
+}
+
 void overwrite_leading_anchors(MashParams& dst, const MashParams& src) {
     std::copy(src.rotate_vectors.begin(), src.rotate_vectors.end(), dst.rotate_vectors.begin());
     std::copy(src.positions.begin(), src.positions.end(), dst.positions.begin());
@@ -105,6 +136,19 @@ int run_generate(const GenerateArgs& a) {
     auto g = models::Generator::load(a.checkpoint);
     if (a.raw && g.ema_only)
         throw ConfigError("--raw: " + a.checkpoint + " holds only the EMA weights (use the training's checkpoint.pt for the raw ones)");
+    at::Tensor noise;
+    int64_t num = a.num;
+    if (!a.noise.empty()) {
+        noise = read_noise(a.noise);
+        if (noise.size(1) != g.num_anchors || noise.size(2) != g.layout.channels())
+            throw InputError(a.noise + ": noise of " + std::to_string(noise.size(1)) + " x " + std::to_string(noise.size(2)) +
+                             " (expected " + std::to_string(g.num_anchors) + " anchors x " + std::to_string(g.layout.channels()) +
+                             " values, the checkpoint's)");
+        if (a.num_given && a.num != noise.size(0))
+            throw ConfigError("--num " + std::to_string(a.num) + " but " + a.noise + " holds " + std::to_string(noise.size(0)) +
+                              " samples (expected them to agree, or leave out --num)");
+        num = noise.size(0);
+    }
     if (device != "cpu") {
         g.model->to(at::Device(device));
         g.ema->to(at::Device(device));
@@ -182,6 +226,7 @@ int run_generate(const GenerateArgs& a) {
     report["checkpoint"] = a.checkpoint;
     report["step"] = g.step;
     report["seed"] = a.seed;
+    if (!a.noise.empty()) report["noise"] = a.noise;
     report["frozen_anchors"] = K;
     report["shapes"] = nlohmann::json::array();
     std::vector<MashParams> all_shapes;
@@ -189,25 +234,33 @@ int run_generate(const GenerateArgs& a) {
     int64_t total_n = 0;
     for (size_t ci = 0; ci < cats.size(); ++ci) {
         models::SampleRequest r;
-        r.num = a.num;
+        r.num = num;
         r.seed = a.seed + 1000003ull * ci;
         r.steps = a.steps;
         r.solver = a.solver;
         r.use_ema = !a.raw;
-        if (cats[ci].second >= 0) r.categories.assign(a.num, cats[ci].second);
-        if (image_model) r.image_tokens = image_tokens.expand({a.num, image_tokens.size(1), image_tokens.size(2)}).contiguous();
+        if (cats[ci].second >= 0) r.categories.assign(num, cats[ci].second);
+        if (image_model) r.image_tokens = image_tokens.expand({num, image_tokens.size(1), image_tokens.size(2)}).contiguous();
         if (K > 0) r.fixed_tokens = models::tokens_from_mash(fz.params);
+        r.noise = noise;
         auto res = models::sample(g, r);
+        if (a.save_normalized) {
+            const at::Tensor n = res.normalized.to(at::kCPU, at::kFloat).contiguous();
+            const std::string path = (fs::path(a.output) / (cats[ci].first + "_normalized.npy")).string();
+            io::write_file_atomic(path, io::serialize_npy(io::NpyArray::from_float(
+                                            std::vector<float>(n.data_ptr<float>(), n.data_ptr<float>() + n.numel()),
+                                            {n.size(0), n.size(1), n.size(2)})));
+        }
         total_s += res.seconds;
-        total_n += a.num;
-        spdlog::info("generate: {} x {} in {:.1f} s ({} network evaluations)", a.num, cats[ci].first, res.seconds, res.stats.nfe);
+        total_n += num;
+        spdlog::info("generate: {} x {} in {:.1f} s ({} network evaluations)", num, cats[ci].first, res.seconds, res.stats.nfe);
         if (K > 0) {  // the sampler keeps the frozen rows bit-exact in normalized space
             at::Tensor fixed_norm = g.normalizer.forward(r.fixed_tokens).to(at::kFloat);
             bool exact = at::equal(res.normalized.narrow(1, 0, K).contiguous(),
-                                   fixed_norm.unsqueeze(0).expand({a.num, K, fixed_norm.size(1)}).contiguous());
+                                   fixed_norm.unsqueeze(0).expand({num, K, fixed_norm.size(1)}).contiguous());
             report["frozen_rows_bit_exact"] = exact;
         }
-        for (int64_t i = 0; i < a.num; ++i) {
+        for (int64_t i = 0; i < num; ++i) {
             MashParams p = models::mash_from_tokens(res.tokens[i], g.layout);
             nlohmann::json js;
             if (K > 0) {
@@ -441,6 +494,74 @@ int run_eval_net(const EvalNetArgs& a) {
     io::write_file_atomic(a.output, io::serialize_npz(o, false));
     spdlog::info("eval-net: {} ({} weights) on {} [{}, {}, {}] -> wrote {}", a.checkpoint, a.raw ? "raw" : "EMA", a.inputs, B,
                  x.size(1), x.size(2), a.output);
+    return 0;
+}
+
+int run_sample_net(const SampleNetArgs& a) {
+    const std::string device = apply_global_flags(a.global);
+    if (io::lower_extension(a.output) != ".npz") throw InputError(a.output + ": unsupported output extension (expected .npz)");
+    auto g = models::Generator::load(a.checkpoint);
+    if (a.raw && g.ema_only)
+        throw ConfigError("--raw: " + a.checkpoint + " holds only the EMA weights (use the training's checkpoint.pt for the raw ones)");
+    auto in = read_npz_arrays(a.inputs);
+    const int64_t A = g.num_anchors, C = g.layout.channels();
+    const std::string want = "[B, " + std::to_string(A) + ", " + std::to_string(C) + "]";
+    if (!in.count("x_init") || in["x_init"].shape.size() != 3 || in["x_init"].shape[1] != A || in["x_init"].shape[2] != C)
+        throw InputError(a.inputs + ": needs 'x_init' of shape " + want + " (expected the keys x_init, condition, query_t)");
+    const at::Tensor x = array_tensor(in["x_init"], at::kFloat);
+    const int64_t B = x.size(0);
+    if (!in.count("query_t") || in["query_t"].shape.size() != 1 || in["query_t"].shape[0] < 2)
+        throw InputError(a.inputs + ": needs 'query_t' of shape [T], T >= 2 (expected increasing times from 0 = noise to 1 = data)");
+    const at::Tensor q = array_tensor(in["query_t"], in["query_t"].kind == 'f' && in["query_t"].itemsize == 8 ? at::kDouble : at::kFloat);
+    int64_t fixed = 0;
+    if (in.count("fixed_rows")) {
+        const auto v = in["fixed_rows"].to_double();
+        if (v.size() != 1 || v[0] < 0 || v[0] > double(A) || v[0] != std::floor(v[0]))
+            throw InputError(a.inputs + ": 'fixed_rows' must be one integer in [0, " + std::to_string(A) + "]");
+        fixed = static_cast<int64_t>(v[0]);
+    }
+    models::ConditionBatch cond;
+    const auto kind = models::parse_condition_kind(g.config.condition, "model.condition");
+    if (kind != models::ConditionKind::kNone && !in.count("condition"))
+        throw InputError(a.inputs + ": needs 'condition' (category ids int64 [B] or condition tokens [B, N, W])");
+    if (kind == models::ConditionKind::kCategory) {
+        const auto& c = in["condition"];
+        if (c.kind == 'f' || c.shape.size() != 1 || c.shape[0] != B)
+            throw InputError(a.inputs + ": 'condition' must be " + std::to_string(B) + " integer category ids (a category model)");
+        cond.category = array_tensor(c, at::kLong);
+        const int64_t n = int64_t(std::max<size_t>(1, g.categories.size()));
+        if (cond.category.min().item<int64_t>() < 0 || cond.category.max().item<int64_t>() >= n)
+            throw InputError(a.inputs + ": 'condition' ids must be in [0, " + std::to_string(n) + ")");
+    } else if (kind == models::ConditionKind::kImage) {
+        const auto& c = in["condition"];
+        if (c.kind != 'f' || c.shape.size() != 3 || c.shape[0] != B || c.shape[2] != g.config.image_dim)
+            throw InputError(a.inputs + ": 'condition' must be tokens [" + std::to_string(B) + ", N, " +
+                             std::to_string(g.config.image_dim) + "] (an image model)");
+        cond.image = array_tensor(c, at::kFloat);
+    }
+    auto& net = a.raw ? g.model : g.ema;
+    net->to(at::Device(device));
+    io::NamedArrays out;
+    auto put = [&](const std::string& suffix, const models::OdeTrajectory& tr) {
+        at::Tensor traj = at::stack(tr.states).to(at::kCPU, at::kFloat).contiguous();
+        std::vector<int64_t> shape(traj.sizes().begin(), traj.sizes().end());
+        std::vector<float> v(traj.data_ptr<float>(), traj.data_ptr<float>() + traj.numel());
+        at::Tensor x1 = traj[-1].contiguous();
+        std::vector<float> v1(x1.data_ptr<float>(), x1.data_ptr<float>() + x1.numel());
+        out.emplace_back("traj" + suffix, io::NpyArray::from_float(v, shape));
+        out.emplace_back("x1" + suffix, io::NpyArray::from_float(v1, {B, A, C}));
+        out.emplace_back("nfe" + suffix, io::NpyArray::from_int64({tr.stats.nfe}, {}));
+        spdlog::info("sample-net: {}{}: {} network evaluations ({} steps accepted, {} rejected)", a.checkpoint,
+                     suffix.empty() ? "" : " (" + std::to_string(fixed) + " fixed rows)", tr.stats.nfe, tr.stats.accepted,
+                     tr.stats.rejected);
+    };
+    put("", models::sample_trajectory(g, x, cond, q, 0, !a.raw));
+    if (fixed > 0) {
+        put("_fixed", models::sample_trajectory(g, x, cond, q, fixed, !a.raw));
+        out.emplace_back("fixed_rows", io::NpyArray::from_int64({fixed}, {}));
+    }
+    io::write_file_atomic(a.output, io::serialize_npz(out, false));
+    spdlog::info("sample-net: wrote {} ({} samples, {} query times)", a.output, B, q.size(0));
     return 0;
 }
 

@@ -134,7 +134,10 @@ struct GenerateArgs {
     int mesh_depth = 7;
     bool no_render = false;
     bool raw = false;              ///< use raw weights instead of EMA
-    std::string image, encoder;    ///< image conditioning (#7)
+    std::string image, encoder;    ///< image conditioning
+    std::string noise;             ///< starting noise (.npy [num, A, C] or .npz with x_init), instead of --seed's
+    bool num_given = false;        ///< --num was on the command line
+    bool save_normalized = false;  ///< also write <category>_normalized.npy (the sampler's normalized tokens)
 };
 int run_generate(const GenerateArgs& args);
 
@@ -162,6 +165,13 @@ struct EvalNetArgs {
     bool raw = false;  ///< the raw weights instead of the EMA weights
 };
 int run_eval_net(const EvalNetArgs& args);
+
+struct SampleNetArgs {
+    GlobalOptions global;
+    std::string checkpoint, inputs, output;
+    bool raw = false;  ///< the raw weights instead of the EMA weights
+};
+int run_sample_net(const SampleNetArgs& args);
 
 struct RenderViewsArgs {
     GlobalOptions global;

@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
     c_gen->add_option("--checkpoint", gen.checkpoint, "checkpoint.pt written by `mash train`")->required();
     c_gen->add_option("-o,--output", gen.output, "Output folder: <category>_<i>.npz, samples.png, generate.json")->required();
     c_gen->add_option("--category", gen.category, "Category name, or 'all' (default for category models)");
-    c_gen->add_option("--num", gen.num, "Shapes to generate (per category with 'all')")->capture_default_str();
+    auto* gen_num = c_gen->add_option("--num", gen.num, "Shapes to generate (per category with 'all')")->capture_default_str();
     c_gen->add_option("--steps", gen.steps, "Sampler steps (default: the checkpoint's sample.steps)");
     c_gen->add_option("--solver", gen.solver, "euler | heun | dopri5 (flow matching; default: the checkpoint's)");
     c_gen->add_option("--seed", gen.seed, "Noise seed")->capture_default_str();
@@ -167,6 +167,10 @@ int main(int argc, char** argv) {
     c_gen->add_option("--mesh-depth", gen.mesh_depth, "Poisson depth for --mesh")->capture_default_str();
     c_gen->add_flag("--no-render", gen.no_render, "Skip samples.png");
     c_gen->add_flag("--raw", gen.raw, "Use the raw weights instead of the EMA weights");
+    c_gen->add_option("--noise", gen.noise, "Start from this noise instead of --seed's: .npy [num, anchors, width] or .npz with x_init "
+                                            "(normalized tokens, e.g. a sampling golden of the original)");
+    c_gen->add_flag("--save-normalized", gen.save_normalized, "Also write <category>_normalized.npy: the sampler's output tokens, "
+                                                             "still normalized (float32 [num, anchors, width])");
     c_gen->add_option("--image", gen.image, "Condition image (PNG/JPG) for image-conditioned checkpoints");
     c_gen->add_option("--encoder", gen.encoder, "TorchScript image encoder (+ .json sidecar), e.g. from scripts/export_dinov2.py");
     add_global_flags(*c_gen, gen.global);
@@ -203,6 +207,17 @@ int main(int argc, char** argv) {
     c_en->add_flag("--raw", en.raw, "Use the raw weights instead of the EMA weights");
     add_global_flags(*c_en, en.global);
 
+    SampleNetArgs sn;
+    auto* c_sn = app.add_subcommand("sample-net", "Run the original's sampler (torchdiffeq dopri5) on given noise "
+                                                  "(x_init, condition, query_t[, fixed_rows]) -> traj, x1, nfe");
+    c_sn->add_option("--checkpoint", sn.checkpoint, "A mash checkpoint (mash import-original, or trained with a paper preset)")->required();
+    c_sn->add_option("--inputs", sn.inputs, ".npz with x_init [B,A,C] float32, condition (category ids int64 [B] or tokens [B,N,W]), "
+                                            "query_t [T] increasing from 0, optional fixed_rows (int)")->required();
+    c_sn->add_option("-o,--output", sn.output, "Output .npz: traj [T,B,A,C], x1, nfe (+ traj_fixed, x1_fixed, nfe_fixed); normalized tokens")
+        ->required();
+    c_sn->add_flag("--raw", sn.raw, "Use the raw weights instead of the EMA weights");
+    add_global_flags(*c_sn, sn.global);
+
     RenderViewsArgs rv;
     auto* c_rv = app.add_subcommand("render-views", "Render every dataset mesh from several viewpoints (training images for image conditioning)");
     c_rv->add_option("--input", rv.input, "Dataset root")->required();
@@ -236,7 +251,11 @@ int main(int argc, char** argv) {
     if (c_eval->parsed()) return guarded([&] { return run_eval(eval); });
     if (c_render->parsed()) return guarded([&] { return run_render(render); });
     if (c_train->parsed()) return guarded([&] { return run_train(train); });
-    if (c_gen->parsed()) return guarded([&] { return run_generate(gen); });
+    if (c_gen->parsed()) return guarded([&] {
+        gen.num_given = gen_num->count() > 0;
+        return run_generate(gen);
+    });
+    if (c_sn->parsed()) return guarded([&] { return run_sample_net(sn); });
     if (c_rv->parsed()) return guarded([&] { return run_render_views(rv); });
     if (c_eg->parsed()) return guarded([&] { return run_eval_gen(eg); });
     if (c_io->parsed()) return guarded([&] { return run_import_original(io_); });

@@ -36,6 +36,51 @@ for n in ("category_small", "image_small"):
         assert o.dtype == np.float32 and o.shape == g[key].shape and err < 1e-5, (n, key, err)
 print("eval-net parity OK")
 PY
+# The original's sampler (torchdiffeq dopri5, rtol = atol = 1e-4) on the goldens' own noise: the same
+# number of network evaluations, and the states at query_t equal up to the network's float32
+# rounding (eval-net differs from the original by <= 3e-6 per evaluation; the solver alone is
+# bit-identical to torchdiffeq, see the unit test on analytic fields).
+for n in category_small image_small; do
+  "$MASH" sample-net --checkpoint "$W/$n.pt" --inputs "$G/${n}_sampling.npz" -o "$W/$n.sampled.npz" --threads 2
+done
+# generate from a noise file writes the normalized tokens sample-net gives for the same batch
+# (the adaptive steps depend on the whole batch: one chair, the golden's first noise)
+"$PY" - "$G" "$W" <<'PY'
+import sys, numpy as np
+G, W = sys.argv[1], sys.argv[2]
+g = np.load(f"{G}/category_small_sampling.npz")
+np.save(f"{W}/noise1.npy", g["x_init"][:1])
+np.savez(f"{W}/chair1.npz", x_init=g["x_init"][:1], condition=np.array([18]), query_t=np.array([0, 1], np.float32))
+PY
+"$MASH" generate --checkpoint "$W/category_small.pt" --category 03001627 --noise "$W/noise1.npy" \
+  --save-normalized -o "$W/gen_noise" --no-render --threads 2 --log-level warn
+"$MASH" sample-net --checkpoint "$W/category_small.pt" --inputs "$W/chair1.npz" -o "$W/chair1.out.npz" --threads 2 --log-level warn
+"$PY" - "$G" "$W" <<'PY'
+import json, sys, numpy as np
+G, W = sys.argv[1], sys.argv[2]
+for n in ("category_small", "image_small"):
+    g, o = np.load(f"{G}/{n}_sampling.npz"), np.load(f"{W}/{n}.sampled.npz")
+    for s in ("", "_fixed"):
+        assert int(o["nfe" + s]) == int(g["nfe" + s]), (n, s, int(o["nfe" + s]), int(g["nfe" + s]))
+        assert o["traj" + s].shape == g["traj" + s].shape and o["traj" + s].dtype == np.float32
+        d = o["x1" + s] - g["x1" + s]
+        mx, rms = float(np.abs(d).max()), float(np.sqrt((d ** 2).mean()))
+        step = float(np.sqrt(((g["x1" + s] - g["x_init"]) ** 2).mean()))
+        print(f"{n} x1{s}: nfe {int(o['nfe' + s])} as the original; max |ours - original| {mx:.3g}, rms {rms:.3g} "
+              f"(rms distance travelled {step:.3f})")
+        assert mx < 1e-4 and rms < 1e-5, (n, s, mx, rms)
+        assert float(np.abs(o["traj" + s] - g["traj" + s]).max()) < 1e-4
+    assert np.array_equal(o["traj"][0], g["x_init"])
+    fr = int(g["fixed_rows"])
+    assert float(np.abs(o["x1_fixed"][:, :fr] - g["x_init"][:, :fr]).max()) < 4e-6
+x = np.load(f"{W}/gen_noise/chair_normalized.npy")
+o = np.load(f"{W}/chair1.out.npz")
+assert x.shape == (1, 400, 25) and x.dtype == np.float32, x.shape
+assert np.array_equal(x, o["x1"]), float(np.abs(x - o["x1"]).max())
+assert json.load(open(f"{W}/gen_noise/generate.json"))["network_evaluations"] == int(o["nfe"])
+print(f"generate --noise: the tokens of sample-net on the same batch ({int(o['nfe'])} evaluations)")
+print("sampling parity OK")
+PY
 # With the original normalizer: the knots are copied exactly into the stored normalizer.
 "$MASH" import-original --checkpoint "$G/category_small_checkpoint.pth" --heads 4 \
   --normalizer "$G/bunny_multi_linear_transformers.pkl" -o "$W/with_norm.pt" --threads 2
@@ -72,10 +117,22 @@ expect_fail() {  # expect_fail PATTERN OUTPUT cmd...
     || { echo "FAIL ($rc): $* -> $(cat "$W/err.txt")"; exit 1; }
   echo "ok: $(grep '^error:' "$W/err.txt")"
 }
+"$PY" - "$G" "$W" <<'PY'
+import sys, numpy as np
+G, W = sys.argv[1], sys.argv[2]
+g = dict(np.load(f"{G}/category_small_sampling.npz"))
+np.savez(f"{W}/no_query.npz", **{k: v for k, v in g.items() if k != "query_t"})
+np.savez(f"{W}/bad_cond.npz", **{**g, "condition": np.array([18, 70])})
+np.savez(f"{W}/bad_t.npz", **{**g, "query_t": np.array([0.0, 0.5, 0.5, 1.0], np.float32)})
+PY
 head -c 100000 "$G/category_small_checkpoint.pth" > "$W/cut.pth"
 expect_fail "cut.pth: " "$W/x.pt" "$MASH" import-original --checkpoint "$W/cut.pth" -o "$W/x.pt"
 expect_fail "not a torch.save archive" "$W/x.pt" "$MASH" import-original --checkpoint "$R/tests/data/numpy_stored.npz" -o "$W/x.pt"
 expect_fail "must divide the model width 64" "$W/x.pt" "$MASH" import-original --checkpoint "$G/category_small_checkpoint.pth" --heads 5 -o "$W/x.pt"
+expect_fail "needs 'query_t'" "$W/x.npz" "$MASH" sample-net --checkpoint "$W/category_small.pt" --inputs "$W/no_query.npz" -o "$W/x.npz"
+expect_fail "'condition' ids must be in" "$W/x.npz" "$MASH" sample-net --checkpoint "$W/category_small.pt" --inputs "$W/bad_cond.npz" -o "$W/x.npz"
+expect_fail "strictly increasing" "$W/x.npz" "$MASH" sample-net --checkpoint "$W/category_small.pt" --inputs "$W/bad_t.npz" -o "$W/x.npz"
+expect_fail "noise of 400 x 25" "$W/gx" "$MASH" generate --checkpoint "$W/sn_model/checkpoint.pt" --noise "$G/category_small_sampling.npz" -o "$W/gx"
 expect_fail "checkpoint not found" "$W/x.pt" "$MASH" import-original --checkpoint "$W/none.pth" -o "$W/x.pt"
 expect_fail "not an original normalizer file\|invalid joblib normalizer file" "$W/x.pt" "$MASH" import-original --checkpoint "$G/category_small_checkpoint.pth" --heads 4 --normalizer "$G/category_small_checkpoint.pth" -o "$W/x.pt"
 expect_fail "needs 'cond_tokens'" "$W/y.npz" "$MASH" eval-net --checkpoint "$W/image_small.pt" --inputs "$G/category_small_io.npz" -o "$W/y.npz"
