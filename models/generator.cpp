@@ -173,6 +173,8 @@ Generator Generator::load(const std::string& path) {
         // Checkpoints written before the recipe settings existed (they came together) used the
         // paper's procedure.
         if (text("config").find("anchor_order:") == std::string::npos) use_paper_recipe(g.config);
+        // Image models from before the preprocessing setting composited transparent views onto white.
+        if (text("config").find("image_alpha:") == std::string::npos) g.config.image_alpha = "white";
         g.normalizer = QuantileNormalizer::from_json(text("normalizer"), "stored normalizer");
         nlohmann::json cats = nlohmann::json::parse(text("categories"));
         if (!cats.is_array()) throw bad("meta.categories is not a JSON list");

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
-// Image conditioning (#7): any TorchScript image encoder with DINOv2's interface
+// Image conditioning: any TorchScript image encoder with DINOv2's interface
 //   forward(float32 [B, 3, S, S] ImageNet-normalized RGB) → float32 [B, T, C] tokens
 // plus a JSON sidecar `<encoder>.json` {"input_size": S, "mean": [3], "std": [3], "tokens": T,
 // "width": C, ...} as written by scripts/export_dinov2.py (real DINOv2 ViT-B/14: S 518, T 1374,
 // C 768; the stand-in in tests/data: S 112, T 69, C 32).
-// Preprocessing (as the original, generation-spec §2.3): RGB, alpha composited onto white,
-// bilinear resize to S×S (no crop, aspect not kept), /255, (x − mean)/std.
-// Feature cache: CACHE/<encoder hash>/<image hash>.npy (float32 [T, C]); hashes are FNV-1a 64 of
-// the file bytes, so an edited image or another encoder never hits a stale entry.
+// Preprocessing (as the original, generation-spec §2.3): the image as 8-bit RGB (alpha dropped
+// like PIL's convert('RGB'), or composited onto white), resized to S×S by PIL's bilinear filter
+// on uint8 (antialiased when shrinking, Pillow's two fixed-point passes; no crop, aspect not kept),
+// /255, (x − mean)/std. The encoder runs in float32, bfloat16 (the original's DINOv2) or float16.
+// Feature cache: CACHE/<encoder hash>-<preprocessing>/<image hash>.npy (float32 [T, C]); hashes
+// are FNV-1a 64 of the file bytes, so an edited image, another encoder or other preprocessing
+// never hits a stale entry.
 #pragma once
 #include <ATen/core/Tensor.h>
 
@@ -24,11 +27,22 @@ struct EncoderInfo {
     std::array<double, 3> mean{}, std{};
 };
 
-/// Image file (PNG/JPG/…, via Open3D; builds without Open3D throw ConfigError) → float32 [H, W, 3] in [0, 1], alpha composited onto white.
+enum class ImageAlpha { kDrop, kWhite };
+ImageAlpha parse_image_alpha(const std::string& s, const std::string& what);
+std::string to_string(ImageAlpha a);
+
+/// Image file (PNG/JPG/…, via Open3D; builds without Open3D throw ConfigError) → uint8 [H, W, 3]
+/// or [H, W, 4] (RGBA) as decoded; gray is expanded to RGB, 16-bit channels keep their high byte.
 /// Throws IoError naming the file.
-at::Tensor load_image_rgb(const std::string& path);
-/// [H, W, 3] or [H, W, 4] (RGBA, alpha composited onto white) in [0, 1] → [3, S, S] normalized.
-at::Tensor preprocess_image(const at::Tensor& image, const EncoderInfo& info);
+at::Tensor load_image_u8(const std::string& path);
+/// uint8 [H, W, 3|4] → uint8 [H, W, 3]: alpha dropped, or composited onto white (rounded).
+at::Tensor image_rgb_u8(const at::Tensor& image, ImageAlpha alpha);
+/// PIL's `Image.resize((out_w, out_h), Image.BILINEAR)` on uint8 [H, W, C] → [out_h, out_w, C],
+/// bit for bit: Pillow's coefficients (support scaled by the shrink factor), 22-bit fixed point,
+/// horizontal pass then vertical, each rounded and clipped to 8 bits.
+at::Tensor resize_bilinear_pil(const at::Tensor& image, int64_t out_h, int64_t out_w);
+/// uint8 [H, W, 3|4] → float32 [3, S, S]: RGB, PIL bilinear resize, /255, (x − mean)/std.
+at::Tensor preprocess_image(const at::Tensor& image, const EncoderInfo& info, ImageAlpha alpha = ImageAlpha::kDrop);
 
 /// Reads and checks `<encoder>.json` only (no model loading): what a config needs to know, e.g.
 /// the token width. Throws IoError naming the sidecar.
@@ -38,7 +52,9 @@ class ImageEncoder {
 public:
     /// Loads `path` and its sidecar, runs one blank image and checks the output against the
     /// sidecar. Throws IoError / InputError naming the file and what was expected.
-    explicit ImageEncoder(const std::string& path);
+    /// `dtype`: float32 | bfloat16 | float16, what the encoder runs in; `alpha`: how views with
+    /// transparency become RGB.
+    explicit ImageEncoder(const std::string& path, const std::string& dtype = "float32", ImageAlpha alpha = ImageAlpha::kDrop);
     ~ImageEncoder();
     const EncoderInfo& info() const { return info_; }
     const std::string& path() const { return path_; }
@@ -53,7 +69,8 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
     EncoderInfo info_;
-    std::string path_, hash_;
+    std::string path_, hash_, dtype_;
+    ImageAlpha alpha_;
 };
 
 /// FNV-1a 64 of a file's bytes, as 16 hex digits.

@@ -34,6 +34,7 @@ const std::vector<Field>& fields() {
         {"data", "categories", &C::categories},
         {"data", "image_root", &C::image_root, true},
         {"data", "feature_cache", &C::feature_cache, true},
+        {"data", "image_alpha", &C::image_alpha},
         {"model", "width", &C::width},
         {"model", "depth", &C::depth},
         {"model", "heads", &C::heads},
@@ -43,6 +44,7 @@ const std::vector<Field>& fields() {
         {"model", "cond_dropout", &C::cond_dropout},
         {"model", "encoder", &C::encoder, true},
         {"model", "image_dim", &C::image_dim},
+        {"model", "encoder_dtype", &C::encoder_dtype},
         {"model", "image_projection", &C::image_projection},
         {"model", "anchor_order", &C::anchor_order},
         {"objective", "type", &C::objective},
@@ -150,6 +152,9 @@ void TrainConfig::validate() const {
         bad("model.condition", "none, category or image");
     if (!(cond_dropout >= 0 && cond_dropout < 1)) bad("model.cond_dropout", "a value in [0, 1)");
     if (image_projection != "linear" && image_projection != "none") bad("model.image_projection", "linear or none");
+    if (image_alpha != "drop" && image_alpha != "white") bad("data.image_alpha", "drop or white");
+    if (encoder_dtype != "float32" && encoder_dtype != "bfloat16" && encoder_dtype != "float16")
+        bad("model.encoder_dtype", "float32, bfloat16 or float16");
     if (objective != "flow_matching" && objective != "edm") bad("objective.type", "flow_matching or edm");
     if (anchor_order != "none" && anchor_order != "canonical") bad("model.anchor_order", "none or canonical");
     if (lr_schedule != "constant" && lr_schedule != "cosine") bad("train.lr_schedule", "constant or cosine");

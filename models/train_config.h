@@ -20,6 +20,8 @@ struct TrainConfig {
                                      ///< seeded permutation, without replacement; the original's order)
     std::string image_root;          ///< image models: views IMAGE_ROOT/<category>/<id>/*.png|jpg (mash render-views)
     std::string feature_cache;       ///< encoder feature cache ("" = <output>/feature_cache)
+    std::string image_alpha = "drop";  ///< views with transparency: drop (the alpha channel ignored, the original's
+                                       ///< convert('RGB')) | white (composited onto white)
     // model:
     int64_t width = 512, depth = 24, heads = 8, time_channels = 256;
     int64_t context_dim = 512;
@@ -27,6 +29,8 @@ struct TrainConfig {
     double cond_dropout = 0.1;
     std::string encoder;             ///< TorchScript image encoder (condition: image), see models/image_encoder.h
     int64_t image_dim = 768;         ///< encoder token width (set from the encoder's sidecar when training)
+    std::string encoder_dtype = "float32";  ///< the encoder runs in float32 | bfloat16 (the original's DINOv2) | float16;
+                                            ///< its tokens are cast back to float32
     std::string image_projection = "linear";  ///< linear: bias-free encoder→context projection; none: tokens go
                                               ///< straight into the cross-attention (image_dim = context_dim; the released DINOv2 model)
     std::string anchor_order = "canonical";  ///< none: permutation-equivariant (the paper); canonical: each shape's

@@ -61,7 +61,7 @@ Trainer::Trainer(const TrainConfig& cfg, const MashSet& train, const MashSet& va
     if (cfg.condition == "image") {
         if (train.images.size() != static_cast<size_t>(train.size()) || v.images.size() != static_cast<size_t>(v.size()))
             throw InputError("image conditioning: every shape needs its views (see attach_images)");
-        ImageEncoder enc(cfg.encoder);
+        ImageEncoder enc(cfg.encoder, cfg.encoder_dtype, parse_image_alpha(cfg.image_alpha, "data.image_alpha"));
         if (enc.info().width != cfg.image_dim)
             throw ConfigError(cfg.encoder + ": encoder width " + std::to_string(enc.info().width) + " != model.image_dim " +
                               std::to_string(cfg.image_dim));

@@ -161,12 +161,15 @@ int run_generate(const GenerateArgs& a) {
     if (!image_model && !a.image.empty()) throw ConfigError("generate: --image needs an image-conditioned checkpoint (model.condition: image)");
     at::Tensor image_tokens;
     if (image_model) {
-        models::ImageEncoder enc(a.encoder);
+        const std::string dtype = a.encoder_dtype.empty() ? g.config.encoder_dtype : a.encoder_dtype;
+        const auto alpha = models::parse_image_alpha(a.image_alpha.empty() ? g.config.image_alpha : a.image_alpha, "--image-alpha");
+        models::ImageEncoder enc(a.encoder, dtype, alpha);
         if (enc.info().width != g.config.image_dim)
             throw InputError(a.encoder + ": encoder width " + std::to_string(enc.info().width) + ", but the checkpoint was trained on " +
                              std::to_string(g.config.image_dim) + "-wide features (" + g.config.encoder + ")");
         image_tokens = enc.encode_files({a.image}, "");
-        spdlog::info("generate: {} encoded by {} → {} tokens x {}", a.image, enc.info().name, image_tokens.size(1), image_tokens.size(2));
+        spdlog::info("generate: {} encoded by {} ({}, alpha {}) → {} tokens x {}", a.image, enc.info().name, dtype,
+                     models::to_string(alpha), image_tokens.size(1), image_tokens.size(2));
     }
     // Categories to generate.
     std::vector<std::pair<std::string, int64_t>> cats;
@@ -562,6 +565,31 @@ int run_sample_net(const SampleNetArgs& a) {
     }
     io::write_file_atomic(a.output, io::serialize_npz(out, false));
     spdlog::info("sample-net: wrote {} ({} samples, {} query times)", a.output, B, q.size(0));
+    return 0;
+}
+
+int run_preprocess_image(const PreprocessImageArgs& a) {
+    apply_global_flags(a.global);
+    const std::string ext = io::lower_extension(a.output);
+    if (ext != ".png" && ext != ".npy") throw InputError(a.output + ": unsupported output extension (expected .png or .npy)");
+    if (a.size < 1 || a.size > 8192) throw ConfigError("--size must be in 1..8192");
+    const at::Tensor img = models::load_image_u8(a.image);
+    const at::Tensor rgb = models::resize_bilinear_pil(models::image_rgb_u8(img, models::parse_image_alpha(a.alpha, "--alpha")),
+                                                       a.size, a.size)
+                               .contiguous();
+    std::vector<uint8_t> px(rgb.data_ptr<uint8_t>(), rgb.data_ptr<uint8_t>() + rgb.numel());
+    if (ext == ".png") {
+        io::write_png(a.output, px, static_cast<int>(a.size), static_cast<int>(a.size));
+    } else {
+        io::NpyArray arr;
+        arr.kind = 'u';
+        arr.itemsize = 1;
+        arr.shape = {a.size, a.size, 3};
+        arr.data = std::move(px);
+        io::write_file_atomic(a.output, io::serialize_npy(arr));
+    }
+    spdlog::info("preprocess-image: {} ({} x {}, {} channels) -> {} ({} x {} RGB, alpha {})", a.image, img.size(1), img.size(0),
+                 img.size(2), a.output, a.size, a.size, a.alpha);
     return 0;
 }
 

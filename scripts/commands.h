@@ -135,6 +135,8 @@ struct GenerateArgs {
     bool no_render = false;
     bool raw = false;              ///< use raw weights instead of EMA
     std::string image, encoder;    ///< image conditioning
+    std::string encoder_dtype;     ///< "" = the checkpoint's model.encoder_dtype
+    std::string image_alpha;       ///< "" = the checkpoint's data.image_alpha
     std::string noise;             ///< starting noise (.npy [num, A, C] or .npz with x_init), instead of --seed's
     bool num_given = false;        ///< --num was on the command line
     bool save_normalized = false;  ///< also write <category>_normalized.npy (the sampler's normalized tokens)
@@ -165,6 +167,13 @@ struct EvalNetArgs {
     bool raw = false;  ///< the raw weights instead of the EMA weights
 };
 int run_eval_net(const EvalNetArgs& args);
+
+struct PreprocessImageArgs {
+    GlobalOptions global;
+    std::string image, output, alpha = "drop";
+    int64_t size = 518;
+};
+int run_preprocess_image(const PreprocessImageArgs& args);
 
 struct SampleNetArgs {
     GlobalOptions global;

@@ -171,6 +171,10 @@ int main(int argc, char** argv) {
                                             "(normalized tokens, e.g. a sampling golden of the original)");
     c_gen->add_flag("--save-normalized", gen.save_normalized, "Also write <category>_normalized.npy: the sampler's output tokens, "
                                                              "still normalized (float32 [num, anchors, width])");
+    c_gen->add_option("--encoder-dtype", gen.encoder_dtype, "float32 | bfloat16 | float16 (default: the checkpoint's model.encoder_dtype)")
+        ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
+    c_gen->add_option("--image-alpha", gen.image_alpha, "drop | white: a transparent image's alpha (default: the checkpoint's data.image_alpha)")
+        ->check(CLI::IsMember({"drop", "white"}));
     c_gen->add_option("--image", gen.image, "Condition image (PNG/JPG) for image-conditioned checkpoints");
     c_gen->add_option("--encoder", gen.encoder, "TorchScript image encoder (+ .json sidecar), e.g. from scripts/export_dinov2.py");
     add_global_flags(*c_gen, gen.global);
@@ -206,6 +210,16 @@ int main(int argc, char** argv) {
     c_en->add_option("-o,--output", en.output, "Output .npz with out [B,A,C] (float32)")->required();
     c_en->add_flag("--raw", en.raw, "Use the raw weights instead of the EMA weights");
     add_global_flags(*c_en, en.global);
+
+    PreprocessImageArgs pi;
+    auto* c_pi = app.add_subcommand("preprocess-image", "What an image encoder sees: the image as RGB, resized by PIL's bilinear filter "
+                                                        "(as the original) -> PNG or uint8 .npy");
+    c_pi->add_option("--image", pi.image, "Input image (PNG/JPG)")->required();
+    c_pi->add_option("--size", pi.size, "Output size S (S x S; the encoder's input_size, 518 for DINOv2)")->capture_default_str();
+    c_pi->add_option("--alpha", pi.alpha, "drop (the original's convert('RGB')) | white (composite onto white)")
+        ->capture_default_str()->check(CLI::IsMember({"drop", "white"}));
+    c_pi->add_option("-o,--output", pi.output, "Output .png or .npy (uint8 [S, S, 3])")->required();
+    add_global_flags(*c_pi, pi.global);
 
     SampleNetArgs sn;
     auto* c_sn = app.add_subcommand("sample-net", "Run the original's sampler (torchdiffeq dopri5) on given noise "
@@ -256,6 +270,7 @@ int main(int argc, char** argv) {
         return run_generate(gen);
     });
     if (c_sn->parsed()) return guarded([&] { return run_sample_net(sn); });
+    if (c_pi->parsed()) return guarded([&] { return run_preprocess_image(pi); });
     if (c_rv->parsed()) return guarded([&] { return run_render_views(rv); });
     if (c_eg->parsed()) return guarded([&] { return run_eval_gen(eg); });
     if (c_io->parsed()) return guarded([&] { return run_import_original(io_); });

@@ -18,34 +18,43 @@ namespace fs = std::filesystem;
 
 TEST_CASE("image preprocessing matches hand-computed pixels", "[image]") {
     // rgba_2x2.png: (255,0,0,a=128) (0,255,0,255) / (0,0,255,a=0) (100,100,100,255).
-    at::Tensor img = load_image_rgb(test::test_data("rgba_2x2.png"));
-    REQUIRE(img.sizes() == at::IntArrayRef({2, 2, 3}));
-    const double a = 128.0 / 255.0;
-    CHECK(img[0][0][0].item<float>() == Approx(1.0 * a + (1 - a)));  // red over white
-    CHECK(img[0][0][1].item<float>() == Approx(1 - a));
-    CHECK(img[0][1][1].item<float>() == Approx(1.0));
-    CHECK(img[0][1][0].item<float>() == Approx(0.0));
-    CHECK(img[1][0][2].item<float>() == Approx(1.0));                 // transparent → white
-    CHECK(img[1][0][0].item<float>() == Approx(1.0));
-    CHECK(img[1][1][1].item<float>() == Approx(100.0 / 255.0));
+    at::Tensor img = load_image_u8(test::test_data("rgba_2x2.png"));
+    REQUIRE(img.sizes() == at::IntArrayRef({2, 2, 4}));
+    REQUIRE(img.scalar_type() == at::kByte);
+    auto px = [](const at::Tensor& t, int r, int c, int ch) { return int(t[r][c][ch].item<uint8_t>()); };
+    CHECK(px(img, 0, 0, 3) == 128);
+    CHECK(px(img, 1, 0, 2) == 255);
+    // The original drops alpha (PIL convert('RGB')): the hidden colour stays.
+    at::Tensor drop = image_rgb_u8(img, ImageAlpha::kDrop);
+    REQUIRE(drop.sizes() == at::IntArrayRef({2, 2, 3}));
+    CHECK((px(drop, 0, 0, 0) == 255 && px(drop, 0, 0, 1) == 0));
+    CHECK((px(drop, 1, 0, 0) == 0 && px(drop, 1, 0, 2) == 255));
+    // White: c·a + 255·(1 − a), rounded: red at a = 128/255 → (255, 127, 127); a = 0 → white.
+    at::Tensor white = image_rgb_u8(img, ImageAlpha::kWhite);
+    CHECK((px(white, 0, 0, 0) == 255 && px(white, 0, 0, 1) == 127 && px(white, 0, 0, 2) == 127));
+    CHECK((px(white, 1, 0, 0) == 255 && px(white, 1, 0, 1) == 255 && px(white, 1, 0, 2) == 255));
+    CHECK((px(white, 1, 1, 0) == 100));
     EncoderInfo info;
     info.input_size = 2;
     info.mean = {0.485, 0.456, 0.406};
     info.std = {0.229, 0.224, 0.225};
-    at::Tensor x = preprocess_image(img, info);  // same size: no resampling, just normalization
+    at::Tensor x = preprocess_image(img, info);  // same size: no resampling, /255 and normalization
     REQUIRE(x.sizes() == at::IntArrayRef({3, 2, 2}));
     CHECK(x[0][1][1].item<float>() == Approx((100.0 / 255.0 - 0.485) / 0.229));
-    CHECK(x[1][0][0].item<float>() == Approx(((1 - a) - 0.456) / 0.224));
     CHECK(x[2][1][0].item<float>() == Approx((1.0 - 0.406) / 0.225));
-    // Resize 2x2 → 4x4 (bilinear, half-pixel centres): the corner keeps its value, an inner
-    // pixel at (1,1) maps to source (0.25, 0.25) → 0.75²·p00 + 0.75·0.25·(p01 + p10) + 0.25²·p11.
-    info.input_size = 4;
-    at::Tensor y = preprocess_image(img, info);
-    CHECK(y[0][0][0].item<float>() == Approx(x[0][0][0].item<float>()));
-    auto p = [&](int r, int c) { return x[0][r][c].item<double>(); };
-    CHECK(y[0][1][1].item<float>() == Approx(0.5625 * p(0, 0) + 0.1875 * (p(0, 1) + p(1, 0)) + 0.0625 * p(1, 1)));
-    CHECK_THROWS_WITH(load_image_rgb(test::test_data("npm-bunny.obj")), Catch::Contains("npm-bunny.obj"));
-    CHECK_THROWS_WITH(load_image_rgb("/nonexistent.png"), Catch::Contains("/nonexistent.png: image not found"));
+    CHECK(x[1][0][0].item<float>() == Approx((0.0 - 0.456) / 0.224));
+    // Pillow's bilinear filter, derived by hand. Shrinking 4 → 2: support 2, weights (3, 3, 1)/7 and
+    // (1, 3, 3)/7 → [0, 70, 140, 210] becomes [50, 160]. Growing 2 → 4: half-pixel centres, edge
+    // pixels copied → [0, 200] becomes [0, 50, 150, 200].
+    at::Tensor row = at::tensor({0, 70, 140, 210}, at::kByte).reshape({1, 4, 1});
+    at::Tensor shrunk = resize_bilinear_pil(row, 1, 2);
+    CHECK(at::equal(shrunk, at::tensor({50, 160}, at::kByte).reshape({1, 2, 1})));
+    at::Tensor col = at::tensor({0, 200}, at::kByte).reshape({2, 1, 1});
+    CHECK(at::equal(resize_bilinear_pil(col, 4, 1), at::tensor({0, 50, 150, 200}, at::kByte).reshape({4, 1, 1})));
+    CHECK(at::equal(resize_bilinear_pil(img, 2, 2), img));  // same size: untouched
+    CHECK_THROWS_WITH(load_image_u8(test::test_data("npm-bunny.obj")), Catch::Contains("npm-bunny.obj"));
+    CHECK_THROWS_WITH(load_image_u8("/nonexistent.png"), Catch::Contains("/nonexistent.png: image not found"));
+    CHECK_THROWS_AS(parse_image_alpha("black", "data.image_alpha"), ConfigError);
 }
 
 TEST_CASE("image encoder: sidecar and output checks, clear errors, cache hit/miss", "[image]") {
@@ -88,6 +97,16 @@ TEST_CASE("image encoder: sidecar and output checks, clear errors, cache hit/mis
     CHECK(hits == 1);
     // Distinct images give distinct tokens.
     CHECK((a[0] - a[1]).abs().max().item<float>() > 1e-3);
+    // bfloat16 (the original's DINOv2 dtype): float32 tokens near the float32 run, not equal, and
+    // cached apart from it.
+    ImageEncoder bf(enc_path, "bfloat16");
+    at::Tensor c = bf.encode_files(files, dir + "/cache", &hits);
+    CHECK(hits == 0);
+    CHECK(c.scalar_type() == at::kFloat);
+    const double scale = a.abs().max().item<double>(), diff = (c - a).abs().max().item<double>();
+    CHECK(diff > 0);
+    CHECK(diff < 0.05 * scale);
+    CHECK_THROWS_AS(ImageEncoder(enc_path, "float64"), ConfigError);
 }
 
 TEST_CASE("a tiny image-conditioned model learns two shapes and generates the right one per image", "[image][train]") {
