@@ -35,6 +35,8 @@ const std::vector<Field>& fields() {
         {"data", "image_root", &C::image_root, true},
         {"data", "feature_cache", &C::feature_cache, true},
         {"data", "image_alpha", &C::image_alpha},
+        {"data", "image_features", &C::image_features},
+        {"data", "feature_dtype", &C::feature_dtype},
         {"model", "width", &C::width},
         {"model", "depth", &C::depth},
         {"model", "heads", &C::heads},
@@ -153,6 +155,8 @@ void TrainConfig::validate() const {
     if (!(cond_dropout >= 0 && cond_dropout < 1)) bad("model.cond_dropout", "a value in [0, 1)");
     if (image_projection != "linear" && image_projection != "none") bad("model.image_projection", "linear or none");
     if (image_alpha != "drop" && image_alpha != "white") bad("data.image_alpha", "drop or white");
+    if (image_features != "ram" && image_features != "disk") bad("data.image_features", "ram or disk");
+    if (feature_dtype != "float32" && feature_dtype != "float16") bad("data.feature_dtype", "float32 or float16");
     if (encoder_dtype != "float32" && encoder_dtype != "bfloat16" && encoder_dtype != "float16")
         bad("model.encoder_dtype", "float32, bfloat16 or float16");
     if (objective != "flow_matching" && objective != "edm") bad("objective.type", "flow_matching or edm");

@@ -20,6 +20,9 @@ struct TrainConfig {
                                      ///< seeded permutation, without replacement; the original's order)
     std::string image_root;          ///< image models: views IMAGE_ROOT/<category>/<id>/*.png|jpg (mash render-views)
     std::string feature_cache;       ///< encoder feature cache ("" = <output>/feature_cache)
+    std::string image_features = "ram";  ///< image models: encoder tokens of every view in ram, or on disk (a
+                                         ///< memory-mapped store under the feature cache, read per batch)
+    std::string feature_dtype = "float32";  ///< how the tokens are kept: float32 | float16 (half the memory or disk)
     std::string image_alpha = "drop";  ///< views with transparency: drop (the alpha channel ignored, the original's
                                        ///< convert('RGB')) | white (composited onto white)
     // model:

@@ -141,7 +141,7 @@ int run_training(const TrainRun& run) {
         if (cfg.condition == "image") {  // first view of the first validation shapes
             std::vector<int64_t> rows;
             for (int64_t i = 0; i < r.num; ++i) rows.push_back(I.val_img_off[i % I.val_img_off.size(0)].item<int64_t>());
-            r.image_tokens = I.img_tokens.index_select(0, at::tensor(rows, at::kLong));
+            r.image_tokens = I.view_tokens(at::tensor(rows, at::kLong));
         }
         try {
             auto res = sample(I.g, r);

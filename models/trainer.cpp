@@ -27,6 +27,7 @@
 #include "mash/core/files.h"
 #include "mash/pictures/plot.h"
 #include "models/distributed.h"
+#include "models/feature_store.h"
 #include "models/generator.h"
 #include "models/image_encoder.h"
 #include "models/preview.h"
@@ -80,12 +81,38 @@ Trainer::Trainer(const TrainConfig& cfg, const MashSet& train, const MashSet& va
         index(v, I.val_img_off, I.val_img_cnt);
         std::string cache = cfg.feature_cache;
         if (cache.empty() && !out_dir.empty()) cache = (fs::path(out_dir) / "feature_cache").string();
-        int64_t hits = 0;
         auto t0 = std::chrono::steady_clock::now();
-        I.img_tokens = enc.encode_files(files, cache, &hits);
-        if (rank == 0)
-            spdlog::info("train: {} views encoded by {} ({} tokens x {}) in {:.1f} s, {} from the cache {}", files.size(),
-                         enc.info().name, enc.info().tokens, enc.info().width, seconds_since(t0), hits, cache);
+        if (cfg.image_features == "disk") {
+            if (cache.empty()) throw ConfigError("data.image_features: disk needs data.feature_cache (or an output folder)");
+            FeatureStoreSpec sp;
+            sp.count = static_cast<int64_t>(files.size());
+            sp.tokens = enc.info().tokens;
+            sp.width = enc.info().width;
+            sp.dtype = cfg.feature_dtype;
+            sp.key = files_key(files, enc.hash() + "|pil-" + cfg.image_alpha + "-" + cfg.encoder_dtype);
+            const std::string dir = (fs::path(cache) / ("store-" + sp.key)).string();
+            if (rank == 0) I.store = FeatureStore::open(dir, sp, true);
+            if (pg) pg->barrier();
+            if (rank != 0) I.store = FeatureStore::open(dir, sp, false);  // a folder all processes share
+            const int64_t n = fill_feature_store(*I.store, enc, files, rank, world_size);
+            if (pg) pg->barrier();
+            const auto left = I.store->missing();
+            if (!left.empty())
+                throw IoError(dir + ": " + std::to_string(left.size()) + " views still missing after filling (expected every process to "
+                              "share this folder)");
+            if (rank == 0)
+                spdlog::info("train: {} views in the feature store {} ({} encoded now by this process in {:.1f} s; {} x {} {} tokens, "
+                             "{:.1f} GB on disk)",
+                             files.size(), dir, n, seconds_since(t0), enc.info().tokens, enc.info().width, cfg.feature_dtype,
+                             double(sp.count) * double(I.store->record_bytes()) / 1e9);
+        } else {
+            int64_t hits = 0;
+            I.img_tokens = enc.encode_files(files, cache, &hits);
+            if (cfg.feature_dtype == "float16") I.img_tokens = I.img_tokens.to(at::kHalf);
+            if (rank == 0)
+                spdlog::info("train: {} views encoded by {} ({} tokens x {}) in {:.1f} s, {} from the cache {}", files.size(),
+                             enc.info().name, enc.info().tokens, enc.info().width, seconds_since(t0), hits, cache);
+        }
     }
     I.opt = std::make_unique<torch::optim::AdamW>(
         I.g.model->parameters(), torch::optim::AdamWOptions(cfg.lr).betas({0.9, 0.999}).eps(1e-8).weight_decay(cfg.weight_decay));

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "models/distributed.h"
+#include "models/feature_store.h"
 #include "models/generator.h"
 #include "models/image_encoder.h"
 #include "models/trainer.h"
@@ -45,8 +46,14 @@ struct Trainer::Impl {
     Objective objective = Objective::kFlowMatching;
     at::Device device{at::kCPU};
     Timing timing;
-    // Image models: encoder tokens of every view, and each shape's [offset, count) into them.
+    // Image models: encoder tokens of every view (in RAM, or a store on disk), and each shape's
+    // [offset, count) into them.
     at::Tensor img_tokens;
+    std::unique_ptr<FeatureStore> store;
+    bool has_images() const { return img_tokens.defined() || store != nullptr; }
+    at::Tensor view_tokens(const at::Tensor& rows) const {  // float32 [n, T, C]
+        return store ? store->read(rows) : img_tokens.index_select(0, rows).to(at::kFloat);
+    }
     at::Tensor train_img_off, train_img_cnt, val_img_off, val_img_cnt;
 
     // One global batch of randomness for step `s`, sliced to this rank. Every draw happens in
@@ -63,7 +70,7 @@ struct Trainer::Impl {
         const int64_t S = data.size(0), A = data.size(1), C = data.size(2);
         auto f32 = at::TensorOptions().dtype(at::kFloat);
         Draws d;
-        const bool image = img_tokens.defined();
+        const bool image = has_images();
         at::Tensor idx = training ? at::randint(S, {Bg}, gen, at::kLong) : at::arange(s * Bg, s * Bg + Bg, at::kLong).remainder(S);
         if (training && cfg.order == "epochs") idx = at::tensor(epoch_batch(seed, s, Bg, S), at::kLong);
         const bool slots = cfg.anchor_order == "canonical";  // rows are ordered slots: no shuffling, no OT
@@ -82,7 +89,7 @@ struct Trainer::Impl {
             at::Tensor gi = idx.narrow(0, b0, B);
             at::Tensor view = training ? (u.narrow(0, b0, B) * cnt.index_select(0, gi).to(at::kDouble)).floor().to(at::kLong)
                                        : at::zeros({B}, at::kLong);
-            d.image = img_tokens.index_select(0, off.index_select(0, gi) + view);
+            d.image = view_tokens(off.index_select(0, gi) + view);
             cb.image = d.image;
         }
         auto cshape = g.model->context_shape(cb, Bg);

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "mash/core/errors.h"
+#include "models/feature_store.h"
 #include "models/generator.h"
 #include "models/image_encoder.h"
 #include "models/trainer.h"
@@ -107,6 +108,46 @@ TEST_CASE("image encoder: sidecar and output checks, clear errors, cache hit/mis
     CHECK(diff > 0);
     CHECK(diff < 0.05 * scale);
     CHECK_THROWS_AS(ImageEncoder(enc_path, "float64"), ConfigError);
+}
+
+TEST_CASE("feature store: records round-trip, resume after a partial fill, clear errors", "[image]") {
+    const std::string dir = test::temp_dir() + "/feature_store";
+    fs::remove_all(dir);
+    auto gen = test::make_gen(5);
+    at::Tensor tok = at::randn({7, 3, 4}, gen, at::kFloat);
+    FeatureStoreSpec sp;
+    sp.count = 7;
+    sp.tokens = 3;
+    sp.width = 4;
+    sp.key = "k1";
+    {
+        auto st = FeatureStore::open(dir, sp, true);
+        CHECK(st->missing().size() == 7);
+        st->write(0, tok.narrow(0, 0, 3));          // a fill that stopped after three records
+        st->write_rows({5}, tok.narrow(0, 5, 1));
+        CHECK(st->missing() == std::vector<int64_t>{3, 4, 6});
+    }
+    auto st = FeatureStore::open(dir, sp, false);  // resumed: the flags survive
+    CHECK(st->missing() == std::vector<int64_t>{3, 4, 6});
+    st->write_rows({3, 4, 6}, tok.index_select(0, at::tensor({3, 4, 6}, at::kLong)));
+    CHECK(st->missing().empty());
+    at::Tensor rows = at::tensor({6, 0, 6, 2}, at::kLong);
+    CHECK(at::equal(st->read(rows), tok.index_select(0, rows)));  // float32: exact
+    CHECK_THROWS_AS(st->read(at::tensor({7}, at::kLong)), InputError);
+    FeatureStoreSpec other = sp;
+    other.key = "k2";
+    CHECK_THROWS_WITH(FeatureStore::open(dir, other, true), Catch::Contains("holds another feature store"));
+    CHECK_THROWS_WITH(FeatureStore::open(dir + "_none", sp, false), Catch::Contains("no feature store here"));
+    // float16: half the bytes, values rounded to half precision.
+    FeatureStoreSpec h = sp;
+    h.dtype = "float16";
+    auto sh = FeatureStore::open(dir + "_half", h, true);
+    CHECK(sh->record_bytes() * 2 == st->record_bytes());
+    sh->write(0, tok);
+    CHECK(at::equal(sh->read(at::arange(7, at::kLong)), tok.to(at::kHalf).to(at::kFloat)));
+    // A truncated data file is an error naming the folder.
+    fs::resize_file(dir + "_half/features.bin", 10);
+    CHECK_THROWS_WITH(FeatureStore::open(dir + "_half", h, false), Catch::Contains("wrong size"));
 }
 
 TEST_CASE("a tiny image-conditioned model learns two shapes and generates the right one per image", "[image][train]") {
