@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Generation subcommands: train, generate, eval-gen (issue #6).
+// Generation subcommands: train, generate, eval-gen, render-views, import-original, eval-net, sample-net,
+// preprocess-image.
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>

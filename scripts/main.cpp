@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
     using namespace mash::cli;
     CLI::App app{"mash — Masked Anchored SpHerical Distances: fit, sample, mesh and generate 3D shapes"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", "mash 0.1.0");
+    app.set_version_flag("--version", std::string("mash ") + MASH_VERSION);
 
     InfoArgs info;
     auto* c_info = app.add_subcommand("info", "Summarize a MASH file (.npz or original .npy)");

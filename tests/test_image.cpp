@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Image conditioning (#7): preprocessing, encoder checks, feature cache, image-conditioned model.
+// Image conditioning: preprocessing, encoder checks, feature cache, image-conditioned model.
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
 
@@ -150,7 +150,7 @@ TEST_CASE("feature store: records round-trip, resume after a partial fill, clear
     CHECK_THROWS_WITH(FeatureStore::open(dir + "_half", h, false), Catch::Contains("wrong size"));
 }
 
-TEST_CASE("a tiny image-conditioned model learns two shapes and generates the right one per image", "[image][train]") {
+TEST_CASE("a tiny image-conditioned model learns two shapes and generates the right one per image", "[image][train][slow]") {
     auto gen = test::make_gen(21);
     MashSet s;
     s.layout = {3, 2};

@@ -107,7 +107,7 @@ double longest_side(const std::vector<double>& p) {
 }
 }  // namespace
 
-// Issue #14: shapes that break local orientation, fitted with a small MASH and meshed at the
+// Shapes that break local orientation, fitted with a small MASH and meshed at the
 // default settings, must come out closed, 2-manifold, with the right number of components and
 // close to the ground truth (symmetric mean distance, bbox longest side = 1).
 TEST_CASE("mesh: hard procedural shapes are fitted and meshed closed, with the right components", "[mesh][slow]") {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The generative side (#6): tokens, normalizer, denoiser, objectives, samplers, training.
+// The generative side: tokens, normalizer, denoiser, objectives, samplers, training.
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
 #include <torch/nn.h>
@@ -456,7 +456,7 @@ TEST_CASE("train config: strict keys, overrides, YAML round trip", "[models][con
     CHECK_THROWS_AS(apply_train_override(c, "train.steps=abc"), ConfigError);
 }
 
-TEST_CASE("a tiny model overfits two shapes (loss falls >= 10x)", "[models][train]") {
+TEST_CASE("a tiny model overfits two shapes (loss falls >= 10x)", "[models][train][slow]") {
     // One anchor per shape: the flow-matching target is then a deterministic function of
     // (x_t, t, category), so a model that memorizes the data drives the loss towards 0. (With many
     // anchors the per-shape OT pairing leaves a part a tiny net cannot learn in a unit-test budget:

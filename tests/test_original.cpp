@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The paper's released generators (#13): tokens and normalizer against the goldens made by the
+// The paper's released generators: tokens and normalizer against the goldens made by the
 // original Python code (tests/data/mash_diffusion_golden, its README gives the conventions).
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>

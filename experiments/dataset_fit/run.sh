@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Dataset-fit benchmark (issue #5): batch-fit the ShapeNet-like shapes of $MASH_DATA (flat
+# Dataset-fit benchmark: batch-fit the ShapeNet-like shapes of $MASH_DATA (flat
 # layout, category = folder) with default fit settings on 2 cores (2 workers x 1 thread), then
 # summarize shapes/hour, failures and the median L1-CD from the manifest. Not a test.
 #   experiments/dataset_fit/run.sh [extra fit-dataset args, e.g. --shard 0/4 for a quarter]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fit benchmark (issue #3): `mash fit` with default settings and 2 threads over shapes from
+# Fit benchmark: `mash fit` with default settings and 2 threads over shapes from
 # $MASH_DATA; writes experiments/fit_benchmark/out/results.md (a markdown table) plus each
 # shape's report, MASH file and loss curve. Not a test.
 #   experiments/fit_benchmark/run.sh [extra mash fit args, e.g. --config configs/fit/fast.yaml]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark of two builds of mash on the same machine, in one run (issue #11: the
+# Side-by-side benchmark of two builds of mash on the same machine, in one run (the
 # old Debian LibTorch 1.13.1 CPU build vs the LibTorch 2.11.0 + CUDA 13.0 wheel build, both on
 # the CPU): the sampling pass (bench_sampling), `mash fit` of the bundled bunny at default
 # settings, a small generator train step and a full-size one-shape sample (bench_generation).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fit-loss comparison (issue #14): the paper's fit (each MASH sample's distance to its nearest GT
+# Fit-loss comparison: the paper's fit (each MASH sample's distance to its nearest GT
 # point) against the surfel distance (configs/fit/sparse_points.yaml: to the disc around that
 # point in its tangent plane, FitOptions::surfel_radius), on the shapes of run.sh with the same
 # protocol: 8192 points sampled from each GT mesh (same seed) are the only input; both fits are

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reconstruction benchmark (issues #4, #14): for each shape, 8192 points sampled from the GT mesh
+# Reconstruction benchmark: for each shape, 8192 points sampled from the GT mesh
 # are the only input. Compared against the GT mesh with `mash eval` (GT bbox → longest side 1;
 # 100k points per shape; F-score at 0.01 and 0.02; NC):
 #   SPR   = `mash mesh --from-points` (PCA normals, orientation, screened Poisson depth 8)
@@ -9,8 +9,8 @@
 # each with both orientation methods (--orient winding, the default, and graph, the earlier local
 # one), the default without its thin-part step (--thin-offset 0), the default with every sample
 # given to Poisson (--sample-cell 0), and the MASH's own samples
-# (what meshing can at best reach). Shapes: the 12 of issue #4
-# plus the procedural hard shapes of `mash shape` (issue #14).
+# (what meshing can at best reach). Shapes: the 12 real ones
+# plus the procedural hard shapes of `mash shape`.
 # Writes experiments/reconstruction/out/results.md and grid.png (GT | SPR | MASH). Not a test.
 #   experiments/reconstruction/run.sh [extra mash fit args, e.g. --config configs/fit/fast.yaml]
 #   RECON_REMESH_ONLY=1 experiments/reconstruction/run.sh   # keep inputs and fits; redo meshes + evals

@@ -1,6 +1,6 @@
-# What the reconstruction benchmarks share (sourced by run.sh and fit_loss.sh): the shapes — the
-# 12 of issue #4 (paths under $MASH_DATA) and the procedural hard shapes of `mash shape` (issue
-# #14) — and the helpers below.
+# What the reconstruction benchmarks share (sourced by run.sh and fit_loss.sh): the shapes — 12
+# real ones (paths under $MASH_DATA) and the procedural hard shapes of `mash shape` — and the
+# helpers below.
 SHAPES=(
   meshes/npm-bunny.obj
   meshes/cgal_fandisk.off

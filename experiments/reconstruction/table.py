@@ -5,7 +5,7 @@
 
 ROWS.tsv: one line per shape and method, tab-separated: shape, method, then one value per COLUMN
 ("-" where a value does not apply). Prints the table, then mean rows per method over the 12 shapes
-of issue #4 and over all shapes. In the mean rows: "components" is left blank, "closed manifold"
+of the 12 real shapes and over all shapes. In the mean rows: "components" is left blank, "closed manifold"
 counts the "yes", columns named "... s" (seconds) give "mean (max ...)", every other column its
 mean with the decimals of its values; a column with a value that is not a number ("18 (fit)")
 or with none at all gives "-".
@@ -13,7 +13,7 @@ or with none at all gives "-".
 import collections
 import sys
 
-HARD = {"rope_knot", "thin_bowl", "nested_spheres", "touching_spheres"}  # the procedural shapes of #14
+HARD = {"rope_knot", "thin_bowl", "nested_spheres", "touching_spheres"}  # the procedural shapes of `mash shape`
 
 
 def number(v):
@@ -50,7 +50,7 @@ def main():
     print("|---|---|" + "---|" * len(columns))
     for r in rows:
         print(f"| `{r[0]}` | " + " | ".join(r[1:]) + " |")
-    for title, keep in (("12 shapes of #4", lambda r: r[0] not in HARD), ("all", lambda r: True)):
+    for title, keep in (("12 real shapes", lambda r: r[0] not in HARD), ("all", lambda r: True)):
         by_method = collections.defaultdict(list)
         for r in rows:
             if keep(r):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The category-generation experiment (issue #6), end to end on CPU:
+# The category-generation experiment, end to end on CPU:
 #   1. batch-fit the 70 ShapeNet-like shapes to 400-anchor MASH      (~35 min on 2 cores)
 #   2. train a small generator for a bounded time (config.yaml: 25 min)
 #   3. generate 4 shapes per category (trained) and the same with an untrained model

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The image-conditioning experiment (issue #7), end to end on CPU with the stand-in encoder:
+# The image-conditioning experiment, end to end on CPU with the stand-in encoder:
 #   1. MASH fits of the ShapeNet-like shapes (from experiments/shapenet_like_category; fitted if missing)
 #   2. mash render-views: 12 shaded views per mesh (azimuth i·30°, elevation 30°, 112 px)
 #   3. train a small image-conditioned generator for a bounded time (config.yaml: 15 min)

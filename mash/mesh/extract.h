@@ -130,7 +130,7 @@ std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points
 ///    point cloud, with PCA normals oriented as for the SPR baseline (oriented_normals_for_cloud) —
 ///    what the original's later M+M did (spec §9.3 step 4: WNNC normals of the MASH points). Thin
 ///    parts (legs, slats, blades) come out as rods and plates, not lumps: the patch normals there
-///    are rough where overlapping patches cover the part in blotches (README, #14).
+///    are rough where overlapping patches cover the part in blotches (docs/meshing.md).
 ///  * patches: the patch normals, one sign per patch sheet (orient()), blended at seams.
 enum class NormalSource { points, patches };
 NormalSource parse_normal_source(const std::string& s);  ///< "points" | "patches"; ConfigError otherwise

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Procedural shapes that break local orientation (issue #14), closed triangle meshes with known
+// Procedural shapes that break local orientation, closed triangle meshes with known
 // geometry. Torch-free.
 #pragma once
 #include <cstdint>

@@ -11,7 +11,7 @@
 #include "mash/ops/mask.h"
 #include "mash/ops/rotation.h"
 #include "mash/ops/sh.h"
-#include "mash/representation/mash_params.h"
+#include "mash/ops/limits.h"
 
 namespace mash {
 namespace sh {

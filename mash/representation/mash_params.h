@@ -12,10 +12,9 @@
 #include <string>
 #include <vector>
 
-namespace mash {
+#include "mash/ops/limits.h"
 
-inline constexpr int64_t kMaxShDegree = 6;     ///< the original SH tables stop at l = 6
-inline constexpr int64_t kMaxMaskDegree = 10;  ///< MAX_MASK_DEGREE of the original code
+namespace mash {
 
 struct MashParams {
     int64_t num_anchors = 0;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The paper's released generators as users run them (issue #13), on the golden small checkpoints
+# The paper's released generators as users run them, on the golden small checkpoints
 # made by the original code: import-original (ema and model weights), eval-net against the
 # original's outputs (1e-5), the 0-d t path, the normalizer import, and one-line errors.
 #   original.sh MASH_BIN REPO_ROOT WORKDIR

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """import-original + eval-net on original-format checkpoints of other sizes and head counts than
-the goldens (issue #13): random weights under the original's state_dict names, saved with
+the goldens: random weights under the original's state_dict names, saved with
 torch.save like base_trainer (model, ema_model, numpy ema_loss, step, epoch, loss_min), and a
 reference forward written here in plain torch from the golden README's description of
 CFMLatentTransformer (independent of the C++ code). Exit 77 (skipped) without torch.
