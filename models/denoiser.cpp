@@ -19,16 +19,17 @@ ConditionKind parse_condition_kind(const std::string& s, const std::string& what
 
 std::string to_string(ConditionKind k) {
     switch (k) {
-        case ConditionKind::kNone: return "none";
-        case ConditionKind::kCategory: return "category";
-        case ConditionKind::kImage: return "image";
+        case ConditionKind::kNone:
+            return "none";
+        case ConditionKind::kCategory:
+            return "category";
+        case ConditionKind::kImage:
+            return "image";
     }
     return "?";
 }
 
-AdaLayerNormImpl::AdaLayerNormImpl(int64_t width) {
-    linear = register_module("linear", torch::nn::Linear(width, 2 * width));
-}
+AdaLayerNormImpl::AdaLayerNormImpl(int64_t width) { linear = register_module("linear", torch::nn::Linear(width, 2 * width)); }
 
 torch::Tensor AdaLayerNormImpl::forward(const torch::Tensor& x, const torch::Tensor& temb) {
     auto ss = linear->forward(temb).chunk(2, -1);  // scale first, then shift
@@ -70,12 +71,12 @@ GegluImpl::GegluImpl(int64_t in, int64_t out) { proj = register_module("proj", t
 
 torch::Tensor GegluImpl::forward(const torch::Tensor& x) {
     auto vg = proj->forward(x).chunk(2, -1);  // value first, gate second
-    return vg[0] * at::gelu(vg[1]);            // exact erf GELU
+    return vg[0] * at::gelu(vg[1]);           // exact erf GELU
 }
 
 FeedForwardImpl::FeedForwardImpl(int64_t width) {
-    net = register_module("net", torch::nn::Sequential(Geglu(width, 4 * width), torch::nn::Dropout(0.0),
-                                                       torch::nn::Linear(4 * width, width)));
+    net = register_module(
+        "net", torch::nn::Sequential(Geglu(width, 4 * width), torch::nn::Dropout(0.0), torch::nn::Linear(4 * width, width)));
 }
 
 BlockImpl::BlockImpl(int64_t width, int64_t context_dim, int64_t heads) {
@@ -111,8 +112,8 @@ LatentArrayTransformerImpl::LatentArrayTransformerImpl(const DenoiserOptions& o)
     proj_out->weight.zero_();
 }
 
-torch::Tensor LatentArrayTransformerImpl::forward(const torch::Tensor& x, const torch::Tensor& t,
-                                                  const torch::Tensor& context, const torch::Tensor& slot_order) {
+torch::Tensor LatentArrayTransformerImpl::forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context,
+                                                  const torch::Tensor& slot_order) {
     const int64_t half = time_channels / 2;
     auto k = torch::arange(half, x.options());
     auto freqs = torch::pow(1.0 / 10000.0, k / static_cast<double>(half));
@@ -122,9 +123,12 @@ torch::Tensor LatentArrayTransformerImpl::forward(const torch::Tensor& x, const 
     auto h = proj_in->forward(x);
     if (slot_emb.defined()) {
         TORCH_CHECK(x.size(1) == slot_emb.size(0), "model with ", slot_emb.size(0), " anchor slots got ", x.size(1), " anchors");
-        if (slot_order.defined()) h = h + slot_emb.index_select(0, slot_order.reshape({-1}).to(h.device()))
-                                              .reshape({x.size(0), x.size(1), -1}).to(h.scalar_type());
-        else h = h + slot_emb.to(h.scalar_type());
+        if (slot_order.defined())
+            h = h + slot_emb.index_select(0, slot_order.reshape({-1}).to(h.device()))
+                        .reshape({x.size(0), x.size(1), -1})
+                        .to(h.scalar_type());
+        else
+            h = h + slot_emb.to(h.scalar_type());
     }
     for (const auto& blk : *transformer_blocks) h = blk->as<Block>()->forward(h, temb, context);
     return proj_out->forward(norm->forward(h));
@@ -141,8 +145,8 @@ DenoiserImpl::DenoiserImpl(const DenoiserOptions& o) : options(o) {
         throw ConfigError("model.image_projection: none needs the encoder width (" + std::to_string(o.image_dim) +
                           ") to equal model.context_dim (" + std::to_string(o.context_dim) + ")");
     if (o.condition == ConditionKind::kImage && o.image_projection)
-        image_proj = register_module(
-            "image_proj", torch::nn::Linear(torch::nn::LinearOptions(o.image_dim, o.context_dim).bias(false)));
+        image_proj =
+            register_module("image_proj", torch::nn::Linear(torch::nn::LinearOptions(o.image_dim, o.context_dim).bias(false)));
     model = register_module("model", LatentArrayTransformer(o));
 }
 
@@ -158,17 +162,19 @@ torch::Tensor DenoiserImpl::context(const ConditionBatch& c, int64_t batch, cons
     torch::Tensor ctx;
     auto opts = model->proj_in->weight.options();
     switch (options.condition) {
-        case ConditionKind::kNone: ctx = torch::zeros({batch, 1, options.context_dim}, opts); break;
+        case ConditionKind::kNone:
+            ctx = torch::zeros({batch, 1, options.context_dim}, opts);
+            break;
         case ConditionKind::kCategory:
             TORCH_CHECK(c.category.defined() && c.category.numel() == batch, "category condition: expected ", batch,
                         " category ids");
             ctx = category_emb->forward(c.category.to(opts.device(), at::kLong).reshape({batch})).unsqueeze(1);
             break;
         case ConditionKind::kImage:
-            TORCH_CHECK(c.image.defined() && c.image.dim() == 3 && c.image.size(0) == batch &&
-                            c.image.size(2) == options.image_dim,
-                        "image condition: expected tokens [", batch, ", T, ", options.image_dim, "], got ",
-                        c.image.defined() ? c.image.sizes() : at::IntArrayRef{});
+            TORCH_CHECK(
+                c.image.defined() && c.image.dim() == 3 && c.image.size(0) == batch && c.image.size(2) == options.image_dim,
+                "image condition: expected tokens [", batch, ", T, ", options.image_dim, "], got ",
+                c.image.defined() ? c.image.sizes() : at::IntArrayRef{});
             ctx = c.image.to(opts);
             if (dropout_u.defined() && options.cond_dropout > 0)
                 ctx = ctx * (dropout_u.to(ctx.options()) > options.cond_dropout).to(ctx.scalar_type());

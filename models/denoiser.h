@@ -26,19 +26,19 @@ ConditionKind parse_condition_kind(const std::string& s, const std::string& what
 std::string to_string(ConditionKind k);
 
 struct DenoiserOptions {
-    int64_t channels = 25;       ///< token width (9 + mask + SH)
-    int64_t width = 512;         ///< D = heads × head_dim
+    int64_t channels = 25;  ///< token width (9 + mask + SH)
+    int64_t width = 512;    ///< D = heads × head_dim
     int64_t depth = 24;
     int64_t heads = 8;
     int64_t time_channels = 256;
-    int64_t context_dim = 512;   ///< cross-attention K/V input width
+    int64_t context_dim = 512;  ///< cross-attention K/V input width
     ConditionKind condition = ConditionKind::kCategory;
     int64_t num_categories = 55;
-    int64_t image_dim = 768;     ///< encoder token width (kImage)
-    bool image_projection = true; ///< kImage: bias-free Linear(image_dim → context_dim); false: tokens used as they are
+    int64_t image_dim = 768;       ///< encoder token width (kImage)
+    bool image_projection = true;  ///< kImage: bias-free Linear(image_dim → context_dim); false: tokens used as they are
     double cond_dropout = 0.1;
-    int64_t slots = 0;           ///< > 0: anchors come in a canonical order and slot k gets a learned embedding
-                                 ///< (model.slot_emb [slots, width], added after proj_in); 0: permutation-equivariant
+    int64_t slots = 0;  ///< > 0: anchors come in a canonical order and slot k gets a learned embedding
+                        ///< (model.slot_emb [slots, width], added after proj_in); 0: permutation-equivariant
 };
 
 struct AdaLayerNormImpl : torch::nn::Module {

@@ -28,9 +28,12 @@ Solver parse_solver(const std::string& s, const std::string& what) {
 }
 std::string to_string(Solver s) {
     switch (s) {
-        case Solver::kEuler: return "euler";
-        case Solver::kHeun: return "heun";
-        case Solver::kDopri5: return "dopri5";
+        case Solver::kEuler:
+            return "euler";
+        case Solver::kHeun:
+            return "heun";
+        case Solver::kDopri5:
+            return "dopri5";
     }
     return "?";
 }
@@ -40,8 +43,8 @@ namespace {
 // Shortest-augmenting-path phase (Kuhn–Munkres with potentials) for every row still free.
 // Invariants on entry: c_ij − u_i − v_j ≥ 0 for all i, j, and = 0 on matched edges; p[j] is the
 // (1-based) row matched to column j, 0 if free; row_match[i] likewise.
-void augment_free_rows(const double* a, int64_t n, std::vector<double>& u, std::vector<double>& v,
-                       std::vector<int64_t>& p, const std::vector<int64_t>& row_match) {
+void augment_free_rows(const double* a, int64_t n, std::vector<double>& u, std::vector<double>& v, std::vector<int64_t>& p,
+                       const std::vector<int64_t>& row_match) {
     const double inf = std::numeric_limits<double>::infinity();
     std::vector<double> minv(n + 1);
     std::vector<int64_t> way(n + 1, 0);
@@ -164,8 +167,10 @@ std::vector<int64_t> linear_assignment(const double* a, int64_t n) {
             p[j1] = i;
             row_match[i] = j1;
             if (i0 != 0) {
-                if (strict && ++guard < 8 * n) todo[--k] = i0;  // retry the evicted row at once
-                else next.push_back(i0);
+                if (strict && ++guard < 8 * n)
+                    todo[--k] = i0;  // retry the evicted row at once
+                else
+                    next.push_back(i0);
             }
         }
         free_rows = std::move(next);
@@ -229,9 +234,7 @@ EdmScalings edm_scalings(const at::Tensor& sigma, double sd) {
     return s;
 }
 
-at::Tensor edm_loss_weight(const at::Tensor& sigma, double sd) {
-    return (sigma * sigma + sd * sd) / (sigma * sd).pow(2);
-}
+at::Tensor edm_loss_weight(const at::Tensor& sigma, double sd) { return (sigma * sigma + sd * sd) / (sigma * sd).pow(2); }
 
 std::vector<double> edm_sigmas(int64_t N, const EdmOptions& o) {
     std::vector<double> s;
@@ -275,7 +278,7 @@ at::Tensor rms_norm(const at::Tensor& x) { return x.abs().pow(2).mean().sqrt(); 
 bool is_true(const at::Tensor& b) { return b.item<bool>(); }
 
 struct RkState {
-    at::Tensor y1, f1, t0, t1, dt;  // t0, t1, dt: float64 0-d
+    at::Tensor y1, f1, t0, t1, dt;   // t0, t1, dt: float64 0-d
     std::vector<at::Tensor> interp;  // [e, d, c, b, a]
 };
 
@@ -407,7 +410,8 @@ private:
         return {y0, d, c, b, a};
     }
 
-    static at::Tensor evaluate(const std::vector<at::Tensor>& co, const at::Tensor& t0, const at::Tensor& t1, const at::Tensor& t) {
+    static at::Tensor evaluate(const std::vector<at::Tensor>& co, const at::Tensor& t0, const at::Tensor& t1,
+                               const at::Tensor& t) {
         const at::Tensor x = ((t - t0) / (t1 - t0)).to(co[0].scalar_type());
         at::Tensor total = co[0] + x * co[1];
         at::Tensor xp = x;
@@ -486,9 +490,8 @@ VelocityFn freeze_rows(VelocityFn f, int64_t K) {
     };
 }
 
-at::Tensor edm_sample(const std::function<at::Tensor(const at::Tensor&, double)>& denoise, const at::Tensor& noise,
-                      int64_t steps, const EdmOptions& o, const at::Tensor& fixed, const at::Tensor& fixed_noise,
-                      OdeStats* stats) {
+at::Tensor edm_sample(const std::function<at::Tensor(const at::Tensor&, double)>& denoise, const at::Tensor& noise, int64_t steps,
+                      const EdmOptions& o, const at::Tensor& fixed, const at::Tensor& fixed_noise, OdeStats* stats) {
     OdeStats local;
     OdeStats& st = stats ? *stats : local;
     const auto s = edm_sigmas(steps, o);

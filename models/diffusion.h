@@ -6,10 +6,10 @@
 // (cost ‖x0_i − x1_j‖² over all channels, a linear assignment), then A pairs drawn uniformly WITH
 // replacement from the A matched pairs; x_t = t·x1' + (1−t)·x0', target u = x1' − x0', loss =
 // mean (v − u)² (pair_draws = 0..A−1 in every row gives each matched pair once; ot = false pairs
-// row i with row i, for models whose anchor rows are ordered slots). Completion trick: before the pairing, with p = clip(1.25U − 0.25, 0, 1) once per
-// batch, every scalar of x0 whose uniform is < p is replaced by the data value.
-// EDM (3DShape2VecSet): Karras preconditioning with σ_data = 1, ln σ ~ N(P_mean, P_std²),
-// λ(σ) = (σ² + 1)/σ², Heun sampler with N steps and σ_N = 0 (2N − 1 network calls).
+// row i with row i, for models whose anchor rows are ordered slots). Completion trick: before the pairing, with p = clip(1.25U −
+// 0.25, 0, 1) once per batch, every scalar of x0 whose uniform is < p is replaced by the data value. EDM (3DShape2VecSet): Karras
+// preconditioning with σ_data = 1, ln σ ~ N(P_mean, P_std²), λ(σ) = (σ² + 1)/σ², Heun sampler with N steps and σ_N = 0 (2N − 1
+// network calls).
 //
 // Every random number is an explicit input, so a data-parallel run can draw one global batch of
 // randomness and give each rank its slice (which makes N processes equal to 1 process).
@@ -91,8 +91,8 @@ VelocityFn freeze_rows(VelocityFn f, int64_t K);
 /// EDM Heun sampler (deterministic, S_churn = 0). `denoise(x, sigma)` returns D(x; σ) for x in
 /// float32; the state is float64. x_T = σ_max·noise. If fixed_values [K, C] is given, rows [0, K)
 /// are re-noised before each call (GT + σ·fixed_noise) and set to GT at the end.
-at::Tensor edm_sample(const std::function<at::Tensor(const at::Tensor&, double)>& denoise, const at::Tensor& noise,
-                      int64_t steps, const EdmOptions& o, const at::Tensor& fixed_values = {},
-                      const at::Tensor& fixed_noise = {}, OdeStats* stats = nullptr);
+at::Tensor edm_sample(const std::function<at::Tensor(const at::Tensor&, double)>& denoise, const at::Tensor& noise, int64_t steps,
+                      const EdmOptions& o, const at::Tensor& fixed_values = {}, const at::Tensor& fixed_noise = {},
+                      OdeStats* stats = nullptr);
 
 }  // namespace mash::models

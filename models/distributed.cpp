@@ -4,9 +4,10 @@
 #include <ATen/ATen.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/csrc/autograd/grad_mode.h>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef USE_C10D_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -31,7 +32,8 @@ int env_int(std::initializer_list<const char*> names, int fallback) {
     if (!v) return fallback;
     char* end = nullptr;
     long x = std::strtol(v, &end, 10);
-    if (*end != '\0' || x < 0) throw ConfigError(std::string("environment: ") + *names.begin() + "='" + v + "' is not a non-negative integer");
+    if (*end != '\0' || x < 0)
+        throw ConfigError(std::string("environment: ") + *names.begin() + "='" + v + "' is not a non-negative integer");
     return static_cast<int>(x);
 }
 
@@ -46,7 +48,8 @@ DistEnv DistEnv::from_environment() {
     e.master_port = env_int({"MASTER_PORT"}, 29500);
     if (e.world_size < 1) throw ConfigError("environment: WORLD_SIZE must be >= 1");
     if (e.rank >= e.world_size)
-        throw ConfigError("environment: RANK=" + std::to_string(e.rank) + " must be < WORLD_SIZE=" + std::to_string(e.world_size));
+        throw ConfigError("environment: RANK=" + std::to_string(e.rank) +
+                          " must be < WORLD_SIZE=" + std::to_string(e.world_size));
     if (e.master_port < 1 || e.master_port > 65535) throw ConfigError("environment: MASTER_PORT out of range");
     return e;
 }
@@ -90,16 +93,16 @@ ProcessGroup::ProcessGroup(const DistEnv& env, double timeout_s, bool cuda) : en
         const bool local = env.master_addr == "127.0.0.1" || env.master_addr == "localhost";
         opts->devices.push_back(local ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
                                       : c10d::ProcessGroupGloo::createDefaultDevice());
-        auto gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
-            c10::make_intrusive<c10d::PrefixStore>("gloo", impl_->store), env.rank, env.world_size, opts);
+        auto gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("gloo", impl_->store),
+                                                                env.rank, env.world_size, opts);
         impl_->pg->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, gloo);
         impl_->pg->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
 #ifdef USE_C10D_NCCL
         if (cuda) {
             impl_->cuda = true;
             impl_->device = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
-            auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
-                c10::make_intrusive<c10d::PrefixStore>("nccl", impl_->store), env.rank, env.world_size);
+            auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(c10::make_intrusive<c10d::PrefixStore>("nccl", impl_->store),
+                                                                    env.rank, env.world_size);
             impl_->pg->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, nccl);
             impl_->pg->setDefaultBackend(c10d::ProcessGroup::BackendType::NCCL);
         }
@@ -108,8 +111,8 @@ ProcessGroup::ProcessGroup(const DistEnv& env, double timeout_s, bool cuda) : en
 #endif
     } catch (const std::exception& e) {
         throw Error("distributed: rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size) +
-                    " could not join the process group at " + env.master_addr + ":" + std::to_string(env.master_port) +
-                    ": " + e.what());
+                    " could not join the process group at " + env.master_addr + ":" + std::to_string(env.master_port) + ": " +
+                    e.what());
     }
 }
 

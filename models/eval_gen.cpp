@@ -3,18 +3,18 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <Eigen/Dense>
 #include <torch/script.h>
 
+#include <Eigen/Dense>
 #include <algorithm>
 #include <filesystem>
 #include <limits>
 #include <map>
 
 #include "mash/core/errors.h"
+#include "mash/core/files.h"
 #include "mash/io/geometry_io.h"
 #include "mash/io/mash_file.h"
-#include "mash/core/files.h"
 #include "mash/losses/nearest.h"
 #include "models/preview.h"
 
@@ -70,7 +70,8 @@ std::vector<double> shape_cloud(const std::string& path, const GenEvalOptions& o
                 lo[d] = std::min(lo[d], pc.points[3 * i + d]);
                 hi[d] = std::max(hi[d], pc.points[3 * i + d]);
             }
-        double diag = std::sqrt((hi[0] - lo[0]) * (hi[0] - lo[0]) + (hi[1] - lo[1]) * (hi[1] - lo[1]) + (hi[2] - lo[2]) * (hi[2] - lo[2]));
+        double diag =
+            std::sqrt((hi[0] - lo[0]) * (hi[0] - lo[0]) + (hi[1] - lo[1]) * (hi[1] - lo[1]) + (hi[2] - lo[2]) * (hi[2] - lo[2]));
         diag = std::max(diag, 1e-12);
         for (int64_t i = 0; i < pc.size(); ++i)
             for (int d = 0; d < 3; ++d) pc.points[3 * i + d] = (pc.points[3 * i + d] - 0.5 * (lo[d] + hi[d])) / diag;
@@ -101,8 +102,8 @@ std::vector<double> chamfer_matrix(const std::vector<std::vector<double>>& a, co
     return m;
 }
 
-void distribution_metrics(const std::vector<double>& gr, const std::vector<double>& gg, const std::vector<double>& rr,
-                          int64_t ng, int64_t nr, GenEvalResult& out) {
+void distribution_metrics(const std::vector<double>& gr, const std::vector<double>& gg, const std::vector<double>& rr, int64_t ng,
+                          int64_t nr, GenEvalResult& out) {
     out.num_generated = ng;
     out.num_reference = nr;
     double mmd = 0;
@@ -139,15 +140,16 @@ void distribution_metrics(const std::vector<double>& gr, const std::vector<doubl
     out.nna_cd = static_cast<double>(correct) / static_cast<double>(ng + nr);
 }
 
-void feature_metrics(const std::vector<double>& fa, int64_t na, const std::vector<double>& fb, int64_t nb, int64_t F,
-                     double& fid, double& kid) {
+void feature_metrics(const std::vector<double>& fa, int64_t na, const std::vector<double>& fb, int64_t nb, int64_t F, double& fid,
+                     double& kid) {
     using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     Eigen::Map<const Mat> A(fa.data(), na, F), B(fb.data(), nb, F);
     Eigen::RowVectorXd ma = A.colwise().mean(), mb = B.colwise().mean();
     Mat ca = (A.rowwise() - ma).transpose() * (A.rowwise() - ma) / std::max<double>(1, na - 1);
     Mat cb = (B.rowwise() - mb).transpose() * (B.rowwise() - mb) / std::max<double>(1, nb - 1);
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> ea(ca);
-    Eigen::MatrixXd sa = ea.eigenvectors() * ea.eigenvalues().cwiseMax(0).cwiseSqrt().asDiagonal() * ea.eigenvectors().transpose();
+    Eigen::MatrixXd sa =
+        ea.eigenvectors() * ea.eigenvalues().cwiseMax(0).cwiseSqrt().asDiagonal() * ea.eigenvectors().transpose();
     Eigen::MatrixXd m = sa * cb * sa;
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> em(0.5 * (m + m.transpose()));
     const double tr_sqrt = em.eigenvalues().cwiseMax(0).cwiseSqrt().sum();
@@ -172,8 +174,8 @@ std::vector<double> features_of(torch::jit::script::Module& net, const std::vect
     std::vector<double> out;
     torch::NoGradGuard ng;
     for (const auto& c : clouds) {
-        at::Tensor x = at::from_blob(const_cast<double*>(c.data()), {1, static_cast<int64_t>(c.size() / 3), 3}, at::kDouble)
-                           .to(at::kFloat);
+        at::Tensor x =
+            at::from_blob(const_cast<double*>(c.data()), {1, static_cast<int64_t>(c.size() / 3), 3}, at::kDouble).to(at::kFloat);
         at::Tensor f;
         try {
             f = net.forward({x}).toTensor();

@@ -17,7 +17,7 @@ namespace mash::models {
 
 struct GenEvalOptions {
     int64_t num_points = 2048;
-    std::string feature_net;  ///< TorchScript file, or "" for no FID/KID
+    std::string feature_net;         ///< TorchScript file, or "" for no FID/KID
     std::string normalize = "none";  ///< none | unit (each cloud centred, bbox diagonal 1)
     uint64_t seed = 0;
 };
@@ -39,11 +39,11 @@ std::vector<double> shape_cloud(const std::string& path, const GenEvalOptions& o
 std::vector<double> chamfer_matrix(const std::vector<std::vector<double>>& a, const std::vector<std::vector<double>>& b);
 
 /// Metrics from precomputed CD matrices (gen×ref, gen×gen, ref×ref).
-void distribution_metrics(const std::vector<double>& gr, const std::vector<double>& gg, const std::vector<double>& rr,
-                          int64_t ng, int64_t nr, GenEvalResult& out);
+void distribution_metrics(const std::vector<double>& gr, const std::vector<double>& gg, const std::vector<double>& rr, int64_t ng,
+                          int64_t nr, GenEvalResult& out);
 /// FID and KID of two feature sets [n, F] (row-major).
-void feature_metrics(const std::vector<double>& fa, int64_t na, const std::vector<double>& fb, int64_t nb, int64_t F,
-                     double& fid, double& kid);
+void feature_metrics(const std::vector<double>& fa, int64_t na, const std::vector<double>& fb, int64_t nb, int64_t F, double& fid,
+                     double& kid);
 
 GenEvalResult evaluate_generation(const std::vector<std::string>& generated, const std::vector<std::string>& reference,
                                   const GenEvalOptions& o);

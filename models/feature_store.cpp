@@ -3,7 +3,6 @@
 
 #include <ATen/ATen.h>
 #include <fcntl.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -15,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
@@ -74,14 +74,20 @@ std::string files_key(const std::vector<std::string>& files, const std::string& 
 int64_t FeatureStore::record_bytes() const { return spec_.tokens * spec_.width * element_bytes(spec_.dtype); }
 
 std::unique_ptr<FeatureStore> FeatureStore::open(const std::string& dir, const FeatureStoreSpec& spec, bool create) {
-    if (spec.count < 1 || spec.tokens < 1 || spec.width < 1) throw ConfigError("feature store: count, tokens and width must be >= 1");
+    if (spec.count < 1 || spec.tokens < 1 || spec.width < 1)
+        throw ConfigError("feature store: count, tokens and width must be >= 1");
     std::unique_ptr<FeatureStore> s(new FeatureStore());
     s->spec_ = spec;
     s->dir_ = dir;
     const int64_t rec = s->record_bytes();
-    const fs::path meta = fs::path(dir) / "store.json", data = fs::path(dir) / "features.bin", flags = fs::path(dir) / "filled.bin";
-    nlohmann::json want = {{"format", "mash-feature-store"}, {"version", 1},        {"count", spec.count},
-                           {"tokens", spec.tokens},          {"width", spec.width}, {"dtype", spec.dtype},
+    const fs::path meta = fs::path(dir) / "store.json", data = fs::path(dir) / "features.bin",
+                   flags = fs::path(dir) / "filled.bin";
+    nlohmann::json want = {{"format", "mash-feature-store"},
+                           {"version", 1},
+                           {"count", spec.count},
+                           {"tokens", spec.tokens},
+                           {"width", spec.width},
+                           {"dtype", spec.dtype},
                            {"key", spec.key}};
     if (!fs::exists(meta)) {
         if (!create) throw IoError(dir + ": no feature store here (expected store.json)");
@@ -91,7 +97,8 @@ std::unique_ptr<FeatureStore> FeatureStore::open(const std::string& dir, const F
             if (fd < 0) throw IoError(p.string() + ": cannot create: " + std::strerror(errno));
             const int rc = ::ftruncate(fd, static_cast<off_t>(bytes));  // sparse: zero bytes, unfilled flags
             ::close(fd);
-            if (rc != 0) throw IoError(p.string() + ": cannot size to " + std::to_string(bytes) + " bytes: " + std::strerror(errno));
+            if (rc != 0)
+                throw IoError(p.string() + ": cannot size to " + std::to_string(bytes) + " bytes: " + std::strerror(errno));
         };
         make(data, spec.count * rec);
         make(flags, spec.count);
@@ -158,7 +165,8 @@ void FeatureStore::write_rows(const std::vector<int64_t>& rows, const at::Tensor
                 "feature store: tokens must be [", rows.size(), ", ", spec_.tokens, ", ", spec_.width, "]");
     for (int64_t r : rows)
         if (r < 0 || r >= spec_.count)
-            throw InputError(dir_ + ": record " + std::to_string(r) + " out of range (expected < " + std::to_string(spec_.count) + ")");
+            throw InputError(dir_ + ": record " + std::to_string(r) + " out of range (expected < " + std::to_string(spec_.count) +
+                             ")");
     const at::Tensor t = tokens.to(at::kCPU, scalar_type(spec_.dtype)).contiguous();
     const int64_t rec = record_bytes();
     const std::string what = dir_ + "/features.bin";
@@ -180,7 +188,8 @@ at::Tensor FeatureStore::read(const at::Tensor& rows) const {
     const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
     for (int64_t i = 0; i < n; ++i) {
         if (idx[i] < 0 || idx[i] >= spec_.count)
-            throw InputError(dir_ + ": record " + std::to_string(idx[i]) + " out of range (expected < " + std::to_string(spec_.count) + ")");
+            throw InputError(dir_ + ": record " + std::to_string(idx[i]) + " out of range (expected < " +
+                             std::to_string(spec_.count) + ")");
         const char* src = static_cast<const char*>(map_) + idx[i] * rec;
         std::memcpy(dst + i * rec, src, static_cast<size_t>(rec));
         // Drop the pages from this process (they stay in the page cache): resident memory stays one batch.
@@ -210,7 +219,8 @@ int64_t fill_feature_store(FeatureStore& store, ImageEncoder& encoder, const std
         k = e;
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (s >= next_log || k == mine.size()) {
-            spdlog::info("features: {}/{} views encoded into {} ({:.1f} views/s)", done, mine.size(), store.dir(), done / std::max(s, 1e-9));
+            spdlog::info("features: {}/{} views encoded into {} ({:.1f} views/s)", done, mine.size(), store.dir(),
+                         done / std::max(s, 1e-9));
             next_log = static_cast<int64_t>(s) + 30;
         }
     }

@@ -57,8 +57,8 @@ private:
 
 /// Encodes the views of `files` (record i = files[i]) missing from the store, this process taking
 /// those with i % world == rank, in batches; logs progress. Returns how many it encoded.
-int64_t fill_feature_store(FeatureStore& store, ImageEncoder& encoder, const std::vector<std::string>& files, int rank,
-                           int world, int64_t batch = 8);
+int64_t fill_feature_store(FeatureStore& store, ImageEncoder& encoder, const std::vector<std::string>& files, int rank, int world,
+                           int64_t batch = 8);
 
 /// FNV-1a 64 over the files' paths, sizes and modification times, plus `extra`, as 16 hex digits:
 /// the key of a store built from those files.

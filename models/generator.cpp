@@ -2,21 +2,21 @@
 #include "models/generator.h"
 
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 #include <torch/serialize.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
-#include <unistd.h>
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
-#include "mash/formats/zip.h"
-#include "mash/formats/pickle.h"
 #include "mash/dataset/dataset.h"
+#include "mash/formats/pickle.h"
+#include "mash/formats/zip.h"
 
 namespace mash::models {
 
@@ -230,8 +230,8 @@ namespace {
 
 // The flow-matching sampler's field dx/dt: the network's velocity, or for data-prediction models
 // the velocity (x̂1 − x)/(1 − t) towards its predicted data.
-VelocityFn flow_field(Denoiser& net, const TrainConfig& cfg, const at::Tensor& ctx, int64_t B,
-                      const at::TensorOptions& opts, const at::Tensor& slot_order) {
+VelocityFn flow_field(Denoiser& net, const TrainConfig& cfg, const at::Tensor& ctx, int64_t B, const at::TensorOptions& opts,
+                      const at::Tensor& slot_order) {
     const bool data = cfg.prediction == "data";
     return [&net, ctx, B, opts, slot_order, data](const at::Tensor& xs, double t) {
         at::Tensor out = net->forward(xs, at::full({B}, t, opts), ctx, slot_order);
@@ -248,8 +248,9 @@ OdeTrajectory sample_trajectory(Generator& g, const at::Tensor& x_init, const Co
     if (parse_objective(g.config.objective, "objective.type") != Objective::kFlowMatching)
         throw InputError("sample-net: the checkpoint's objective is " + g.config.objective + " (expected a flow-matching model)");
     if (g.config.anchor_order == "canonical")
-        throw InputError("sample-net: the checkpoint has anchor slots (model.anchor_order: canonical); the original's sampler "
-                         "runs on models without them (expected an imported or paper-preset model)");
+        throw InputError(
+            "sample-net: the checkpoint has anchor slots (model.anchor_order: canonical); the original's sampler "
+            "runs on models without them (expected an imported or paper-preset model)");
     Denoiser net = use_ema ? g.ema : g.model;
     net->eval();
     const auto opts = net->model->proj_in->weight.options();
@@ -259,8 +260,8 @@ OdeTrajectory sample_trajectory(Generator& g, const at::Tensor& x_init, const Co
     if (cond.image.defined()) c.image = cond.image.to(opts);
     const at::Tensor ctx = net->context(c, B);
     OdeTrajectory out;
-    out.states = odeint_dopri5(freeze_rows(flow_field(net, g.config, ctx, B, opts, at::Tensor()), fixed_rows),
-                               x_init.to(opts), query_t, g.config.rtol, g.config.atol, &out.stats);
+    out.states = odeint_dopri5(freeze_rows(flow_field(net, g.config, ctx, B, opts, at::Tensor()), fixed_rows), x_init.to(opts),
+                               query_t, g.config.rtol, g.config.atol, &out.stats);
     return out;
 }
 
@@ -275,8 +276,9 @@ SampleResult sample(Generator& g, const SampleRequest& r) {
     at::Tensor x;
     if (r.noise.defined()) {
         if (r.noise.dim() != 3 || r.noise.size(0) != B || r.noise.size(1) != A || r.noise.size(2) != C)
-            throw InputError("noise: shape [" + std::to_string(r.noise.size(0)) + ", ...] does not fit (expected [" + std::to_string(B) +
-                             ", " + std::to_string(A) + ", " + std::to_string(C) + "]: samples, anchors, token width)");
+            throw InputError("noise: shape [" + std::to_string(r.noise.size(0)) + ", ...] does not fit (expected [" +
+                             std::to_string(B) + ", " + std::to_string(A) + ", " + std::to_string(C) +
+                             "]: samples, anchors, token width)");
         x = r.noise.to(opts).clone();
     } else {
         x = at::randn({B, A, C}, gen, at::TensorOptions().dtype(at::kFloat)).to(opts);
@@ -336,8 +338,8 @@ SampleResult sample(Generator& g, const SampleRequest& r) {
         };
         at::Tensor fixed_noise;
         if (K > 0) fixed_noise = at::randn({B, K, C}, gen, at::TensorOptions().dtype(at::kFloat)).to(opts);
-        res.normalized = edm_sample(denoise, x, steps, eo, K > 0 ? fixed_norm : at::Tensor(), fixed_noise, &res.stats)
-                             .to(at::kFloat);
+        res.normalized =
+            edm_sample(denoise, x, steps, eo, K > 0 ? fixed_norm : at::Tensor(), fixed_noise, &res.stats).to(at::kFloat);
     }
     res.tokens = g.normalizer.inverse(res.normalized.to(at::kCPU, at::kDouble));
     res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -2,13 +2,13 @@
 #include "models/image_encoder.h"
 
 #include <ATen/ATen.h>
+
 #include <nlohmann/json.hpp>
 #ifndef MASH_WITHOUT_OPEN3D
 #include <open3d/io/ImageIO.h>
 #endif
-#include <torch/script.h>
-
 #include <ATen/Parallel.h>
+#include <torch/script.h>
 
 #include <cmath>
 #include <cstdio>
@@ -45,7 +45,8 @@ std::string to_string(ImageAlpha a) { return a == ImageAlpha::kDrop ? "drop" : "
 at::Tensor load_image_u8(const std::string& path) {
     if (!fs::is_regular_file(path)) throw IoError(path + ": image not found");
 #ifdef MASH_WITHOUT_OPEN3D
-    throw ConfigError(path + ": cannot read images in this build (configured with MASH_WITH_OPEN3D=OFF; expected a build with "
+    throw ConfigError(path +
+                      ": cannot read images in this build (configured with MASH_WITH_OPEN3D=OFF; expected a build with "
                       "Open3D, or image features computed elsewhere)");
 #else
     open3d::geometry::Image img;
@@ -59,9 +60,15 @@ at::Tensor load_image_u8(const std::string& path) {
     if (img.bytes_per_channel_ == 1)
         t = at::from_blob(img.data_.data(), {H, W, C}, at::kByte).clone();
     else  // 16-bit: the high byte
-        t = at::from_blob(img.data_.data(), {H, W, C}, at::kShort).to(at::kInt).bitwise_and(0xFFFF).div(256, "floor").to(at::kByte);
-    if (C == 1) t = t.expand({H, W, 3});
-    else if (C == 2) t = at::cat({t.narrow(2, 0, 1).expand({H, W, 3}), t.narrow(2, 1, 1)}, 2);
+        t = at::from_blob(img.data_.data(), {H, W, C}, at::kShort)
+                .to(at::kInt)
+                .bitwise_and(0xFFFF)
+                .div(256, "floor")
+                .to(at::kByte);
+    if (C == 1)
+        t = t.expand({H, W, 3});
+    else if (C == 2)
+        t = at::cat({t.narrow(2, 0, 1).expand({H, W, 3}), t.narrow(2, 1, 1)}, 2);
     return t.contiguous();
 #endif
 }
@@ -84,8 +91,8 @@ constexpr int kPrecisionBits = 32 - 8 - 2;
 
 struct ResampleCoeffs {
     int ksize = 0;
-    std::vector<int> bounds;   // per output pixel: first input index, count
-    std::vector<int32_t> k;    // [out, ksize]
+    std::vector<int> bounds;  // per output pixel: first input index, count
+    std::vector<int32_t> k;   // [out, ksize]
 };
 
 ResampleCoeffs pil_bilinear_coeffs(int in_size, int out_size) {
@@ -178,7 +185,8 @@ at::Tensor resize_bilinear_pil(const at::Tensor& image, int64_t out_h, int64_t o
             for (int xx = 0; xx < cw; ++xx)
                 for (int c = 0; c < C; ++c) {
                     int64_t ss = int64_t(1) << (kPrecisionBits - 1);
-                    for (int y = 0; y < ymax; ++y) ss += int64_t(src[((y + ymin) * static_cast<int64_t>(cw) + xx) * C + c]) * k[y];
+                    for (int y = 0; y < ymax; ++y)
+                        ss += int64_t(src[((y + ymin) * static_cast<int64_t>(cw) + xx) * C + c]) * k[y];
                     dst[(yy * cw + xx) * C + c] = clip8(ss);
                 }
         }
@@ -253,8 +261,9 @@ ImageEncoder::ImageEncoder(const std::string& path, const std::string& dtype, Im
     at::Tensor probe = at::zeros({1, 3, info_.input_size, info_.input_size});
     at::Tensor out = encode(probe);
     if (out.dim() != 3 || out.size(1) != info_.tokens || out.size(2) != info_.width)
-        throw InputError(path + ": the encoder returned " + std::string(c10::str(out.sizes())) + " for one image; its sidecar says [1, " +
-                         std::to_string(info_.tokens) + ", " + std::to_string(info_.width) + "]");
+        throw InputError(path + ": the encoder returned " + std::string(c10::str(out.sizes())) +
+                         " for one image; its sidecar says [1, " + std::to_string(info_.tokens) + ", " +
+                         std::to_string(info_.width) + "]");
     hash_ = file_hash(path);
 }
 
@@ -317,7 +326,8 @@ at::Tensor ImageEncoder::encode_files(const std::vector<std::string>& files, con
             if (!cache_dir.empty()) {
                 fs::create_directories(fs::path(cache_paths[i]).parent_path());
                 std::vector<float> v(tokens[i].data_ptr<float>(), tokens[i].data_ptr<float>() + tokens[i].numel());
-                io::write_file_atomic(cache_paths[i], io::serialize_npy(io::NpyArray::from_float(v, {info_.tokens, info_.width})));
+                io::write_file_atomic(cache_paths[i],
+                                      io::serialize_npy(io::NpyArray::from_float(v, {info_.tokens, info_.width})));
             }
         }
     }

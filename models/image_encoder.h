@@ -62,8 +62,7 @@ public:
     /// Preprocessed images [B, 3, S, S] → tokens [B, T, C] (no grad, batches of `batch`).
     at::Tensor encode(const at::Tensor& images, int64_t batch = 8);
     /// Image files → tokens [B, T, C], through the cache when cache_dir is not empty.
-    at::Tensor encode_files(const std::vector<std::string>& files, const std::string& cache_dir,
-                            int64_t* cache_hits = nullptr);
+    at::Tensor encode_files(const std::vector<std::string>& files, const std::string& cache_dir, int64_t* cache_hits = nullptr);
 
 private:
     struct Impl;

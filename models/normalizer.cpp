@@ -2,10 +2,10 @@
 #include "models/normalizer.h"
 
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
@@ -27,8 +27,7 @@ at::Tensor interp_tails(const at::Tensor& x, const at::Tensor& xs, const at::Ten
 }
 
 at::Tensor apply(const at::Tensor& in, const at::Tensor& xs, const at::Tensor& ys, int64_t D, const char* what) {
-    TORCH_CHECK(in.dim() >= 1 && in.size(-1) == D, "normalizer ", what, ": expected last dimension ", D, ", got ",
-                in.sizes());
+    TORCH_CHECK(in.dim() >= 1 && in.size(-1) == D, "normalizer ", what, ": expected last dimension ", D, ", got ", in.sizes());
     at::Tensor x = in.detach().to(at::kCPU, at::kDouble).reshape({-1, D}).t().contiguous();  // [D, M]
     at::Tensor y = interp_tails(x, xs, ys.expand({D, ys.size(-1)}).contiguous());
     return y.t().reshape(in.sizes()).to(in.device(), in.scalar_type());
@@ -38,14 +37,13 @@ at::Tensor apply(const at::Tensor& in, const at::Tensor& xs, const at::Tensor& y
 
 double QuantileNormalizer::normal_quantile(double p) {
     // Acklam's approximation (rel. error 1.15e-9), refined by one Halley step with erfc.
-    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,  -2.759285104469687e+02,
                                1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
-    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
-                               6.680131188771972e+01,  -1.328068155288572e+01};
+    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01,
+                               -1.328068155288572e+01};
     static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
                                -2.549732539343734e+00, 4.374664141464968e+00,  2.938163982698783e+00};
-    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
-                               3.754408661907416e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00};
     if (!(p > 0.0 && p < 1.0)) throw InputError("normal_quantile: p must be in (0, 1)");
     double x;
     if (p < 0.02425) {
@@ -143,8 +141,7 @@ QuantileNormalizer QuantileNormalizer::from_json(const std::string& text, const 
         if (j.value("format", "") != "mash-quantile-normalizer") throw bad("wrong or missing 'format'");
         if (j.value("version", 0) != 1) throw bad("unsupported 'version'");
         return from_knots(j.at("source_knots").get<std::vector<std::vector<double>>>(),
-                          j.at("target_knots").get<std::vector<double>>(), j.at("columns").get<std::vector<std::string>>(),
-                          what);
+                          j.at("target_knots").get<std::vector<double>>(), j.at("columns").get<std::vector<std::string>>(), what);
     } catch (const nlohmann::json::exception& e) {
         throw bad(e.what());
     }
@@ -173,7 +170,8 @@ QuantileNormalizer QuantileNormalizer::from_knots(const std::vector<std::vector<
     }
     q.source_ = at::tensor(flat, at::kDouble).view({static_cast<int64_t>(rows.size()), kKnots});
     for (int64_t i = 1; i < kKnots; ++i)
-        if (!(t[i] > t[i - 1]) || !std::isfinite(t[i]) || !std::isfinite(t[0])) throw bad("target_knots must be finite and strictly increasing");
+        if (!(t[i] > t[i - 1]) || !std::isfinite(t[i]) || !std::isfinite(t[0]))
+            throw bad("target_knots must be finite and strictly increasing");
     q.names_ = std::move(names);
     return q;
 }

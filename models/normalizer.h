@@ -12,6 +12,7 @@
 // "target_knots": [101], "source_knots": [D][101]} — readable with json.load.
 #pragma once
 #include <ATen/core/Tensor.h>
+
 #include <string>
 #include <vector>
 

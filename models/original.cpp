@@ -8,8 +8,8 @@
 #include <set>
 
 #include "mash/core/errors.h"
-#include "mash/dataset/dataset.h"
 #include "mash/core/files.h"
+#include "mash/dataset/dataset.h"
 #include "mash/formats/npy.h"
 #include "mash/formats/pickle.h"
 #include "models/tokens.h"
@@ -27,7 +27,8 @@ QuantileNormalizer load_original_normalizer(const std::string& path) {
     std::vector<std::vector<double>> src;
     for (size_t c = 0; c < cols.size(); ++c) {
         if (cols[c].target != cols[0].target)
-            throw IoError(path + ": column " + std::to_string(c) + " has other target knots than column 0 (expected one shared set)");
+            throw IoError(path + ": column " + std::to_string(c) +
+                          " has other target knots than column 0 (expected one shared set)");
         src.push_back(cols[c].source);
     }
     return QuantileNormalizer::from_knots(src, cols[0].target, layout.column_names(), path);
@@ -61,8 +62,7 @@ TokenLayout layout_for_channels(int64_t c, const std::string& what) {
 Generator import_original(const std::string& path, const std::string& normalizer_pkl, const ImportOptions& o,
                           ImportReport* report) {
     if (!std::filesystem::is_regular_file(path)) throw IoError(path + ": checkpoint not found");
-    if (o.weights != "ema" && o.weights != "model")
-        throw ConfigError("--weights '" + o.weights + "': expected ema or model");
+    if (o.weights != "ema" && o.weights != "model") throw ConfigError("--weights '" + o.weights + "': expected ema or model");
     if (o.condition != "auto" && o.condition != "category" && o.condition != "image")
         throw ConfigError("--condition '" + o.condition + "': expected auto, category or image");
     auto bytes = io::read_file(path);
@@ -128,8 +128,8 @@ Generator import_original(const std::string& path, const std::string& normalizer
         norm = load_original_normalizer(normalizer_pkl);
     } else {  // identity: source knots = target knots
         const auto tk = QuantileNormalizer::standard_target_knots();
-        norm = QuantileNormalizer::from_knots(std::vector<std::vector<double>>(size_t(channels), tk), tk,
-                                              layout.column_names(), "identity normalizer");
+        norm = QuantileNormalizer::from_knots(std::vector<std::vector<double>>(size_t(channels), tk), tk, layout.column_names(),
+                                              "identity normalizer");
     }
     Generator g = Generator::create(cfg, layout, /*num_anchors=*/400, categories, norm);
     g.step = std::max<int64_t>(0, step);

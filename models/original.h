@@ -21,17 +21,17 @@
 namespace mash::models {
 
 struct ImportOptions {
-    std::string weights = "ema";       ///< ema (ema_model, what the original samples with) | model
-    int64_t heads = 8;                  ///< not in the tensors; the paper's models use 8
-    std::string condition = "auto";     ///< auto | category | image
+    std::string weights = "ema";     ///< ema (ema_model, what the original samples with) | model
+    int64_t heads = 8;               ///< not in the tensors; the paper's models use 8
+    std::string condition = "auto";  ///< auto | category | image
 };
 
 struct ImportReport {
     int64_t width = 0, depth = 0, heads = 0, context_dim = 0, time_channels = 0, num_categories = 0;
     std::string condition;
     int64_t parameters = 0;
-    int64_t step = -1;                  ///< the checkpoint's `step`, if any
-    std::vector<std::string> dropped;   ///< tensors accepted but not used (the image model's category table)
+    int64_t step = -1;                 ///< the checkpoint's `step`, if any
+    std::vector<std::string> dropped;  ///< tensors accepted but not used (the image model's category table)
 };
 
 /// Reads an original checkpoint (+ optional original normalizer .pkl; without it the normalizer

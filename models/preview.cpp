@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "models/preview.h"
 
-#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include <algorithm>
 

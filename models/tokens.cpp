@@ -34,8 +34,7 @@ uint64_t spread_bits(uint64_t v) {  // 10 bits → every third bit
 
 at::Tensor canonical_anchor_order(const at::Tensor& tokens) {
     if (tokens.dim() == 2) return canonical_anchor_order(tokens.unsqueeze(0)).squeeze(0);
-    if (tokens.dim() != 3 || tokens.size(2) < 9)
-        throw InputError("canonical anchor order: expected tokens [S, A, C >= 9]");
+    if (tokens.dim() != 3 || tokens.size(2) < 9) throw InputError("canonical anchor order: expected tokens [S, A, C >= 9]");
     at::Tensor pos = tokens.narrow(2, 6, 3).to(at::kCPU, at::kDouble).contiguous();
     const int64_t S = tokens.size(0), A = tokens.size(1);
     at::Tensor order = at::empty({S, A}, at::kLong);
@@ -72,8 +71,7 @@ at::Tensor tokens_from_mash(const MashParams& p) {
     };
     at::Tensor R = rotation::matrix_from_axis_angle(wrap(p.rotate_vectors, 3));
     at::Tensor o = rotation::ortho6d_from_matrix(R);  // columns x then y
-    return at::cat({o, wrap(p.positions, 3), wrap(p.mask_params, p.mask_dim()), wrap(p.sh_params, p.sh_dim())}, 1)
-        .contiguous();
+    return at::cat({o, wrap(p.positions, 3), wrap(p.mask_params, p.mask_dim()), wrap(p.sh_params, p.sh_dim())}, 1).contiguous();
 }
 
 at::Tensor matrix_from_token_ortho6d(const at::Tensor& o) {
@@ -88,8 +86,8 @@ at::Tensor matrix_from_token_ortho6d(const at::Tensor& o) {
 MashParams mash_from_tokens(const at::Tensor& tokens, const TokenLayout& layout, bool use_inverse) {
     if (tokens.dim() != 2 || tokens.size(1) != layout.channels()) {
         std::ostringstream s;
-        s << "tokens: expected [A, " << layout.channels() << "] for mask degree " << layout.mask_degree
-          << " and SH degree " << layout.sh_degree << ", got " << tokens.sizes();
+        s << "tokens: expected [A, " << layout.channels() << "] for mask degree " << layout.mask_degree << " and SH degree "
+          << layout.sh_degree << ", got " << tokens.sizes();
         throw InputError(s.str());
     }
     at::Tensor t = tokens.detach().to(at::kCPU, at::kDouble).contiguous();
@@ -155,8 +153,7 @@ std::vector<int64_t> select_anchors(const MashParams& p, const std::string& spec
             if (dash != std::string::npos) hi = std::stoll(item.substr(dash + 1), &u2);
             if (u1 != item.substr(0, dash).size() || (dash != std::string::npos && u2 != item.size() - dash - 1))
                 bad("'" + item + "' is not an index or range");
-            if (lo < 0 || hi >= A || lo > hi)
-                bad("range " + item + " outside 0.." + std::to_string(A - 1));
+            if (lo < 0 || hi >= A || lo > hi) bad("range " + item + " outside 0.." + std::to_string(A - 1));
             for (int64_t i = lo; i <= hi; ++i) out.push_back(i);
         } catch (const std::logic_error&) {
             bad("'" + item + "' is not an index or range");

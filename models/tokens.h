@@ -9,6 +9,7 @@
 // clamped at 1e-8, as the original), then the log map to axis-angle. All math in float64.
 #pragma once
 #include <ATen/core/Tensor.h>
+
 #include <string>
 #include <vector>
 

@@ -106,9 +106,12 @@ void set_field(TrainConfig& c, const std::string& section, const std::string& ke
                 using T = std::decay_t<decltype(c.*ptr)>;
                 std::istringstream is(value);
                 if constexpr (std::is_same_v<T, bool>) {
-                    if (value == "true" || value == "True") c.*ptr = true;
-                    else if (value == "false" || value == "False") c.*ptr = false;
-                    else bad("bool (true/false)");
+                    if (value == "true" || value == "True")
+                        c.*ptr = true;
+                    else if (value == "false" || value == "False")
+                        c.*ptr = false;
+                    else
+                        bad("bool (true/false)");
                 } else if constexpr (std::is_same_v<T, std::string>) {
                     std::string v = value;
                     if (f.path && !v.empty() && !base_dir.empty() && std::filesystem::path(v).is_relative())
@@ -137,9 +140,7 @@ void set_field(TrainConfig& c, const std::string& section, const std::string& ke
 }  // namespace
 
 void TrainConfig::validate() const {
-    auto bad = [](const std::string& key, const std::string& expected) {
-        throw ConfigError(key + ": expected " + expected);
-    };
+    auto bad = [](const std::string& key, const std::string& expected) { throw ConfigError(key + ": expected " + expected); };
     if (!(val_fraction >= 0 && val_fraction < 1)) bad("data.val_fraction", "a value in [0, 1)");
     if (normalize != "box" && normalize != "none") bad("data.normalize", "box or none");
     if (order != "iid" && order != "epochs") bad("data.order", "iid or epochs");
@@ -150,8 +151,7 @@ void TrainConfig::validate() const {
     if (depth < 1 || depth > 1024) bad("model.depth", "1..1024");
     if (time_channels < 2 || time_channels > 16384 || time_channels % 2) bad("model.time_channels", "an even number in 2..16384");
     if (context_dim < 1 || context_dim > 65536) bad("model.context_dim", "1..65536");
-    if (condition != "none" && condition != "category" && condition != "image")
-        bad("model.condition", "none, category or image");
+    if (condition != "none" && condition != "category" && condition != "image") bad("model.condition", "none, category or image");
     if (!(cond_dropout >= 0 && cond_dropout < 1)) bad("model.cond_dropout", "a value in [0, 1)");
     if (image_projection != "linear" && image_projection != "none") bad("model.image_projection", "linear or none");
     if (image_alpha != "drop" && image_alpha != "white") bad("data.image_alpha", "drop or white");
@@ -224,7 +224,8 @@ TrainConfig parse_train_config(const std::string& text, const std::string& what,
         if (sec.second.IsNull()) continue;
         if (!sec.second.IsMap()) throw ConfigError(what + ": section '" + section + "' must be a mapping");
         for (const auto& kv : sec.second) {
-            if (!kv.first.IsScalar()) throw ConfigError(what + ": " + section + ": a key is not a plain name (expected key: value)");
+            if (!kv.first.IsScalar())
+                throw ConfigError(what + ": " + section + ": a key is not a plain name (expected key: value)");
             const auto key = kv.first.Scalar();
             if (!kv.second.IsScalar() && !kv.second.IsNull())
                 throw ConfigError(what + ": " + section + "." + key + " must be a scalar");

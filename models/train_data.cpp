@@ -3,20 +3,20 @@
 #include "models/train_data.h"
 
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 
 #include "mash/core/errors.h"
+#include "mash/core/files.h"
 #include "mash/dataset/dataset.h"
 #include "mash/io/mash_file.h"
-#include "mash/core/files.h"
 
 namespace fs = std::filesystem;
 
@@ -103,7 +103,8 @@ MashSet load_mash_folder(const std::string& root, const std::string& normalize, 
             const std::string usual = dataset::shapenet_category_name(kv.first);
             auto it = std::find(s.category_names.begin(), s.category_names.end(), usual);
             if (it == s.category_names.end())
-                throw InputError(root + "/" + kv.first + ": not a ShapeNet category (data.categories: shapenet55 expects "
+                throw InputError(root + "/" + kv.first +
+                                 ": not a ShapeNet category (data.categories: shapenet55 expects "
                                  "folders named by synset id or name, e.g. 03001627 or chair)");
             kv.second = it - s.category_names.begin();
         }
@@ -136,7 +137,9 @@ MashSet load_mash_folder(const std::string& root, const std::string& normalize, 
 }
 
 int64_t attach_images(MashSet& s, const std::string& root) {
-    if (!fs::is_directory(root)) throw IoError(root + ": image folder not found (expected IMAGE_ROOT/<category>/<id>/*.png, e.g. from `mash render-views`)");
+    if (!fs::is_directory(root))
+        throw IoError(root +
+                      ": image folder not found (expected IMAGE_ROOT/<category>/<id>/*.png, e.g. from `mash render-views`)");
     std::vector<int64_t> keep;
     std::vector<std::vector<std::string>> imgs;
     for (int64_t i = 0; i < s.size(); ++i) {
@@ -182,8 +185,8 @@ std::vector<int64_t> epoch_batch(uint64_t seed, int64_t step, int64_t global_bat
     return out;
 }
 
-void split_train_val(const MashSet& all, double val_fraction, int64_t max_val, uint64_t seed,
-                     std::vector<int64_t>& train, std::vector<int64_t>& val) {
+void split_train_val(const MashSet& all, double val_fraction, int64_t max_val, uint64_t seed, std::vector<int64_t>& train,
+                     std::vector<int64_t>& val) {
     const int64_t S = all.size();
     std::vector<int64_t> order(S);
     for (int64_t i = 0; i < S; ++i) order[i] = i;

@@ -19,10 +19,10 @@ struct MashParams;
 namespace mash::models {
 
 struct MashSet {
-    std::vector<std::string> keys;            ///< "<category>/<id>"
-    std::vector<int64_t> category;            ///< index into category_names
-    std::vector<std::string> category_names;  ///< sorted
-    at::Tensor tokens;                        ///< [S, A, C] float64 raw tokens
+    std::vector<std::string> keys;                 ///< "<category>/<id>"
+    std::vector<int64_t> category;                 ///< index into category_names
+    std::vector<std::string> category_names;       ///< sorted
+    at::Tensor tokens;                             ///< [S, A, C] float64 raw tokens
     std::vector<std::vector<std::string>> images;  ///< image models: each shape's view files (else empty)
     TokenLayout layout;
     int64_t size() const { return static_cast<int64_t>(keys.size()); }
@@ -56,7 +56,7 @@ BoxFrame normalize_to_unit_box(MashParams& p);
 /// a function of the global batch only, so any number of processes (each taking its slice) visits
 /// the same shapes in the same order.
 std::vector<int64_t> epoch_batch(uint64_t seed, int64_t step, int64_t global_batch, int64_t num_shapes);
-void split_train_val(const MashSet& all, double val_fraction, int64_t max_val, uint64_t seed,
-                     std::vector<int64_t>& train, std::vector<int64_t>& val);
+void split_train_val(const MashSet& all, double val_fraction, int64_t max_val, uint64_t seed, std::vector<int64_t>& train,
+                     std::vector<int64_t>& val);
 
 }  // namespace mash::models

@@ -4,10 +4,10 @@
 #include "models/train_run.h"
 
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/nn.h>
 #include <torch/optim.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,14 +15,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
-#include <unistd.h>
 
 #include "mash/core/errors.h"
+#include "mash/core/files.h"
 #include "mash/dataset/dataset.h"
 #include "mash/io/mash_file.h"
-#include "mash/core/files.h"
 #include "mash/pictures/plot.h"
 #include "models/distributed.h"
 #include "models/generator.h"
@@ -95,17 +95,17 @@ int run_training(const TrainRun& run) {
     MashSet all = load_mash_folder(cfg.data_root, cfg.normalize, cfg.categories);
     if (cfg.condition == "image") {
         int64_t dropped = attach_images(all, cfg.image_root);
-        if (main_rank && dropped > 0) spdlog::warn("train: {} shapes have no images under {} and are skipped", dropped, cfg.image_root);
+        if (main_rank && dropped > 0)
+            spdlog::warn("train: {} shapes have no images under {} and are skipped", dropped, cfg.image_root);
         if (!run.resume) cfg.image_dim = read_encoder_sidecar(cfg.encoder).width;  // the encoder itself loads once, in Trainer
     }
     std::vector<int64_t> tr, va;
     split_train_val(all, cfg.val_fraction, cfg.max_val_shapes, cfg.seed, tr, va);
     MashSet train = all.subset(tr), val = all.subset(va);
     if (main_rank) {
-        spdlog::info("train: {} shapes in {} ({} categories: {}), {} train / {} validation{}, {} anchors x {} values",
-                     all.size(), cfg.data_root, all.category_names.size(), fmt::join(all.category_names, ", "), train.size(),
-                     val.size(), val.size() == 0 ? " (validating on the training shapes)" : "", all.tokens.size(1),
-                     all.layout.channels());
+        spdlog::info("train: {} shapes in {} ({} categories: {}), {} train / {} validation{}, {} anchors x {} values", all.size(),
+                     cfg.data_root, all.category_names.size(), fmt::join(all.category_names, ", "), train.size(), val.size(),
+                     val.size() == 0 ? " (validating on the training shapes)" : "", all.tokens.size(1), all.layout.channels());
     }
     Trainer trainer(cfg, train, val, out, env.rank, env.world_size, env.world_size > 1 ? &pg : nullptr, device);
     auto& I = trainer.impl();
@@ -122,12 +122,15 @@ int run_training(const TrainRun& run) {
         split["validation"] = val.keys;
         std::string sp = split.dump(1);
         io::write_file_atomic((fs::path(out) / "split.json").string(), std::vector<uint8_t>(sp.begin(), sp.end()));
-        if (run.resume) rewrite_metrics(metrics, I.g.step, log);
-        else std::remove(metrics.c_str());
-        spdlog::info("train: model {} parameters (width {}, depth {}, heads {}), objective {}, condition {}, {} process(es) x "
-                     "batch {}, effective lr {:.3g}, output {}",
-                     count_parameters(*I.g.model), cfg.width, cfg.depth, cfg.heads, cfg.objective, cfg.condition,
-                     env.world_size, cfg.batch_size, I.lr_at(cfg.warmup_steps), out);
+        if (run.resume)
+            rewrite_metrics(metrics, I.g.step, log);
+        else
+            std::remove(metrics.c_str());
+        spdlog::info(
+            "train: model {} parameters (width {}, depth {}, heads {}), objective {}, condition {}, {} process(es) x "
+            "batch {}, effective lr {:.3g}, output {}",
+            count_parameters(*I.g.model), cfg.width, cfg.depth, cfg.heads, cfg.objective, cfg.condition, env.world_size,
+            cfg.batch_size, I.lr_at(cfg.warmup_steps), out);
         if (run.resume) spdlog::info("train: resumed from {} at step {}", ckpt, I.g.step);
     }
 
@@ -172,8 +175,9 @@ int run_training(const TrainRun& run) {
     while (I.g.step < cfg.steps && !stop) {
         auto ts = std::chrono::steady_clock::now();
         double loss = trainer.step();
-        if (!std::isfinite(loss)) throw InputError("train: loss is not finite at step " + std::to_string(I.g.step) +
-                                                   " (lower train.lr or check the data)");
+        if (!std::isfinite(loss))
+            throw InputError("train: loss is not finite at step " + std::to_string(I.g.step) +
+                             " (lower train.lr or check the data)");
         const double dt = seconds_since(ts);
         const auto tm = trainer.last_timing();
         acc_loss += loss;
@@ -206,7 +210,8 @@ int run_training(const TrainRun& run) {
             log.loss.push_back(acc_loss / acc_n);
             const double eta = (cfg.steps - s) * (acc_time / acc_n);
             spdlog::info("step {}/{} loss {:.4f} lr {:.3g} {:.3f} s/step (data {:.1f}%, OT {:.1f}%) eta {:.0f} s", s, cfg.steps,
-                         acc_loss / acc_n, I.lr_at(s - 1), acc_time / acc_n, 100 * acc_data / acc_time, 100 * acc_ot / acc_time, eta);
+                         acc_loss / acc_n, I.lr_at(s - 1), acc_time / acc_n, 100 * acc_data / acc_time, 100 * acc_ot / acc_time,
+                         eta);
             acc_loss = acc_time = acc_data = acc_ot = 0;
             acc_n = 0;
         }
@@ -228,7 +233,8 @@ int run_training(const TrainRun& run) {
         I.g.save((fs::path(out) / "model.pt").string(), nullptr, /*ema_only=*/true);
         write_plot();
         spdlog::info("train: done at step {} after {:.1f} min{}; checkpoint {} (resumable), model {} (EMA weights, to share)",
-                     I.g.step, seconds_since(start) / 60, stop ? " (time limit)" : "", ckpt, (fs::path(out) / "model.pt").string());
+                     I.g.step, seconds_since(start) / 60, stop ? " (time limit)" : "", ckpt,
+                     (fs::path(out) / "model.pt").string());
     }
     pg.barrier();
     return 0;

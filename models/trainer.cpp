@@ -2,14 +2,13 @@
 // The Trainer: one optimizer step (batch draw, OT pairing, loss, all-reduce, AdamW, EMA),
 // validation loss and checkpoints.
 #include "models/trainer.h"
-#include "models/trainer_impl.h"
 
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/nn.h>
 #include <torch/optim.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,20 +16,21 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
-#include <unistd.h>
 
 #include "mash/core/errors.h"
+#include "mash/core/files.h"
 #include "mash/dataset/dataset.h"
 #include "mash/io/mash_file.h"
-#include "mash/core/files.h"
 #include "mash/pictures/plot.h"
 #include "models/distributed.h"
 #include "models/feature_store.h"
 #include "models/generator.h"
 #include "models/image_encoder.h"
 #include "models/preview.h"
+#include "models/trainer_impl.h"
 
 namespace fs = std::filesystem;
 
@@ -98,13 +98,15 @@ Trainer::Trainer(const TrainConfig& cfg, const MashSet& train, const MashSet& va
             if (pg) pg->barrier();
             const auto left = I.store->missing();
             if (!left.empty())
-                throw IoError(dir + ": " + std::to_string(left.size()) + " views still missing after filling (expected every process to "
+                throw IoError(dir + ": " + std::to_string(left.size()) +
+                              " views still missing after filling (expected every process to "
                               "share this folder)");
             if (rank == 0)
-                spdlog::info("train: {} views in the feature store {} ({} encoded now by this process in {:.1f} s; {} x {} {} tokens, "
-                             "{:.1f} GB on disk)",
-                             files.size(), dir, n, seconds_since(t0), enc.info().tokens, enc.info().width, cfg.feature_dtype,
-                             double(sp.count) * double(I.store->record_bytes()) / 1e9);
+                spdlog::info(
+                    "train: {} views in the feature store {} ({} encoded now by this process in {:.1f} s; {} x {} {} tokens, "
+                    "{:.1f} GB on disk)",
+                    files.size(), dir, n, seconds_since(t0), enc.info().tokens, enc.info().width, cfg.feature_dtype,
+                    double(sp.count) * double(I.store->record_bytes()) / 1e9);
         } else {
             int64_t hits = 0;
             I.img_tokens = enc.encode_files(files, cache, &hits);
@@ -161,7 +163,6 @@ private:
 
 double Trainer::step() {
     auto& I = *impl_;
-    auto t0 = std::chrono::steady_clock::now();
     const int64_t s = I.g.step, B = I.cfg.batch_size, Bg = B * I.world, acc = I.cfg.accumulate;
     I.g.model->train();
     I.opt->zero_grad();

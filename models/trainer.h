@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "models/train_data.h"
 #include "models/train_config.h"
+#include "models/train_data.h"
 
 namespace mash::models {
 
@@ -25,8 +25,8 @@ class Trainer {
 public:
     /// device: "cpu", "cuda" or "cuda:K". Data and random draws stay on the CPU (so runs are
     /// reproducible across devices up to float rounding); each step's batch is moved to the device.
-    Trainer(const TrainConfig& cfg, const MashSet& train, const MashSet& val, const std::string& out_dir,
-            int rank = 0, int world_size = 1, class ProcessGroup* pg = nullptr, const std::string& device = "cpu");
+    Trainer(const TrainConfig& cfg, const MashSet& train, const MashSet& val, const std::string& out_dir, int rank = 0,
+            int world_size = 1, class ProcessGroup* pg = nullptr, const std::string& device = "cpu");
     ~Trainer();
     /// One optimizer step; returns the global mean loss of the step.
     double step();

@@ -71,7 +71,8 @@ struct Trainer::Impl {
         auto f32 = at::TensorOptions().dtype(at::kFloat);
         Draws d;
         const bool image = has_images();
-        at::Tensor idx = training ? at::randint(S, {Bg}, gen, at::kLong) : at::arange(s * Bg, s * Bg + Bg, at::kLong).remainder(S);
+        at::Tensor idx =
+            training ? at::randint(S, {Bg}, gen, at::kLong) : at::arange(s * Bg, s * Bg + Bg, at::kLong).remainder(S);
         if (training && cfg.order == "epochs") idx = at::tensor(epoch_batch(seed, s, Bg, S), at::kLong);
         const bool slots = cfg.anchor_order == "canonical";  // rows are ordered slots: no shuffling, no OT
         std::vector<at::Tensor> perms;
@@ -113,7 +114,8 @@ struct Trainer::Impl {
                 d.cfm.replace_u = ru;
             }
         } else {
-            d.edm_sigma = (at::randn({Bg}, gen, at::kDouble) * cfg.edm_p_std + cfg.edm_p_mean).exp().to(at::kFloat).narrow(0, b0, B);
+            d.edm_sigma =
+                (at::randn({Bg}, gen, at::kDouble) * cfg.edm_p_std + cfg.edm_p_mean).exp().to(at::kFloat).narrow(0, b0, B);
             d.edm_eps = at::randn({Bg, A, C}, gen, f32).narrow(0, b0, B);
             double u = at::rand({1}, gen, at::kDouble).item<double>();
             at::Tensor ru = at::rand({Bg, A, C}, gen, f32).narrow(0, b0, B);
@@ -165,10 +167,12 @@ struct Trainer::Impl {
         return static_cast<double>(cfg.schedule_unit == "micro_batches" ? s * cfg.accumulate : s);
     }
     double lr_at(int64_t s) const {
-        double lr_eff = cfg.lr * static_cast<double>(cfg.batch_size * world * cfg.accumulate) / static_cast<double>(cfg.lr_batch_size);
+        double lr_eff =
+            cfg.lr * static_cast<double>(cfg.batch_size * world * cfg.accumulate) / static_cast<double>(cfg.lr_batch_size);
         if (cfg.warmup_steps > 0) lr_eff *= std::min(1.0, schedule_units(s) / static_cast<double>(cfg.warmup_steps));
         if (cfg.lr_schedule == "cosine" && s > cfg.warmup_steps && cfg.steps > cfg.warmup_steps) {
-            const double f = std::min(1.0, static_cast<double>(s - cfg.warmup_steps) / static_cast<double>(cfg.steps - cfg.warmup_steps));
+            const double f =
+                std::min(1.0, static_cast<double>(s - cfg.warmup_steps) / static_cast<double>(cfg.steps - cfg.warmup_steps));
             lr_eff *= 0.5 * (1 + std::cos(M_PI * f));
         }
         return lr_eff;

@@ -19,6 +19,7 @@ LAYERS = [
     "mash/pictures",        # rendering and plots
     "mash/fitting",         # the fitter and its pipeline
     "mash/mesh",            # surface extraction, winding numbers, procedural shapes
+    "mash/mash.h",          # the umbrella header of the C++ package
     "models",               # the generator
     "scripts",              # the mash command-line program
 ]

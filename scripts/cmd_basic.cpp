@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // `mash info` and `mash sample`.
-#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -13,7 +13,6 @@
 #include "mash/core/errors.h"
 #include "mash/io/geometry_io.h"
 #include "mash/io/mash_file.h"
-
 #include "mash/ops/sampling.h"
 #include "mash/representation/mash.h"
 #include "scripts/commands.h"
@@ -23,7 +22,10 @@ namespace {
 
 struct Range {
     double lo = std::numeric_limits<double>::infinity(), hi = -std::numeric_limits<double>::infinity();
-    void add(double v) { lo = std::min(lo, v); hi = std::max(hi, v); }
+    void add(double v) {
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+    }
 };
 
 Range range_of(const std::vector<double>& v, int64_t stride = 1, int64_t col = -1) {
@@ -67,11 +69,10 @@ int run_info(const InfoArgs& args) {
             "\"positions_min\": [%.9g, %.9g, %.9g], \"positions_max\": [%.9g, %.9g, %.9g], "
             "\"anchors_nonpositive_rho\": %ld, \"sample_points\": {\"boundary\": %ld, \"inner_before_fps\": %ld, "
             "\"inner\": %ld, \"total\": %ld, \"directions\": %ld, \"boundary_per_anchor\": %ld, \"fps_scale\": %g}}\n",
-            args.input.c_str(), long(p.num_anchors), long(p.mask_degree), long(p.sh_degree),
-            p.use_inverse ? "true" : "false", long(p.mask_dim() + p.sh_dim() + 6), mask.lo, mask.hi, shr.lo, shr.hi,
-            c0.lo, c0.hi, angle.lo, angle.hi, px.lo, py.lo, pz.lo, px.hi, py.hi, pz.hi, long(bad_rho), long(nb),
-            long(pre_fps), long(ni), long(nb + ni), long(defaults.num_directions), long(defaults.num_boundary),
-            defaults.fps_scale);
+            args.input.c_str(), long(p.num_anchors), long(p.mask_degree), long(p.sh_degree), p.use_inverse ? "true" : "false",
+            long(p.mask_dim() + p.sh_dim() + 6), mask.lo, mask.hi, shr.lo, shr.hi, c0.lo, c0.hi, angle.lo, angle.hi, px.lo, py.lo,
+            pz.lo, px.hi, py.hi, pz.hi, long(bad_rho), long(nb), long(pre_fps), long(ni), long(nb + ni),
+            long(defaults.num_directions), long(defaults.num_boundary), defaults.fps_scale);
         return 0;
     }
     std::printf("file:              %s\n", args.input.c_str());
@@ -84,14 +85,14 @@ int run_info(const InfoArgs& args) {
     std::printf("mask_params:       [%.6g, %.6g]\n", mask.lo, mask.hi);
     std::printf("sh_params:         [%.6g, %.6g]   c0: [%.6g, %.6g]\n", shr.lo, shr.hi, c0.lo, c0.hi);
     std::printf("rotation angle:    [%.6g, %.6g] rad\n", angle.lo, angle.hi);
-    std::printf("positions bbox:    min (%.6g, %.6g, %.6g)  max (%.6g, %.6g, %.6g)\n", px.lo, py.lo, pz.lo, px.hi,
-                py.hi, pz.hi);
+    std::printf("positions bbox:    min (%.6g, %.6g, %.6g)  max (%.6g, %.6g, %.6g)\n", px.lo, py.lo, pz.lo, px.hi, py.hi, pz.hi);
     if (bad_rho > 0)
         std::printf("warning:           %ld anchors have c0 <= 0 (inversion radius clamped to 1e-9)\n", long(bad_rho));
-    std::printf("sample points:     %ld = %ld boundary + %ld inner (%ld in-mask rays before FPS; N=%ld, B=%ld, "
-                "fps %.2f)\n",
-                long(nb + ni), long(nb), long(ni), long(pre_fps), long(defaults.num_directions),
-                long(defaults.num_boundary), defaults.fps_scale);
+    std::printf(
+        "sample points:     %ld = %ld boundary + %ld inner (%ld in-mask rays before FPS; N=%ld, B=%ld, "
+        "fps %.2f)\n",
+        long(nb + ni), long(nb), long(ni), long(pre_fps), long(defaults.num_directions), long(defaults.num_boundary),
+        defaults.fps_scale);
     return 0;
 }
 
@@ -123,16 +124,15 @@ int run_sample(const SampleArgs& args) {
     const int64_t total = pts.size(0);
     if (args.num_points > 0) {
         if (args.num_points > total)
-            throw InputError(args.input + ": requested " + std::to_string(args.num_points) +
-                             " points but the MASH yields " + std::to_string(total) +
-                             " (raise --directions / --boundary or use --no-fps)");
+            throw InputError(args.input + ": requested " + std::to_string(args.num_points) + " points but the MASH yields " +
+                             std::to_string(total) + " (raise --directions / --boundary or use --no-fps)");
         pts = pts.index_select(0, sampling::fps(pts, args.num_points));
     }
     auto cpu = pts.to(at::kCPU, at::kDouble).contiguous();
     std::vector<double> flat(cpu.data_ptr<double>(), cpu.data_ptr<double>() + cpu.numel());
     io::save_points(args.output, flat);
-    spdlog::info("sample: wrote {} points to {} (from {} sampled: {} boundary + {} inner)", cpu.size(0), args.output,
-                 total, s.boundary_points.size(0), s.inner_points.size(0));
+    spdlog::info("sample: wrote {} points to {} (from {} sampled: {} boundary + {} inner)", cpu.size(0), args.output, total,
+                 s.boundary_points.size(0), s.inner_points.size(0));
     return 0;
 }
 

@@ -14,11 +14,11 @@
 #include <thread>
 
 #include "mash/core/errors.h"
+#include "mash/core/files.h"
 #include "mash/core/runtime.h"
 #include "mash/dataset/dataset.h"
 #include "mash/fitting/pipeline.h"
 #include "mash/io/mash_file.h"
-#include "mash/core/files.h"
 #include "scripts/commands.h"
 
 namespace mash::cli {
@@ -62,8 +62,10 @@ std::string bar(double frac, int width = 30) {
 std::string fmt_eta(double s) {
     if (!std::isfinite(s)) return "?";
     char b[32];
-    if (s < 3600) std::snprintf(b, sizeof b, "%dm%02ds", int(s) / 60, int(s) % 60);
-    else std::snprintf(b, sizeof b, "%dh%02dm", int(s) / 3600, (int(s) % 3600) / 60);
+    if (s < 3600)
+        std::snprintf(b, sizeof b, "%dm%02ds", int(s) / 60, int(s) % 60);
+    else
+        std::snprintf(b, sizeof b, "%dh%02dm", int(s) / 3600, (int(s) % 3600) / 60);
     return b;
 }
 
@@ -75,9 +77,12 @@ struct Counts {
 Counts count_lines(const std::vector<dataset::ManifestLine>& lines, size_t from) {
     Counts c;
     for (size_t i = from; i < lines.size(); ++i) {
-        if (lines[i].status == "ok") ++c.ok;
-        else if (lines[i].status == "failed") ++c.failed;
-        else ++c.skipped;
+        if (lines[i].status == "ok")
+            ++c.ok;
+        else if (lines[i].status == "failed")
+            ++c.failed;
+        else
+            ++c.skipped;
     }
     return c;
 }
@@ -91,10 +96,12 @@ void progress(const Counts& c, int64_t total, Clock::time_point t0, bool final_l
     const bool tty = isatty(fileno(stderr));
     char line[256];
     std::snprintf(line, sizeof line, "%s %ld/%ld shapes  ok %ld  failed %ld  skipped %ld  %.1f shapes/h  eta %s",
-                  bar(total ? double(c.done()) / total : 1.0).c_str(), long(c.done()), long(total), long(c.ok),
-                  long(c.failed), long(c.skipped), rate, fmt_eta(eta).c_str());
-    if (tty) std::fprintf(stderr, "\r\033[K%s%s", line, final_line ? "\n" : "");
-    else std::fprintf(stderr, "%s\n", line);
+                  bar(total ? double(c.done()) / total : 1.0).c_str(), long(c.done()), long(total), long(c.ok), long(c.failed),
+                  long(c.skipped), rate, fmt_eta(eta).c_str());
+    if (tty)
+        std::fprintf(stderr, "\r\033[K%s%s", line, final_line ? "\n" : "");
+    else
+        std::fprintf(stderr, "%s\n", line);
     std::fflush(stderr);
 }
 
@@ -165,13 +172,16 @@ int merge(const DatasetArgs& a) {
     Counts c;
     for (const auto& [k, l] : best) {
         text += l.to_json() + "\n";
-        if (l.status == "ok") ++c.ok;
-        else if (l.status == "failed") ++c.failed;
-        else ++c.skipped;
+        if (l.status == "ok")
+            ++c.ok;
+        else if (l.status == "failed")
+            ++c.failed;
+        else
+            ++c.skipped;
     }
     io::write_file_atomic((fs::path(a.output) / "manifest.jsonl").string(), std::vector<uint8_t>(text.begin(), text.end()));
-    std::printf("merge: %d manifest file(s), %zu shapes: ok %ld, skipped (existing) %ld, failed %ld\n", files,
-                best.size(), long(c.ok), long(c.skipped), long(c.failed));
+    std::printf("merge: %d manifest file(s), %zu shapes: ok %ld, skipped (existing) %ld, failed %ld\n", files, best.size(),
+                long(c.ok), long(c.skipped), long(c.failed));
     int64_t missing = 0;
     if (!a.input.empty()) {
         auto all = dataset::discover(a.input, dataset::parse_layout(a.layout), split_commas(a.categories), a.ids);
@@ -185,8 +195,8 @@ int merge(const DatasetArgs& a) {
             }
         }
         io::write_file_atomic((fs::path(a.output) / "missing.txt").string(), std::vector<uint8_t>(list.begin(), list.end()));
-        std::printf("merge: %ld of %zu shapes in %s have no output (listed in %s/missing.txt)\n", long(missing),
-                    all.size(), a.input.c_str(), a.output.c_str());
+        std::printf("merge: %ld of %zu shapes in %s have no output (listed in %s/missing.txt)\n", long(missing), all.size(),
+                    a.input.c_str(), a.output.c_str());
     }
     return (missing > 0 || c.failed > 0) ? 3 : 0;
 }
@@ -230,16 +240,20 @@ int run_fit_dataset(const DatasetArgs& args_in, const std::vector<std::string>& 
         return 0;
     }
 
-    spdlog::info("fit-dataset: {} shapes in {} ({} layout), shard {}/{} ({}) → {} shapes, {} worker(s), output {}",
-                 all.size(), a.input, a.layout, shard.index, shard.count, shard.source, mine.size(), a.workers, a.output);
+    spdlog::info("fit-dataset: {} shapes in {} ({} layout), shard {}/{} ({}) → {} shapes, {} worker(s), output {}", all.size(),
+                 a.input, a.layout, shard.index, shard.count, shard.source, mine.size(), a.workers, a.output);
     if (!gpus.empty())
-        spdlog::info("fit-dataset: {} worker(s) on {} GPU(s) ({}), round-robin", a.workers, gpus.size(),
-                     [&] { std::string l; for (const auto& g : gpus) l += (l.empty() ? "" : ",") + g; return l; }());
+        spdlog::info("fit-dataset: {} worker(s) on {} GPU(s) ({}), round-robin", a.workers, gpus.size(), [&] {
+            std::string l;
+            for (const auto& g : gpus) l += (l.empty() ? "" : ",") + g;
+            return l;
+        }());
     const size_t start_lines = dataset::read_manifest(manifest).size();
     const auto t0 = Clock::now();
     const int64_t total = int64_t(mine.size());
     if (a.workers == 1) {
-        process(mine, a, o, device, manifest, [&] { progress(count_lines(dataset::read_manifest(manifest), start_lines), total, t0, false); });
+        process(mine, a, o, device, manifest,
+                [&] { progress(count_lines(dataset::read_manifest(manifest), start_lines), total, t0, false); });
     } else {
         // K worker processes, each with cores/K intra-op threads (no oversubscription).
         const int cores = std::max(1, int(std::thread::hardware_concurrency()));
@@ -248,7 +262,10 @@ int run_fit_dataset(const DatasetArgs& args_in, const std::vector<std::string>& 
         for (int w = 0; w < a.workers; ++w) {
             std::vector<std::string> args;
             for (size_t i = 0; i < argv.size(); ++i) {  // drop --threads: each worker gets its share
-                if (argv[i] == "--threads") { ++i; continue; }
+                if (argv[i] == "--threads") {
+                    ++i;
+                    continue;
+                }
                 if (argv[i].rfind("--threads=", 0) == 0) continue;
                 args.push_back(argv[i]);
             }

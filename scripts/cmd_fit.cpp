@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 // `mash fit`: any mesh or point cloud → MASH file.
-#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
+#include <ATen/core/grad_mode.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -10,16 +9,17 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "mash/core/errors.h"
+#include "mash/core/files.h"
 #include "mash/core/runtime.h"
 #include "mash/fitting/fitter.h"
 #include "mash/fitting/init.h"
 #include "mash/fitting/pipeline.h"
 #include "mash/io/geometry_io.h"
 #include "mash/io/mash_file.h"
-#include "mash/core/files.h"
 #include "mash/pictures/plot.h"
 #include "mash/representation/mash.h"
 #include "scripts/commands.h"
@@ -45,8 +45,10 @@ void check_output_path(const std::string& path, const std::vector<std::string>& 
 
 std::string fmt_time(double s) {
     char b[32];
-    if (s < 60) std::snprintf(b, sizeof b, "%.0fs", s);
-    else std::snprintf(b, sizeof b, "%dm%02ds", int(s) / 60, int(s) % 60);
+    if (s < 60)
+        std::snprintf(b, sizeof b, "%.0fs", s);
+    else
+        std::snprintf(b, sizeof b, "%dm%02ds", int(s) / 60, int(s) % 60);
     return b;
 }
 
@@ -69,10 +71,10 @@ int run_fit(const FitArgs& args) {
     check_output_path(args.report, {".json"}, "report");
     check_output_path(args.plot, {".png"}, "plot");
     auto t0 = std::chrono::steady_clock::now();
-    spdlog::info("fit: {} → {} | A={} K={} L={}, fit distance {}, device {}, threads={}", args.input, args.output,
-                 o.num_anchors, o.mask_degree, o.sh_degree,
-                 o.surfel_radius > 0 ? fmt::format("surfel (radius {} × spacing)", o.surfel_radius) : "point (paper)",
-                 device, num_threads());
+    spdlog::info("fit: {} → {} | A={} K={} L={}, fit distance {}, device {}, threads={}", args.input, args.output, o.num_anchors,
+                 o.mask_degree, o.sh_degree,
+                 o.surfel_radius > 0 ? fmt::format("surfel (radius {} × spacing)", o.surfel_radius) : "point (paper)", device,
+                 num_threads());
     const bool tty = isatty(fileno(stderr));
     auto on_step = [&](const fitting::FitStep& s) {
         const double eta = s.progress > 0.02 ? s.elapsed / s.progress * (1 - s.progress) : NAN;
@@ -80,14 +82,14 @@ int run_fit(const FitArgs& args) {
             std::fprintf(stderr,
                          "\r\033[Kstep %4ld  %-9s loss %.3e  fit %.3e  cov %.3e  bc %.3e  covered %5.1f%%  lr %.2e  "
                          "%s  eta ~%s",
-                         long(s.step), s.stage.c_str(), s.loss, s.fit, s.coverage_loss, s.boundary, 100 * s.coverage,
-                         s.lr, fmt_time(s.elapsed).c_str(), std::isfinite(eta) ? fmt_time(eta).c_str() : "?");
+                         long(s.step), s.stage.c_str(), s.loss, s.fit, s.coverage_loss, s.boundary, 100 * s.coverage, s.lr,
+                         fmt_time(s.elapsed).c_str(), std::isfinite(eta) ? fmt_time(eta).c_str() : "?");
             std::fflush(stderr);
         } else if (s.step % o.log_every == 0 || s.step == 1) {
-            spdlog::info("step={} stage=\"{}\" loss={:.4e} fit={:.4e} cov={:.4e} bc={:.4e} covered={:.4f} lr={:.3e} "
-                         "samples={} elapsed={:.1f}s",
-                         s.step, s.stage, s.loss, s.fit, s.coverage_loss, s.boundary, s.coverage, s.lr, s.num_samples,
-                         s.elapsed);
+            spdlog::info(
+                "step={} stage=\"{}\" loss={:.4e} fit={:.4e} cov={:.4e} bc={:.4e} covered={:.4f} lr={:.3e} "
+                "samples={} elapsed={:.1f}s",
+                s.step, s.stage, s.loss, s.fit, s.coverage_loss, s.boundary, s.coverage, s.lr, s.num_samples, s.elapsed);
         }
     };
     fitting::FileFitResult ff = fitting::fit_file(args.input, o, args.seed, on_step, device);
@@ -130,14 +132,22 @@ int run_fit(const FitArgs& args) {
         j["input_points"] = ff.input_points;
         j["input_is_mesh"] = ff.input_is_mesh;
         j["surfel_radius"] = o.surfel_radius;
-        j["final_loss"] = {{"total", r.last.loss}, {"fit", r.last.fit}, {"coverage", r.last.coverage_loss},
-                           {"boundary", r.last.boundary}, {"covered_fraction", r.last.coverage}};
+        j["final_loss"] = {{"total", r.last.loss},
+                           {"fit", r.last.fit},
+                           {"coverage", r.last.coverage_loss},
+                           {"boundary", r.last.boundary},
+                           {"covered_fraction", r.last.coverage}};
         j["metrics"] = {{"frame", "normalized (bbox longest side 0.9, centered)"},
-                        {"l1_cd", r.metrics.l1_cd}, {"l2_cd", r.metrics.l2_cd},
-                        {"fscore", r.metrics.fscore}, {"precision", r.metrics.precision},
-                        {"recall", r.metrics.recall}, {"fscore_tau", r.metrics.tau}};
-        j["timing_seconds"] = {{"sampling", r.time_sampling}, {"chamfer", r.time_chamfer},
-                               {"boundary", r.time_boundary}, {"backward_and_step", r.time_backward}};
+                        {"l1_cd", r.metrics.l1_cd},
+                        {"l2_cd", r.metrics.l2_cd},
+                        {"fscore", r.metrics.fscore},
+                        {"precision", r.metrics.precision},
+                        {"recall", r.metrics.recall},
+                        {"fscore_tau", r.metrics.tau}};
+        j["timing_seconds"] = {{"sampling", r.time_sampling},
+                               {"chamfer", r.time_chamfer},
+                               {"boundary", r.time_boundary},
+                               {"backward_and_step", r.time_backward}};
         j["normalization"] = {{"center", {norm.center[0], norm.center[1], norm.center[2]}}, {"scale", norm.scale}};
         j["seed"] = args.seed;
         std::string text = j.dump(2) + "\n";
@@ -146,9 +156,10 @@ int run_fit(const FitArgs& args) {
     spdlog::info("fit: done in {:.1f}s, {} steps | L1-CD {:.5f}  L2-CD {:.3e}  F@{} {:.4f} (normalized frame) | wrote {}",
                  r.seconds, r.steps, r.metrics.l1_cd, r.metrics.l2_cd, r.metrics.tau, r.metrics.fscore, args.output);
     if (!ff.input_is_mesh && o.surfel_radius == 0 && ff.input_points < kSparseCloudHint)
-        spdlog::info("fit: hint: {} input points are a sparse cloud; --set surfel_radius=1 (configs/fit/sparse_points.yaml) "
-                     "fits the surface they sample more closely than the paper's point distance (README, \"Surfel fit\")",
-                     ff.input_points);
+        spdlog::info(
+            "fit: hint: {} input points are a sparse cloud; --set surfel_radius=1 (configs/fit/sparse_points.yaml) "
+            "fits the surface they sample more closely than the paper's point distance (README, \"Surfel fit\")",
+            ff.input_points);
     return 0;
 }
 

@@ -2,28 +2,28 @@
 // Generation subcommands: train, generate, eval-gen, render-views, import-original, eval-net, sample-net,
 // preprocess-image.
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 
 #include "mash/core/errors.h"
+#include "mash/core/files.h"
+#include "mash/dataset/dataset.h"
+#include "mash/formats/npy.h"
 #include "mash/io/geometry_io.h"
 #include "mash/io/mash_file.h"
-#include "mash/core/files.h"
-#include "mash/formats/npy.h"
 #include "mash/mesh/extract.h"
 #include "mash/ops/rotation.h"
-#include "mash/dataset/dataset.h"
 #include "mash/pictures/render.h"
 #include "models/eval_gen.h"
-#include "models/image_encoder.h"
 #include "models/generator.h"
+#include "models/image_encoder.h"
 #include "models/original.h"
 #include "models/preview.h"
 #include "models/train_run.h"
@@ -72,7 +72,8 @@ at::Tensor read_noise(const std::string& path) {
     const std::string ext = io::lower_extension(path);
     if (ext == ".npz") {
         auto in = read_npz_arrays(path);
-        if (!in.count("x_init")) throw InputError(path + ": no 'x_init' array (expected the noise as x_init [num, anchors, width])");
+        if (!in.count("x_init"))
+            throw InputError(path + ": no 'x_init' array (expected the noise as x_init [num, anchors, width])");
         arr = std::move(in["x_init"]);
     } else if (ext == ".npy") {
         auto bytes = io::read_file(path);
@@ -116,8 +117,11 @@ double max_deviation(const MashParams& a, const MashParams& b) {
     d = std::max(d, (T(a.positions, 3) - T(b.positions, 3)).abs().max().item<double>());
     d = std::max(d, (T(a.mask_params, a.mask_dim()) - T(b.mask_params, b.mask_dim())).abs().max().item<double>());
     d = std::max(d, (T(a.sh_params, a.sh_dim()) - T(b.sh_params, b.sh_dim())).abs().max().item<double>());
-    d = std::max(d, (rotation::matrix_from_axis_angle(T(a.rotate_vectors, 3)) - rotation::matrix_from_axis_angle(T(b.rotate_vectors, 3)))
-                        .abs().max().item<double>());
+    d = std::max(
+        d, (rotation::matrix_from_axis_angle(T(a.rotate_vectors, 3)) - rotation::matrix_from_axis_angle(T(b.rotate_vectors, 3)))
+               .abs()
+               .max()
+               .item<double>());
     return d;
 }
 
@@ -128,15 +132,19 @@ int run_generate(const GenerateArgs& a) {
     if (a.output.empty()) throw ConfigError("generate: -o/--output DIR is required");
     if (a.num < 1) throw ConfigError("--num must be >= 1");
 #ifdef MASH_WITHOUT_OPEN3D
-    if (a.mesh) throw ConfigError("generate --mesh: not in this build (configured with MASH_WITH_OPEN3D=OFF; expected a build with Open3D)");
+    if (a.mesh)
+        throw ConfigError(
+            "generate --mesh: not in this build (configured with MASH_WITH_OPEN3D=OFF; expected a build with Open3D)");
 #endif
     if (!a.complete.empty() && !a.blend.empty()) throw ConfigError("generate: use either --complete or --blend, not both");
     if ((!a.keep_anchors.empty() || !a.keep_box.empty()) && a.complete.empty())
         throw ConfigError("generate: --keep-anchors/--keep-box select anchors of --complete FILE");
-    if (!a.keep_anchors.empty() && !a.keep_box.empty()) throw ConfigError("generate: give --keep-anchors or --keep-box, not both");
+    if (!a.keep_anchors.empty() && !a.keep_box.empty())
+        throw ConfigError("generate: give --keep-anchors or --keep-box, not both");
     auto g = models::Generator::load(a.checkpoint);
     if (a.raw && g.ema_only)
-        throw ConfigError("--raw: " + a.checkpoint + " holds only the EMA weights (use the training's checkpoint.pt for the raw ones)");
+        throw ConfigError("--raw: " + a.checkpoint +
+                          " holds only the EMA weights (use the training's checkpoint.pt for the raw ones)");
     at::Tensor noise;
     int64_t num = a.num;
     if (!a.noise.empty()) {
@@ -159,15 +167,18 @@ int run_generate(const GenerateArgs& a) {
     const bool image_model = g.config.condition == "image";
     if (image_model && (a.image.empty() || a.encoder.empty()))
         throw ConfigError("generate: this checkpoint is image-conditioned; pass --image PHOTO and --encoder ENCODER.pt");
-    if (!image_model && !a.image.empty()) throw ConfigError("generate: --image needs an image-conditioned checkpoint (model.condition: image)");
+    if (!image_model && !a.image.empty())
+        throw ConfigError("generate: --image needs an image-conditioned checkpoint (model.condition: image)");
     at::Tensor image_tokens;
     if (image_model) {
         const std::string dtype = a.encoder_dtype.empty() ? g.config.encoder_dtype : a.encoder_dtype;
-        const auto alpha = models::parse_image_alpha(a.image_alpha.empty() ? g.config.image_alpha : a.image_alpha, "--image-alpha");
+        const auto alpha =
+            models::parse_image_alpha(a.image_alpha.empty() ? g.config.image_alpha : a.image_alpha, "--image-alpha");
         models::ImageEncoder enc(a.encoder, dtype, alpha);
         if (enc.info().width != g.config.image_dim)
-            throw InputError(a.encoder + ": encoder width " + std::to_string(enc.info().width) + ", but the checkpoint was trained on " +
-                             std::to_string(g.config.image_dim) + "-wide features (" + g.config.encoder + ")");
+            throw InputError(a.encoder + ": encoder width " + std::to_string(enc.info().width) +
+                             ", but the checkpoint was trained on " + std::to_string(g.config.image_dim) + "-wide features (" +
+                             g.config.encoder + ")");
         image_tokens = enc.encode_files({a.image}, "");
         spdlog::info("generate: {} encoded by {} ({}, alpha {}) → {} tokens x {}", a.image, enc.info().name, dtype,
                      models::to_string(alpha), image_tokens.size(1), image_tokens.size(2));
@@ -221,9 +232,10 @@ int run_generate(const GenerateArgs& a) {
             throw InputError("generate: " + std::to_string(K) + " frozen anchors, but the model generates " +
                              std::to_string(g.num_anchors) + " (select fewer with :SEL / --keep-anchors / --keep-box)");
         spdlog::info("generate: {} frozen anchors from {}, {} generated{}", K, fmt::join(fz.sources, " + "), g.num_anchors - K,
-                     g.config.normalize == "box" ? " (inputs normalized like the training data: anchor box centred, longest side 1; "
-                                                   "selections refer to the file's own coordinates)"
-                                                 : "");
+                     g.config.normalize == "box"
+                         ? " (inputs normalized like the training data: anchor box centred, longest side 1; "
+                           "selections refer to the file's own coordinates)"
+                         : "");
     }
     fs::create_directories(a.output);
     nlohmann::json report;
@@ -323,8 +335,10 @@ int run_generate(const GenerateArgs& a) {
     std::string js = report.dump(2);
     io::write_file_atomic((fs::path(a.output) / "generate.json").string(), std::vector<uint8_t>(js.begin(), js.end()));
     if (K > 0 && report["shapes"].size() > 0)
-        spdlog::info("generate: frozen anchors bit-exact in the sampler: {}; max round-trip deviation {:.3g} (files hold the exact inputs)",
-                     report.value("frozen_rows_bit_exact", false), report["shapes"][0].value("frozen_max_deviation_roundtrip", 0.0));
+        spdlog::info(
+            "generate: frozen anchors bit-exact in the sampler: {}; max round-trip deviation {:.3g} (files hold the exact "
+            "inputs)",
+            report.value("frozen_rows_bit_exact", false), report["shapes"][0].value("frozen_max_deviation_roundtrip", 0.0));
     spdlog::info("generate: wrote {} shapes to {} ({:.2f} s per shape)", total_n, a.output, total_s / total_n);
     return 0;
 }
@@ -402,8 +416,12 @@ int run_render_views(const RenderViewsArgs& a) {
                 char name[32];
                 std::snprintf(name, sizeof name, "%03d.png", k);
                 io::write_png((dir / name).string(), io::render_views(sc, o), a.size, a.size);
-                cams.push_back({{"file", name}, {"azimuth_deg", o.azimuth_offset_deg}, {"elevation_deg", o.elevation_deg},
-                                {"projection", "orthographic"}, {"up", "+y"}, {"framing", "bounding sphere fills 94% of the view"}});
+                cams.push_back({{"file", name},
+                                {"azimuth_deg", o.azimuth_offset_deg},
+                                {"elevation_deg", o.elevation_deg},
+                                {"projection", "orthographic"},
+                                {"up", "+y"},
+                                {"framing", "bounding sphere fills 94% of the view"}});
             }
             std::string s = cams.dump(1);
             io::write_file_atomic((dir / "cameras.json").string(), std::vector<uint8_t>(s.begin(), s.end()));
@@ -430,14 +448,16 @@ int run_import_original(const ImportOriginalArgs& a) {
     o.condition = a.condition;
     models::ImportReport r;
     auto g = models::import_original(a.checkpoint, a.normalizer, o, &r);
-    spdlog::info("import-original: {} ({} weights): width {}, depth {}, heads {}, context {}, time channels {}, condition {}, "
-                 "{} categories, {} parameters, step {}",
-                 a.checkpoint, a.weights, r.width, r.depth, r.heads, r.context_dim, r.time_channels, r.condition,
-                 r.num_categories, r.parameters, r.step);
+    spdlog::info(
+        "import-original: {} ({} weights): width {}, depth {}, heads {}, context {}, time channels {}, condition {}, "
+        "{} categories, {} parameters, step {}",
+        a.checkpoint, a.weights, r.width, r.depth, r.heads, r.context_dim, r.time_channels, r.condition, r.num_categories,
+        r.parameters, r.step);
     for (const auto& d : r.dropped)
         spdlog::info("import-original: '{}' accepted and not used (the original multiplies it by 0 for image conditions)", d);
     if (a.normalizer.empty())
-        spdlog::warn("import-original: no --normalizer: identity normalizer (fine for eval-net; pass the original .pkl to sample shapes)");
+        spdlog::warn(
+            "import-original: no --normalizer: identity normalizer (fine for eval-net; pass the original .pkl to sample shapes)");
     g.save(a.output, nullptr);
     spdlog::info("import-original: wrote {}", a.output);
     return 0;
@@ -445,8 +465,7 @@ int run_import_original(const ImportOriginalArgs& a) {
 
 int run_eval_net(const EvalNetArgs& a) {
     const std::string device = apply_global_flags(a.global);
-    if (io::lower_extension(a.output) != ".npz")
-        throw InputError(a.output + ": unsupported output extension (expected .npz)");
+    if (io::lower_extension(a.output) != ".npz") throw InputError(a.output + ": unsupported output extension (expected .npz)");
     auto g = models::Generator::load(a.checkpoint);
     auto bytes = io::read_file(a.inputs);
     auto arrays = io::parse_npz(bytes.data(), bytes.size(), a.inputs);
@@ -459,20 +478,23 @@ int run_eval_net(const EvalNetArgs& a) {
     };
     const int64_t C = g.layout.channels();
     if (!in.count("x") || in["x"].shape.size() != 3 || in["x"].shape[2] != C)
-        throw InputError(a.inputs + ": needs 'x' of shape [B, A, " + std::to_string(C) + "] (expected the keys x, t and category or cond_tokens)");
+        throw InputError(a.inputs + ": needs 'x' of shape [B, A, " + std::to_string(C) +
+                         "] (expected the keys x, t and category or cond_tokens)");
     if (!in.count("t") || in["t"].shape.size() > 1)
         throw InputError(a.inputs + ": needs 't' of shape [B] or [] (t in [0, 1], 0 = noise, 1 = data)");
     at::Tensor x = tensor("x", at::kFloat);
     const int64_t B = x.size(0);
     at::Tensor t = tensor("t", at::kFloat);
-    if (t.dim() == 1 && t.size(0) != B) throw InputError(a.inputs + ": 't' has " + std::to_string(t.size(0)) + " values (expected " + std::to_string(B) + ")");
+    if (t.dim() == 1 && t.size(0) != B)
+        throw InputError(a.inputs + ": 't' has " + std::to_string(t.size(0)) + " values (expected " + std::to_string(B) + ")");
     if (t.dim() == 0) t = t.reshape({1});  // as the original's forwardData: a [1] time broadcast over the batch
     models::ConditionBatch cond;
     const auto kind = models::parse_condition_kind(g.config.condition, "model.condition");
     if (kind == models::ConditionKind::kCategory) {
         if (!in.count("category")) throw InputError(a.inputs + ": a category model needs 'category' (int64 [B])");
         cond.category = tensor("category", at::kLong).reshape({-1});
-        if (cond.category.size(0) != B) throw InputError(a.inputs + ": 'category' must have B = " + std::to_string(B) + " values");
+        if (cond.category.size(0) != B)
+            throw InputError(a.inputs + ": 'category' must have B = " + std::to_string(B) + " values");
         const int64_t n = int64_t(std::max<size_t>(1, g.categories.size()));
         if (cond.category.min().item<int64_t>() < 0 || cond.category.max().item<int64_t>() >= n)
             throw InputError(a.inputs + ": 'category' ids must be in [0, " + std::to_string(n) + ")");
@@ -480,7 +502,8 @@ int run_eval_net(const EvalNetArgs& a) {
         if (!in.count("cond_tokens")) throw InputError(a.inputs + ": an image model needs 'cond_tokens' ([B, N, width])");
         cond.image = tensor("cond_tokens", at::kFloat);
         if (cond.image.dim() != 3 || cond.image.size(0) != B || cond.image.size(2) != g.config.image_dim)
-            throw InputError(a.inputs + ": 'cond_tokens' must be [" + std::to_string(B) + ", N, " + std::to_string(g.config.image_dim) + "]");
+            throw InputError(a.inputs + ": 'cond_tokens' must be [" + std::to_string(B) + ", N, " +
+                             std::to_string(g.config.image_dim) + "]");
     }
     auto& net = a.raw ? g.model : g.ema;
     net->eval();
@@ -506,7 +529,8 @@ int run_sample_net(const SampleNetArgs& a) {
     if (io::lower_extension(a.output) != ".npz") throw InputError(a.output + ": unsupported output extension (expected .npz)");
     auto g = models::Generator::load(a.checkpoint);
     if (a.raw && g.ema_only)
-        throw ConfigError("--raw: " + a.checkpoint + " holds only the EMA weights (use the training's checkpoint.pt for the raw ones)");
+        throw ConfigError("--raw: " + a.checkpoint +
+                          " holds only the EMA weights (use the training's checkpoint.pt for the raw ones)");
     auto in = read_npz_arrays(a.inputs);
     const int64_t A = g.num_anchors, C = g.layout.channels();
     const std::string want = "[B, " + std::to_string(A) + ", " + std::to_string(C) + "]";
@@ -515,8 +539,10 @@ int run_sample_net(const SampleNetArgs& a) {
     const at::Tensor x = array_tensor(in["x_init"], at::kFloat);
     const int64_t B = x.size(0);
     if (!in.count("query_t") || in["query_t"].shape.size() != 1 || in["query_t"].shape[0] < 2)
-        throw InputError(a.inputs + ": needs 'query_t' of shape [T], T >= 2 (expected increasing times from 0 = noise to 1 = data)");
-    const at::Tensor q = array_tensor(in["query_t"], in["query_t"].kind == 'f' && in["query_t"].itemsize == 8 ? at::kDouble : at::kFloat);
+        throw InputError(a.inputs +
+                         ": needs 'query_t' of shape [T], T >= 2 (expected increasing times from 0 = noise to 1 = data)");
+    const at::Tensor q =
+        array_tensor(in["query_t"], in["query_t"].kind == 'f' && in["query_t"].itemsize == 8 ? at::kDouble : at::kFloat);
     int64_t fixed = 0;
     if (in.count("fixed_rows")) {
         const auto v = in["fixed_rows"].to_double();
@@ -531,7 +557,8 @@ int run_sample_net(const SampleNetArgs& a) {
     if (kind == models::ConditionKind::kCategory) {
         const auto& c = in["condition"];
         if (c.kind == 'f' || c.shape.size() != 1 || c.shape[0] != B)
-            throw InputError(a.inputs + ": 'condition' must be " + std::to_string(B) + " integer category ids (a category model)");
+            throw InputError(a.inputs + ": 'condition' must be " + std::to_string(B) +
+                             " integer category ids (a category model)");
         cond.category = array_tensor(c, at::kLong);
         const int64_t n = int64_t(std::max<size_t>(1, g.categories.size()));
         if (cond.category.min().item<int64_t>() < 0 || cond.category.max().item<int64_t>() >= n)
@@ -575,9 +602,9 @@ int run_preprocess_image(const PreprocessImageArgs& a) {
     if (ext != ".png" && ext != ".npy") throw InputError(a.output + ": unsupported output extension (expected .png or .npy)");
     if (a.size < 1 || a.size > 8192) throw ConfigError("--size must be in 1..8192");
     const at::Tensor img = models::load_image_u8(a.image);
-    const at::Tensor rgb = models::resize_bilinear_pil(models::image_rgb_u8(img, models::parse_image_alpha(a.alpha, "--alpha")),
-                                                       a.size, a.size)
-                               .contiguous();
+    const at::Tensor rgb =
+        models::resize_bilinear_pil(models::image_rgb_u8(img, models::parse_image_alpha(a.alpha, "--alpha")), a.size, a.size)
+            .contiguous();
     std::vector<uint8_t> px(rgb.data_ptr<uint8_t>(), rgb.data_ptr<uint8_t>() + rgb.numel());
     if (ext == ".png") {
         io::write_png(a.output, px, static_cast<int>(a.size), static_cast<int>(a.size));

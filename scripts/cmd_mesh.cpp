@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 // `mash mesh`, `mash eval`, `mash render`.
-#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
+#include <ATen/core/grad_mode.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -10,18 +9,19 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "mash/core/errors.h"
+#include "mash/core/files.h"
 #include "mash/fitting/fitter.h"
 #include "mash/io/geometry_io.h"
 #include "mash/io/mash_file.h"
-#include "mash/core/files.h"
-#include "mash/pictures/render.h"
 #include "mash/losses/losses.h"
 #include "mash/mesh/extract.h"
-#include "mash/mesh/winding.h"
 #include "mash/mesh/procedural.h"
+#include "mash/mesh/winding.h"
+#include "mash/pictures/render.h"
 #include "mash/representation/mash.h"
 #include "scripts/commands.h"
 
@@ -114,17 +114,20 @@ int run_mesh(const MeshArgs& a) {
         for (int64_t i = 0; usable && i < P; ++i) {
             const double* n = &given[size_t(3 * i)];
             const double l = std::sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
-            if (!(l > 1e-12) || !std::isfinite(l)) usable = false;
-            else for (int k = 0; k < 3; ++k) given[size_t(3 * i + k)] /= l;
+            if (!(l > 1e-12) || !std::isfinite(l))
+                usable = false;
+            else
+                for (int k = 0; k < 3; ++k) given[size_t(3 * i + k)] /= l;
         }
         if (!given.empty() && !usable)
             spdlog::info("mesh: {} has zero or non-finite normals; estimating normals instead", a.input);
         nrm = mesh::oriented_normals_for_cloud(pts, 30, method);
-        const std::string how = fmt::format("PCA normals oriented by {}{}",
-                     method == mesh::OrientMethod::winding ? "winding numbers" : "tangent-plane propagation",
-                     P > mesh::kMaxOrientedPoints
-                         ? fmt::format(" on an FPS subset of {} (the other points take its signs)", mesh::kMaxOrientedPoints)
-                         : std::string());
+        const std::string how =
+            fmt::format("PCA normals oriented by {}{}",
+                        method == mesh::OrientMethod::winding ? "winding numbers" : "tangent-plane propagation",
+                        P > mesh::kMaxOrientedPoints
+                            ? fmt::format(" on an FPS subset of {} (the other points take its signs)", mesh::kMaxOrientedPoints)
+                            : std::string());
         if (usable) {
             // The file's normals, checked against our own orientation: flipped as a whole if most
             // point the other way; a note if a notable share disagrees.
@@ -158,7 +161,8 @@ int run_mesh(const MeshArgs& a) {
         if (a.num_points > 0 && so.normals == mesh::NormalSource::points) so.num_points = a.num_points;
         if (a.num_points > 0 && so.normals == mesh::NormalSource::patches) {
             // choose the per-patch grid so that A·P·T ≈ N (T = 2P/3)
-            so.grid_phi = std::max<int64_t>(3, int64_t(std::lround(std::sqrt(1.5 * double(a.num_points) / double(p.num_anchors)))));
+            so.grid_phi =
+                std::max<int64_t>(3, int64_t(std::lround(std::sqrt(1.5 * double(a.num_points) / double(p.num_anchors)))));
             so.grid_theta = mesh::MashSurfaceOptions::polar_for(so.grid_phi);
         }
         mesh::OrientReport rep;
@@ -166,15 +170,14 @@ int run_mesh(const MeshArgs& a) {
         for (const auto& [stage, secs] : rep.stages) spdlog::debug("mesh: {}: {:.2f}s", stage, secs);
         const int64_t S = int64_t(s.points.size() / 3);
         if (so.normals == mesh::NormalSource::points)
-            spdlog::info("mesh: {} samples of the MASH ({} anchors; FPS from {}), PCA normals oriented by {}", S,
-                         p.num_anchors, s.sampled,
-                         method == mesh::OrientMethod::winding ? "winding numbers" : "tangent-plane propagation");
+            spdlog::info("mesh: {} samples of the MASH ({} anchors; FPS from {}), PCA normals oriented by {}", S, p.num_anchors,
+                         s.sampled, method == mesh::OrientMethod::winding ? "winding numbers" : "tangent-plane propagation");
         else if (method == mesh::OrientMethod::winding)
-            spdlog::info("mesh: {} samples from {} patches on {} sheets, patch normals oriented by winding numbers: "
-                         "field constancy {:.3f} ({:.3f} with the graph signs; {} sheets differ), mean w on the surface "
-                         "{:.3f}",
-                         S, p.num_anchors, rep.sheets, rep.objective, rep.objective_graph, rep.changed_from_graph,
-                         rep.mean_winding);
+            spdlog::info(
+                "mesh: {} samples from {} patches on {} sheets, patch normals oriented by winding numbers: "
+                "field constancy {:.3f} ({:.3f} with the graph signs; {} sheets differ), mean w on the surface "
+                "{:.3f}",
+                S, p.num_anchors, rep.sheets, rep.objective, rep.objective_graph, rep.changed_from_graph, rep.mean_winding);
         else
             spdlog::info("mesh: {} samples from {} patches, patch normals oriented by the patch graph", S, p.num_anchors);
         pts = std::move(s.points);
@@ -191,21 +194,24 @@ int run_mesh(const MeshArgs& a) {
     auto m = mesh::poisson(pts, nrm, po, &stages, &prep);
     for (const auto& [stage, secs] : stages) spdlog::debug("mesh: {}: {:.2f}s", stage, secs);
     if (po.thin_offset_voxels > 0)
-        spdlog::info("mesh: {} of {} samples do not bound a solid (open sheets, thin walls; {:.1f} %): "
-                     "thickened to ± {} Poisson voxels",
-                     prep.thin_samples, pts.size() / 3,
-                     100.0 * double(prep.thin_samples) / double(std::max<size_t>(1, pts.size() / 3)), po.thin_offset_voxels);
+        spdlog::info(
+            "mesh: {} of {} samples do not bound a solid (open sheets, thin walls; {:.1f} %): "
+            "thickened to ± {} Poisson voxels",
+            prep.thin_samples, pts.size() / 3, 100.0 * double(prep.thin_samples) / double(std::max<size_t>(1, pts.size() / 3)),
+            po.thin_offset_voxels);
     if (prep.open_sheet)
-        spdlog::info("mesh: {:.0f} % of the winding field's ½-level set lies away from the samples (a membrane "
-                     "across an open sheet's opening): thin step at threshold {:.2f} instead of {} ({:.0f} % left)",
-                     100.0 * prep.membrane_first, prep.threshold, mesh::ThinOptions{}.threshold, 100.0 * prep.membrane);
+        spdlog::info(
+            "mesh: {:.0f} % of the winding field's ½-level set lies away from the samples (a membrane "
+            "across an open sheet's opening): thin step at threshold {:.2f} instead of {} ({:.0f} % left)",
+            100.0 * prep.membrane_first, prep.threshold, mesh::ThinOptions{}.threshold, 100.0 * prep.membrane);
     if (po.cell_voxels > 0)
         spdlog::debug("mesh: {} oriented samples to Poisson (one per {}-voxel cell and side)", prep.poisson_samples,
                       po.cell_voxels);
     if (po.thin_offset_voxels > 0)
-        spdlog::debug("mesh: ½-level set away from the samples {:.1f} % (open-sheet threshold {:.0f} %); mesh "
-                      "area farther than {:.4f} from every sample: {:.2f} %",
-                      100.0 * prep.membrane_first, 100.0 * po.open_membrane, prep.support_radius, 100.0 * prep.unsupported);
+        spdlog::debug(
+            "mesh: ½-level set away from the samples {:.1f} % (open-sheet threshold {:.0f} %); mesh "
+            "area farther than {:.4f} from every sample: {:.2f} %",
+            100.0 * prep.membrane_first, 100.0 * po.open_membrane, prep.support_radius, 100.0 * prep.unsupported);
     mesh::save_mesh(a.output, m);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::vector<int64_t> comp;
@@ -219,16 +225,17 @@ int run_mesh(const MeshArgs& a) {
         for (size_t i = 0; i < std::min<size_t>(sizes.size(), 8); ++i) list += (i ? ", " : "") + std::to_string(sizes[i]);
         spdlog::info("mesh: triangles per component (largest first): {}{}", list, sizes.size() > 8 ? ", ..." : "");
     }
-    spdlog::info("mesh: wrote {} ({} vertices, {} triangles, {} component{}, boundary edges {}, non-manifold edges {}) "
-                 "in {:.1f}s",
-                 a.output, m.num_vertices(), m.num_triangles(), ncomp, ncomp == 1 ? "" : "s", es.boundary,
-                 es.non_manifold, secs);
+    spdlog::info(
+        "mesh: wrote {} ({} vertices, {} triangles, {} component{}, boundary edges {}, non-manifold edges {}) "
+        "in {:.1f}s",
+        a.output, m.num_vertices(), m.num_triangles(), ncomp, ncomp == 1 ? "" : "s", es.boundary, es.non_manifold, secs);
     return 0;
 }
 #else  // MASH_WITH_OPEN3D=OFF: no orientation reference or screened Poisson
 int run_mesh(const MeshArgs&) {
-    throw ConfigError("mash mesh: not in this build (configured with MASH_WITH_OPEN3D=OFF: no screened Poisson; expected a "
-                      "build with Open3D, e.g. scripts/build.sh)");
+    throw ConfigError(
+        "mash mesh: not in this build (configured with MASH_WITH_OPEN3D=OFF: no screened Poisson; expected a "
+        "build with Open3D, e.g. scripts/build.sh)");
 }
 #endif
 

@@ -21,11 +21,11 @@ struct SampleArgs {
     GlobalOptions global;
     std::string input;
     std::string output;
-    int64_t num_points = 0;       ///< 0 = all sampled points; else FPS down to this many
-    int64_t num_directions = 0;   ///< 0 = MashOptions default (N)
-    int64_t num_boundary = 0;     ///< 0 = MashOptions default (B)
-    bool no_fps = false;          ///< keep every in-mask ray (skip the per-anchor 0.8 FPS)
-    uint64_t seed = 0;            ///< surface sampling seed (mesh input)
+    int64_t num_points = 0;      ///< 0 = all sampled points; else FPS down to this many
+    int64_t num_directions = 0;  ///< 0 = MashOptions default (N)
+    int64_t num_boundary = 0;    ///< 0 = MashOptions default (B)
+    bool no_fps = false;         ///< keep every in-mask ray (skip the per-anchor 0.8 FPS)
+    uint64_t seed = 0;           ///< surface sampling seed (mesh input)
 };
 int run_sample(const SampleArgs& args);
 
@@ -120,17 +120,17 @@ int run_train(const TrainArgs& args);
 struct GenerateArgs {
     GlobalOptions global;
     std::string checkpoint, output;
-    std::string category;          ///< name, "all" (default for category models)
-    int64_t num = 4;               ///< shapes (per category with "all")
-    int64_t steps = 0;             ///< 0 = checkpoint's config
-    std::string solver;            ///< "" = config
+    std::string category;  ///< name, "all" (default for category models)
+    int64_t num = 4;       ///< shapes (per category with "all")
+    int64_t steps = 0;     ///< 0 = checkpoint's config
+    std::string solver;    ///< "" = config
     uint64_t seed = 0;
-    std::string complete;          ///< partial MASH file
-    std::string keep_anchors;      ///< selection in `complete`
-    std::string keep_box;          ///< box selection in `complete`
+    std::string complete;            ///< partial MASH file
+    std::string keep_anchors;        ///< selection in `complete`
+    std::string keep_box;            ///< box selection in `complete`
     std::vector<std::string> blend;  ///< FILE[:SEL]
-    int64_t points = 0;            ///< also write point clouds with this many points (0 = no)
-    bool mesh = false;             ///< also write Poisson meshes
+    int64_t points = 0;              ///< also write point clouds with this many points (0 = no)
+    bool mesh = false;               ///< also write Poisson meshes
     int mesh_depth = 7;
     bool no_render = false;
     bool raw = false;              ///< use raw weights instead of EMA
@@ -185,10 +185,10 @@ int run_sample_net(const SampleNetArgs& args);
 struct RenderViewsArgs {
     GlobalOptions global;
     std::string input, output, layout = "flat", categories;
-    int views = 12;            ///< fixed views: azimuth i·360/views
+    int views = 12;  ///< fixed views: azimuth i·360/views
     int size = 224;
-    double elevation = 30.0;   ///< degrees above the horizon (the original's 60° polar angle)
-    bool random = false;       ///< random azimuth/elevation per view instead
+    double elevation = 30.0;  ///< degrees above the horizon (the original's 60° polar angle)
+    bool random = false;      ///< random azimuth/elevation per view instead
     uint64_t seed = 0;
     int64_t limit = 0;
 };

@@ -98,4 +98,9 @@ else
   [[ -f $MASH_LIBTORCH/share/cmake/Torch/TorchConfig.cmake ]] || {
     echo "error: $MASH_LIBTORCH: not a LibTorch (expected share/cmake/Torch/TorchConfig.cmake)" >&2; exit 2; }
 fi
+# The Python package's build and test tools (scripts/build.sh then installs `import mash`).
+if ! have "import scikit_build_core, pytest"; then
+  echo "install-deps: pip install scikit-build-core pytest"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "scikit-build-core>=0.10" pytest
+fi
 echo "install-deps: done"

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The `mash` command-line tool: one executable, one subcommand per job.
-#include <iostream>
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
+#include <iostream>
 
 #include "mash/core/runtime.h"
 #include "scripts/commands.h"
@@ -27,8 +26,8 @@ int main(int argc, char** argv) {
     c_sample->add_option("file", sample.input, "MASH file (.npz/.npy), or a mesh / point cloud")->required();
     c_sample->add_option("--seed", sample.seed, "Surface sampling seed (mesh input)")->capture_default_str();
     c_sample->add_option("-o,--output", sample.output, "Output point cloud (.ply .pcd .xyz .pts .npy)")->required();
-    c_sample->add_option("-n,--num-points", sample.num_points,
-                         "Farthest-point subsample to N points (default: all sampled points)")
+    c_sample
+        ->add_option("-n,--num-points", sample.num_points, "Farthest-point subsample to N points (default: all sampled points)")
         ->check(CLI::NonNegativeNumber);
     c_sample->add_option("--directions", sample.num_directions, "Fibonacci directions per anchor (default 1000)")
         ->check(CLI::NonNegativeNumber);
@@ -39,8 +38,9 @@ int main(int argc, char** argv) {
 
     FitArgs fit;
     auto* c_fit = app.add_subcommand("fit", "Fit a MASH to a mesh or point cloud");
-    c_fit->add_option("input", fit.input,
-                      "Mesh (.obj .off .ply .stl .glb .gltf) or point cloud (.ply .xyz .pts .pcd .off .npy .npz)")
+    c_fit
+        ->add_option("input", fit.input,
+                     "Mesh (.obj .off .ply .stl .glb .gltf) or point cloud (.ply .xyz .pts .pcd .off .npy .npz)")
         ->required();
     c_fit->add_option("-o,--output", fit.output, "Output MASH file (.npz; .npy = original pickled layout)")->required();
     c_fit->add_option("--config", fit.config, "YAML file with a 'fit:' section of overrides (configs/fit/*.yaml)");
@@ -53,54 +53,65 @@ int main(int argc, char** argv) {
     add_global_flags(*c_fit, fit.global);
 
     MeshArgs mesh;
-    auto* c_mesh = app.add_subcommand("mesh", "MASH (or, with --from-points, a point cloud) → watertight mesh (screened Poisson)");
+    auto* c_mesh =
+        app.add_subcommand("mesh", "MASH (or, with --from-points, a point cloud) → watertight mesh (screened Poisson)");
     c_mesh->add_option("input", mesh.input, "MASH file (.npz/.npy), or a point cloud with --from-points")->required();
     c_mesh->add_option("-o,--output", mesh.output, "Output mesh (.ply .obj .off .stl)")->required();
     c_mesh->add_option("--depth", mesh.depth, "Poisson octree depth")->capture_default_str();
     c_mesh->add_option("--trim", mesh.trim, "Remove vertices below this density quantile (0 keeps it watertight)")
         ->capture_default_str();
-    c_mesh->add_option("--thin-offset", mesh.thin_offset,
-                       "Samples that do not bound a solid (open sheets, thin walls: the winding field is not 1 behind and 0 "
-                       "in front) become slabs of ± this many Poisson voxels: thin closed shells, not capped volumes (0: off)")
+    c_mesh
+        ->add_option("--thin-offset", mesh.thin_offset,
+                     "Samples that do not bound a solid (open sheets, thin walls: the winding field is not 1 behind and 0 "
+                     "in front) become slabs of ± this many Poisson voxels: thin closed shells, not capped volumes (0: off)")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 8.0));
-    c_mesh->add_option("--open-sheet", mesh.open_membrane,
-                       "If more than this share of the winding field's 1/2-level set lies away from the samples (a "
-                       "cup-shaped open sheet, whose opening Poisson would close with a membrane), the thin step's "
-                       "threshold is lowered step by step until it is not (0: never)")
+    c_mesh
+        ->add_option("--open-sheet", mesh.open_membrane,
+                     "If more than this share of the winding field's 1/2-level set lies away from the samples (a "
+                     "cup-shaped open sheet, whose opening Poisson would close with a membrane), the thin step's "
+                     "threshold is lowered step by step until it is not (0: never)")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 1.0));
-    c_mesh->add_option("--sample-cell", mesh.cell_voxels,
-                       "Poisson's input keeps one sample per cell of this many Poisson voxels on each side of the "
-                       "surface (dense MASH samples of overlapping patches: faster, no loss; 0 keeps every sample)")
+    c_mesh
+        ->add_option("--sample-cell", mesh.cell_voxels,
+                     "Poisson's input keeps one sample per cell of this many Poisson voxels on each side of the "
+                     "surface (dense MASH samples of overlapping patches: faster, no loss; 0 keeps every sample)")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 8.0));
-    c_mesh->add_option("--orient", mesh.orient,
-                       "Orientation: winding (global winding-number cue) or graph (the earlier local method)")
+    c_mesh
+        ->add_option("--orient", mesh.orient,
+                     "Orientation: winding (global winding-number cue) or graph (the earlier local method)")
         ->capture_default_str();
-    auto* o_normals = c_mesh->add_option("--normals", mesh.normals,
-                       "MASH normals: points (the MASH's samples as a point cloud, PCA normals oriented like --from-points; "
-                       "the original's later M+M) or patches (patch normals, one sign per patch)")
-        ->capture_default_str();
-    c_mesh->add_flag("--from-points", mesh.from_points,
-                     "Input is a point cloud: PCA normals + Poisson (SPR baseline); clouds of more than " +
-                         std::to_string(mash::mesh::kMaxOrientedPoints) +
-                         " points are oriented on an FPS subset of that many")
+    auto* o_normals =
+        c_mesh
+            ->add_option("--normals", mesh.normals,
+                         "MASH normals: points (the MASH's samples as a point cloud, PCA normals oriented like --from-points; "
+                         "the original's later M+M) or patches (patch normals, one sign per patch)")
+            ->capture_default_str();
+    c_mesh
+        ->add_flag("--from-points", mesh.from_points,
+                   "Input is a point cloud: PCA normals + Poisson (SPR baseline); clouds of more than " +
+                       std::to_string(mash::mesh::kMaxOrientedPoints) + " points are oriented on an FPS subset of that many")
         ->excludes(o_normals);
     c_mesh->add_option("--num-points", mesh.num_points,
                        "Oriented samples fed to Poisson (MASH: samples kept, default " +
                            std::to_string(mash::mesh::MashSurfaceOptions{}.num_points) +
                            ", or with --normals patches the per-patch grid; --from-points: surface samples of a mesh, "
                            "default 100000)");
-    c_mesh->add_option("--grid", mesh.grid_phi, "With --normals patches: azimuth samples per patch (polar = 2/3 of it)")->capture_default_str();
+    c_mesh->add_option("--grid", mesh.grid_phi, "With --normals patches: azimuth samples per patch (polar = 2/3 of it)")
+        ->capture_default_str();
     add_global_flags(*c_mesh, mesh.global);
 
     EvalArgs eval;
     ShapeArgs shape;
-    auto* c_shape = app.add_subcommand("shape", "Write a procedural shape (closed mesh): rope_knot, thin_bowl, nested_spheres, touching_spheres, "
-                                                "or a member of a family: chair, table, mug, lamp, airplane (--seed)");
+    auto* c_shape =
+        app.add_subcommand("shape",
+                           "Write a procedural shape (closed mesh): rope_knot, thin_bowl, nested_spheres, touching_spheres, "
+                           "or a member of a family: chair, table, mug, lamp, airplane (--seed)");
     c_shape->add_option("name", shape.name, "Shape or family name")->required();
-    c_shape->add_option("--seed", shape.seed, "Family member (proportions and optional parts drawn from it)")->capture_default_str();
+    c_shape->add_option("--seed", shape.seed, "Family member (proportions and optional parts drawn from it)")
+        ->capture_default_str();
     c_shape->add_option("-o,--output", shape.output, "Output mesh (.ply .obj .off .stl)")->required();
     add_global_flags(*c_shape, shape.global);
 
@@ -130,7 +141,8 @@ int main(int argc, char** argv) {
     auto* layout_opt = c_ds->add_option("--layout", ds.layout, "shapenet | objaverse | flat")->capture_default_str();
     c_ds->add_option("--config", ds.config, "YAML with a 'dataset:' section and/or 'fit:' overrides (configs/dataset/)");
     c_ds->add_option("--set", ds.set, "Fit option override key=value (repeatable)");
-    c_ds->add_option("--workers", ds.workers, "Worker processes (threads are split between them; default 1, on GPUs 4 per visible GPU)");
+    c_ds->add_option("--workers", ds.workers,
+                     "Worker processes (threads are split between them; default 1, on GPUs 4 per visible GPU)");
     c_ds->add_option("--shard", ds.shard, "Process shard I of N (I/N); default: Slurm/Kubernetes env, else all");
     c_ds->add_option("--shard-count", ds.shard_count, "Shard count for a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)");
     c_ds->add_option("--limit", ds.limit, "Process at most M shapes (after sharding)");
@@ -142,15 +154,18 @@ int main(int argc, char** argv) {
     add_global_flags(*c_ds, ds.global);
 
     TrainArgs train;
-    auto* c_train = app.add_subcommand("train", "Train a MASH generator from a YAML experiment (multi-process via torchrun/Slurm env)");
+    auto* c_train =
+        app.add_subcommand("train", "Train a MASH generator from a YAML experiment (multi-process via torchrun/Slurm env)");
     c_train->add_option("--config", train.config, "Experiment YAML (configs/train/, experiments/*/config.yaml)")->required();
     c_train->add_option("-o,--output", train.output, "Output folder (default: <config folder>/out)");
-    c_train->add_flag("--resume", train.resume, "Continue from OUTPUT/checkpoint.pt (its stored config; --set may change e.g. train.steps)");
+    c_train->add_flag("--resume", train.resume,
+                      "Continue from OUTPUT/checkpoint.pt (its stored config; --set may change e.g. train.steps)");
     c_train->add_option("--set", train.set, "Override section.key=value (repeatable), e.g. --set train.steps=200");
     add_global_flags(*c_train, train.global);
 
     GenerateArgs gen;
-    auto* c_gen = app.add_subcommand("generate", "Generate MASH shapes from a trained checkpoint (category, completion, blending)");
+    auto* c_gen =
+        app.add_subcommand("generate", "Generate MASH shapes from a trained checkpoint (category, completion, blending)");
     c_gen->add_option("--checkpoint", gen.checkpoint, "checkpoint.pt written by `mash train`")->required();
     c_gen->add_option("-o,--output", gen.output, "Output folder: <category>_<i>.npz, samples.png, generate.json")->required();
     c_gen->add_option("--category", gen.category, "Category name, or 'all' (default for category models)");
@@ -167,20 +182,28 @@ int main(int argc, char** argv) {
     c_gen->add_option("--mesh-depth", gen.mesh_depth, "Poisson depth for --mesh")->capture_default_str();
     c_gen->add_flag("--no-render", gen.no_render, "Skip samples.png");
     c_gen->add_flag("--raw", gen.raw, "Use the raw weights instead of the EMA weights");
-    c_gen->add_option("--noise", gen.noise, "Start from this noise instead of --seed's: .npy [num, anchors, width] or .npz with x_init "
-                                            "(normalized tokens, e.g. a sampling golden of the original)");
-    c_gen->add_flag("--save-normalized", gen.save_normalized, "Also write <category>_normalized.npy: the sampler's output tokens, "
-                                                             "still normalized (float32 [num, anchors, width])");
-    c_gen->add_option("--encoder-dtype", gen.encoder_dtype, "float32 | bfloat16 | float16 (default: the checkpoint's model.encoder_dtype)")
+    c_gen->add_option("--noise", gen.noise,
+                      "Start from this noise instead of --seed's: .npy [num, anchors, width] or .npz with x_init "
+                      "(normalized tokens, e.g. a sampling golden of the original)");
+    c_gen->add_flag("--save-normalized", gen.save_normalized,
+                    "Also write <category>_normalized.npy: the sampler's output tokens, "
+                    "still normalized (float32 [num, anchors, width])");
+    c_gen
+        ->add_option("--encoder-dtype", gen.encoder_dtype,
+                     "float32 | bfloat16 | float16 (default: the checkpoint's model.encoder_dtype)")
         ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
-    c_gen->add_option("--image-alpha", gen.image_alpha, "drop | white: a transparent image's alpha (default: the checkpoint's data.image_alpha)")
+    c_gen
+        ->add_option("--image-alpha", gen.image_alpha,
+                     "drop | white: a transparent image's alpha (default: the checkpoint's data.image_alpha)")
         ->check(CLI::IsMember({"drop", "white"}));
     c_gen->add_option("--image", gen.image, "Condition image (PNG/JPG) for image-conditioned checkpoints");
-    c_gen->add_option("--encoder", gen.encoder, "TorchScript image encoder (+ .json sidecar), e.g. from scripts/export_dinov2.py");
+    c_gen->add_option("--encoder", gen.encoder,
+                      "TorchScript image encoder (+ .json sidecar), e.g. from scripts/export_dinov2.py");
     add_global_flags(*c_gen, gen.global);
 
     EvalGenArgs eg;
-    auto* c_eg = app.add_subcommand("eval-gen", "Generation metrics: MMD-CD, COV-CD, 1-NNA (+ FID/KID with a TorchScript feature net)");
+    auto* c_eg =
+        app.add_subcommand("eval-gen", "Generation metrics: MMD-CD, COV-CD, 1-NNA (+ FID/KID with a TorchScript feature net)");
     c_eg->add_option("generated", eg.generated, "Folder of generated shapes (MASH / mesh / points)")->required();
     c_eg->add_option("reference", eg.reference, "Folder of reference shapes")->required();
     c_eg->add_option("--num-points", eg.num_points, "Points per shape")->capture_default_str();
@@ -191,49 +214,64 @@ int main(int argc, char** argv) {
     add_global_flags(*c_eg, eg.global);
 
     ImportOriginalArgs io_;
-    auto* c_io = app.add_subcommand("import-original",
-                                    "Convert a released generator of the paper (model_last.pth + normalizer .pkl) to a mash checkpoint");
+    auto* c_io = app.add_subcommand(
+        "import-original", "Convert a released generator of the paper (model_last.pth + normalizer .pkl) to a mash checkpoint");
     c_io->add_option("--checkpoint", io_.checkpoint, "The original checkpoint (torch.save: model, ema_model, ...)")->required();
-    c_io->add_option("--normalizer", io_.normalizer, "The original normalizer (joblib .pkl, e.g. ShapeNet.pkl); without it: identity (eval-net only)");
-    c_io->add_option("--weights", io_.weights, "ema (what the original samples with) | model")->capture_default_str()
+    c_io->add_option("--normalizer", io_.normalizer,
+                     "The original normalizer (joblib .pkl, e.g. ShapeNet.pkl); without it: identity (eval-net only)");
+    c_io->add_option("--weights", io_.weights, "ema (what the original samples with) | model")
+        ->capture_default_str()
         ->check(CLI::IsMember({"ema", "model"}));
-    c_io->add_option("--heads", io_.heads, "Attention heads (not stored in the tensors; the paper's models use 8)")->capture_default_str();
+    c_io->add_option("--heads", io_.heads, "Attention heads (not stored in the tensors; the paper's models use 8)")
+        ->capture_default_str();
     c_io->add_option("--condition", io_.condition, "auto (image if the context width is 768) | category | image")
-        ->capture_default_str()->check(CLI::IsMember({"auto", "category", "image"}));
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto", "category", "image"}));
     c_io->add_option("-o,--output", io_.output, "Output checkpoint (.pt)")->required();
     add_global_flags(*c_io, io_.global);
 
     EvalNetArgs en;
-    auto* c_en = app.add_subcommand("eval-net", "Evaluate a checkpoint's denoiser on given inputs (x, t, category | cond_tokens) -> out");
+    auto* c_en =
+        app.add_subcommand("eval-net", "Evaluate a checkpoint's denoiser on given inputs (x, t, category | cond_tokens) -> out");
     c_en->add_option("--checkpoint", en.checkpoint, "A mash checkpoint (mash train / mash import-original)")->required();
-    c_en->add_option("--inputs", en.inputs, ".npz with x [B,A,C] float32, t [B] or [] and category [B] int64 or cond_tokens [B,N,W]")->required();
+    c_en->add_option("--inputs", en.inputs,
+                     ".npz with x [B,A,C] float32, t [B] or [] and category [B] int64 or cond_tokens [B,N,W]")
+        ->required();
     c_en->add_option("-o,--output", en.output, "Output .npz with out [B,A,C] (float32)")->required();
     c_en->add_flag("--raw", en.raw, "Use the raw weights instead of the EMA weights");
     add_global_flags(*c_en, en.global);
 
     PreprocessImageArgs pi;
-    auto* c_pi = app.add_subcommand("preprocess-image", "What an image encoder sees: the image as RGB, resized by PIL's bilinear filter "
-                                                        "(as the original) -> PNG or uint8 .npy");
+    auto* c_pi = app.add_subcommand("preprocess-image",
+                                    "What an image encoder sees: the image as RGB, resized by PIL's bilinear filter "
+                                    "(as the original) -> PNG or uint8 .npy");
     c_pi->add_option("--image", pi.image, "Input image (PNG/JPG)")->required();
     c_pi->add_option("--size", pi.size, "Output size S (S x S; the encoder's input_size, 518 for DINOv2)")->capture_default_str();
     c_pi->add_option("--alpha", pi.alpha, "drop (the original's convert('RGB')) | white (composite onto white)")
-        ->capture_default_str()->check(CLI::IsMember({"drop", "white"}));
+        ->capture_default_str()
+        ->check(CLI::IsMember({"drop", "white"}));
     c_pi->add_option("-o,--output", pi.output, "Output .png or .npy (uint8 [S, S, 3])")->required();
     add_global_flags(*c_pi, pi.global);
 
     SampleNetArgs sn;
-    auto* c_sn = app.add_subcommand("sample-net", "Run the original's sampler (torchdiffeq dopri5) on given noise "
-                                                  "(x_init, condition, query_t[, fixed_rows]) -> traj, x1, nfe");
-    c_sn->add_option("--checkpoint", sn.checkpoint, "A mash checkpoint (mash import-original, or trained with a paper preset)")->required();
-    c_sn->add_option("--inputs", sn.inputs, ".npz with x_init [B,A,C] float32, condition (category ids int64 [B] or tokens [B,N,W]), "
-                                            "query_t [T] increasing from 0, optional fixed_rows (int)")->required();
-    c_sn->add_option("-o,--output", sn.output, "Output .npz: traj [T,B,A,C], x1, nfe (+ traj_fixed, x1_fixed, nfe_fixed); normalized tokens")
+    auto* c_sn = app.add_subcommand("sample-net",
+                                    "Run the original's sampler (torchdiffeq dopri5) on given noise "
+                                    "(x_init, condition, query_t[, fixed_rows]) -> traj, x1, nfe");
+    c_sn->add_option("--checkpoint", sn.checkpoint, "A mash checkpoint (mash import-original, or trained with a paper preset)")
+        ->required();
+    c_sn->add_option("--inputs", sn.inputs,
+                     ".npz with x_init [B,A,C] float32, condition (category ids int64 [B] or tokens [B,N,W]), "
+                     "query_t [T] increasing from 0, optional fixed_rows (int)")
+        ->required();
+    c_sn->add_option("-o,--output", sn.output,
+                     "Output .npz: traj [T,B,A,C], x1, nfe (+ traj_fixed, x1_fixed, nfe_fixed); normalized tokens")
         ->required();
     c_sn->add_flag("--raw", sn.raw, "Use the raw weights instead of the EMA weights");
     add_global_flags(*c_sn, sn.global);
 
     RenderViewsArgs rv;
-    auto* c_rv = app.add_subcommand("render-views", "Render every dataset mesh from several viewpoints (training images for image conditioning)");
+    auto* c_rv = app.add_subcommand("render-views",
+                                    "Render every dataset mesh from several viewpoints (training images for image conditioning)");
     c_rv->add_option("--input", rv.input, "Dataset root")->required();
     c_rv->add_option("--output", rv.output, "Output: OUT/<category>/<id>/000.png ... + cameras.json")->required();
     c_rv->add_option("--layout", rv.layout, "shapenet | objaverse | flat")->capture_default_str();
@@ -258,26 +296,29 @@ int main(int argc, char** argv) {
     if (c_sample->parsed()) return guarded([&] { return run_sample(sample); });
     if (c_fit->parsed()) return guarded([&] { return run_fit(fit); });
     if (c_shape->parsed()) return guarded([&] { return run_shape(shape); });
-    if (c_mesh->parsed()) return guarded([&] {
-        mesh.grid_theta = mash::mesh::MashSurfaceOptions::polar_for(mesh.grid_phi);
-        return run_mesh(mesh);
-    });
+    if (c_mesh->parsed())
+        return guarded([&] {
+            mesh.grid_theta = mash::mesh::MashSurfaceOptions::polar_for(mesh.grid_phi);
+            return run_mesh(mesh);
+        });
     if (c_eval->parsed()) return guarded([&] { return run_eval(eval); });
     if (c_render->parsed()) return guarded([&] { return run_render(render); });
     if (c_train->parsed()) return guarded([&] { return run_train(train); });
-    if (c_gen->parsed()) return guarded([&] {
-        gen.num_given = gen_num->count() > 0;
-        return run_generate(gen);
-    });
+    if (c_gen->parsed())
+        return guarded([&] {
+            gen.num_given = gen_num->count() > 0;
+            return run_generate(gen);
+        });
     if (c_sn->parsed()) return guarded([&] { return run_sample_net(sn); });
     if (c_pi->parsed()) return guarded([&] { return run_preprocess_image(pi); });
     if (c_rv->parsed()) return guarded([&] { return run_render_views(rv); });
     if (c_eg->parsed()) return guarded([&] { return run_eval_gen(eg); });
     if (c_io->parsed()) return guarded([&] { return run_import_original(io_); });
     if (c_en->parsed()) return guarded([&] { return run_eval_net(en); });
-    if (c_ds->parsed()) return guarded([&] {
-        ds.layout_given = layout_opt->count() > 0;
-        return run_fit_dataset(ds, std::vector<std::string>(argv, argv + argc));
-    });
+    if (c_ds->parsed())
+        return guarded([&] {
+            ds.layout_given = layout_opt->count() > 0;
+            return run_fit_dataset(ds, std::vector<std::string>(argv, argv + argc));
+        });
     return 2;
 }

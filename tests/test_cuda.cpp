@@ -2,6 +2,7 @@
 // CUDA kernels against their CPU twins. Each test needs a GPU: without one it prints
 // "no CUDA device" and returns, and ctest reports it as skipped (SKIP_REGULAR_EXPRESSION).
 #include <ATen/ATen.h>
+
 #include <catch2/catch.hpp>
 
 #include "mash/core/errors.h"
@@ -17,12 +18,12 @@
 
 using namespace mash;
 
-#define MASH_REQUIRE_CUDA_DEVICE()                                                          \
-    do {                                                                                    \
-        if (!mash::cuda_available()) {                                                      \
+#define MASH_REQUIRE_CUDA_DEVICE()                                                              \
+    do {                                                                                        \
+        if (!mash::cuda_available()) {                                                          \
             WARN("skipped: no CUDA device" << (mash::cuda_built() ? "" : " (CPU-only build)")); \
-            return;                                                                         \
-        }                                                                                   \
+            return;                                                                             \
+        }                                                                                       \
     } while (0)
 
 namespace {
@@ -222,8 +223,7 @@ TEST_CASE("cuda: the surfel distance and its gradient equal the CPU's", "[cuda][
     auto idx = losses::nearest_indices(q, sf.points);
     auto run = [&](c10::Device d) {
         auto x = q.to(d).requires_grad_(true);
-        auto l = losses::soft_l1(
-            losses::surfel_dist2(x, sf.points.to(d), idx.to(d), sf.normals.to(d), sf.radii.to(d)));
+        auto l = losses::soft_l1(losses::surfel_dist2(x, sf.points.to(d), idx.to(d), sf.normals.to(d), sf.radii.to(d)));
         l.backward();
         return std::make_pair(l.detach().cpu(), x.grad().cpu());
     };
@@ -240,8 +240,8 @@ TEST_CASE("cuda: mash fit --device cuda of the bundled bunny reaches the CPU fit
     auto cpu = fitting::fit_file(bunny, o, 0, {}, "cpu");
     auto gpu = fitting::fit_file(bunny, o, 0, {}, "cuda");
     INFO("CPU: " << cpu.fit.steps << " steps, " << cpu.fit.seconds << " s, L1-CD " << cpu.fit.metrics.l1_cd << ", F "
-                 << cpu.fit.metrics.fscore << "; GPU: " << gpu.fit.steps << " steps, " << gpu.fit.seconds
-                 << " s, L1-CD " << gpu.fit.metrics.l1_cd << ", F " << gpu.fit.metrics.fscore);
+                 << cpu.fit.metrics.fscore << "; GPU: " << gpu.fit.steps << " steps, " << gpu.fit.seconds << " s, L1-CD "
+                 << gpu.fit.metrics.l1_cd << ", F " << gpu.fit.metrics.fscore);
     CHECK(gpu.fit.metrics.l1_cd <= 1.05 * cpu.fit.metrics.l1_cd);
     CHECK(gpu.fit.metrics.fscore >= cpu.fit.metrics.fscore - 0.005);
     WARN("bunny fit: CPU " << cpu.fit.seconds << " s (L1-CD " << cpu.fit.metrics.l1_cd << "), GPU " << gpu.fit.seconds

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Dataset layouts, sharding and manifests (torch-free TU).
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -100,7 +99,7 @@ TEST_CASE("dataset: manifest lines round trip, a torn line is ignored", "[datase
     const std::string path = mash::test::temp_dir() + "/manifest_test.jsonl";
     fs::remove(path);
     ManifestLine a{"x1", "chair", "/d/x1.obj", "ok", 12.5, 300, 0.0017, "", {-1, -2, -3, 1, 2, 3.5}};
-    ManifestLine b{"x2", "chair", "/d/x2.obj", "failed", 0.1, 0, -1, "x2.obj: empty geometry"};
+    ManifestLine b{"x2", "chair", "/d/x2.obj", "failed", 0.1, 0, -1, "x2.obj: empty geometry", {}};
     append_manifest(path, a);
     append_manifest(path, b);
     std::ofstream(path, std::ios::app) << "{\"id\": \"x3\", \"categ";  // killed mid-write
@@ -112,8 +111,10 @@ TEST_CASE("dataset: manifest lines round trip, a torn line is ignored", "[datase
     CHECK(lines[0].bbox == a.bbox);
     CHECK(lines[1].bbox.empty());
     // Damage in the middle is skipped and counted too; wrong types and unknown statuses are malformed.
-    auto parsed = parse_manifest(a.to_json() + "\n{\"id\": \"y\", \"category\": \"c\", \"status\": \"done\"}\n"
-                                 "{\"id\": \"z\", \"category\": \"c\", \"status\": \"ok\", \"steps\": 1e300}\n" + b.to_json() + "\n",
+    auto parsed = parse_manifest(a.to_json() +
+                                     "\n{\"id\": \"y\", \"category\": \"c\", \"status\": \"done\"}\n"
+                                     "{\"id\": \"z\", \"category\": \"c\", \"status\": \"ok\", \"steps\": 1e300}\n" +
+                                     b.to_json() + "\n",
                                  &malformed);
     CHECK(parsed.size() == 2);
     CHECK(malformed == 2);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Nearest neighbours, losses, fit options and the fitter.
-#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
+
 #include <catch2/catch.hpp>
 #ifndef MASH_WITHOUT_OPEN3D
 #include <open3d/geometry/KDTreeSearchParam.h>
@@ -78,8 +79,8 @@ TEST_CASE("nearest: the grid search (CUDA kernel's CPU twin) returns brute force
         // box (the ring cap's full scan) and exactly on reference points; duplicated references
         // for the first-index tie rule.
         auto ref = mash::test::noisy_sphere_shell(gen, 20000, dtype);
-        auto q = at::cat({ref.narrow(0, 0, 3000) + at::randn({3000, 3}, gen, o) * 0.01,
-                          at::randn({300, 3}, gen, o) * 3.0, ref.narrow(0, 490, 40), at::rand({500, 3}, gen, o) - 0.5});
+        auto q = at::cat({ref.narrow(0, 0, 3000) + at::randn({3000, 3}, gen, o) * 0.01, at::randn({300, 3}, gen, o) * 3.0,
+                          ref.narrow(0, 490, 40), at::rand({500, 3}, gen, o) - 0.5});
         auto want = losses::nearest_indices_brute(q, ref);
         CHECK(at::equal(losses::nearest_indices_grid(q, ref), want));
         // A box smaller than the reference set (points binned by projection) and a tiny one.
@@ -313,13 +314,12 @@ TEST_CASE("fit: on a sparse cloud the surfel distance fits the surface closer th
     auto point = fitting::fit_mash(gt, init, o);
     FitOptions so = o;
     so.surfel_radius = 1.0;
-    auto surfel = fitting::fit_mash(gt, init, so);  // PCA normals of gt
+    auto surfel = fitting::fit_mash(gt, init, so);                                        // PCA normals of gt
     auto given = fitting::fit_mash(gt, init, so, {}, c10::kCPU, gt.to(at::kDouble) / R);  // exact normals
     at::set_num_threads(threads);
     const double ep = radial_error(point), es = radial_error(surfel), eg = radial_error(given);
-    INFO("mean |‖s‖ − R|: point " << ep << ", surfel (PCA normals) " << es << ", surfel (given normals) " << eg
-                                  << "; coverage " << point.last.coverage << ", " << surfel.last.coverage << ", "
-                                  << given.last.coverage);
+    INFO("mean |‖s‖ − R|: point " << ep << ", surfel (PCA normals) " << es << ", surfel (given normals) " << eg << "; coverage "
+                                  << point.last.coverage << ", " << surfel.last.coverage << ", " << given.last.coverage);
     CHECK(es < 0.7 * ep);
     CHECK(eg < 0.7 * ep);
     // Coverage (GT points with a sample within 0.01) is not lost (measured: 0.879 point, 0.925 surfel).
@@ -351,8 +351,8 @@ TEST_CASE("fit: a sphere is covered (L1-CD falls 4x, 95% coverage), deterministi
     auto before = fitting::point_metrics(init_pts, gt, 0.01);
     std::vector<double> losses;
     auto r1 = fitting::fit_mash(gt, init, o, [&](const fitting::FitStep& s) { losses.push_back(s.loss); });
-    INFO("L1-CD before " << before.l1_cd << " after " << r1.metrics.l1_cd << ", loss " << losses.front() << " → "
-                         << losses.back() << " in " << r1.steps << " steps");
+    INFO("L1-CD before " << before.l1_cd << " after " << r1.metrics.l1_cd << ", loss " << losses.front() << " → " << losses.back()
+                         << " in " << r1.steps << " steps");
     CHECK(r1.metrics.l1_cd < before.l1_cd / 4);
     CHECK(losses.back() < losses.front() / 2);
     CHECK(r1.last.coverage > 0.95);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // npy / npz / pickled-dict readers and writers, and MASH file load/save (torch-free TU).
-#include <catch2/catch.hpp>
 #include <zlib.h>
+
+#include <catch2/catch.hpp>
 #ifndef MASH_WITHOUT_OPEN3D
 #include <open3d/geometry/Image.h>
 #include <open3d/io/ImageIO.h>
@@ -15,12 +16,12 @@
 #include <sstream>
 
 #include "mash/core/errors.h"
-#include "mash/io/mash_file.h"
 #include "mash/core/files.h"
 #include "mash/formats/npy.h"
 #include "mash/formats/pickle.h"
 #include "mash/formats/png.h"
 #include "mash/formats/zip.h"
+#include "mash/io/mash_file.h"
 #include "tests/support/paths.h"
 
 using namespace mash;
@@ -90,8 +91,7 @@ TEST_CASE("npz: reads numpy's stored and deflate archives", "[io][npz]") {
         CHECK(arrays[0].second.shape == std::vector<int64_t>{3, 4});
         auto a = arrays[0].second.to_double();
         for (int i = 0; i < 12; ++i) CHECK(a[i] == double(float(i) / 7.0f));
-        CHECK(arrays[1].second.to_int64("b") ==
-              std::vector<int64_t>{-3, 0, 7, int64_t(1) << 40, -(int64_t(1) << 50)});
+        CHECK(arrays[1].second.to_int64("b") == std::vector<int64_t>{-3, 0, 7, int64_t(1) << 40, -(int64_t(1) << 50)});
         CHECK(arrays[2].second.shape.empty());
         CHECK(arrays[2].second.to_double()[0] == (std::string(name) == "numpy_deflate.npz" ? 1.0 : 0.0));
     }
@@ -143,7 +143,9 @@ TEST_CASE("pickle: refuses globals other than numpy's", "[io][pickle][errors]") 
     std::string h = "{'descr': '|O', 'fortran_order': False, 'shape': (), }";
     std::vector<uint8_t> b = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, uint8_t(h.size()), 0};
     b.insert(b.end(), h.begin(), h.end());
-    std::string pk = "\x80\x03" "cos\nsystem\nX\x04\x00\x00\x00echo\x85R.";
+    std::string pk =
+        "\x80\x03"
+        "cos\nsystem\nX\x04\x00\x00\x00echo\x85R.";
     b.insert(b.end(), pk.begin(), pk.end());
     CHECK_THROWS_WITH(parse_pickled_dict_npy(b.data(), b.size(), "evil.npy"), Catch::Contains("os.system"));
 }
@@ -189,13 +191,13 @@ TEST_CASE("mash file: numpy opens our .npz and .npy", "[io][mash_file][numpy]") 
     MashParams p = random_params(5, 2, 3, 2);
     save_mash(dir + "/np.npz", p, true);
     save_mash(dir + "/np.npy", p);
-    std::string cmd = std::string(MASH_PYTHON) + " -c \"import numpy as np; z=np.load('" + dir +
-                      "/np.npz'); d=np.load('" + dir +
+    std::string cmd = std::string(MASH_PYTHON) + " -c \"import numpy as np; z=np.load('" + dir + "/np.npz'); d=np.load('" + dir +
                       "/np.npy', allow_pickle=True).item(); "
                       "assert z['sh_params'].shape==(5,16) and z['mask_params'].shape==(5,5); "
                       "assert z['rotate_vectors'].dtype==np.float64 and bool(z['use_inv']); "
                       "assert (d['positions']==z['positions']).all() and d['use_inv'] is True; "
-                      "print(repr(float(z['positions'][1,2])))\" > " + dir + "/np.out";
+                      "print(repr(float(z['positions'][1,2])))\" > " +
+                      dir + "/np.out";
     REQUIRE(std::system(cmd.c_str()) == 0);
     std::ifstream f(dir + "/np.out");
     double v = 0;
@@ -206,11 +208,9 @@ TEST_CASE("mash file: numpy opens our .npz and .npy", "[io][mash_file][numpy]") 
 TEST_CASE("mash file: bad inputs give one clear error naming the file", "[io][mash_file][errors]") {
     const std::string dir = mash::test::temp_dir();
     CHECK_THROWS_WITH(load_mash(dir + "/missing.npz"), Catch::Contains("missing.npz: no such file"));
-    CHECK_THROWS_WITH(load_mash(mash::test::test_data("make_fixtures.py")),
-                      Catch::Contains("unsupported MASH file extension"));
+    CHECK_THROWS_WITH(load_mash(mash::test::test_data("make_fixtures.py")), Catch::Contains("unsupported MASH file extension"));
     // A plain npz that lacks the MASH keys.
-    CHECK_THROWS_WITH(load_mash(mash::test::test_data("numpy_stored.npz")),
-                      Catch::Contains("missing key 'mask_params'"));
+    CHECK_THROWS_WITH(load_mash(mash::test::test_data("numpy_stored.npz")), Catch::Contains("missing key 'mask_params'"));
     MashParams p = random_params(3, 1, 1, 3);
     auto arrays = [&](std::vector<int64_t> sh_shape) {
         return NamedArrays{{"rotate_vectors", NpyArray::from_double(p.rotate_vectors, {3, 3})},
@@ -247,11 +247,9 @@ TEST_CASE("mash file: bad inputs give one clear error naming the file", "[io][ma
 
 namespace {
 std::vector<uint8_t> object_npy(const std::string& pickle) {
-    std::string h = "{'descr': '|O', 'fortran_order': False, 'shape': (), }";
-    std::vector<uint8_t> b = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, uint8_t(h.size()), 0};
-    b.insert(b.end(), h.begin(), h.end());
-    b.insert(b.end(), pickle.begin(), pickle.end());
-    return b;
+    const std::string h = "{'descr': '|O', 'fortran_order': False, 'shape': (), }";
+    const std::string bytes = std::string("\x93NUMPY\x01\x00", 8) + char(h.size()) + '\0' + h + pickle;
+    return std::vector<uint8_t>(bytes.begin(), bytes.end());
 }
 }  // namespace
 
@@ -354,8 +352,9 @@ TEST_CASE("joblib normalizer: the original's MultiLinearTransformer file reads n
     auto at = s.find("MultiLinearTransformer");
     s.replace(at, 22, "MultiLinearTransformeX");
     std::vector<uint8_t> evil(s.begin(), s.end());
-    CHECK_THROWS_WITH(mash::io::parse_joblib_multi_linear(evil.data(), evil.size(), "evil.pkl"),
-                      Catch::Contains("refuses to load global 'distribution_manage.Module.multi_linear_transformer.MultiLinearTransformeX'"));
+    CHECK_THROWS_WITH(
+        mash::io::parse_joblib_multi_linear(evil.data(), evil.size(), "evil.pkl"),
+        Catch::Contains("refuses to load global 'distribution_manage.Module.multi_linear_transformer.MultiLinearTransformeX'"));
     CHECK_THROWS_WITH(mash::io::parse_joblib_multi_linear(bytes.data(), bytes.size() / 3, "cut.pkl"),
                       Catch::StartsWith("cut.pkl: "));
 }
@@ -370,9 +369,15 @@ TEST_CASE("pickle opcode check: well-formed pickles pass, lying lengths and huge
             ++checked;
         }
     CHECK(checked == 1);
-    auto check = [](const std::string& p) { mash::io::check_pickle(reinterpret_cast<const uint8_t*>(p.data()), p.size(), "p.pkl"); };
-    CHECK_NOTHROW(check(std::string("\x80\x02]q\x00(K\x01K\x02" "e.", 12)));
-    CHECK_THROWS_WITH(check(std::string("\x80\x02]r\xff\xff\xff\xf0.", 9)), Catch::Contains("p.pkl: invalid pickle: memo index 4043309055"));
+    auto check = [](const std::string& p) {
+        mash::io::check_pickle(reinterpret_cast<const uint8_t*>(p.data()), p.size(), "p.pkl");
+    };
+    CHECK_NOTHROW(
+        check(std::string("\x80\x02]q\x00(K\x01K\x02"
+                          "e.",
+                          12)));
+    CHECK_THROWS_WITH(check(std::string("\x80\x02]r\xff\xff\xff\xf0.", 9)),
+                      Catch::Contains("p.pkl: invalid pickle: memo index 4043309055"));
     CHECK_THROWS_WITH(check(std::string("\x80\x02X\xff\x00\x00\x00ab.", 10)), Catch::Contains("truncated argument"));
     CHECK_THROWS_WITH(check(std::string("\x80\x02]", 3)), Catch::Contains("no STOP opcode"));
     CHECK_THROWS_WITH(check(std::string("\x80\x02\xff.", 4)), Catch::Contains("unknown opcode 0xff"));
@@ -382,11 +387,14 @@ TEST_CASE("png: chunks, CRCs and the inflated, unfiltered rows give back the pix
     const int W = 37, H = 23;
     std::vector<uint8_t> rgb(size_t(W) * H * 3);
     for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = uint8_t((i * 2654435761u) >> 13);  // noise: no filter luck
-    for (int x = 0; x < W; ++x) rgb[size_t(5 * W + x) * 3] = 255;                          // and a flat row
+    for (int x = 0; x < W; ++x) rgb[size_t(5 * W + x) * 3] = 255;                       // and a flat row
     const auto png = encode_png_rgb(rgb, W, H);
     REQUIRE(png.size() > 8);
-    CHECK(std::vector<uint8_t>(png.begin(), png.begin() + 8) == std::vector<uint8_t>{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'});
-    auto u32 = [&](size_t at) { return uint32_t(png[at]) << 24 | uint32_t(png[at + 1]) << 16 | uint32_t(png[at + 2]) << 8 | png[at + 3]; };
+    CHECK(std::vector<uint8_t>(png.begin(), png.begin() + 8) ==
+          std::vector<uint8_t>{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'});
+    auto u32 = [&](size_t at) {
+        return uint32_t(png[at]) << 24 | uint32_t(png[at + 1]) << 16 | uint32_t(png[at + 2]) << 8 | png[at + 3];
+    };
     std::vector<std::string> types;
     std::vector<uint8_t> idat;
     size_t at = 8;

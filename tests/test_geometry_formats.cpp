@@ -50,7 +50,8 @@ TEST_CASE("OFF reader: meshes, ModelNet headers, polygons and lies", "[io][forma
     auto n = parse_off(bytes_of("NOFF\n2 0 0\n1 2 3 0 0 1\n4 5 6 0 1 0\n"), "n.off");
     CHECK(n.vertices == std::vector<double>{1, 2, 3, 4, 5, 6});
     CHECK(n.normals == std::vector<double>{0, 0, 1, 0, 1, 0});
-    CHECK_THROWS_WITH(parse_off(bytes_of("OFF\n1000000000 0 0\n0 0 0\n"), "big.off"), Catch::Contains("big.off: header declares"));
+    CHECK_THROWS_WITH(parse_off(bytes_of("OFF\n1000000000 0 0\n0 0 0\n"), "big.off"),
+                      Catch::Contains("big.off: header declares"));
     CHECK_THROWS_WITH(parse_off(bytes_of("OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 3\n"), "idx.off"),
                       Catch::Contains("vertex index 3") && Catch::Contains("expected 0..2"));
     CHECK_THROWS_WITH(parse_off(bytes_of("OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n2 0 1\n"), "two.off"), Catch::Contains(">= 3"));
@@ -95,8 +96,9 @@ TEST_CASE("PCD reader: ascii, binary and binary_compressed (LZF) agree", "[io][f
 }
 
 TEST_CASE("PLY and STL size checks refuse headers that lie", "[io][formats]") {
-    const std::string ply = "ply\nformat binary_little_endian 1.0\nelement vertex 100000000\nproperty float x\n"
-                            "property float y\nproperty float z\nend_header\n";
+    const std::string ply =
+        "ply\nformat binary_little_endian 1.0\nelement vertex 100000000\nproperty float x\n"
+        "property float y\nproperty float z\nend_header\n";
     CHECK_THROWS_WITH(check_ply(bytes_of(ply + std::string(24, '\0')), "a.ply"), Catch::Contains("declares more elements"));
     CHECK_NOTHROW(check_ply(bytes_of("ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nend_header\n1\n"), "b.ply"));
     CHECK_THROWS_WITH(check_ply(bytes_of("ply\nformat ascii 1.0\nelement vertex 1\nproperty float\nend_header\n"), "c.ply"),
@@ -109,12 +111,14 @@ TEST_CASE("PLY and STL size checks refuse headers that lie", "[io][formats]") {
     std::string bin = "solid but binary";
     bin.resize(80, ' ');
     const uint32_t one = 1;
-    bin += std::string(reinterpret_cast<const char*>(&one), 4) + pack(std::vector<float>{0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9}) + std::string(2, '\0');
+    bin += std::string(reinterpret_cast<const char*>(&one), 4) + pack(std::vector<float>{0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9}) +
+           std::string(2, '\0');
     auto b = parse_stl(bytes_of(bin), "b.stl");
     CHECK(b.vertices == std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9});
     CHECK(b.triangles == std::vector<int64_t>{0, 1, 2});
     auto a = parse_stl(bytes_of("solid q\n facet normal 0 0 1\n  outer loop\n   vertex 0 0 0\n   vertex 1 0 0\n   vertex 1 1 0\n"
-                                "   vertex 0 1 0\n  endloop\n endfacet\nendsolid q\n"), "a.stl");
+                                "   vertex 0 1 0\n  endloop\n endfacet\nendsolid q\n"),
+                       "a.stl");
     CHECK(a.triangles == std::vector<int64_t>{0, 1, 2, 0, 2, 3});
     CHECK_THROWS_WITH(parse_stl(bytes_of("solid q\nfacet normal 0 0 1\nouter loop\nvertex 0 0\n"), "c.stl"),
                       Catch::Contains("c.stl: line 4: malformed vertex"));
@@ -155,7 +159,8 @@ TEST_CASE("point clouds written by save_points read back through our readers", "
         }
     }
     // A float64 binary PCD with an extra field before x (offsets inside the record).
-    const std::string hdr = "FIELDS i x y z\nSIZE 2 8 8 8\nTYPE I F F F\nCOUNT 1 1 1 1\nWIDTH 1\nHEIGHT 1\nPOINTS 1\nDATA binary\n";
+    const std::string hdr =
+        "FIELDS i x y z\nSIZE 2 8 8 8\nTYPE I F F F\nCOUNT 1 1 1 1\nWIDTH 1\nHEIGHT 1\nPOINTS 1\nDATA binary\n";
     std::string rec = pack(std::vector<int16_t>{-5}) + pack(std::vector<double>{1.5, -2.5, 3.25});
     auto g = parse_pcd(bytes_of(hdr + rec), "f64.pcd");
     CHECK(g.vertices == std::vector<double>{1.5, -2.5, 3.25});
@@ -176,8 +181,10 @@ TEST_CASE("meshes written by serialize_mesh read back through our readers (and O
         for (size_t f = 0; f < t.size(); ++f)  // corner by corner (STL does not share vertices)
             for (int d = 0; d < 3; ++d) {
                 const double want = v[3 * size_t(t[f]) + size_t(d)], got = rv[3 * size_t(rt[f]) + size_t(d)];
-                if (ext == ".stl") CHECK(got == Approx(want).epsilon(1e-7));
-                else CHECK(got == want);
+                if (ext == ".stl")
+                    CHECK(got == Approx(want).epsilon(1e-7));
+                else
+                    CHECK(got == want);
             }
         if (ext != ".stl") CHECK(rv.size() == v.size());
 #ifndef MASH_WITHOUT_OPEN3D
@@ -205,7 +212,8 @@ void check_triangles(const RawGeometry& g, const std::vector<std::array<double, 
         for (int k = 0; k < 3; ++k)
             for (int d = 0; d < 3; ++d) {
                 INFO("triangle " << t << " corner " << k << " axis " << d);
-                CHECK(g.vertices[size_t(3 * g.triangles[3 * t + size_t(k)] + d)] == Approx(want[t][size_t(3 * k + d)]).margin(1e-6));
+                CHECK(g.vertices[size_t(3 * g.triangles[3 * t + size_t(k)] + d)] ==
+                      Approx(want[t][size_t(3 * k + d)]).margin(1e-6));
             }
 }
 }  // namespace
@@ -244,12 +252,17 @@ TEST_CASE("glTF: broken files are one-line IoErrors naming the problem", "[io][g
     CHECK_THROWS_WITH(read_gltf(write("empty.glb", "")), Catch::Contains("empty file"));
     CHECK_THROWS_WITH(read_gltf(write("junk.gltf", "{not json")), Catch::Contains("not a readable glTF 2.0 file"));
     CHECK_THROWS_WITH(read_gltf(write("trunc.glb", "glTF\x02\0\0\0\xff\0\0\0")), Catch::Contains("not a readable glTF"));
-    const std::string meshopt = R"({"asset":{"version":"2.0"},"extensionsRequired":["EXT_meshopt_compression"],"extensionsUsed":["EXT_meshopt_compression"]})";
-    CHECK_THROWS_WITH(read_gltf(write("meshopt.gltf", meshopt)), Catch::Contains("requires the glTF extension EXT_meshopt_compression"));
-    CHECK_THROWS_WITH(read_gltf(write("noscene.gltf", R"({"asset":{"version":"2.0"}})")), Catch::Contains("the scene holds no triangles"));
-    const std::string cyc = R"({"asset":{"version":"2.0"},"nodes":[{"children":[1]},{"children":[0]}],"scene":0,"scenes":[{"nodes":[0]}]})";
+    const std::string meshopt =
+        R"({"asset":{"version":"2.0"},"extensionsRequired":["EXT_meshopt_compression"],"extensionsUsed":["EXT_meshopt_compression"]})";
+    CHECK_THROWS_WITH(read_gltf(write("meshopt.gltf", meshopt)),
+                      Catch::Contains("requires the glTF extension EXT_meshopt_compression"));
+    CHECK_THROWS_WITH(read_gltf(write("noscene.gltf", R"({"asset":{"version":"2.0"}})")),
+                      Catch::Contains("the scene holds no triangles"));
+    const std::string cyc =
+        R"({"asset":{"version":"2.0"},"nodes":[{"children":[1]},{"children":[0]}],"scene":0,"scenes":[{"nodes":[0]}]})";
     CHECK_THROWS_AS(read_gltf(write("cycle.gltf", cyc)), IoError);
-    const std::string oob = R"({"asset":{"version":"2.0"},"buffers":[{"byteLength":36,"uri":"data:application/octet-stream;base64,AAAAAAAAAAAAAAAAAACAPwAAAAAAAAAAAAAAAAAAgD8AAAAA"}],
+    const std::string oob =
+        R"({"asset":{"version":"2.0"},"buffers":[{"byteLength":36,"uri":"data:application/octet-stream;base64,AAAAAAAAAAAAAAAAAACAPwAAAAAAAAAAAAAAAAAAgD8AAAAA"}],
       "bufferViews":[{"buffer":0,"byteLength":36}],"accessors":[{"bufferView":0,"componentType":5126,"count":4,"type":"VEC3"}],
       "meshes":[{"primitives":[{"attributes":{"POSITION":0}}]}],"nodes":[{"mesh":0}]})";
     CHECK_THROWS_WITH(read_gltf(write("short.gltf", oob)), Catch::Contains("reads past the end"));
@@ -261,9 +274,12 @@ TEST_CASE("glTF: broken files are one-line IoErrors naming the problem", "[io][g
 }
 
 TEST_CASE("PLY reader: ascii and both binary byte orders agree, bad faces are errors", "[io][formats]") {
-    const std::string head = "element vertex 4\nproperty float x\nproperty float y\nproperty float z\nproperty uchar red\n"
-                             "element face 1\nproperty list uchar int vertex_indices\nelement extra 1\nproperty list uchar uchar junk\nend_header\n";
-    auto a = parse_ply(bytes_of("ply\nformat ascii 1.0\ncomment c\n" + head + "0 0 0 255\n1 0 0 0\n1 1 0 0\n0 1 0 0\n4 0 1 2 3\n2 7 7\n"), "a.ply");
+    const std::string head =
+        "element vertex 4\nproperty float x\nproperty float y\nproperty float z\nproperty uchar red\n"
+        "element face 1\nproperty list uchar int vertex_indices\nelement extra 1\nproperty list uchar uchar junk\nend_header\n";
+    auto a = parse_ply(
+        bytes_of("ply\nformat ascii 1.0\ncomment c\n" + head + "0 0 0 255\n1 0 0 0\n1 1 0 0\n0 1 0 0\n4 0 1 2 3\n2 7 7\n"),
+        "a.ply");
     CHECK(a.vertices == std::vector<double>{0, 0, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0});
     CHECK(a.triangles == std::vector<int64_t>{0, 1, 2, 0, 2, 3});
     auto be32 = [](float f) {
@@ -290,12 +306,14 @@ TEST_CASE("PLY reader: ascii and both binary byte orders agree, bad faces are er
     auto b = parse_ply(bytes_of("ply\nformat binary_big_endian 1.0\n" + head + be), "be.ply");
     CHECK(b.vertices == a.vertices);
     CHECK(b.triangles == a.triangles);
-    CHECK_THROWS_WITH(parse_ply(bytes_of("ply\nformat ascii 1.0\n" + head + "0 0 0 1\n1 0 0 1\n1 1 0 1\n0 1 0 1\n3 0 1 9\n0\n"), "c.ply"),
-                      Catch::Contains("c.ply: PLY face 0: vertex index 9") && Catch::Contains("expected 0..3"));
+    CHECK_THROWS_WITH(
+        parse_ply(bytes_of("ply\nformat ascii 1.0\n" + head + "0 0 0 1\n1 0 0 1\n1 1 0 1\n0 1 0 1\n3 0 1 9\n0\n"), "c.ply"),
+        Catch::Contains("c.ply: PLY face 0: vertex index 9") && Catch::Contains("expected 0..3"));
     CHECK_THROWS_WITH(parse_ply(bytes_of("ply\nformat ascii 1.0\n" + head + "0 0 0 1\n1 0 0 1\n"), "d.ply"),
                       Catch::Contains("declares more elements than the file holds"));
-    CHECK_THROWS_WITH(parse_ply(bytes_of("ply\nformat binary_little_endian 1.0\n" + head + le.substr(0, le.size() - 3) + "\x02\x07"), "e.ply"),
-                      Catch::Contains("truncated PLY data"));
+    CHECK_THROWS_WITH(
+        parse_ply(bytes_of("ply\nformat binary_little_endian 1.0\n" + head + le.substr(0, le.size() - 3) + "\x02\x07"), "e.ply"),
+        Catch::Contains("truncated PLY data"));
 }
 
 #include "mash/io/polygon.h"
@@ -396,7 +414,8 @@ TEST_CASE("real files: a concave OBJ polygon, a UTF-16 OBJ, integer counts in me
     const std::string off = write_temp("huge_counts.off", "OFF\n353535235358 1 0\n0 0 0\n");
     CHECK_THROWS_WITH(io::load_points(off, 10), Catch::Contains("353535235358 vertices") && !Catch::Contains(".000000"));
     // glTF POINTS primitive (3 points, node translation 0 2 0): a point cloud
-    const std::string pts = R"({"asset":{"version":"2.0"},"buffers":[{"byteLength":36,"uri":"data:application/octet-stream;base64,AAAAAAAAAAAAAAAAAACAPwAAAAAAAAAAAAAAAAAAgD8AAAAA"}],
+    const std::string pts =
+        R"({"asset":{"version":"2.0"},"buffers":[{"byteLength":36,"uri":"data:application/octet-stream;base64,AAAAAAAAAAAAAAAAAACAPwAAAAAAAAAAAAAAAAAAgD8AAAAA"}],
       "bufferViews":[{"buffer":0,"byteLength":36}],"accessors":[{"bufferView":0,"componentType":5126,"count":3,"type":"VEC3","max":[1,1,0],"min":[0,0,0]}],
       "meshes":[{"primitives":[{"attributes":{"POSITION":0},"mode":0}]}],"nodes":[{"mesh":0,"translation":[0,2,0]}],"scene":0,"scenes":[{"nodes":[0]}]})";
     const auto g = read_gltf(write_temp("points.gltf", pts));

@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: MIT
 // Golden test against files and samples written by the original implementation
 // (tests/data/mash_official, tolerances from its README: 1e-12 / 1e-10, counts exact).
-#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
+
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
-#include <fstream>
-
-#include "mash/io/mash_file.h"
 #include "mash/core/files.h"
 #include "mash/formats/npy.h"
+#include "mash/io/mash_file.h"
 #include "mash/ops/sampling.h"
 #include "mash/representation/mash.h"
 #include "tests/support/support.h"
@@ -33,8 +33,10 @@ at::Tensor json_tensor(const nlohmann::json& j) {
     }
     std::vector<double> flat;
     std::function<void(const nlohmann::json&)> walk = [&](const nlohmann::json& x) {
-        if (x.is_array()) for (const auto& e : x) walk(e);
-        else flat.push_back(x.get<double>());
+        if (x.is_array())
+            for (const auto& e : x) walk(e);
+        else
+            flat.push_back(x.get<double>());
     };
     walk(j);
     return at::tensor(flat, kF64).view(shape);
@@ -126,8 +128,7 @@ TEST_CASE("golden: fitted bunny, paper-era Mash at defaults (A=400, B=90, N=1000
     auto pos = at::searchsorted(key_all, key_sub);
     REQUIRE(at::equal(key_all.index_select(0, pos), key_sub));
     CHECK(max_abs_diff(all.inner_points.index_select(0, pos), npz_tensor(ref, "subset_inmask_points")) < 1e-10);
-    CHECK(max_abs_diff(all.inner_theta_weights.index_select(0, pos), npz_tensor(ref, "subset_inmask_theta_weights")) <
-          1e-12);
+    CHECK(max_abs_diff(all.inner_theta_weights.index_select(0, pos), npz_tensor(ref, "subset_inmask_theta_weights")) < 1e-12);
     // FPS: counts exactly, and the selection order (ties broken by first index).
     auto fps = m->forward(true);
     CHECK(fps.inner_points.size(0) == 160182);
@@ -139,9 +140,11 @@ TEST_CASE("golden: fitted bunny, SimpleMash 10x10 grid from both file layouts", 
     auto bytes = io::read_file(test_data("mash_official/bunny_a400_simplemash_grid10.npy"));
     auto arr = io::parse_npy(bytes.data(), bytes.size(), "grid10");
     auto expect = at::tensor(arr.to_double(), kF64).view(arr.shape);
-    struct Case { const char* file; double tol; };
-    for (Case c : {Case{"bunny_a400.npy", 1e-12}, Case{"bunny_a400_params.npz", 1e-12},
-                   Case{"bunny_a400_legacy.npy", 1e-10}}) {
+    struct Case {
+        const char* file;
+        double tol;
+    };
+    for (Case c : {Case{"bunny_a400.npy", 1e-12}, Case{"bunny_a400_params.npz", 1e-12}, Case{"bunny_a400_legacy.npy", 1e-10}}) {
         Mash m = make_mash(io::load_mash(test_data(std::string("mash_official/") + c.file)), {}, kF64);
         at::NoGradGuard ng;
         INFO(c.file);

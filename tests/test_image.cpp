@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Image conditioning: preprocessing, encoder checks, feature cache, image-conditioned model.
 #include <ATen/ATen.h>
-#include <catch2/catch.hpp>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 
@@ -67,22 +67,26 @@ TEST_CASE("image encoder: sidecar and output checks, clear errors, cache hit/mis
     auto dir = test::temp_dir();
     // Wrong token count in the sidecar.
     fs::copy_file(enc_path, dir + "/e.pt", fs::copy_options::overwrite_existing);
-    std::ofstream(dir + "/e.pt.json") << R"({"input_size": 112, "mean": [0.5,0.5,0.5], "std": [0.2,0.2,0.2], "tokens": 70, "width": 32})";
-    CHECK_THROWS_WITH(ImageEncoder(dir + "/e.pt"), Catch::Contains("e.pt") && Catch::Contains("[1, 69, 32]") &&
-                                                       Catch::Contains("sidecar says [1, 70, 32]"));
+    std::ofstream(dir + "/e.pt.json")
+        << R"({"input_size": 112, "mean": [0.5,0.5,0.5], "std": [0.2,0.2,0.2], "tokens": 70, "width": 32})";
+    CHECK_THROWS_WITH(ImageEncoder(dir + "/e.pt"),
+                      Catch::Contains("e.pt") && Catch::Contains("[1, 69, 32]") && Catch::Contains("sidecar says [1, 70, 32]"));
     // Not TorchScript.
     fs::copy_file(test::test_data("rgba_2x2.png"), dir + "/f.pt", fs::copy_options::overwrite_existing);
-    std::ofstream(dir + "/f.pt.json") << R"({"input_size": 112, "mean": [0.5,0.5,0.5], "std": [0.2,0.2,0.2], "tokens": 69, "width": 32})";
+    std::ofstream(dir + "/f.pt.json")
+        << R"({"input_size": 112, "mean": [0.5,0.5,0.5], "std": [0.2,0.2,0.2], "tokens": 69, "width": 32})";
     CHECK_THROWS_WITH(ImageEncoder(dir + "/f.pt"), Catch::Contains("f.pt: not a loadable TorchScript file"));
     // A TorchScript module with another interface (points → features).
     fs::copy_file(test::test_data("pointnet_features.pt"), dir + "/g.pt", fs::copy_options::overwrite_existing);
-    std::ofstream(dir + "/g.pt.json") << R"({"input_size": 112, "mean": [0.5,0.5,0.5], "std": [0.2,0.2,0.2], "tokens": 69, "width": 32})";
+    std::ofstream(dir + "/g.pt.json")
+        << R"({"input_size": 112, "mean": [0.5,0.5,0.5], "std": [0.2,0.2,0.2], "tokens": 69, "width": 32})";
     CHECK_THROWS_WITH(ImageEncoder(dir + "/g.pt"), Catch::Contains("g.pt: the encoder failed"));
     // Missing sidecar.
     fs::copy_file(enc_path, dir + "/h.pt", fs::copy_options::overwrite_existing);
     CHECK_THROWS_WITH(ImageEncoder(dir + "/h.pt"), Catch::Contains("h.pt.json: sidecar not found"));
     // Cache: miss, then hit with identical values; a changed image misses.
-    std::vector<std::string> files = {test::test_data("images/skimage_chelsea.png"), test::test_data("images/skimage_rocket.jpg")};
+    std::vector<std::string> files = {test::test_data("images/skimage_chelsea.png"),
+                                      test::test_data("images/skimage_rocket.jpg")};
     int64_t hits = -1;
     at::Tensor a = enc.encode_files(files, dir + "/cache", &hits);
     CHECK(hits == 0);
@@ -123,7 +127,7 @@ TEST_CASE("feature store: records round-trip, resume after a partial fill, clear
     {
         auto st = FeatureStore::open(dir, sp, true);
         CHECK(st->missing().size() == 7);
-        st->write(0, tok.narrow(0, 0, 3));          // a fill that stopped after three records
+        st->write(0, tok.narrow(0, 0, 3));  // a fill that stopped after three records
         st->write_rows({5}, tok.narrow(0, 5, 1));
         CHECK(st->missing() == std::vector<int64_t>{3, 4, 6});
     }
@@ -168,7 +172,8 @@ TEST_CASE("a tiny image-conditioned model learns two shapes and generates the ri
     }
     s.category_names = {"x"};
     s.tokens = at::stack(toks);
-    const std::vector<std::string> imgs = {test::test_data("images/skimage_chelsea.png"), test::test_data("images/skimage_rocket.jpg")};
+    const std::vector<std::string> imgs = {test::test_data("images/skimage_chelsea.png"),
+                                           test::test_data("images/skimage_rocket.jpg")};
     s.images = {{imgs[0]}, {imgs[1]}};
     TrainConfig c;
     c.width = 64;

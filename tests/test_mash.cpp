@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The Mash module: hand-derived goldens, invariants, FPS kernel vs reference, gradient checks.
-#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
-#include <catch2/catch.hpp>
+#include <ATen/core/grad_mode.h>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 
 #include "mash/core/errors.h"
@@ -249,7 +249,7 @@ TEST_CASE("fps: selection starts at each segment's first point and stays in its 
 
 TEST_CASE("mash: degenerate anchors (c0 <= 0, zero rotation) give finite points and gradients", "[mash][errors]") {
     MashParams p = random_params(3, 3, 2, 6);
-    p.sh_params[0] = -0.1;  // ρ < 0
+    p.sh_params[0] = -0.1;          // ρ < 0
     p.sh_params[p.sh_dim()] = 0.0;  // ρ = 0
     std::fill(p.rotate_vectors.begin(), p.rotate_vectors.begin() + 3, 0.0);
     CHECK(p.count_nonpositive_rho() == 2);
@@ -317,8 +317,8 @@ TEST_CASE("world_points: fused CPU kernel matches the ATen reference, forward an
                         auto out = fused ? ops::world_points(sh, R, pos, aidx, theta, phi, L, inv, relu)
                                          : ops::world_points_ref(sh, R, pos, aidx, theta, phi, L, inv, relu);
                         (out * u).sum().backward();
-                        return std::vector<at::Tensor>{out.detach(), sh.grad().clone(), r.grad().clone(),
-                                                       pos.grad().clone(), theta.grad().clone()};
+                        return std::vector<at::Tensor>{out.detach(), sh.grad().clone(), r.grad().clone(), pos.grad().clone(),
+                                                       theta.grad().clone()};
                     };
                     auto a = run(true), b = run(false);
                     const double tol = dtype == at::kDouble ? 1e-10 : 2e-3;
@@ -345,9 +345,7 @@ TEST_CASE("world_points: float64 gradcheck of the fused kernel", "[mash][kernel]
     auto theta = at::rand({P}, gen, kF64) * 3.0;
     auto phi = at::rand({P}, gen, kF64) * 6.0;
     auto res = gradcheck(
-        [&](const std::vector<at::Tensor>& x) {
-            return ops::world_points(x[0], x[1], x[2], aidx, x[3], phi, L, true, true);
-        },
+        [&](const std::vector<at::Tensor>& x) { return ops::world_points(x[0], x[1], x[2], aidx, x[3], phi, L, true, true); },
         {sh, R, pos, theta});
     INFO(res.worst);
     CHECK(res.ok);

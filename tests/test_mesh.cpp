@@ -1,20 +1,20 @@
 // SPDX-License-Identifier: MIT
 // Surface extraction and rendering.
 #include <ATen/ATen.h>
-#include <catch2/catch.hpp>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
 #include <set>
 
 #include "mash/core/errors.h"
-#include "mash/pictures/render.h"
 #include "mash/fitting/pipeline.h"
 #include "mash/io/geometry_io.h"
 #include "mash/losses/nearest.h"
 #include "mash/mesh/extract.h"
 #include "mash/mesh/procedural.h"
 #include "mash/ops/rotation.h"
+#include "mash/pictures/render.h"
 #include "tests/support/support.h"
 
 using namespace mash;
@@ -36,7 +36,7 @@ MashParams sphere_mash(double R) {
     auto r = rotation::axis_angle_from_view_direction(f).contiguous();
     for (int64_t a = 0; a < A; ++a) {
         p.sh_params[a] = R / (0.5 / std::sqrt(M_PI));  // Y00 = 1/(2√π)
-        p.mask_params[a * 3] = 0.5;                     // θmax = π·sigmoid(0.5) ≈ 0.62π
+        p.mask_params[a * 3] = 0.5;                    // θmax = π·sigmoid(0.5) ≈ 0.62π
         for (int k = 0; k < 3; ++k) p.rotate_vectors[3 * a + k] = r[a][k].item<double>();
     }
     return p;
@@ -114,7 +114,10 @@ TEST_CASE("mesh: hard procedural shapes are fitted and meshed closed, with the r
     const std::string dir = test::temp_dir();
     // thin_bowl: walls 1 % of the size apart, closer than the fit resolves; meshed as one thin
     // shell through the open-sheet step (PoissonOptions::open_membrane).
-    struct Case { std::string name; double max_distance; };
+    struct Case {
+        std::string name;
+        double max_distance;
+    };
     for (const Case& c : {Case{"rope_knot", 0.01}, Case{"nested_spheres", 0.01}, Case{"touching_spheres", 0.01},
                           Case{"bowl_5pct", 0.01}, Case{"thin_bowl", 0.01}}) {
         INFO(c.name);
@@ -147,8 +150,8 @@ TEST_CASE("mesh: hard procedural shapes are fitted and meshed closed, with the r
             const double d_mash = 0.5 * (mean_distance(s.points, gts, L) + mean_distance(gts, s.points, L));
             INFO("mesh " << d_mesh << " MASH samples " << d_mash << " constancy " << rep.objective);
             WARN(c.name << " (" << mesh::normal_source_name(source) << "): mesh " << d_mesh << " MASH samples " << d_mash
-                        << " constancy " << rep.objective << " components " << mesh::triangle_components(m, comp)
-                        << " closed " << mesh::is_closed_manifold(m));
+                        << " constancy " << rep.objective << " components " << mesh::triangle_components(m, comp) << " closed "
+                        << mesh::is_closed_manifold(m));
             CHECK(d_mesh < c.max_distance);
             CHECK(d_mesh < 2.0 * d_mash);
         }

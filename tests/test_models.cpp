@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 // The generative side: tokens, normalizer, denoiser, objectives, samplers, training.
 #include <ATen/ATen.h>
-#include <catch2/catch.hpp>
 #include <torch/nn.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -12,8 +12,8 @@
 #include <numeric>
 
 #include "mash/core/errors.h"
-#include "mash/core/runtime.h"
 #include "mash/core/files.h"
+#include "mash/core/runtime.h"
 #include "mash/formats/npy.h"
 #include "mash/io/mash_file.h"
 #include "mash/ops/rotation.h"
@@ -270,7 +270,7 @@ TEST_CASE("EDM preconditioning limits and schedule", "[models][edm]") {
     auto c = edm_scalings(s, 1.0);
     CHECK(c.c_skip[0].item<double>() == Approx(1.0).margin(1e-9));  // σ → 0: D(x) → x
     CHECK(c.c_out[0].item<double>() == Approx(1e-6).epsilon(1e-9));
-    CHECK(c.c_skip[2].item<double>() == Approx(0.0).margin(1e-11));   // σ → ∞: D → σ_data·F
+    CHECK(c.c_skip[2].item<double>() == Approx(0.0).margin(1e-11));  // σ → ∞: D → σ_data·F
     CHECK(c.c_out[2].item<double>() == Approx(1.0).epsilon(1e-9));
     CHECK(c.c_skip[1].item<double>() == Approx(0.5));
     CHECK(c.c_in[1].item<double>() == Approx(1 / std::sqrt(2.0)));
@@ -669,7 +669,7 @@ TEST_CASE("epoch order: every shape once per epoch, seeded, a function of the gl
     CHECK(models::epoch_batch(7, 3, Bg, S) == models::epoch_batch(7, 3, Bg, S));
     CHECK(models::epoch_batch(8, 0, 10, S) != models::epoch_batch(7, 0, 10, S));
     // the same positions of the sequence whatever the global batch is split into
-    auto one = models::epoch_batch(7, 1, 8, S);  // positions 8..15
+    auto one = models::epoch_batch(7, 1, 8, S);                                     // positions 8..15
     auto a = models::epoch_batch(7, 2, 4, S), b = models::epoch_batch(7, 3, 4, S);  // positions 8..11, 12..15
     a.insert(a.end(), b.begin(), b.end());
     CHECK(one == a);

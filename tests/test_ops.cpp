@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // SH basis, mask and rotation ops: goldens, properties and float64 gradient checks.
 #include <ATen/ATen.h>
-#include <catch2/catch.hpp>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 
 #include "mash/core/errors.h"
@@ -63,7 +63,10 @@ TEST_CASE("sh: table polynomials are scaled Legendre derivatives (recurrence che
             // Q = c · d for one constant c.
             double c = 0;
             for (size_t j = 0; j < d.size(); ++j)
-                if (d[j] != 0) { c = sh::legendre_table_coeff(l, m, j) / d[j]; break; }
+                if (d[j] != 0) {
+                    c = sh::legendre_table_coeff(l, m, j) / d[j];
+                    break;
+                }
             REQUIRE(c != 0);
             for (int j = 0; j <= 6; ++j) {
                 double dj = j < int(d.size()) ? d[j] : 0.0;
@@ -133,8 +136,7 @@ TEST_CASE("mask: float64 gradcheck", "[mask][grad]") {
     auto gen = mash::test::make_gen(3);
     auto m = at::randn({3, 7}, gen, kF64);
     auto phi = at::linspace(0.0, 6.0, 11, kF64);
-    auto r = gradcheck([&](const std::vector<at::Tensor>& x) { return mask::thetas(x[0], mask::basis(x[1], 3)); },
-                       {m, phi});
+    auto r = gradcheck([&](const std::vector<at::Tensor>& x) { return mask::thetas(x[0], mask::basis(x[1], 3)); }, {m, phi});
     INFO(r.worst);
     CHECK(r.ok);
     CHECK_THROWS_AS(mask::basis(phi, 11), InputError);
@@ -212,7 +214,7 @@ TEST_CASE("segment_sum_rows equals index_add_ (unsorted indices, empty segments)
     auto gen = mash::test::make_gen(5);
     auto rows = at::randn({1000, 7}, gen, kF64);
     auto idx = at::randint(0, 40, {1000}, gen, at::TensorOptions().dtype(at::kLong));
-    idx.masked_fill_(idx == 17, 3);  // segment 17 empty
+    idx.masked_fill_(idx == 17, 3);                   // segment 17 empty
     auto got = ops::segment_sum_rows(rows, idx, 45);  // 40..44 empty too
     auto want = at::zeros({45, 7}, kF64).index_add_(0, idx, rows);
     CHECK(got.sizes() == want.sizes());

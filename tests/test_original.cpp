@@ -2,14 +2,14 @@
 // The paper's released generators: tokens and normalizer against the goldens made by the
 // original Python code (tests/data/mash_diffusion_golden, its README gives the conventions).
 #include <ATen/ATen.h>
-#include <catch2/catch.hpp>
 
+#include <catch2/catch.hpp>
 #include <map>
 
-#include "mash/dataset/dataset.h"
-#include "mash/io/mash_file.h"
 #include "mash/core/files.h"
+#include "mash/dataset/dataset.h"
 #include "mash/formats/npy.h"
+#include "mash/io/mash_file.h"
 #include "models/normalizer.h"
 #include "models/original.h"
 #include "models/tokens.h"

@@ -2,7 +2,6 @@
 // Winding numbers (treecode vs exact sums), the sign solver (vs enumeration), winding-number
 // orientation of groups and point clouds, mesh topology repair, procedural shapes.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <random>
 
@@ -25,7 +24,8 @@ void mesh_dipoles(const mesh::TriangleMesh& m, std::vector<double>& p, std::vect
         const double* c = &m.vertices[3 * m.triangles[3 * f + 2]];
         const double u[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]}, v[3] = {c[0] - a[0], c[1] - a[1], c[2] - a[2]};
         for (int d = 0; d < 3; ++d) p.push_back((a[d] + b[d] + c[d]) / 3);
-        mu.insert(mu.end(), {0.5 * (u[1] * v[2] - u[2] * v[1]), 0.5 * (u[2] * v[0] - u[0] * v[2]), 0.5 * (u[0] * v[1] - u[1] * v[0])});
+        mu.insert(mu.end(),
+                  {0.5 * (u[1] * v[2] - u[2] * v[1]), 0.5 * (u[2] * v[0] - u[0] * v[2]), 0.5 * (u[0] * v[1] - u[1] * v[0])});
     }
 }
 }  // namespace
@@ -193,10 +193,10 @@ TEST_CASE("procedural: the hard shapes are closed 2-manifolds with the stated co
         std::vector<double> p, mu;
         mesh_dipoles(m, p, mu);
         double inside[3] = {0, 0, 0};
-        if (name == "rope_knot") inside[0] = 1.5, inside[2] = 0.0;        // on the centreline at t = 0
-        if (name == "thin_bowl") inside[2] = -0.495;                      // in the bottom wall
-        if (name == "nested_spheres") inside[0] = -0.4;                   // in the shell
-        if (name == "touching_spheres") inside[0] = 0.26;                 // centre of the right sphere
+        if (name == "rope_knot") inside[0] = 1.5, inside[2] = 0.0;  // on the centreline at t = 0
+        if (name == "thin_bowl") inside[2] = -0.495;                // in the bottom wall
+        if (name == "nested_spheres") inside[0] = -0.4;             // in the shell
+        if (name == "touching_spheres") inside[0] = 0.26;           // centre of the right sphere
         mesh::WindingTree tree(p, mu, 0.0);
         // (in the bowl's wall the query is half a triangle size from both walls: the centroid
         // dipoles' discretization error is larger there)
@@ -281,7 +281,7 @@ TEST_CASE("winding: membrane_fraction finds the opening of a cup-shaped sheet, n
         const double f = mesh::membrane_fraction(p, n, none, 3.0 * mesh::median_spacing(p));
         INFO("membrane " << f << ", marked at 0.3: " << fraction(mesh::thin_mask(p, n)));
         CHECK(f > mesh::PoissonOptions{}.open_membrane);  // the open-sheet step is taken
-        CHECK(fraction(mesh::thin_mask(p, n)) < 0.5);       // the usual threshold misses most of it
+        CHECK(fraction(mesh::thin_mask(p, n)) < 0.5);     // the usual threshold misses most of it
         mesh::ThinOptions lower;
         lower.threshold = 0.15;
         CHECK(fraction(mesh::thin_mask(p, n, lower)) > 0.8);
@@ -400,8 +400,8 @@ TEST_CASE("topology: remove_thin_specks drops a thin slab beside the surface, no
             m.triangles.insert(m.triangles.end(), {b + f[0], b + f[2], b + f[3]});
         }
     };
-    add_box(0.21, -0.05, 0.255, 0.31, 0.05, 0.265);  // a thin slab just above the right sphere: removed
-    add_box(0.21, -0.05, 0.8, 0.31, 0.05, 0.81);     // the same slab far away: kept (a thin part of its own)
+    add_box(0.21, -0.05, 0.255, 0.31, 0.05, 0.265);   // a thin slab just above the right sphere: removed
+    add_box(0.21, -0.05, 0.8, 0.31, 0.05, 0.81);      // the same slab far away: kept (a thin part of its own)
     add_box(-0.3, -0.025, 0.26, -0.25, 0.025, 0.31);  // a small thick box beside the left sphere: kept
     REQUIRE(mesh::is_closed_manifold(m));
     std::vector<int64_t> comp;
@@ -420,11 +420,12 @@ TEST_CASE("topology: closed specks of under 16 triangles go, even where they exc
     // A coarse UV sphere of radius 0.3 (8 rings of 12): 168 triangles, outward.
     mesh::TriangleMesh m;
     const int R = 8, S = 12;
-    m.vertices.insert(m.vertices.end(), {0, 0, 0.3});
+    m.vertices = {0, 0, 0.3};
     for (int i = 1; i < R; ++i)
         for (int j = 0; j < S; ++j) {
             const double th = M_PI * i / R, ph = 2 * M_PI * j / S;
-            m.vertices.insert(m.vertices.end(), {0.3 * std::sin(th) * std::cos(ph), 0.3 * std::sin(th) * std::sin(ph), 0.3 * std::cos(th)});
+            m.vertices.insert(m.vertices.end(),
+                              {0.3 * std::sin(th) * std::cos(ph), 0.3 * std::sin(th) * std::sin(ph), 0.3 * std::cos(th)});
         }
     m.vertices.insert(m.vertices.end(), {0, 0, -0.3});
     auto at = [&](int i, int j) { return int64_t(1 + (i - 1) * S + (j % S)); };
@@ -498,8 +499,9 @@ TEST_CASE("shape families: closed, outward, seeded members that differ", "[mesh]
             const double* p = &a.vertices[size_t(3 * a.triangles[3 * t])];
             const double* q = &a.vertices[size_t(3 * a.triangles[3 * t + 1])];
             const double* r = &a.vertices[size_t(3 * a.triangles[3 * t + 2])];
-            vol[size_t(comp[t])] += (p[0] * (q[1] * r[2] - q[2] * r[1]) - p[1] * (q[0] * r[2] - q[2] * r[0]) +
-                                     p[2] * (q[0] * r[1] - q[1] * r[0])) / 6.0;
+            vol[size_t(comp[t])] +=
+                (p[0] * (q[1] * r[2] - q[2] * r[1]) - p[1] * (q[0] * r[2] - q[2] * r[0]) + p[2] * (q[0] * r[1] - q[1] * r[0])) /
+                6.0;
         }
         for (double v : vol) CHECK(v > 0);
     }

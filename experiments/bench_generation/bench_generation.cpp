@@ -77,8 +77,8 @@ void run(const std::string& name, TrainConfig c, int64_t sample_steps, int repea
         net.push_back(tm.network);
     }
     const double T = median(total), D = median(data), O = median(ot);
-    std::printf("  train step: %.3f s median of %d (data %.4f s, OT pairing %.4f s -> %.2f%% outside the network)\n", T,
-                repeats, D, O, 100 * (D + O) / T);
+    std::printf("  train step: %.3f s median of %d (data %.4f s, OT pairing %.4f s -> %.2f%% outside the network)\n", T, repeats,
+                D, O, 100 * (D + O) / T);
     std::fflush(stdout);
     SampleRequest r;
     r.num = 1;
@@ -100,13 +100,20 @@ int main(int argc, char** argv) {
     int64_t sample_steps = 4;
     std::string only;
     for (int i = 1; i < argc; ++i) {
-        if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = std::atoi(argv[++i]);
-        else if (!std::strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
-        else if (!std::strcmp(argv[i], "--sample-steps") && i + 1 < argc) sample_steps = std::atoll(argv[++i]);
-        else if (!std::strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = std::atoi(argv[++i]);
-        else if (!std::strcmp(argv[i], "--data") && i + 1 < argc) g_data = argv[++i];
+        if (!std::strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = std::atoi(argv[++i]);
+        else if (!std::strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
+        else if (!std::strcmp(argv[i], "--sample-steps") && i + 1 < argc)
+            sample_steps = std::atoll(argv[++i]);
+        else if (!std::strcmp(argv[i], "--repeats") && i + 1 < argc)
+            repeats = std::atoi(argv[++i]);
+        else if (!std::strcmp(argv[i], "--data") && i + 1 < argc)
+            g_data = argv[++i];
         else {
-            std::fprintf(stderr, "usage: bench_generation [--threads N] [--only full|small] [--sample-steps S] [--repeats R] [--data MASH_DIR]\n");
+            std::fprintf(
+                stderr,
+                "usage: bench_generation [--threads N] [--only full|small] [--sample-steps S] [--repeats R] [--data MASH_DIR]\n");
             return 2;
         }
     }

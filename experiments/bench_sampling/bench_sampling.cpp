@@ -37,13 +37,19 @@ int main(int argc, char** argv) {
     int threads = 2, iters = 20;
     std::string file, device = "cpu", json;
     for (int i = 1; i < argc; ++i) {
-        if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = std::atoi(argv[++i]);
-        else if (!std::strcmp(argv[i], "--iters") && i + 1 < argc) iters = std::atoi(argv[++i]);
-        else if (!std::strcmp(argv[i], "--mash") && i + 1 < argc) file = argv[++i];
-        else if (!std::strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-        else if (!std::strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
+        if (!std::strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = std::atoi(argv[++i]);
+        else if (!std::strcmp(argv[i], "--iters") && i + 1 < argc)
+            iters = std::atoi(argv[++i]);
+        else if (!std::strcmp(argv[i], "--mash") && i + 1 < argc)
+            file = argv[++i];
+        else if (!std::strcmp(argv[i], "--device") && i + 1 < argc)
+            device = argv[++i];
+        else if (!std::strcmp(argv[i], "--json") && i + 1 < argc)
+            json = argv[++i];
         else {
-            std::fprintf(stderr, "usage: bench_sampling [--threads N] [--iters K] [--mash FILE] [--device cpu|cuda] [--json OUT]\n");
+            std::fprintf(stderr,
+                         "usage: bench_sampling [--threads N] [--iters K] [--mash FILE] [--device cpu|cuda] [--json OUT]\n");
             return 2;
         }
     }
@@ -61,8 +67,7 @@ int main(int argc, char** argv) {
         if (cuda) torch::cuda::synchronize();
     };
     auto opts = at::TensorOptions().dtype(at::kFloat).device(cuda ? at::kCUDA : at::kCPU);
-    mash::Mash m = file.empty() ? mash::Mash(mash::MashOptions{}, opts)
-                                : mash::make_mash(mash::io::load_mash(file), {}, opts);
+    mash::Mash m = file.empty() ? mash::Mash(mash::MashOptions{}, opts) : mash::make_mash(mash::io::load_mash(file), {}, opts);
     for (auto& p : m->parameters()) p.requires_grad_(true);
     std::vector<double> fwd, total, fps;
     int64_t npts = 0;
@@ -104,17 +109,17 @@ int main(int argc, char** argv) {
                 long(npts), device.c_str(), threads, iters, file.empty() ? "default init" : file.c_str());
     std::printf("forward            median %.1f ms (min %.1f)\n", median(fwd), *std::min_element(fwd.begin(), fwd.end()));
     std::printf("  of which FPS     median %.1f ms\n", median(fps));
-    std::printf("forward+backward   median %.1f ms (min %.1f)\n", median(total),
-                *std::min_element(total.begin(), total.end()));
+    std::printf("forward+backward   median %.1f ms (min %.1f)\n", median(total), *std::min_element(total.begin(), total.end()));
     if (!json.empty()) {
         FILE* f = std::fopen(json.c_str(), "w");
         if (!f) {
             std::fprintf(stderr, "error: %s: cannot write\n", json.c_str());
             return 2;
         }
-        std::fprintf(f, "{\"device\": \"%s\", \"anchors\": %ld, \"points\": %ld, \"forward_ms\": %.3f, \"fps_ms\": %.3f, "
-                        "\"forward_backward_ms\": %.3f}\n", device.c_str(), long(m->options().num_anchors), long(npts),
-                     median(fwd), median(fps), median(total));
+        std::fprintf(f,
+                     "{\"device\": \"%s\", \"anchors\": %ld, \"points\": %ld, \"forward_ms\": %.3f, \"fps_ms\": %.3f, "
+                     "\"forward_backward_ms\": %.3f}\n",
+                     device.c_str(), long(m->options().num_anchors), long(npts), median(fwd), median(fps), median(total));
         std::fclose(f);
     }
     return 0;

@@ -51,18 +51,29 @@ int main(int argc, char** argv) {
     int threads = 2;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
-        if (k == "--mode") mode = v;
-        else if (k == "--dir") dir = v;
-        else if (k == "--dtype") dtype = v;
-        else if (k == "--views") views = std::atoll(v.c_str());
-        else if (k == "--tokens") tokens = std::atoll(v.c_str());
-        else if (k == "--width") width = std::atoll(v.c_str());
-        else if (k == "--batch") batch = std::atoll(v.c_str());
-        else if (k == "--steps") steps = std::atoll(v.c_str());
-        else if (k == "--threads") threads = std::atoi(v.c_str());
+        if (k == "--mode")
+            mode = v;
+        else if (k == "--dir")
+            dir = v;
+        else if (k == "--dtype")
+            dtype = v;
+        else if (k == "--views")
+            views = std::atoll(v.c_str());
+        else if (k == "--tokens")
+            tokens = std::atoll(v.c_str());
+        else if (k == "--width")
+            width = std::atoll(v.c_str());
+        else if (k == "--batch")
+            batch = std::atoll(v.c_str());
+        else if (k == "--steps")
+            steps = std::atoll(v.c_str());
+        else if (k == "--threads")
+            threads = std::atoi(v.c_str());
         else {
-            std::fprintf(stderr, "error: unknown option %s (expected --mode --dir --views --tokens --width --dtype --batch --steps --threads)\n",
-                         k.c_str());
+            std::fprintf(
+                stderr,
+                "error: unknown option %s (expected --mode --dir --views --tokens --width --dtype --batch --steps --threads)\n",
+                k.c_str());
             return 2;
         }
     }
@@ -87,8 +98,9 @@ int main(int argc, char** argv) {
             st->write_rows(rows, at::randn({int64_t(rows.size()), tokens, width}, gen, at::kFloat));
         }
         const double s = now() - t0, gb = double(views) * st->record_bytes() / 1e9;
-        std::printf("{\"mode\": \"fill\", \"views\": %lld, \"written\": %zu, \"gb\": %.2f, \"seconds\": %.1f, \"peak_rss_mb\": %.0f}\n",
-                    (long long)views, todo.size(), gb, s, memory_mb().first);
+        std::printf(
+            "{\"mode\": \"fill\", \"views\": %lld, \"written\": %zu, \"gb\": %.2f, \"seconds\": %.1f, \"peak_rss_mb\": %.0f}\n",
+            (long long)views, todo.size(), gb, s, memory_mb().first);
         return 0;
     }
     auto st = FeatureStore::open(dir, sp, false);
@@ -139,9 +151,10 @@ int main(int argc, char** argv) {
         return v[v.size() / 2];
     };
     const auto [hwm, rss] = memory_mb();
-    std::printf("{\"mode\": \"%s\", \"views\": %lld, \"record_kb\": %.0f, \"batch\": %lld, \"steps\": %lld, \"load_s\": %.1f, "
-                "\"step_s_median\": %.4f, \"data_s_median\": %.5f, \"base_rss_mb\": %.0f, \"peak_rss_mb\": %.0f, \"rss_mb\": %.0f}\n",
-                mode.c_str(), (long long)views, st->record_bytes() / 1024.0, (long long)batch, (long long)steps, load_s, med(step_s),
-                med(data_s), base_mb, hwm, rss);
+    std::printf(
+        "{\"mode\": \"%s\", \"views\": %lld, \"record_kb\": %.0f, \"batch\": %lld, \"steps\": %lld, \"load_s\": %.1f, "
+        "\"step_s_median\": %.4f, \"data_s_median\": %.5f, \"base_rss_mb\": %.0f, \"peak_rss_mb\": %.0f, \"rss_mb\": %.0f}\n",
+        mode.c_str(), (long long)views, st->record_bytes() / 1024.0, (long long)batch, (long long)steps, load_s, med(step_s),
+        med(data_s), base_mb, hwm, rss);
     return 0;
 }

@@ -5,11 +5,11 @@
 // scene, and what each does with a broken file. Writes each assembly as OBJ for `mash eval`
 // against a reference (run.sh). Built only when assimp is installed (libassimp-dev).
 //   compare_readers OUT_DIR FILE...
-#include <assimp/Importer.hpp>
 #include <assimp/postprocess.h>
 #include <assimp/scene.h>
 
 #include <algorithm>
+#include <assimp/Importer.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -110,7 +110,8 @@ int main(int argc, char** argv) {
             std::sort(ms.begin(), ms.end());
             if (!error.empty()) {
                 std::replace(error.begin(), error.end(), '\n', ' ');
-                std::printf("%-28s %-7s %10.1f %10s %14s  ERROR %s\n", stem.c_str(), reader.c_str(), ms[0], "-", "-", error.c_str());
+                std::printf("%-28s %-7s %10.1f %10s %14s  ERROR %s\n", stem.c_str(), reader.c_str(), ms[0], "-", "-",
+                            error.c_str());
                 continue;
             }
             const Stats s = stats(g);

@@ -41,7 +41,6 @@ void knn(const std::vector<double>& p, int k, std::vector<uint32_t>& idx, std::v
     });
 }
 
-
 PrincipalAxes principal_axes(const std::vector<double>& points) {
     const int64_t n = int64_t(points.size() / 3);
     PrincipalAxes r;

@@ -33,8 +33,7 @@ void write_file_atomic(const std::string& path, const std::vector<uint8_t>& byte
     });
 }
 
-void write_atomically(const std::string& path, const std::string& what,
-                      const std::function<bool(const std::string&)>& writer) {
+void write_atomically(const std::string& path, const std::string& what, const std::function<bool(const std::string&)>& writer) {
     namespace fs = std::filesystem;
     fs::path target(path), dir = target.parent_path();
     std::error_code ec;

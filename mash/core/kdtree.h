@@ -15,7 +15,9 @@ struct PackedCloud {
     size_t kdtree_get_point_count() const { return n; }
     T kdtree_get_pt(size_t i, size_t d) const { return pts[3 * i + d]; }
     template <class BBox>
-    bool kdtree_get_bbox(BBox&) const { return false; }
+    bool kdtree_get_bbox(BBox&) const {
+        return false;
+    }
 };
 
 template <typename T>

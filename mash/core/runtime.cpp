@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
-#include <unistd.h>
-#include <cstdlib>
 #include "mash/core/runtime.h"
 
 #include <ATen/Context.h>
-#include <ATen/detail/CUDAHooksInterface.h>
 #include <ATen/Parallel.h>
-#include <torch/version.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <malloc.h>
+#include <torch/version.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include "mash/core/errors.h"
@@ -50,8 +50,9 @@ std::string resolve_device(const std::string& requested) {
     if (requested == "auto") return cuda_available() ? "cuda" : "cpu";
     if (requested == "cuda") {
         if (!cuda_built())
-            throw ConfigError("--device cuda: this build has no CUDA support (configured with MASH_WITH_CUDA=OFF; "
-                              "expected a build with nvcc and a CUDA LibTorch, or use --device cpu)");
+            throw ConfigError(
+                "--device cuda: this build has no CUDA support (configured with MASH_WITH_CUDA=OFF; "
+                "expected a build with nvcc and a CUDA LibTorch, or use --device cpu)");
         if (!cuda_available()) {
             const char* vis = std::getenv("CUDA_VISIBLE_DEVICES");
             throw ConfigError(std::string("--device cuda: no CUDA device is visible (") +

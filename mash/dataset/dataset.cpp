@@ -2,7 +2,6 @@
 #include "mash/dataset/dataset.h"
 
 #include <fcntl.h>
-#include <nlohmann/json.hpp>
 #include <sys/file.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -16,6 +15,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
@@ -27,20 +27,20 @@ namespace {
 
 const std::map<std::string, std::string>& synsets() {
     static const std::map<std::string, std::string> m = {
-        {"02691156", "airplane"},   {"02747177", "trash_bin"}, {"02773838", "bag"},        {"02801938", "basket"},
-        {"02808440", "bathtub"},    {"02818832", "bed"},       {"02828884", "bench"},      {"02843684", "birdhouse"},
-        {"02871439", "bookshelf"},  {"02876657", "bottle"},    {"02880940", "bowl"},       {"02924116", "bus"},
-        {"02933112", "cabinet"},    {"02942699", "camera"},    {"02946921", "can"},        {"02954340", "cap"},
-        {"02958343", "car"},        {"02992529", "cellphone"}, {"03001627", "chair"},      {"03046257", "clock"},
-        {"03085013", "keyboard"},   {"03207941", "dishwasher"}, {"03211117", "display"},   {"03261776", "earphone"},
-        {"03325088", "faucet"},     {"03337140", "file_cabinet"}, {"03467517", "guitar"},  {"03513137", "helmet"},
-        {"03593526", "jar"},        {"03624134", "knife"},     {"03636649", "lamp"},       {"03642806", "laptop"},
-        {"03691459", "loudspeaker"}, {"03710193", "mailbox"},  {"03759954", "microphone"}, {"03761084", "microwave"},
-        {"03790512", "motorcycle"}, {"03797390", "mug"},       {"03928116", "piano"},      {"03938244", "pillow"},
-        {"03948459", "pistol"},     {"03991062", "pot"},       {"04004475", "printer"},    {"04074963", "remote"},
-        {"04090263", "rifle"},      {"04099429", "rocket"},    {"04225987", "skateboard"}, {"04256520", "sofa"},
-        {"04330267", "stove"},      {"04379243", "table"},     {"04401088", "telephone"},  {"04460130", "tower"},
-        {"04468005", "train"},      {"04530566", "watercraft"}, {"04554684", "washer"},
+        {"02691156", "airplane"},    {"02747177", "trash_bin"},    {"02773838", "bag"},        {"02801938", "basket"},
+        {"02808440", "bathtub"},     {"02818832", "bed"},          {"02828884", "bench"},      {"02843684", "birdhouse"},
+        {"02871439", "bookshelf"},   {"02876657", "bottle"},       {"02880940", "bowl"},       {"02924116", "bus"},
+        {"02933112", "cabinet"},     {"02942699", "camera"},       {"02946921", "can"},        {"02954340", "cap"},
+        {"02958343", "car"},         {"02992529", "cellphone"},    {"03001627", "chair"},      {"03046257", "clock"},
+        {"03085013", "keyboard"},    {"03207941", "dishwasher"},   {"03211117", "display"},    {"03261776", "earphone"},
+        {"03325088", "faucet"},      {"03337140", "file_cabinet"}, {"03467517", "guitar"},     {"03513137", "helmet"},
+        {"03593526", "jar"},         {"03624134", "knife"},        {"03636649", "lamp"},       {"03642806", "laptop"},
+        {"03691459", "loudspeaker"}, {"03710193", "mailbox"},      {"03759954", "microphone"}, {"03761084", "microwave"},
+        {"03790512", "motorcycle"},  {"03797390", "mug"},          {"03928116", "piano"},      {"03938244", "pillow"},
+        {"03948459", "pistol"},      {"03991062", "pot"},          {"04004475", "printer"},    {"04074963", "remote"},
+        {"04090263", "rifle"},       {"04099429", "rocket"},       {"04225987", "skateboard"}, {"04256520", "sofa"},
+        {"04330267", "stove"},       {"04379243", "table"},        {"04401088", "telephone"},  {"04460130", "tower"},
+        {"04468005", "train"},       {"04530566", "watercraft"},   {"04554684", "washer"},
     };
     return m;
 }
@@ -48,7 +48,7 @@ const std::map<std::string, std::string>& synsets() {
 bool supported_input(const fs::path& p) {
     std::string e = p.extension().string();
     for (auto& c : e) c = char(std::tolower(static_cast<unsigned char>(c)));
-    static const std::set<std::string> ok = {".obj", ".off", ".ply", ".stl", ".glb", ".gltf",
+    static const std::set<std::string> ok = {".obj", ".off",  ".ply", ".stl", ".glb", ".gltf",
                                              ".xyz", ".xyzn", ".pts", ".pcd", ".npy", ".npz"};
     return ok.count(e) > 0;
 }
@@ -101,8 +101,7 @@ std::vector<ShapeEntry> discover(const std::string& root, Layout layout, const s
             if (!wanted(sid, name)) continue;
             for (const auto& model : fs::directory_iterator(syn.path())) {
                 fs::path f = model.path() / "models" / "model_normalized.obj";
-                if (model.is_directory() && fs::exists(f))
-                    out.push_back({model.path().filename().string(), name, f.string()});
+                if (model.is_directory() && fs::exists(f)) out.push_back({model.path().filename().string(), name, f.string()});
             }
         }
     } else if (layout == Layout::kObjaverse) {
@@ -195,7 +194,9 @@ Shard resolve_shard(const std::string& flag, int64_t count_hint) {
         int64_t n = count_hint;
         if (n <= 0) {
             const char* env = std::getenv("MASH_SHARD_COUNT");
-            if (!env) throw ConfigError("JOB_COMPLETION_INDEX is set: pass --shard-count N (the Job's completions) or MASH_SHARD_COUNT");
+            if (!env)
+                throw ConfigError(
+                    "JOB_COMPLETION_INDEX is set: pass --shard-count N (the Job's completions) or MASH_SHARD_COUNT");
             n = parse_int(env, "MASH_SHARD_COUNT");
         }
         s.index = parse_int(id, "JOB_COMPLETION_INDEX");
@@ -203,8 +204,7 @@ Shard resolve_shard(const std::string& flag, int64_t count_hint) {
         s.source = "kubernetes";
     }
     if (s.count < 1 || s.index < 0 || s.index >= s.count)
-        throw ConfigError("shard " + std::to_string(s.index) + "/" + std::to_string(s.count) +
-                          ": expected 0 <= index < count");
+        throw ConfigError("shard " + std::to_string(s.index) + "/" + std::to_string(s.count) + ": expected 0 <= index < count");
     return s;
 }
 
@@ -213,8 +213,8 @@ std::string output_path(const std::string& out_root, const ShapeEntry& e) {
 }
 
 std::string ManifestLine::to_json() const {
-    nlohmann::json j = {{"id", id},       {"category", category}, {"source", source}, {"status", status},
-                        {"wall_s", wall_seconds}, {"steps", steps}};
+    nlohmann::json j = {{"id", id},         {"category", category},   {"source", source},
+                        {"status", status}, {"wall_s", wall_seconds}, {"steps", steps}};
     j["l1_cd"] = l1_cd >= 0 ? nlohmann::json(l1_cd) : nlohmann::json(nullptr);
     if (bbox.size() == 6) j["bbox"] = {{bbox[0], bbox[1], bbox[2]}, {bbox[3], bbox[4], bbox[5]}};
     j["error"] = error;
@@ -321,9 +321,7 @@ std::string manifest_name(const Shard& s) {
     return "manifest.shard-" + std::to_string(s.index) + "-of-" + std::to_string(s.count) + ".jsonl";
 }
 
-std::vector<std::pair<std::string, std::string>> shapenet_synsets() {
-    return {synsets().begin(), synsets().end()};
-}
+std::vector<std::pair<std::string, std::string>> shapenet_synsets() { return {synsets().begin(), synsets().end()}; }
 
 DatasetSection parse_dataset_section(const std::string& text, const std::string& what) {
     YAML::Node root;
@@ -352,18 +350,31 @@ DatasetSection parse_dataset_section(const std::string& text, const std::string&
             errno = 0;
             const long long x = std::strtoll(t.c_str(), &end, 10);
             if (t.empty() || *end != '\0' || errno == ERANGE || x < lo || x > hi)
-                throw ConfigError(what + ": dataset." + k + ": '" + t + "' (expected an integer in " + std::to_string(lo) +
-                                  ".." + std::to_string(hi) + ")");
+                throw ConfigError(what + ": dataset." + k + ": '" + t + "' (expected an integer in " + std::to_string(lo) + ".." +
+                                  std::to_string(hi) + ")");
             return x;
         };
-        if (k == "input") { d.input = text_value(); d.has_input = true; }
-        else if (k == "output") { d.output = text_value(); d.has_output = true; }
-        else if (k == "layout") { d.layout = text_value(); d.has_layout = true; parse_layout(d.layout); }
-        else if (k == "ids") { d.ids = text_value(); d.has_ids = true; }
-        else if (k == "workers") d.workers = integer(1, 64);
-        else if (k == "limit") d.limit = integer(1, std::numeric_limits<int64_t>::max());
-        else if (k == "seed") { d.seed = uint64_t(integer(0, std::numeric_limits<int64_t>::max())); d.has_seed = true; }
-        else if (k == "categories") {
+        if (k == "input") {
+            d.input = text_value();
+            d.has_input = true;
+        } else if (k == "output") {
+            d.output = text_value();
+            d.has_output = true;
+        } else if (k == "layout") {
+            d.layout = text_value();
+            d.has_layout = true;
+            parse_layout(d.layout);
+        } else if (k == "ids") {
+            d.ids = text_value();
+            d.has_ids = true;
+        } else if (k == "workers")
+            d.workers = integer(1, 64);
+        else if (k == "limit")
+            d.limit = integer(1, std::numeric_limits<int64_t>::max());
+        else if (k == "seed") {
+            d.seed = uint64_t(integer(0, std::numeric_limits<int64_t>::max()));
+            d.has_seed = true;
+        } else if (k == "categories") {
             d.has_categories = true;
             if (v.IsSequence()) {
                 for (const auto& c : v) {

@@ -69,9 +69,12 @@ void set_field(FitOptions& o, const std::string& key, const std::string& value, 
                 using T = std::decay_t<decltype(o.*ptr)>;
                 std::istringstream is(value);
                 if constexpr (std::is_same_v<T, bool>) {
-                    if (value == "true" || value == "True" || value == "1") o.*ptr = true;
-                    else if (value == "false" || value == "False" || value == "0") o.*ptr = false;
-                    else bad("bool (true/false)");
+                    if (value == "true" || value == "True" || value == "1")
+                        o.*ptr = true;
+                    else if (value == "false" || value == "False" || value == "0")
+                        o.*ptr = false;
+                    else
+                        bad("bool (true/false)");
                 } else if constexpr (std::is_same_v<T, int64_t>) {
                     int64_t v;
                     if (!(is >> v) || !is.eof()) bad("integer");
@@ -194,8 +197,10 @@ std::string fit_options_yaml(const FitOptions& o) {
         std::visit(
             [&](auto ptr) {
                 using T = std::decay_t<decltype(o.*ptr)>;
-                if constexpr (std::is_same_v<T, bool>) os << (o.*ptr ? "true" : "false");
-                else os << o.*ptr;
+                if constexpr (std::is_same_v<T, bool>)
+                    os << (o.*ptr ? "true" : "false");
+                else
+                    os << o.*ptr;
             },
             f.ptr);
         os << "\n";

@@ -51,9 +51,9 @@ struct FitOptions {
     double surfel_radius = 0.0;
 
     // Reporting.
-    double coverage_tau = 0.01;     ///< GT point is "covered" if a sample lies within this distance
-    double fscore_tau = 0.01;       ///< F-score threshold in the normalized frame (report)
-    int64_t log_every = 20;         ///< steps between plain-text progress lines (non-TTY)
+    double coverage_tau = 0.01;  ///< GT point is "covered" if a sample lies within this distance
+    double fscore_tau = 0.01;    ///< F-score threshold in the normalized frame (report)
+    int64_t log_every = 20;      ///< steps between plain-text progress lines (non-TTY)
 
     /// Throws ConfigError naming the field and the expected range.
     void validate() const;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "mash/fitting/fitter.h"
 
-#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <torch/optim/adamw.h>
 
 #include <algorithm>
@@ -39,8 +39,7 @@ std::vector<Stage> make_stages(const FitOptions& o) {
     for (int64_t i = 0; i < n; ++i) {
         const double t = n > 1 ? double(i) / double(n - 1) : 1.0;
         s.push_back({"adapt " + std::to_string(i + 1) + "/" + std::to_string(n), false, o.lr, o.fit_weight,
-                     o.coverage_weight_start + (1.0 - o.coverage_weight_start) * t,
-                     (0.1 + 0.9 * t) * o.boundary_weight_max});
+                     o.coverage_weight_start + (1.0 - o.coverage_weight_start) * t, (0.1 + 0.9 * t) * o.boundary_weight_max});
     }
     for (int64_t k = 2;; ++k) {
         const double lr = std::max(o.lr * std::pow(o.lr_decay, double(k - 1)), o.min_lr);
@@ -110,15 +109,13 @@ PointMetrics point_metrics(const at::Tensor& pred, const at::Tensor& gt, double 
 
 std::vector<int64_t> farthest_point_indices(const std::vector<double>& points, int64_t k) {
     const int64_t n = int64_t(points.size() / 3);
-    auto pts = at::from_blob(const_cast<double*>(points.data()), {n, 3}, at::TensorOptions().dtype(at::kDouble))
-                   .to(at::kFloat);
+    auto pts = at::from_blob(const_cast<double*>(points.data()), {n, 3}, at::TensorOptions().dtype(at::kDouble)).to(at::kFloat);
     auto idx = sampling::fps(pts, k);
     return std::vector<int64_t>(idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel());
 }
 
 FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOptions& o,
-                   const std::function<void(const FitStep&)>& on_step, c10::Device device,
-                   const at::Tensor& gt_normals) {
+                   const std::function<void(const FitStep&)>& on_step, c10::Device device, const at::Tensor& gt_normals) {
     o.validate();
     const auto t0 = std::chrono::steady_clock::now();
     auto gt_cpu = gt_in.detach().to(at::kCPU, at::kFloat).contiguous();
@@ -160,8 +157,7 @@ FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOpt
     at::Tensor params_finite = at::ones({}, gt.options().dtype(at::kBool));
     auto throw_params_nonfinite = [&](int64_t at_step) {
         std::ostringstream os;
-        os << "fit diverged at step " << at_step << ": parameters became non-finite; last finite loss "
-           << last_finite;
+        os << "fit diverged at step " << at_step << ": parameters became non-finite; last finite loss " << last_finite;
         throw FitDivergedError(os.str());
     };
     for (size_t si = 0; si < stages.size() && step < o.max_steps; ++si) {
@@ -179,8 +175,8 @@ FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOpt
             auto tb = std::chrono::steady_clock::now();
             auto ch = losses::chamfer(pts, gt, &tree);
             auto l_fit = losses::soft_l1(
-                o.surfel_radius > 0 ? losses::surfel_dist2(pts, gt, ch.idx_fit, surfels.normals, surfels.radii)
-                                   : ch.dist2_fit, o.eps);
+                o.surfel_radius > 0 ? losses::surfel_dist2(pts, gt, ch.idx_fit, surfels.normals, surfels.radii) : ch.dist2_fit,
+                o.eps);
             auto l_cov = losses::soft_l1(ch.dist2_cov, o.eps);
             auto tc = std::chrono::steady_clock::now();
             at::Tensor l_bc = at::zeros({}, pts.options());
@@ -194,9 +190,8 @@ FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOpt
             {
                 at::NoGradGuard ng;
                 auto covered = (ch.dist2_cov <= o.coverage_tau * o.coverage_tau).to(at::kDouble).mean();
-                auto v = at::stack({loss.detach().to(at::kDouble), l_fit.detach().to(at::kDouble),
-                                    l_cov.detach().to(at::kDouble), l_bc.detach().to(at::kDouble), covered,
-                                    params_finite.to(at::kDouble)})
+                auto v = at::stack({loss.detach().to(at::kDouble), l_fit.detach().to(at::kDouble), l_cov.detach().to(at::kDouble),
+                                    l_bc.detach().to(at::kDouble), covered, params_finite.to(at::kDouble)})
                              .to(at::kCPU);
                 std::copy(v.data_ptr<double>(), v.data_ptr<double>() + 6, sc);
             }
@@ -204,8 +199,8 @@ FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOpt
             const double lv = sc[0];
             if (!std::isfinite(lv)) {
                 std::ostringstream os;
-                os << "fit diverged at step " << step << " (" << st.name << "): loss is " << lv
-                   << "; last finite loss " << last_finite;
+                os << "fit diverged at step " << step << " (" << st.name << "): loss is " << lv << "; last finite loss "
+                   << last_finite;
                 throw FitDivergedError(os.str());
             }
             last_finite = lv;
@@ -235,8 +230,8 @@ FitResult fit_mash(const at::Tensor& gt_in, const MashParams& init, const FitOpt
             fs.coverage = sc[4];
             fs.num_samples = pts.size(0);
             fs.elapsed = seconds_since(t0);
-            fs.progress = std::min(0.99, (double(si) + (st.warmup ? double(i + 1) / double(limit) : 0.5)) /
-                                             double(stages.size()));
+            fs.progress =
+                std::min(0.99, (double(si) + (st.warmup ? double(i + 1) / double(limit) : 0.5)) / double(stages.size()));
             res.history.push_back(fs);
             if (on_step) on_step(fs);
             if (!st.warmup) {  // patience rule (spec §6.5): two consecutive non-improving steps

@@ -23,22 +23,22 @@ public:
 
 /// One optimization step, for progress output and the loss curve.
 struct FitStep {
-    int64_t step = 0;          ///< 1-based
-    std::string stage;         ///< "warmup", "adapt i/n", "decay k"
+    int64_t step = 0;   ///< 1-based
+    std::string stage;  ///< "warmup", "adapt i/n", "decay k"
     double lr = 0;
-    double loss = 0;           ///< weighted total
+    double loss = 0;                                  ///< weighted total
     double fit = 0, coverage_loss = 0, boundary = 0;  ///< soft-L1 terms (with the ε floor)
     double w_fit = 0, w_cov = 0, w_bc = 0;
-    double coverage = 0;       ///< fraction of GT points within coverage_tau of a sample
+    double coverage = 0;  ///< fraction of GT points within coverage_tau of a sample
     int64_t num_samples = 0;
-    double elapsed = 0;        ///< seconds since the start
-    double progress = 0;       ///< rough fraction of the schedule done (for ETA)
+    double elapsed = 0;   ///< seconds since the start
+    double progress = 0;  ///< rough fraction of the schedule done (for ETA)
 };
 
 /// Chamfer metrics between point sets (normalized frame).
 struct PointMetrics {
-    double l1_cd = 0;  ///< ½(mean‖s−g‖ + mean‖g−s‖)
-    double l2_cd = 0;  ///< ½(mean‖s−g‖² + mean‖g−s‖²)
+    double l1_cd = 0;                              ///< ½(mean‖s−g‖ + mean‖g−s‖)
+    double l2_cd = 0;                              ///< ½(mean‖s−g‖² + mean‖g−s‖²)
     double precision = 0, recall = 0, fscore = 0;  ///< at tau
     double tau = 0;
 };
@@ -46,12 +46,12 @@ struct PointMetrics {
 PointMetrics point_metrics(const at::Tensor& pred, const at::Tensor& gt, double tau);
 
 struct FitResult {
-    MashParams params;             ///< fitted, normalized frame
+    MashParams params;  ///< fitted, normalized frame
     int64_t steps = 0;
     double seconds = 0;
     FitStep last;
     std::vector<FitStep> history;
-    PointMetrics metrics;          ///< MASH samples vs GT, normalized frame
+    PointMetrics metrics;                                                              ///< MASH samples vs GT, normalized frame
     double time_sampling = 0, time_chamfer = 0, time_boundary = 0, time_backward = 0;  ///< seconds
 };
 

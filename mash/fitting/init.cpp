@@ -139,8 +139,7 @@ MashParams initial_mash(const std::vector<double>& anchor_points, const std::vec
     return p;
 }
 
-MashParams initial_mash_from_cloud(const std::vector<double>& points, const std::vector<double>& normals,
-                                   const FitOptions& o) {
+MashParams initial_mash_from_cloud(const std::vector<double>& points, const std::vector<double>& normals, const FitOptions& o) {
     std::vector<double> ap, an;
     for (int64_t i : farthest_point_indices(points, o.num_anchors)) {
         ap.insert(ap.end(), points.begin() + 3 * i, points.begin() + 3 * i + 3);

@@ -14,8 +14,8 @@
 namespace mash::fitting {
 
 struct FileFitResult {
-    MashParams params;          ///< in the input's original coordinates
-    FitResult fit;              ///< fit.params are in the normalized frame
+    MashParams params;  ///< in the input's original coordinates
+    FitResult fit;      ///< fit.params are in the normalized frame
     Normalization normalization;
     int64_t input_points = 0;
     bool input_is_mesh = false;

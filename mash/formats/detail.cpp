@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "mash/formats/detail.h"
 
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -16,10 +15,7 @@
 
 namespace mash::io::detail {
 
-
-[[noreturn]] void fail(const std::string& what, const std::string& msg) {
-    throw IoError(what + ": " + msg);
-}
+[[noreturn]] void fail(const std::string& what, const std::string& msg) { throw IoError(what + ": " + msg); }
 
 uint64_t read_le(const uint8_t* p, int n) {
     uint64_t v = 0;
@@ -43,17 +39,20 @@ int64_t checked_numel(const std::vector<int64_t>& shape, const std::string& what
 
 bool valid_kind_size(char kind, int itemsize) {
     switch (kind) {
-        case 'f': return itemsize == 4 || itemsize == 8;
+        case 'f':
+            return itemsize == 4 || itemsize == 8;
         case 'i':
-        case 'u': return itemsize == 1 || itemsize == 2 || itemsize == 4 || itemsize == 8;
-        case 'b': return itemsize == 1;
-        default: return false;
+        case 'u':
+            return itemsize == 1 || itemsize == 2 || itemsize == 4 || itemsize == 8;
+        case 'b':
+            return itemsize == 1;
+        default:
+            return false;
     }
 }
 
 /// Parses a numpy descr ("<f8", "|b1", ">i4", "f8") into kind/itemsize/byte order.
-void parse_descr(const std::string& d, const std::string& what, char* kind, int* itemsize,
-                 bool* big_endian) {
+void parse_descr(const std::string& d, const std::string& what, char* kind, int* itemsize, bool* big_endian) {
     size_t pos = 0;
     *big_endian = false;
     if (!d.empty() && (d[0] == '<' || d[0] == '>' || d[0] == '|' || d[0] == '=')) {
@@ -67,19 +66,16 @@ void parse_descr(const std::string& d, const std::string& what, char* kind, int*
         fail(what, "unsupported dtype '" + d + "'");
     *itemsize = std::stoi(size_str);
     if (!valid_kind_size(*kind, *itemsize))
-        fail(what, "unsupported dtype '" + d +
-                       "' (expected bool, int8..int64, uint8..uint64, float32 or float64)");
+        fail(what, "unsupported dtype '" + d + "' (expected bool, int8..int64, uint8..uint64, float32 or float64)");
     if (*itemsize == 1) *big_endian = false;
 }
 
 void byteswap_inplace(std::vector<uint8_t>& data, int itemsize) {
-    for (size_t i = 0; i + itemsize <= data.size(); i += itemsize)
-        std::reverse(data.begin() + i, data.begin() + i + itemsize);
+    for (size_t i = 0; i + itemsize <= data.size(); i += itemsize) std::reverse(data.begin() + i, data.begin() + i + itemsize);
 }
 
 /// Converts Fortran-order data to C order.
-std::vector<uint8_t> fortran_to_c(const std::vector<uint8_t>& src, const std::vector<int64_t>& shape,
-                                  int itemsize) {
+std::vector<uint8_t> fortran_to_c(const std::vector<uint8_t>& src, const std::vector<int64_t>& shape, int itemsize) {
     const size_t nd = shape.size();
     int64_t n = 1;
     for (auto d : shape) n *= d;
@@ -132,8 +128,14 @@ struct HeaderParser {
     }
     bool boolean() {
         ws();
-        if (s.compare(i, 4, "True") == 0) { i += 4; return true; }
-        if (s.compare(i, 5, "False") == 0) { i += 5; return false; }
+        if (s.compare(i, 4, "True") == 0) {
+            i += 4;
+            return true;
+        }
+        if (s.compare(i, 5, "False") == 0) {
+            i += 5;
+            return false;
+        }
         fail(what, "malformed .npy header (expected True/False)");
     }
     std::vector<int64_t> tuple() {
@@ -146,8 +148,10 @@ struct HeaderParser {
             if (j == i || j - i > 15) fail(what, "malformed .npy header (bad shape entry)");
             r.push_back(std::stoll(s.substr(i, j - i)));
             i = j;
-            if (peek(',')) ++i;
-            else if (!peek(')')) fail(what, "malformed .npy header (bad shape tuple)");
+            if (peek(','))
+                ++i;
+            else if (!peek(')'))
+                fail(what, "malformed .npy header (bad shape tuple)");
             if (r.size() > 32) fail(what, "too many dimensions");
         }
         ++i;
@@ -176,7 +180,6 @@ std::string npy_header(const uint8_t* bytes, size_t size, const std::string& wha
     return std::string(reinterpret_cast<const char*>(bytes + start), hlen);
 }
 
-
 NpyHeader parse_header_dict(const std::string& text, const std::string& what) {
     HeaderParser p{text, what};
     NpyHeader h;
@@ -185,15 +188,23 @@ NpyHeader parse_header_dict(const std::string& text, const std::string& what) {
     while (!p.peek('}')) {
         std::string key = p.str();
         p.expect(':');
-        if (key == "descr") { h.descr = p.str(); got_descr = true; }
-        else if (key == "fortran_order") { h.fortran = p.boolean(); got_fortran = true; }
-        else if (key == "shape") { h.shape = p.tuple(); got_shape = true; }
-        else fail(what, "unexpected key '" + key + "' in .npy header");
-        if (p.peek(',')) ++p.i;
-        else if (!p.peek('}')) fail(what, "malformed .npy header");
+        if (key == "descr") {
+            h.descr = p.str();
+            got_descr = true;
+        } else if (key == "fortran_order") {
+            h.fortran = p.boolean();
+            got_fortran = true;
+        } else if (key == "shape") {
+            h.shape = p.tuple();
+            got_shape = true;
+        } else
+            fail(what, "unexpected key '" + key + "' in .npy header");
+        if (p.peek(','))
+            ++p.i;
+        else if (!p.peek('}'))
+            fail(what, "malformed .npy header");
     }
-    if (!got_descr || !got_fortran || !got_shape)
-        fail(what, "incomplete .npy header (needs descr, fortran_order and shape)");
+    if (!got_descr || !got_fortran || !got_shape) fail(what, "incomplete .npy header (needs descr, fortran_order and shape)");
     return h;
 }
 std::vector<uint8_t> npy_preamble(const std::string& descr, const std::vector<int64_t>& shape) {

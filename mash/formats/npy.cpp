@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "mash/formats/npy.h"
 
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -37,11 +36,22 @@ std::vector<double> NpyArray::to_double() const {
     for (int64_t k = 0; k < n; ++k, p += itemsize) {
         switch (kind) {
             case 'f':
-                if (itemsize == 8) { double v; std::memcpy(&v, p, 8); out[k] = v; }
-                else { float v; std::memcpy(&v, p, 4); out[k] = v; }
+                if (itemsize == 8) {
+                    double v;
+                    std::memcpy(&v, p, 8);
+                    out[k] = v;
+                } else {
+                    float v;
+                    std::memcpy(&v, p, 4);
+                    out[k] = v;
+                }
                 break;
-            case 'b': out[k] = *p ? 1.0 : 0.0; break;
-            case 'u': out[k] = double(read_le(p, itemsize)); break;
+            case 'b':
+                out[k] = *p ? 1.0 : 0.0;
+                break;
+            case 'u':
+                out[k] = double(read_le(p, itemsize));
+                break;
             case 'i': {
                 uint64_t u = read_le(p, itemsize);
                 int shift = 64 - 8 * itemsize;
@@ -116,15 +126,12 @@ NpyArray NpyArray::scalar_bool(bool v) {
 }
 
 // ---------------------------------------------------------------------------------------------
-bool has_npy_magic(const uint8_t* bytes, size_t size) {
-    return size >= 6 && std::memcmp(bytes, "\x93NUMPY", 6) == 0;
-}
+bool has_npy_magic(const uint8_t* bytes, size_t size) { return size >= 6 && std::memcmp(bytes, "\x93NUMPY", 6) == 0; }
 
 NpyArray parse_npy(const uint8_t* bytes, size_t size, const std::string& what) {
     size_t offset = 0;
     NpyHeader h = parse_header_dict(npy_header(bytes, size, what, &offset), what);
-    if (h.descr == "|O" || h.descr == "O")
-        fail(what, "holds pickled Python objects, not a plain numeric array");
+    if (h.descr == "|O" || h.descr == "O") fail(what, "holds pickled Python objects, not a plain numeric array");
     NpyArray a;
     bool big = false;
     parse_descr(h.descr, what, &a.kind, &a.itemsize, &big);
@@ -161,6 +168,5 @@ std::vector<uint8_t> serialize_npz(const NamedArrays& arrays, bool deflate) {
     for (const auto& [name, a] : arrays) entries.push_back({name + ".npy", serialize_npy(a)});
     return write_zip(entries, deflate);
 }
-
 
 }  // namespace mash::io

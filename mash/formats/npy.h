@@ -16,7 +16,7 @@ namespace mash::io {
 
 /// A dense n-d array in numpy's memory model: little-endian, C order.
 struct NpyArray {
-    char kind = 'f';  ///< 'f' float, 'i' signed int, 'u' unsigned int, 'b' bool
+    char kind = 'f';   ///< 'f' float, 'i' signed int, 'u' unsigned int, 'b' bool
     int itemsize = 8;  ///< bytes per element (1, 2, 4 or 8)
     std::vector<int64_t> shape;
     std::vector<uint8_t> data;  ///< numel()*itemsize bytes, little-endian, C order

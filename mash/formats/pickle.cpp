@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "mash/formats/pickle.h"
 
-#include <cstdio>
-
-
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <limits>
@@ -31,13 +29,29 @@ struct PyObj;
 using PyRef = PyObj*;
 
 struct PyObj {
-    enum Kind { kNone, kBool, kInt, kFloat, kBytes, kStr, kTuple, kList, kDict, kGlobal, kArray, kDtype, kMark, kStorage, kTensor };
+    enum Kind {
+        kNone,
+        kBool,
+        kInt,
+        kFloat,
+        kBytes,
+        kStr,
+        kTuple,
+        kList,
+        kDict,
+        kGlobal,
+        kArray,
+        kDtype,
+        kMark,
+        kStorage,
+        kTensor
+    };
     Kind kind = kNone;
     bool b = false;
     int64_t i = 0;
     double f = 0;
-    std::string s;              // bytes, str, global name, dtype descr
-    std::vector<PyRef> items;   // tuple/list; dict as key,value,key,value...
+    std::string s;             // bytes, str, global name, dtype descr
+    std::vector<PyRef> items;  // tuple/list; dict as key,value,key,value...
     // array
     std::vector<int64_t> shape;
     PyRef dtype;
@@ -51,7 +65,6 @@ struct PyObj {
     std::vector<int64_t> stride;
     PyRef storage = nullptr;
 };
-
 
 /// The value of a string key in a dict object (or an object's attributes), or null.
 PyRef dict_get(const PyRef& dict, const std::string& key) {
@@ -78,8 +91,12 @@ public:
         while (true) {
             uint8_t op = u8();
             switch (op) {
-                case 0x80: u8(); break;  // PROTO
-                case 0x95: take(8); break;  // FRAME
+                case 0x80:
+                    u8();
+                    break;  // PROTO
+                case 0x95:
+                    take(8);
+                    break;   // FRAME
                 case '.': {  // STOP
                     if (stack_.size() != 1) bad("unbalanced stack at STOP");
                     return stack_.back();
@@ -95,14 +112,30 @@ public:
                     push_global(mod->s + "." + name->s);
                     break;
                 }
-                case 'q': memo_put(u8()); break;         // BINPUT
-                case 'r': memo_put(uint32_t(le(4))); break;  // LONG_BINPUT
-                case 0x94: memo_put(memo_.size()); break;    // MEMOIZE
-                case 'h': memo_get(u8()); break;         // BINGET
-                case 'j': memo_get(uint32_t(le(4))); break;  // LONG_BINGET
-                case 'K': push_int(u8()); break;         // BININT1
-                case 'M': push_int(le(2)); break;        // BININT2
-                case 'J': push_int(int32_t(uint32_t(le(4)))); break;  // BININT
+                case 'q':
+                    memo_put(u8());
+                    break;  // BINPUT
+                case 'r':
+                    memo_put(uint32_t(le(4)));
+                    break;  // LONG_BINPUT
+                case 0x94:
+                    memo_put(memo_.size());
+                    break;  // MEMOIZE
+                case 'h':
+                    memo_get(u8());
+                    break;  // BINGET
+                case 'j':
+                    memo_get(uint32_t(le(4)));
+                    break;  // LONG_BINGET
+                case 'K':
+                    push_int(u8());
+                    break;  // BININT1
+                case 'M':
+                    push_int(le(2));
+                    break;  // BININT2
+                case 'J':
+                    push_int(int32_t(uint32_t(le(4))));
+                    break;    // BININT
                 case 0x8a: {  // LONG1
                     size_t k = u8();
                     if (k > 8) bad("integer too large");
@@ -121,22 +154,54 @@ public:
                     stack_.push_back(o);
                     break;
                 }
-                case 'N': stack_.push_back(make(PyObj::kNone)); break;
-                case 0x88: push_bool(true); break;
-                case 0x89: push_bool(false); break;
-                case 'C': push_bytes(PyObj::kBytes, u8()); break;          // SHORT_BINBYTES
-                case 'B': push_bytes(PyObj::kBytes, le(4)); break;         // BINBYTES
-                case 0x8e: push_bytes(PyObj::kBytes, le(8)); break;        // BINBYTES8
-                case 'U': push_bytes(PyObj::kStr, u8()); break;            // SHORT_BINSTRING
-                case 'T': push_bytes(PyObj::kStr, le(4)); break;           // BINSTRING
-                case 0x8c: push_bytes(PyObj::kStr, u8()); break;           // SHORT_BINUNICODE
-                case 'X': push_bytes(PyObj::kStr, le(4)); break;           // BINUNICODE
-                case 0x8d: push_bytes(PyObj::kStr, le(8)); break;          // BINUNICODE8
-                case '(': stack_.push_back(make(PyObj::kMark)); break;
-                case ')': stack_.push_back(make(PyObj::kTuple)); break;
-                case 0x85: tuple_n(1); break;
-                case 0x86: tuple_n(2); break;
-                case 0x87: tuple_n(3); break;
+                case 'N':
+                    stack_.push_back(make(PyObj::kNone));
+                    break;
+                case 0x88:
+                    push_bool(true);
+                    break;
+                case 0x89:
+                    push_bool(false);
+                    break;
+                case 'C':
+                    push_bytes(PyObj::kBytes, u8());
+                    break;  // SHORT_BINBYTES
+                case 'B':
+                    push_bytes(PyObj::kBytes, le(4));
+                    break;  // BINBYTES
+                case 0x8e:
+                    push_bytes(PyObj::kBytes, le(8));
+                    break;  // BINBYTES8
+                case 'U':
+                    push_bytes(PyObj::kStr, u8());
+                    break;  // SHORT_BINSTRING
+                case 'T':
+                    push_bytes(PyObj::kStr, le(4));
+                    break;  // BINSTRING
+                case 0x8c:
+                    push_bytes(PyObj::kStr, u8());
+                    break;  // SHORT_BINUNICODE
+                case 'X':
+                    push_bytes(PyObj::kStr, le(4));
+                    break;  // BINUNICODE
+                case 0x8d:
+                    push_bytes(PyObj::kStr, le(8));
+                    break;  // BINUNICODE8
+                case '(':
+                    stack_.push_back(make(PyObj::kMark));
+                    break;
+                case ')':
+                    stack_.push_back(make(PyObj::kTuple));
+                    break;
+                case 0x85:
+                    tuple_n(1);
+                    break;
+                case 0x86:
+                    tuple_n(2);
+                    break;
+                case 0x87:
+                    tuple_n(3);
+                    break;
                 case 't': {
                     auto items = pop_mark();
                     auto t = make(PyObj::kTuple);
@@ -144,8 +209,12 @@ public:
                     stack_.push_back(t);
                     break;
                 }
-                case ']': stack_.push_back(make(PyObj::kList)); break;
-                case '}': stack_.push_back(make(PyObj::kDict)); break;
+                case ']':
+                    stack_.push_back(make(PyObj::kList));
+                    break;
+                case '}':
+                    stack_.push_back(make(PyObj::kDict));
+                    break;
                 case 'a': {  // APPEND
                     PyRef v = pop();
                     PyRef l = top();
@@ -176,10 +245,18 @@ public:
                     d->items.insert(d->items.end(), items.begin(), items.end());
                     break;
                 }
-                case 'R': reduce(); break;
-                case 'b': build(); break;
-                case 'Q': persistent_load(); break;  // BINPERSID
-                case 0x81: newobj(); break;          // NEWOBJ
+                case 'R':
+                    reduce();
+                    break;
+                case 'b':
+                    build();
+                    break;
+                case 'Q':
+                    persistent_load();
+                    break;  // BINPERSID
+                case 0x81:
+                    newobj();
+                    break;  // NEWOBJ
                 default: {
                     char hex[8];
                     std::snprintf(hex, sizeof hex, "0x%02x", op);
@@ -195,7 +272,7 @@ private:
         fail(what_, std::string(mode_ == Mode::kTorch    ? "invalid torch.save archive: "
                                 : mode_ == Mode::kJoblib ? "invalid joblib normalizer file: "
                                                          : "invalid pickled MASH dict: ") +
-                           msg);
+                        msg);
     }
     uint8_t u8() {
         if (p_ >= n_) bad("truncated pickle stream");
@@ -261,18 +338,22 @@ private:
         stack_.push_back(o);
     }
     void push_global(const std::string& name) {
-        static const char* allowed[] = {
-            "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",
-            "numpy.ndarray", "numpy.dtype", "_codecs.encode",
-            "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar"};
-        static const char* allowed_torch[] = {
-            "collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch.FloatStorage", "torch.DoubleStorage",
-            "torch.HalfStorage", "torch.BFloat16Storage", "torch.LongStorage", "torch.IntStorage",
-            "torch.ShortStorage", "torch.CharStorage", "torch.ByteStorage", "torch.BoolStorage"};
-        static const char* allowed_joblib[] = {
-            "joblib.numpy_pickle.NumpyArrayWrapper",
-            "distribution_manage.Module.multi_linear_transformer.MultiLinearTransformer",
-            "distribution_manage.Module.linear_function.LinearFunction"};
+        static const char* allowed[] = {"numpy.core.multiarray._reconstruct",
+                                        "numpy._core.multiarray._reconstruct",
+                                        "numpy.ndarray",
+                                        "numpy.dtype",
+                                        "_codecs.encode",
+                                        "numpy.core.multiarray.scalar",
+                                        "numpy._core.multiarray.scalar"};
+        static const char* allowed_torch[] = {"collections.OrderedDict", "torch._utils._rebuild_tensor_v2",
+                                              "torch.FloatStorage",      "torch.DoubleStorage",
+                                              "torch.HalfStorage",       "torch.BFloat16Storage",
+                                              "torch.LongStorage",       "torch.IntStorage",
+                                              "torch.ShortStorage",      "torch.CharStorage",
+                                              "torch.ByteStorage",       "torch.BoolStorage"};
+        static const char* allowed_joblib[] = {"joblib.numpy_pickle.NumpyArrayWrapper",
+                                               "distribution_manage.Module.multi_linear_transformer.MultiLinearTransformer",
+                                               "distribution_manage.Module.linear_function.LinearFunction"};
         bool ok = std::any_of(std::begin(allowed), std::end(allowed), [&](const char* a) { return name == a; });
         if (!ok && mode_ == Mode::kTorch)
             ok = std::any_of(std::begin(allowed_torch), std::end(allowed_torch), [&](const char* a) { return name == a; });
@@ -284,10 +365,10 @@ private:
             stack_.push_back(o);
             return;
         }
-        bad("refuses to load global '" + name + (mode_ == Mode::kTorch
-                ? "' (only tensors, storages, OrderedDict and numpy scalars are allowed)"
-                : mode_ == Mode::kJoblib ? "' (only numpy arrays and the original's MultiLinearTransformer objects are allowed)"
-                                         : "' (only numpy arrays, dtypes and bools are allowed)"));
+        bad("refuses to load global '" + name +
+            (mode_ == Mode::kTorch    ? "' (only tensors, storages, OrderedDict and numpy scalars are allowed)"
+             : mode_ == Mode::kJoblib ? "' (only numpy arrays and the original's MultiLinearTransformer objects are allowed)"
+                                      : "' (only numpy arrays, dtypes and bools are allowed)"));
     }
     void memo_put(uint64_t k) {
         if (k > 1000000) bad("memo index too large");
@@ -319,17 +400,18 @@ private:
             auto o = make(PyObj::kBytes);
             for (size_t k = 0; k < u.size(); ++k) {
                 unsigned char c = u[k];
-                if (c < 0x80) o->s.push_back(char(c));
+                if (c < 0x80)
+                    o->s.push_back(char(c));
                 else if ((c & 0xe0) == 0xc0 && k + 1 < u.size()) {
                     o->s.push_back(char(((c & 0x1f) << 6) | (u[k + 1] & 0x3f)));
                     ++k;
-                } else bad("bad latin1 payload");
+                } else
+                    bad("bad latin1 payload");
             }
             stack_.push_back(o);
         } else if (ends_with(fn->s, ".scalar")) {
             // numpy scalar: scalar(dtype, bytes) -> 0-d array.
-            if (args->items.size() != 2 || args->items[0]->kind != PyObj::kDtype ||
-                args->items[1]->kind != PyObj::kBytes)
+            if (args->items.size() != 2 || args->items[0]->kind != PyObj::kDtype || args->items[1]->kind != PyObj::kBytes)
                 bad("bad numpy scalar");
             auto a = make(PyObj::kArray);
             a->dtype = args->items[0];
@@ -342,8 +424,8 @@ private:
         } else if (fn->s == "torch._utils._rebuild_tensor_v2") {
             // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
             auto& it = args->items;
-            if (it.size() < 6 || it[0]->kind != PyObj::kStorage || it[1]->kind != PyObj::kInt ||
-                it[2]->kind != PyObj::kTuple || it[3]->kind != PyObj::kTuple || it[2]->items.size() != it[3]->items.size())
+            if (it.size() < 6 || it[0]->kind != PyObj::kStorage || it[1]->kind != PyObj::kInt || it[2]->kind != PyObj::kTuple ||
+                it[3]->kind != PyObj::kTuple || it[2]->items.size() != it[3]->items.size())
                 bad("bad tensor rebuild arguments");
             auto t = make(PyObj::kTensor);
             t->storage = it[0];
@@ -457,8 +539,7 @@ private:
 
 NpyArray to_npy_array(const PyRef& a, const std::string& what, const std::string& key) {
     const std::string ctx = what + " (key '" + key + "')";
-    if (!a->built || !a->dtype || !a->payload || a->payload->kind != PyObj::kBytes)
-        fail(ctx, "expected a numeric numpy array");
+    if (!a->built || !a->dtype || !a->payload || a->payload->kind != PyObj::kBytes) fail(ctx, "expected a numeric numpy array");
     NpyArray out;
     bool big = false;
     std::string descr = a->dtype->s;
@@ -466,8 +547,7 @@ NpyArray to_npy_array(const PyRef& a, const std::string& what, const std::string
     parse_descr(bo == "|" || bo == "=" ? descr : bo + descr, ctx, &out.kind, &out.itemsize, &big);
     out.shape = a->shape;
     int64_t n = checked_numel(out.shape, ctx);
-    if (a->payload->s.size() != uint64_t(n) * out.itemsize)
-        fail(ctx, "array data size does not match its shape (corrupt file)");
+    if (a->payload->s.size() != uint64_t(n) * out.itemsize) fail(ctx, "array data size does not match its shape (corrupt file)");
     out.data.assign(a->payload->s.begin(), a->payload->s.end());
     if (big) byteswap_inplace(out.data, out.itemsize);
     if (a->fortran && out.shape.size() > 1) out.data = fortran_to_c(out.data, out.shape, out.itemsize);
@@ -520,11 +600,15 @@ namespace {
 /// Element type of a torch storage class: kind/itemsize of our NpyArray (half and bfloat16 are
 /// widened to float32 when the tensor is materialized).
 void storage_dtype(const std::string& type, const std::string& what, char* kind, int* itemsize, int* src_size) {
-    static const struct { const char* name; char kind; int size; int src; } table[] = {
-        {"torch.FloatStorage", 'f', 4, 4}, {"torch.DoubleStorage", 'f', 8, 8}, {"torch.HalfStorage", 'f', 4, 2},
-        {"torch.BFloat16Storage", 'f', 4, 2}, {"torch.LongStorage", 'i', 8, 8}, {"torch.IntStorage", 'i', 4, 4},
-        {"torch.ShortStorage", 'i', 2, 2}, {"torch.CharStorage", 'i', 1, 1}, {"torch.ByteStorage", 'u', 1, 1},
-        {"torch.BoolStorage", 'b', 1, 1}};
+    static const struct {
+        const char* name;
+        char kind;
+        int size;
+        int src;
+    } table[] = {{"torch.FloatStorage", 'f', 4, 4},    {"torch.DoubleStorage", 'f', 8, 8}, {"torch.HalfStorage", 'f', 4, 2},
+                 {"torch.BFloat16Storage", 'f', 4, 2}, {"torch.LongStorage", 'i', 8, 8},   {"torch.IntStorage", 'i', 4, 4},
+                 {"torch.ShortStorage", 'i', 2, 2},    {"torch.CharStorage", 'i', 1, 1},   {"torch.ByteStorage", 'u', 1, 1},
+                 {"torch.BoolStorage", 'b', 1, 1}};
     for (const auto& e : table)
         if (type == e.name) {
             *kind = e.kind;
@@ -544,7 +628,10 @@ float half_to_float(uint16_t h) {
         } else {  // subnormal
             int e = -1;
             uint32_t m = man;
-            do { ++e; m <<= 1; } while (!(m & 0x400));
+            do {
+                ++e;
+                m <<= 1;
+            } while (!(m & 0x400));
             bits = sign | uint32_t(127 - 15 - e) << 23 | (m & 0x3ff) << 13;
         }
     } else if (exp == 31) {
@@ -557,8 +644,8 @@ float half_to_float(uint16_t h) {
     return f;
 }
 
-NpyArray materialize_tensor(const PyRef& t, const std::map<std::string, const ZipEntry*>& records,
-                            const std::string& what, const std::string& key) {
+NpyArray materialize_tensor(const PyRef& t, const std::map<std::string, const ZipEntry*>& records, const std::string& what,
+                            const std::string& key) {
     const std::string ctx = what + " (tensor '" + key + "')";
     NpyArray out;
     int src_size = 0;
@@ -575,16 +662,23 @@ NpyArray materialize_tensor(const PyRef& t, const std::map<std::string, const Zi
     int64_t lo = t->i, hi = t->i;
     if (t->i < 0) fail(ctx, "negative storage offset");
     for (size_t d = 0; d < t->shape.size(); ++d) {
-        if (t->shape[d] == 0) { lo = hi = t->i; break; }
+        if (t->shape[d] == 0) {
+            lo = hi = t->i;
+            break;
+        }
         const int64_t st = t->stride[d];
         if (st < -kMaxElements || st > kMaxElements) fail(ctx, "stride out of range");
         (st >= 0 ? hi : lo) += st * (t->shape[d] - 1);
     }
     if (n > 0 && (lo < 0 || hi >= storage_numel)) fail(ctx, "tensor view exceeds its storage (corrupt file)");
     out.data.resize(size_t(n) * out.itemsize);
-    enum { kCopy, kHalf, kBFloat16 } conv = t->storage->storage_type == "torch.HalfStorage"       ? kHalf
-                                            : t->storage->storage_type == "torch.BFloat16Storage" ? kBFloat16
-                                                                                                  : kCopy;
+    enum {
+        kCopy,
+        kHalf,
+        kBFloat16
+    } conv = t->storage->storage_type == "torch.HalfStorage"       ? kHalf
+             : t->storage->storage_type == "torch.BFloat16Storage" ? kBFloat16
+                                                                   : kCopy;
     // C-contiguous views of a copyable type (what state dicts hold): one block copy.
     bool contiguous = true;
     for (int64_t d = int64_t(t->shape.size()) - 1, expect = 1; d >= 0; --d) {
@@ -645,13 +739,27 @@ TorchArchive parse_torch_archive(const uint8_t* bytes, size_t size, const std::s
         if (key->kind != PyObj::kStr) fail(what, "invalid torch.save archive: a top-level key is not a string");
         TorchArchive::Value v;
         switch (val->kind) {
-            case PyObj::kInt: v.kind = TorchArchive::Value::kNumber; v.number = double(val->i); break;
-            case PyObj::kFloat: v.kind = TorchArchive::Value::kNumber; v.number = val->f; break;
-            case PyObj::kBool: v.kind = TorchArchive::Value::kNumber; v.number = val->b ? 1 : 0; break;
-            case PyObj::kNone: v.kind = TorchArchive::Value::kNone; break;
+            case PyObj::kInt:
+                v.kind = TorchArchive::Value::kNumber;
+                v.number = double(val->i);
+                break;
+            case PyObj::kFloat:
+                v.kind = TorchArchive::Value::kNumber;
+                v.number = val->f;
+                break;
+            case PyObj::kBool:
+                v.kind = TorchArchive::Value::kNumber;
+                v.number = val->b ? 1 : 0;
+                break;
+            case PyObj::kNone:
+                v.kind = TorchArchive::Value::kNone;
+                break;
             case PyObj::kArray: {
                 NpyArray a = to_npy_array(val, what, key->s);
-                if (a.numel() != 1) { v.kind = TorchArchive::Value::kOther; break; }
+                if (a.numel() != 1) {
+                    v.kind = TorchArchive::Value::kOther;
+                    break;
+                }
                 v.kind = TorchArchive::Value::kNumber;
                 v.number = a.to_double()[0];
                 break;
@@ -664,14 +772,18 @@ TorchArchive parse_torch_archive(const uint8_t* bytes, size_t size, const std::s
                 bool tensors = true;
                 for (size_t j = 0; j + 1 < val->items.size(); j += 2)
                     tensors = tensors && val->items[j]->kind == PyObj::kStr && val->items[j + 1]->kind == PyObj::kTensor;
-                if (!tensors) { v.kind = TorchArchive::Value::kOther; break; }
+                if (!tensors) {
+                    v.kind = TorchArchive::Value::kOther;
+                    break;
+                }
                 v.kind = TorchArchive::Value::kStateDict;
                 for (size_t j = 0; j + 1 < val->items.size(); j += 2)
-                    v.state_dict.emplace_back(val->items[j]->s,
-                                              materialize_tensor(val->items[j + 1], records, what, key->s + "." + val->items[j]->s));
+                    v.state_dict.emplace_back(
+                        val->items[j]->s, materialize_tensor(val->items[j + 1], records, what, key->s + "." + val->items[j]->s));
                 break;
             }
-            default: v.kind = TorchArchive::Value::kOther;
+            default:
+                v.kind = TorchArchive::Value::kOther;
         }
         out.entries.emplace_back(key->s, std::move(v));
     }
@@ -717,15 +829,34 @@ struct PickleWriter {
         op('\n');
     }
     void integer(int64_t v) {
-        if (v >= 0 && v < 256) { op('K'); op(uint8_t(v)); }
-        else if (v >= 0 && v < 65536) { op('M'); put_le(out, uint64_t(v), 2); }
-        else if (v >= INT32_MIN && v <= INT32_MAX) { op('J'); put_le(out, uint32_t(int32_t(v)), 4); }
-        else { op(0x8a); op(8); put_le(out, uint64_t(v), 8); }
+        if (v >= 0 && v < 256) {
+            op('K');
+            op(uint8_t(v));
+        } else if (v >= 0 && v < 65536) {
+            op('M');
+            put_le(out, uint64_t(v), 2);
+        } else if (v >= INT32_MIN && v <= INT32_MAX) {
+            op('J');
+            put_le(out, uint32_t(int32_t(v)), 4);
+        } else {
+            op(0x8a);
+            op(8);
+            put_le(out, uint64_t(v), 8);
+        }
     }
-    void unicode(const std::string& s) { op('X'); put_le(out, s.size(), 4); out.insert(out.end(), s.begin(), s.end()); }
+    void unicode(const std::string& s) {
+        op('X');
+        put_le(out, s.size(), 4);
+        out.insert(out.end(), s.begin(), s.end());
+    }
     void bytes(const std::vector<uint8_t>& b) {
-        if (b.size() < 256) { op('C'); op(uint8_t(b.size())); }
-        else { op('B'); put_le(out, b.size(), 4); }
+        if (b.size() < 256) {
+            op('C');
+            op(uint8_t(b.size()));
+        } else {
+            op('B');
+            put_le(out, b.size(), 4);
+        }
         out.insert(out.end(), b.begin(), b.end());
     }
     void shape_tuple(const std::vector<int64_t>& shape) {
@@ -743,8 +874,12 @@ struct PickleWriter {
         op('(');
         integer(3);
         unicode(std::string(1, order));
-        op('N'); op('N'); op('N');
-        integer(-1); integer(-1); integer(flags);
+        op('N');
+        op('N');
+        op('N');
+        integer(-1);
+        integer(-1);
+        integer(flags);
         op('t');
         op('b');
     }
@@ -786,8 +921,10 @@ std::vector<uint8_t> serialize_pickled_dict_npy(const PickledDict& dict) {
     w.op('(');
     for (const auto& [key, v] : dict) {
         w.unicode(key);
-        if (v.is_bool) w.op(v.bool_value ? 0x88 : 0x89);
-        else w.array(v.array);
+        if (v.is_bool)
+            w.op(v.bool_value ? 0x88 : 0x89);
+        else
+            w.array(v.array);
     }
     w.op('u');
     w.op('a');
@@ -799,10 +936,11 @@ std::vector<uint8_t> serialize_pickled_dict_npy(const PickledDict& dict) {
     return out;
 }
 
-
 void check_pickle(const uint8_t* bytes, size_t size, const std::string& what, uint64_t max_memo) {
     size_t pos = 0;
-    auto bad = [&](const std::string& why) { return IoError(what + ": invalid pickle: " + why + " at byte " + std::to_string(pos)); };
+    auto bad = [&](const std::string& why) {
+        return IoError(what + ": invalid pickle: " + why + " at byte " + std::to_string(pos));
+    };
     auto need = [&](uint64_t n) {
         if (n > size - pos) throw bad("truncated argument");
     };
@@ -825,36 +963,129 @@ void check_pickle(const uint8_t* bytes, size_t size, const std::string& what, ui
     };
     auto text_index = [&]() {
         const std::string t = line();
-        if (t.empty() || t.size() > 12 || t.find_first_not_of("0123456789") != std::string::npos) throw bad("malformed memo index");
+        if (t.empty() || t.size() > 12 || t.find_first_not_of("0123456789") != std::string::npos)
+            throw bad("malformed memo index");
         memo(std::stoull(t));
     };
     uint64_t memoized = 0;
     while (pos < size) {
         const uint8_t op = bytes[pos++];
         switch (op) {
-            case '.': return;  // STOP
-            case 'N': case 0x88: case 0x89: case '(': case ')': case 0x85: case 0x86: case 0x87: case 't': case ']':
-            case '}': case 'a': case 'e': case 's': case 'u': case 'R': case 'b': case 'Q': case 0x81: case '0':
-            case '1': case '2': case 0x93: case 0x92: case 0x90: case 0x8f: case 0x91: case 'l': case 'd': case 'o':
-            case 0x97: case 0x98:
+            case '.':
+                return;  // STOP
+            case 'N':
+            case 0x88:
+            case 0x89:
+            case '(':
+            case ')':
+            case 0x85:
+            case 0x86:
+            case 0x87:
+            case 't':
+            case ']':
+            case '}':
+            case 'a':
+            case 'e':
+            case 's':
+            case 'u':
+            case 'R':
+            case 'b':
+            case 'Q':
+            case 0x81:
+            case '0':
+            case '1':
+            case '2':
+            case 0x93:
+            case 0x92:
+            case 0x90:
+            case 0x8f:
+            case 0x91:
+            case 'l':
+            case 'd':
+            case 'o':
+            case 0x97:
+            case 0x98:
                 break;
             case 0x94:  // MEMOIZE
                 memo(memoized++);
                 break;
-            case 0x80: case 'K': case 0x82: le(1); break;
-            case 'M': case 0x83: le(2); break;
-            case 'J': case 0x84: le(4); break;
-            case 'G': le(8); break;
-            case 0x95: need(le(8)); break;  // FRAME: its length must fit (the frame's opcodes follow)
-            case 'q': case 'h': memo(le(1)); break;
-            case 'r': case 'j': memo(le(4)); break;
-            case 'C': case 'U': case 0x8c: case 0x8a: { const uint64_t n = le(1); need(n); pos += size_t(n); break; }
-            case 'B': case 'T': case 'X': case 0x8b: { const uint64_t n = le(4); need(n); pos += size_t(n); break; }
-            case 0x8e: case 0x8d: case 0x96: { const uint64_t n = le(8); need(n); pos += size_t(n); break; }
-            case 'c': case 'i': line(); line(); break;
-            case 'I': case 'L': case 'F': case 'S': case 'V': case 'P': line(); break;
-            case 'p': case 'g': text_index(); break;
-            default: --pos; throw bad("unknown opcode 0x" + [&] { char b[8]; std::snprintf(b, sizeof b, "%02x", op); return std::string(b); }());
+            case 0x80:
+            case 'K':
+            case 0x82:
+                le(1);
+                break;
+            case 'M':
+            case 0x83:
+                le(2);
+                break;
+            case 'J':
+            case 0x84:
+                le(4);
+                break;
+            case 'G':
+                le(8);
+                break;
+            case 0x95:
+                need(le(8));
+                break;  // FRAME: its length must fit (the frame's opcodes follow)
+            case 'q':
+            case 'h':
+                memo(le(1));
+                break;
+            case 'r':
+            case 'j':
+                memo(le(4));
+                break;
+            case 'C':
+            case 'U':
+            case 0x8c:
+            case 0x8a: {
+                const uint64_t n = le(1);
+                need(n);
+                pos += size_t(n);
+                break;
+            }
+            case 'B':
+            case 'T':
+            case 'X':
+            case 0x8b: {
+                const uint64_t n = le(4);
+                need(n);
+                pos += size_t(n);
+                break;
+            }
+            case 0x8e:
+            case 0x8d:
+            case 0x96: {
+                const uint64_t n = le(8);
+                need(n);
+                pos += size_t(n);
+                break;
+            }
+            case 'c':
+            case 'i':
+                line();
+                line();
+                break;
+            case 'I':
+            case 'L':
+            case 'F':
+            case 'S':
+            case 'V':
+            case 'P':
+                line();
+                break;
+            case 'p':
+            case 'g':
+                text_index();
+                break;
+            default:
+                --pos;
+                throw bad("unknown opcode 0x" + [&] {
+                    char b[8];
+                    std::snprintf(b, sizeof b, "%02x", op);
+                    return std::string(b);
+                }());
         }
     }
     throw bad("no STOP opcode");

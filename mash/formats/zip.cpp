@@ -57,7 +57,10 @@ std::vector<ZipEntry> read_zip(const uint8_t* b, size_t size, const std::string&
     size_t eocd = std::string::npos;
     size_t lo = size > 22 + 65535 ? size - 22 - 65535 : 0;
     for (size_t p = size - 22 + 1; p-- > lo;) {
-        if (read_le(b + p, 4) == 0x06054b50) { eocd = p; break; }
+        if (read_le(b + p, 4) == 0x06054b50) {
+            eocd = p;
+            break;
+        }
     }
     if (eocd == std::string::npos) fail(what, "not a zip/.npz archive (no end-of-central-directory record; truncated?)");
     uint64_t count = read_le(b + eocd + 10, 2);
@@ -125,8 +128,8 @@ std::vector<ZipEntry> read_zip(const uint8_t* b, size_t size, const std::string&
         } else if (method == 8) {
             e.data = inflate_raw(b + data_off, csize, usize, what + " (" + name + ")");
         } else {
-            fail(what, "zip member '" + name + "' uses compression method " + std::to_string(method) +
-                           " (expected stored or deflate)");
+            fail(what,
+                 "zip member '" + name + "' uses compression method " + std::to_string(method) + " (expected stored or deflate)");
         }
         if (crc32(0L, e.data.data(), uInt(e.data.size())) != crc)
             fail(what, "CRC mismatch in zip member '" + name + "' (corrupt file)");
@@ -150,17 +153,17 @@ std::vector<uint8_t> write_zip(const std::vector<ZipEntry>& entries, bool deflat
             put_le(v, 20, 2);               // version needed
             put_le(v, 0, 2);                // flags
             put_le(v, deflate ? 8 : 0, 2);
-            put_le(v, 0, 2);       // mod time
-            put_le(v, 0x21, 2);    // mod date: 1980-01-01
+            put_le(v, 0, 2);     // mod time
+            put_le(v, 0x21, 2);  // mod date: 1980-01-01
             put_le(v, crc, 4);
             put_le(v, payload.size(), 4);
             put_le(v, e.data.size(), 4);
             put_le(v, e.name.size(), 2);
             put_le(v, 0, 2);  // extra
             if (central) {
-                put_le(v, 0, 2);  // comment
-                put_le(v, 0, 2);  // disk
-                put_le(v, 0, 2);  // internal attrs
+                put_le(v, 0, 2);            // comment
+                put_le(v, 0, 2);            // disk
+                put_le(v, 0, 2);            // internal attrs
                 put_le(v, 0x01800000u, 4);  // external attrs: -rw-------
                 put_le(v, loff, 4);
             }
@@ -182,6 +185,5 @@ std::vector<uint8_t> write_zip(const std::vector<ZipEntry>& entries, bool deflat
     put_le(out, 0, 2);
     return out;
 }
-
 
 }  // namespace mash::io

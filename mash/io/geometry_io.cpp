@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "mash/io/geometry_io.h"
 
+#include <unistd.h>
+
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
@@ -10,9 +12,8 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
-#include <sstream>
 #include <random>
-#include <unistd.h>
+#include <sstream>
 
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
@@ -38,7 +39,6 @@ PointCloud points_from_array(const NpyArray& a, const std::string& path) {
     pc.points = a.to_double();
     return pc;
 }
-
 
 /// Wavefront OBJ: `v` and `f` lines only (polygons triangulated by triangulate_polygon; v, v/vt, v//vn, v/vt/vn and
 /// negative indices). Materials, textures and groups are ignored, so a missing .mtl (common in
@@ -98,13 +98,20 @@ formats::RawGeometry read_obj(const std::string& path) {
 
 /// Every mesh / point format with our own reader, by extension; false if `ext` is none of them.
 bool read_geometry(const std::string& path, const std::string& ext, formats::RawGeometry& g) {
-    if (ext == ".obj") g = read_obj(path);
-    else if (ext == ".off") g = formats::parse_off(read_file(path), path);
-    else if (ext == ".ply") g = formats::parse_ply(read_file(path), path);
-    else if (ext == ".stl") g = formats::parse_stl(read_file(path), path);
-    else if (ext == ".xyz" || ext == ".xyzn") g = formats::parse_xyz(read_file(path), path, ext == ".xyzn");
-    else if (ext == ".pts") g = formats::parse_pts(read_file(path), path);
-    else if (ext == ".pcd") g = formats::parse_pcd(read_file(path), path);
+    if (ext == ".obj")
+        g = read_obj(path);
+    else if (ext == ".off")
+        g = formats::parse_off(read_file(path), path);
+    else if (ext == ".ply")
+        g = formats::parse_ply(read_file(path), path);
+    else if (ext == ".stl")
+        g = formats::parse_stl(read_file(path), path);
+    else if (ext == ".xyz" || ext == ".xyzn")
+        g = formats::parse_xyz(read_file(path), path, ext == ".xyzn");
+    else if (ext == ".pts")
+        g = formats::parse_pts(read_file(path), path);
+    else if (ext == ".pcd")
+        g = formats::parse_pcd(read_file(path), path);
     else if (ext == ".glb" || ext == ".gltf") {
         formats::GltfReport report;
         g = formats::read_gltf(path, &report);
@@ -173,7 +180,10 @@ PointCloud load_points(const std::string& path, int64_t num_samples, uint64_t se
         auto arrays = parse_npz(bytes.data(), bytes.size(), path);
         const NpyArray* found = nullptr;
         for (const auto& [name, arr] : arrays)
-            if (name == "points" || name == "arr_0" || (arrays.size() == 1)) { found = &arr; break; }
+            if (name == "points" || name == "arr_0" || (arrays.size() == 1)) {
+                found = &arr;
+                break;
+            }
         if (!found) throw IoError(path + ": expected an array named 'points' or 'arr_0' of shape [P,3]");
         pc = points_from_array(*found, path);
     } else if (formats::RawGeometry g; read_geometry(path, ext, g)) {
@@ -217,7 +227,8 @@ void read_mesh(const std::string& path, std::vector<double>& vertices, std::vect
     if (!fs::exists(path, ec)) throw IoError(path + ": no such file");
     formats::RawGeometry g;
     if (!read_geometry(path, lower_extension(path), g))
-        throw IoError(path + ": unsupported mesh extension '" + lower_extension(path) + "' (expected .obj .off .ply .stl .glb .gltf)");
+        throw IoError(path + ": unsupported mesh extension '" + lower_extension(path) +
+                      "' (expected .obj .off .ply .stl .glb .gltf)");
     if (g.triangles.empty()) throw IoError(path + ": cannot read a triangle mesh (no faces)");
     vertices = std::move(g.vertices);
     triangles = std::move(g.triangles);

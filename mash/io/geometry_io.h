@@ -39,8 +39,7 @@ void random_subset(PointCloud& pc, int64_t n, uint64_t seed);
 void read_mesh(const std::string& path, std::vector<double>& vertices, std::vector<int64_t>& triangles);
 
 /// Writes points (and normals if given) atomically; format from the extension.
-void save_points(const std::string& path, const std::vector<double>& points,
-                 const std::vector<double>& normals = {});
+void save_points(const std::string& path, const std::vector<double>& points, const std::vector<double>& normals = {});
 
 /// True if the extension names a format save_points can write.
 bool is_point_output_ext(const std::string& path);

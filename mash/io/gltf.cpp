@@ -39,25 +39,54 @@ bool supported_required_extension(const std::string& e) {
 
 int component_size(int type) {
     switch (type) {
-        case kByte: case kUByte: return 1;
-        case kShort: case kUShort: return 2;
-        case kUInt: case kFloat: return 4;
-        default: return 0;
+        case kByte:
+        case kUByte:
+            return 1;
+        case kShort:
+        case kUShort:
+            return 2;
+        case kUInt:
+        case kFloat:
+            return 4;
+        default:
+            return 0;
     }
 }
 
 double component(const uint8_t* p, int type, bool normalized) {
     switch (type) {
-        case kFloat: { float f; std::memcpy(&f, p, 4); return f; }
-        case kByte: { const double v = int8_t(p[0]); return normalized ? std::max(v / 127.0, -1.0) : v; }
-        case kUByte: { const double v = p[0]; return normalized ? v / 255.0 : v; }
-        case kShort: { int16_t s; std::memcpy(&s, p, 2); return normalized ? std::max(s / 32767.0, -1.0) : double(s); }
-        case kUShort: { uint16_t s; std::memcpy(&s, p, 2); return normalized ? s / 65535.0 : double(s); }
-        case kUInt: { uint32_t u; std::memcpy(&u, p, 4); return normalized ? u / 4294967295.0 : double(u); }
-        default: return 0;
+        case kFloat: {
+            float f;
+            std::memcpy(&f, p, 4);
+            return f;
+        }
+        case kByte: {
+            const double v = int8_t(p[0]);
+            return normalized ? std::max(v / 127.0, -1.0) : v;
+        }
+        case kUByte: {
+            const double v = p[0];
+            return normalized ? v / 255.0 : v;
+        }
+        case kShort: {
+            int16_t s;
+            std::memcpy(&s, p, 2);
+            return normalized ? std::max(s / 32767.0, -1.0) : double(s);
+        }
+        case kUShort: {
+            uint16_t s;
+            std::memcpy(&s, p, 2);
+            return normalized ? s / 65535.0 : double(s);
+        }
+        case kUInt: {
+            uint32_t u;
+            std::memcpy(&u, p, 4);
+            return normalized ? u / 4294967295.0 : double(u);
+        }
+        default:
+            return 0;
     }
 }
-
 
 // ---- JSON pre-pass: schema types, required extensions, Draco primitives -------------------------
 
@@ -65,24 +94,34 @@ double component(const uint8_t* p, int type, bool normalized) {
 enum class Want { kAny, kString, kUint, kNumber, kObject, kArray, kBool };
 
 Want expected_type(const std::string& parent, const std::string& key) {
-    static const std::set<std::string> strings = {"name", "uri", "type", "mimeType", "alphaMode", "version", "generator",
-                                                  "copyright", "minVersion", "interpolation", "path"};
-    static const std::set<std::string> uints = {"index", "texCoord", "scene", "mesh", "buffer", "bufferView", "byteOffset",
-                                                "byteLength", "byteStride", "count", "componentType", "mode", "indices",
-                                                "material", "source", "sampler", "skin", "camera", "input", "output",
-                                                "node", "magFilter", "minFilter", "wrapS", "wrapT", "skeleton", "target"};
-    static const std::set<std::string> numbers = {"strength", "metallicFactor", "roughnessFactor", "alphaCutoff",
-                                                  "yfov", "zfar", "znear", "aspectRatio", "xmag", "ymag"};
-    static const std::set<std::string> objects = {"extensions", "asset", "attributes", "sparse", "pbrMetallicRoughness",
-                                                  "normalTexture", "occlusionTexture", "emissiveTexture",
-                                                  "baseColorTexture", "metallicRoughnessTexture", "values",
-                                                  "perspective", "orthographic"};
-    static const std::set<std::string> arrays = {"scenes", "nodes", "meshes", "accessors", "bufferViews", "buffers",
-                                                 "materials", "textures", "images", "samplers", "cameras", "skins",
-                                                 "animations", "primitives", "children", "matrix", "translation",
-                                                 "rotation", "weights", "min", "max", "targets", "extensionsUsed",
-                                                 "extensionsRequired", "joints", "channels", "baseColorFactor",
-                                                 "emissiveFactor"};
+    static const std::set<std::string> strings = {"name",      "uri",       "type",       "mimeType",      "alphaMode", "version",
+                                                  "generator", "copyright", "minVersion", "interpolation", "path"};
+    static const std::set<std::string> uints = {
+        "index", "texCoord",      "scene", "mesh",      "buffer",    "bufferView", "byteOffset", "byteLength", "byteStride",
+        "count", "componentType", "mode",  "indices",   "material",  "source",     "sampler",    "skin",       "camera",
+        "input", "output",        "node",  "magFilter", "minFilter", "wrapS",      "wrapT",      "skeleton",   "target"};
+    static const std::set<std::string> numbers = {"strength", "metallicFactor", "roughnessFactor", "alphaCutoff", "yfov",
+                                                  "zfar",     "znear",          "aspectRatio",     "xmag",        "ymag"};
+    static const std::set<std::string> objects = {"extensions",
+                                                  "asset",
+                                                  "attributes",
+                                                  "sparse",
+                                                  "pbrMetallicRoughness",
+                                                  "normalTexture",
+                                                  "occlusionTexture",
+                                                  "emissiveTexture",
+                                                  "baseColorTexture",
+                                                  "metallicRoughnessTexture",
+                                                  "values",
+                                                  "perspective",
+                                                  "orthographic"};
+    static const std::set<std::string> arrays = {"scenes",      "nodes",      "meshes",          "accessors",
+                                                 "bufferViews", "buffers",    "materials",       "textures",
+                                                 "images",      "samplers",   "cameras",         "skins",
+                                                 "animations",  "primitives", "children",        "matrix",
+                                                 "translation", "rotation",   "weights",         "min",
+                                                 "max",         "targets",    "extensionsUsed",  "extensionsRequired",
+                                                 "joints",      "channels",   "baseColorFactor", "emissiveFactor"};
     if (parent == "attributes" || (parent == "targets")) return Want::kUint;  // attribute name → accessor
     if (key == "scale") return parent == "node" ? Want::kArray : Want::kNumber;
     if (key == "target") return parent == "channel" ? Want::kObject : Want::kUint;
@@ -99,34 +138,49 @@ Want expected_type(const std::string& parent, const std::string& key) {
 
 const char* want_name(Want w) {
     switch (w) {
-        case Want::kString: return "a string";
-        case Want::kUint: return "a non-negative integer";
-        case Want::kNumber: return "a number";
-        case Want::kObject: return "an object";
-        case Want::kArray: return "an array";
-        case Want::kBool: return "a boolean";
-        default: return "anything";
+        case Want::kString:
+            return "a string";
+        case Want::kUint:
+            return "a non-negative integer";
+        case Want::kNumber:
+            return "a number";
+        case Want::kObject:
+            return "an object";
+        case Want::kArray:
+            return "an array";
+        case Want::kBool:
+            return "a boolean";
+        default:
+            return "anything";
     }
 }
 
 bool is(const nlohmann::json& v, Want w) {
     switch (w) {
-        case Want::kString: return v.is_string();
-        case Want::kUint: return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
-        case Want::kNumber: return v.is_number();
-        case Want::kObject: return v.is_object();
-        case Want::kArray: return v.is_array();
-        case Want::kBool: return v.is_boolean();
-        default: return true;
+        case Want::kString:
+            return v.is_string();
+        case Want::kUint:
+            return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
+        case Want::kNumber:
+            return v.is_number();
+        case Want::kObject:
+            return v.is_object();
+        case Want::kArray:
+            return v.is_array();
+        case Want::kBool:
+            return v.is_boolean();
+        default:
+            return true;
     }
 }
 
 /// Singular of a collection name ("nodes" → "node"), the parent kind of its elements.
 std::string element_kind(const std::string& collection) {
     static const std::map<std::string, std::string> k = {
-        {"scenes", "scene"}, {"nodes", "node"}, {"meshes", "mesh"}, {"accessors", "accessor"}, {"bufferViews", "bufferView"},
-        {"buffers", "buffer"}, {"materials", "material"}, {"primitives", "primitive"}, {"channels", "channel"},
-        {"textures", "texture"}, {"images", "image"}, {"samplers", "sampler"}, {"animations", "animation"}};
+        {"scenes", "scene"},           {"nodes", "node"},       {"meshes", "mesh"},        {"accessors", "accessor"},
+        {"bufferViews", "bufferView"}, {"buffers", "buffer"},   {"materials", "material"}, {"primitives", "primitive"},
+        {"channels", "channel"},       {"textures", "texture"}, {"images", "image"},       {"samplers", "sampler"},
+        {"animations", "animation"}};
     auto it = k.find(collection);
     return it == k.end() ? collection : it->second;
 }
@@ -179,7 +233,8 @@ std::vector<uint8_t> prepare(const std::vector<uint8_t>& bytes, bool binary, con
         std::memcpy(&clen, bytes.data() + 12, 4);
         std::memcpy(&ctype, bytes.data() + 16, 4);
         if (version != 2) fail("GLB version " + std::to_string(version) + " (expected 2)");
-        if (total > bytes.size()) fail("GLB header claims " + std::to_string(total) + " bytes, the file has " + std::to_string(bytes.size()));
+        if (total > bytes.size())
+            fail("GLB header claims " + std::to_string(total) + " bytes, the file has " + std::to_string(bytes.size()));
         if (ctype != 0x4E4F534Au || uint64_t(clen) + 20 > total) fail("first GLB chunk is not a complete JSON chunk");
         json_begin = 20;
         json_len = clen;
@@ -206,7 +261,8 @@ std::vector<uint8_t> prepare(const std::vector<uint8_t>& bytes, bool binary, con
         for (auto& m : j["meshes"])
             if (m.contains("primitives"))
                 for (auto& p : m["primitives"])
-                    if (p.contains("extensions") && p["extensions"].contains("KHR_draco_mesh_compression") && p.contains("indices")) {
+                    if (p.contains("extensions") && p["extensions"].contains("KHR_draco_mesh_compression") &&
+                        p.contains("indices")) {
                         p.erase("indices");
                         changed = true;
                     }
@@ -236,21 +292,25 @@ public:
     /// and its buffer.
     const uint8_t* view_bytes(int view, uint64_t offset, uint64_t elem, uint64_t stride, uint64_t count,
                               const std::string& what) const {
-        if (view < 0 || size_t(view) >= m_.bufferViews.size()) fail(what + ": bufferView " + std::to_string(view) + " does not exist");
+        if (view < 0 || size_t(view) >= m_.bufferViews.size())
+            fail(what + ": bufferView " + std::to_string(view) + " does not exist");
         const auto& v = m_.bufferViews[size_t(view)];
-        if (v.buffer < 0 || size_t(v.buffer) >= m_.buffers.size()) fail(what + ": buffer " + std::to_string(v.buffer) + " does not exist");
+        if (v.buffer < 0 || size_t(v.buffer) >= m_.buffers.size())
+            fail(what + ": buffer " + std::to_string(v.buffer) + " does not exist");
         const auto& b = m_.buffers[size_t(v.buffer)].data;
         if (count == 0) return b.data();
         const unsigned __int128 end = (unsigned __int128)offset + (unsigned __int128)stride * (count - 1) + elem;
         if (uint64_t(v.byteOffset) > b.size() || uint64_t(v.byteLength) > b.size() - v.byteOffset || end > v.byteLength)
-            fail(what + ": reads past the end of bufferView " + std::to_string(view) + " or its buffer (missing or short buffer)");
+            fail(what + ": reads past the end of bufferView " + std::to_string(view) +
+                 " or its buffer (missing or short buffer)");
         return b.data() + v.byteOffset + offset;
     }
 
     /// An accessor as float64 [count × components] (normalized integers mapped to [−1, 1] or
     /// [0, 1]), with sparse substitution.
     std::vector<double> accessor(int index, int want_components, const std::string& what) const {
-        if (index < 0 || size_t(index) >= m_.accessors.size()) fail(what + ": accessor " + std::to_string(index) + " does not exist");
+        if (index < 0 || size_t(index) >= m_.accessors.size())
+            fail(what + ": accessor " + std::to_string(index) + " does not exist");
         const auto& a = m_.accessors[size_t(index)];
         const int nc = tinygltf::GetNumComponentsInType(uint32_t(a.type));
         const int cs = component_size(a.componentType);
@@ -265,7 +325,8 @@ public:
         const uint8_t* p = nullptr;
         uint64_t stride = elem;
         if (a.bufferView >= 0) {
-            if (size_t(a.bufferView) >= m_.bufferViews.size()) fail(what + ": bufferView " + std::to_string(a.bufferView) + " does not exist");
+            if (size_t(a.bufferView) >= m_.bufferViews.size())
+                fail(what + ": bufferView " + std::to_string(a.bufferView) + " does not exist");
             const auto& v = m_.bufferViews[size_t(a.bufferView)];
             stride = v.byteStride > 0 ? uint64_t(v.byteStride) : elem;
             if (stride < elem) fail(what + ": byteStride smaller than an element");
@@ -277,7 +338,9 @@ public:
         std::vector<double> out(a.count * size_t(nc), 0.0);
         if (p) {
             for (size_t i = 0; i < a.count; ++i)
-                for (int c = 0; c < nc; ++c) out[i * size_t(nc) + size_t(c)] = component(p + i * stride + size_t(c) * size_t(cs), a.componentType, a.normalized);
+                for (int c = 0; c < nc; ++c)
+                    out[i * size_t(nc) + size_t(c)] =
+                        component(p + i * stride + size_t(c) * size_t(cs), a.componentType, a.normalized);
         }
         if (a.sparse.isSparse) {
             const auto& s = a.sparse;
@@ -304,7 +367,8 @@ public:
 
     /// Index accessor (unsigned integer scalars).
     std::vector<int64_t> indices(int index, const std::string& what) const {
-        if (index < 0 || size_t(index) >= m_.accessors.size()) fail(what + ": index accessor " + std::to_string(index) + " does not exist");
+        if (index < 0 || size_t(index) >= m_.accessors.size())
+            fail(what + ": index accessor " + std::to_string(index) + " does not exist");
         const int ct = m_.accessors[size_t(index)].componentType;
         if (ct != kUByte && ct != kUShort && ct != kUInt) fail(what + ": indices must be unsigned byte, short or int");
         if (m_.accessors[size_t(index)].normalized) fail(what + ": indices must not be normalized");
@@ -338,11 +402,16 @@ Eigen::Matrix4d local_transform(const tinygltf::Node& n) {
 
 const char* mode_name(int mode) {
     switch (mode) {
-        case 0: return "points";
-        case 1: return "lines";
-        case 2: return "line loop";
-        case 3: return "line strip";
-        default: return "unknown";
+        case 0:
+            return "points";
+        case 1:
+            return "lines";
+        case 2:
+            return "line loop";
+        case 3:
+            return "line strip";
+        default:
+            return "unknown";
     }
 }
 
@@ -364,7 +433,8 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
     if (binary)
         ok = loader.LoadBinaryFromMemory(&model, &err, &warn, doc.data(), unsigned(doc.size()), base);
     else
-        ok = loader.LoadASCIIFromString(&model, &err, &warn, reinterpret_cast<const char*>(doc.data()), unsigned(doc.size()), base);
+        ok = loader.LoadASCIIFromString(&model, &err, &warn, reinterpret_cast<const char*>(doc.data()), unsigned(doc.size()),
+                                        base);
     if (!ok) {
         std::string e = err.empty() ? "unreadable" : err;
         while (!e.empty() && (e.back() == '\n' || e.back() == ' ')) e.pop_back();
@@ -376,14 +446,17 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
     std::vector<int> parents(model.nodes.size(), 0);
     for (const auto& n : model.nodes)
         for (int c : n.children) {
-            if (c < 0 || size_t(c) >= parents.size()) rd.fail("a node lists child " + std::to_string(c) + ", which does not exist");
+            if (c < 0 || size_t(c) >= parents.size())
+                rd.fail("a node lists child " + std::to_string(c) + ", which does not exist");
             if (++parents[size_t(c)] > 1)
-                rd.fail("node " + std::to_string(c) + " has more than one parent (expected a tree of nodes; reuse meshes, not nodes)");
+                rd.fail("node " + std::to_string(c) +
+                        " has more than one parent (expected a tree of nodes; reuse meshes, not nodes)");
         }
     // Roots: the default scene, else every node that is no other node's child.
     std::vector<int> roots;
     if (model.defaultScene >= 0) {
-        if (size_t(model.defaultScene) >= model.scenes.size()) rd.fail("default scene " + std::to_string(model.defaultScene) + " does not exist");
+        if (size_t(model.defaultScene) >= model.scenes.size())
+            rd.fail("default scene " + std::to_string(model.defaultScene) + " does not exist");
         roots = model.scenes[size_t(model.defaultScene)].nodes;
     } else {
         for (size_t i = 0; i < model.nodes.size(); ++i)
@@ -410,7 +483,8 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
         const Eigen::Matrix4d M = parent * local_transform(node);
         if (!M.allFinite()) rd.fail("node " + std::to_string(ni) + " has a non-finite transform");
         if (node.mesh >= 0) {
-            if (size_t(node.mesh) >= model.meshes.size()) rd.fail("node " + std::to_string(ni) + ": mesh " + std::to_string(node.mesh) + " does not exist");
+            if (size_t(node.mesh) >= model.meshes.size())
+                rd.fail("node " + std::to_string(ni) + ": mesh " + std::to_string(node.mesh) + " does not exist");
             ++report.mesh_instances;
             const auto& mesh = model.meshes[size_t(node.mesh)];
             for (size_t pi = 0; pi < mesh.primitives.size(); ++pi) {
@@ -429,8 +503,8 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
                     for (int64_t k = 0; k < n; ++k) {
                         const int64_t v = prim.indices >= 0 ? idx[size_t(k)] : k;
                         if (v < 0 || v >= nv)
-                            rd.fail(what + ": index " + std::to_string(v) + " out of range (the primitive has " + std::to_string(nv) +
-                                    " vertices)");
+                            rd.fail(what + ": index " + std::to_string(v) + " out of range (the primitive has " +
+                                    std::to_string(nv) + " vertices)");
                         const double x = pos[size_t(3 * v)], y = pos[size_t(3 * v + 1)], z = pos[size_t(3 * v + 2)];
                         if (!std::isfinite(x) || !std::isfinite(y) || !std::isfinite(z))
                             rd.fail(what + ": vertex " + std::to_string(v) + " has a non-finite position");
@@ -442,7 +516,8 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
                 if (mode < 4) {
                     ++report.skipped_primitives;
                     ++skipped_points_lines;
-                    if (skipped_points_lines <= 3) report.notes.push_back(what + ": " + mode_name(mode) + " skipped (only triangles are surfaces)");
+                    if (skipped_points_lines <= 3)
+                        report.notes.push_back(what + ": " + mode_name(mode) + " skipped (only triangles are surfaces)");
                     continue;
                 }
                 if (mode > 6) rd.fail(what + ": primitive mode " + std::to_string(mode) + " (expected 0..6)");
@@ -458,9 +533,11 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
                         const auto& bv = ext.Get("bufferView");
                         const auto& attrs = ext.Get("attributes");
                         if (!bv.IsInt() || !attrs.IsObject() || !attrs.Get("POSITION").IsInt())
-                            rd.fail(what + ": malformed KHR_draco_mesh_compression (expected bufferView and attributes.POSITION)");
+                            rd.fail(what +
+                                    ": malformed KHR_draco_mesh_compression (expected bufferView and attributes.POSITION)");
                         const int view = bv.Get<int>();
-                        const uint64_t len = size_t(view) < model.bufferViews.size() && view >= 0 ? model.bufferViews[size_t(view)].byteLength : 0;
+                        const uint64_t len =
+                            size_t(view) < model.bufferViews.size() && view >= 0 ? model.bufferViews[size_t(view)].byteLength : 0;
                         const uint8_t* p = rd.view_bytes(view, 0, len, len, 1, what + " (Draco)");
                         draco::DecoderBuffer buf;
                         buf.Init(reinterpret_cast<const char*>(p), size_t(len));
@@ -469,11 +546,13 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
                         if (!res.ok()) rd.fail(what + ": Draco decoding failed: " + res.status().error_msg_string());
                         std::unique_ptr<draco::Mesh> dm = std::move(res).value();
                         const draco::PointAttribute* pa = dm->GetAttributeByUniqueId(uint32_t(attrs.Get("POSITION").Get<int>()));
-                        if (!pa || pa->num_components() != 3) rd.fail(what + ": Draco data has no 3-component POSITION attribute");
+                        if (!pa || pa->num_components() != 3)
+                            rd.fail(what + ": Draco data has no 3-component POSITION attribute");
                         pos.resize(size_t(dm->num_points()) * 3);
                         for (draco::PointIndex i(0); i < dm->num_points(); ++i) {
                             float v[3];
-                            if (!pa->ConvertValue<float>(pa->mapped_index(i), 3, v)) rd.fail(what + ": Draco POSITION not convertible");
+                            if (!pa->ConvertValue<float>(pa->mapped_index(i), 3, v))
+                                rd.fail(what + ": Draco POSITION not convertible");
                             for (int k = 0; k < 3; ++k) pos[size_t(i.value()) * 3 + size_t(k)] = v[k];
                         }
                         for (draco::FaceIndex f(0); f < dm->num_faces(); ++f)
@@ -493,8 +572,8 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
                     const int64_t nv = int64_t(pos.size() / 3);
                     for (size_t i = 0; i < idx.size(); ++i)
                         if (idx[i] < 0 || idx[i] >= nv)
-                            rd.fail(what + ": index " + std::to_string(idx[i]) + " out of range (the primitive has " + std::to_string(nv) +
-                                    " vertices)");
+                            rd.fail(what + ": index " + std::to_string(idx[i]) + " out of range (the primitive has " +
+                                    std::to_string(nv) + " vertices)");
                     // Strips and fans to triangles (glTF winding rules).
                     std::vector<int64_t>& tri = fresh.tri;
                     if (mode == 4) {
@@ -504,15 +583,18 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
                     } else if (idx.size() >= 3) {
                         for (size_t i = 0; i + 2 < idx.size(); ++i) {
                             if (mode == 5) {
-                                if (i % 2 == 0) tri.insert(tri.end(), {idx[i], idx[i + 1], idx[i + 2]});
-                                else tri.insert(tri.end(), {idx[i + 1], idx[i], idx[i + 2]});
+                                if (i % 2 == 0)
+                                    tri.insert(tri.end(), {idx[i], idx[i + 1], idx[i + 2]});
+                                else
+                                    tri.insert(tri.end(), {idx[i + 1], idx[i], idx[i + 2]});
                             } else {
                                 tri.insert(tri.end(), {idx[0], idx[i + 1], idx[i + 2]});
                             }
                         }
                     }
                     for (int64_t v = 0; v < nv; ++v)
-                        if (!std::isfinite(pos[size_t(3 * v)]) || !std::isfinite(pos[size_t(3 * v + 1)]) || !std::isfinite(pos[size_t(3 * v + 2)]))
+                        if (!std::isfinite(pos[size_t(3 * v)]) || !std::isfinite(pos[size_t(3 * v + 1)]) ||
+                            !std::isfinite(pos[size_t(3 * v + 2)]))
                             rd.fail(what + ": vertex " + std::to_string(v) + " has a non-finite position");
                     cached = cache.emplace(key, std::move(fresh)).first;
                 }
@@ -542,7 +624,8 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
         on_path[size_t(ni)] = false;
     };
     for (int r : roots) visit(r, Eigen::Matrix4d::Identity(), 0);
-    if (skipped_points_lines > 3) report.notes.push_back("... " + std::to_string(skipped_points_lines) + " point / line primitives skipped in all");
+    if (skipped_points_lines > 3)
+        report.notes.push_back("... " + std::to_string(skipped_points_lines) + " point / line primitives skipped in all");
     if (g.triangles.empty() && !point_cloud.empty()) {  // a point cloud, as OBJ / PLY files of points are read
         g.vertices = std::move(point_cloud);
         report.notes.push_back(std::to_string(point_primitives) + " POINTS primitive" + (point_primitives == 1 ? "" : "s") +
@@ -553,8 +636,8 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
                                (point_primitives == 1 ? "" : "s") + " (the scene has triangles)");
     }
     if (g.triangles.empty() && point_primitives == 0)
-        rd.fail("the scene holds no triangles or points (" + std::to_string(report.nodes) + " nodes, " + std::to_string(report.mesh_instances) +
-                " mesh instances; expected at least one triangle or POINTS primitive)");
+        rd.fail("the scene holds no triangles or points (" + std::to_string(report.nodes) + " nodes, " +
+                std::to_string(report.mesh_instances) + " mesh instances; expected at least one triangle or POINTS primitive)");
     if (report_out) *report_out = std::move(report);
     return g;
 }

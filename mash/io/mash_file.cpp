@@ -58,8 +58,7 @@ MashParams from_raw(const RawMash& raw, const std::string& what) {
                       " columns, expected an odd count 2K+1 with K <= 10");
     int64_t L = int64_t(std::llround(std::sqrt(double(scols)))) - 1;
     if ((L + 1) * (L + 1) != scols || L > kMaxShDegree)
-        throw IoError(what + ": 'sh_params' has " + std::to_string(scols) +
-                      " columns, expected a square (L+1)^2 with L <= 6");
+        throw IoError(what + ": 'sh_params' has " + std::to_string(scols) + " columns, expected a square (L+1)^2 with L <= 6");
     MashParams p;
     p.num_anchors = A;
     p.mask_degree = (mcols - 1) / 2;
@@ -99,8 +98,7 @@ MashParams from_raw(const RawMash& raw, const std::string& what) {
     p.use_inverse = *raw.use_inv;
     for (const auto& [key, arr] : raw.arrays) {
         (void)arr;
-        if (key != "mask_params" && key != "sh_params" && key != "positions" && key != "rotate_vectors" &&
-            key != "ortho_poses")
+        if (key != "mask_params" && key != "sh_params" && key != "positions" && key != "rotate_vectors" && key != "ortho_poses")
             throw IoError(what + ": unexpected key '" + key +
                           "' (expected mask_params, sh_params, rotate_vectors|ortho_poses, positions, use_inv)");
     }
@@ -128,8 +126,10 @@ MashParams parse_mash(const uint8_t* bytes, size_t size, const std::string& what
         }
     } else if (size >= 4 && bytes[0] == 'P' && bytes[1] == 'K') {
         for (auto& [key, arr] : parse_npz(bytes, size, what)) {
-            if (key == "use_inv") raw.use_inv = as_bool(arr, what);
-            else raw.arrays[key] = std::move(arr);
+            if (key == "use_inv")
+                raw.use_inv = as_bool(arr, what);
+            else
+                raw.arrays[key] = std::move(arr);
         }
     } else {
         throw IoError(what + ": not a MASH file (expected an .npz archive or a pickled-dict .npy)");

@@ -2,9 +2,9 @@
 #include "mash/io/point_formats.h"
 
 #include <algorithm>
-#include <cstdint>
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -265,18 +265,34 @@ double read_scalar(const uint8_t* p, char type, int size) {
             }
         case 'I': {
             int64_t x = 0;
-            if (size == 1) x = int8_t(p[0]);
-            else if (size == 2) { int16_t t; std::memcpy(&t, p, 2); x = t; }
-            else if (size == 4) { int32_t t; std::memcpy(&t, p, 4); x = t; }
-            else std::memcpy(&x, p, 8);
+            if (size == 1)
+                x = int8_t(p[0]);
+            else if (size == 2) {
+                int16_t t;
+                std::memcpy(&t, p, 2);
+                x = t;
+            } else if (size == 4) {
+                int32_t t;
+                std::memcpy(&t, p, 4);
+                x = t;
+            } else
+                std::memcpy(&x, p, 8);
             return double(x);
         }
         default: {
             uint64_t x = 0;
-            if (size == 1) x = p[0];
-            else if (size == 2) { uint16_t t; std::memcpy(&t, p, 2); x = t; }
-            else if (size == 4) { uint32_t t; std::memcpy(&t, p, 4); x = t; }
-            else std::memcpy(&x, p, 8);
+            if (size == 1)
+                x = p[0];
+            else if (size == 2) {
+                uint16_t t;
+                std::memcpy(&t, p, 2);
+                x = t;
+            } else if (size == 4) {
+                uint32_t t;
+                std::memcpy(&t, p, 4);
+                x = t;
+            } else
+                std::memcpy(&x, p, 8);
             return double(x);
         }
     }
@@ -306,15 +322,28 @@ RawGeometry parse_pcd(const std::vector<uint8_t>& bytes, const std::string& path
         if (w.empty() || w[0][0] == '#') continue;
         const std::string& key = w[0];
         if (key == "VERSION" || key == "VIEWPOINT") continue;
-        if (key == "FIELDS") fields.assign(w.begin() + 1, w.end());
-        else if (key == "SIZE") { sizes.clear(); for (size_t i = 1; i < w.size(); ++i) sizes.push_back(int(integer(w[i], "SIZE"))); }
-        else if (key == "TYPE") { types.clear(); for (size_t i = 1; i < w.size(); ++i) types.push_back(w[i].size() == 1 ? w[i][0] : '?'); }
-        else if (key == "COUNT") { counts.clear(); for (size_t i = 1; i < w.size(); ++i) counts.push_back(int(std::min<int64_t>(integer(w[i], "COUNT"), 1 << 20))); }
-        else if (key == "WIDTH" && w.size() == 2) width = integer(w[1], "WIDTH");
-        else if (key == "HEIGHT" && w.size() == 2) height = integer(w[1], "HEIGHT");
-        else if (key == "POINTS" && w.size() == 2) points = integer(w[1], "POINTS");
-        else if (key == "DATA" && w.size() == 2) data = w[1];
-        else fail(path, "header line " + std::to_string(lines.number()) + ": unknown or malformed '" + key + "' (expected a PCD header)");
+        if (key == "FIELDS")
+            fields.assign(w.begin() + 1, w.end());
+        else if (key == "SIZE") {
+            sizes.clear();
+            for (size_t i = 1; i < w.size(); ++i) sizes.push_back(int(integer(w[i], "SIZE")));
+        } else if (key == "TYPE") {
+            types.clear();
+            for (size_t i = 1; i < w.size(); ++i) types.push_back(w[i].size() == 1 ? w[i][0] : '?');
+        } else if (key == "COUNT") {
+            counts.clear();
+            for (size_t i = 1; i < w.size(); ++i) counts.push_back(int(std::min<int64_t>(integer(w[i], "COUNT"), 1 << 20)));
+        } else if (key == "WIDTH" && w.size() == 2)
+            width = integer(w[1], "WIDTH");
+        else if (key == "HEIGHT" && w.size() == 2)
+            height = integer(w[1], "HEIGHT");
+        else if (key == "POINTS" && w.size() == 2)
+            points = integer(w[1], "POINTS");
+        else if (key == "DATA" && w.size() == 2)
+            data = w[1];
+        else
+            fail(path, "header line " + std::to_string(lines.number()) + ": unknown or malformed '" + key +
+                           "' (expected a PCD header)");
     }
     const size_t nf = fields.size();
     if (nf == 0) fail(path, "PCD header has no FIELDS");
@@ -323,7 +352,8 @@ RawGeometry parse_pcd(const std::vector<uint8_t>& bytes, const std::string& path
         fail(path, "PCD header: FIELDS, SIZE, TYPE and COUNT disagree in length");
     if (points < 0) {
         if (width < 0) fail(path, "PCD header has neither POINTS nor WIDTH");
-        if (height > 0 && width > std::numeric_limits<int64_t>::max() / height) fail(path, "PCD header: WIDTH x HEIGHT overflows");
+        if (height > 0 && width > std::numeric_limits<int64_t>::max() / height)
+            fail(path, "PCD header: WIDTH x HEIGHT overflows");
         points = width * height;
     }
     // Byte offset of each field inside a point record, and the record size.
@@ -359,7 +389,8 @@ RawGeometry parse_pcd(const std::vector<uint8_t>& bytes, const std::string& path
     const size_t body = lines.offset();
     const size_t left = body <= bytes.size() ? bytes.size() - body : 0;
     if (data == "ascii") {
-        if (points > int64_t(left / 2 + 1)) fail(path, "PCD declares " + std::to_string(points) + " points, more than the file holds");
+        if (points > int64_t(left / 2 + 1))
+            fail(path, "PCD declares " + std::to_string(points) + " points, more than the file holds");
         std::vector<double> v;
         int64_t got = 0;
         while (got < points && lines.next(line)) {
@@ -372,13 +403,14 @@ RawGeometry parse_pcd(const std::vector<uint8_t>& bytes, const std::string& path
         if (got < points) fail(path, "truncated: " + std::to_string(got) + " of " + std::to_string(points) + " points");
     } else if (data == "binary") {
         if (record == 0 || uint64_t(points) > left / record)
-            fail(path, "PCD declares " + std::to_string(points) + " points of " + std::to_string(record) + " bytes, the file has " +
-                           std::to_string(left) + " bytes of data");
+            fail(path, "PCD declares " + std::to_string(points) + " points of " + std::to_string(record) +
+                           " bytes, the file has " + std::to_string(left) + " bytes of data");
         const uint8_t* base = bytes.data() + body;
         for (int64_t p = 0; p < points; ++p)
             for (int k = 0; k < nwant; ++k) {
                 const size_t f = size_t(want[k]);
-                (k < 3 ? g.vertices : g.normals).push_back(read_scalar(base + size_t(p) * record + offset[f], types[f], sizes[f]));
+                (k < 3 ? g.vertices : g.normals)
+                    .push_back(read_scalar(base + size_t(p) * record + offset[f], types[f], sizes[f]));
             }
     } else if (data == "binary_compressed") {
         if (left < 8) fail(path, "truncated binary_compressed PCD (no size words)");
@@ -419,9 +451,9 @@ struct PlyElement {
 };
 
 char ply_type(const std::string& t) {
-    static const std::map<std::string, char> k = {{"char", 'c'},  {"int8", 'c'},   {"uchar", 'C'}, {"uint8", 'C'},
-                                                  {"short", 's'}, {"int16", 's'},  {"ushort", 'S'}, {"uint16", 'S'},
-                                                  {"int", 'i'},   {"int32", 'i'},  {"uint", 'I'},  {"uint32", 'I'},
+    static const std::map<std::string, char> k = {{"char", 'c'},  {"int8", 'c'},    {"uchar", 'C'},  {"uint8", 'C'},
+                                                  {"short", 's'}, {"int16", 's'},   {"ushort", 'S'}, {"uint16", 'S'},
+                                                  {"int", 'i'},   {"int32", 'i'},   {"uint", 'I'},   {"uint32", 'I'},
                                                   {"float", 'f'}, {"float32", 'f'}, {"double", 'd'}, {"float64", 'd'}};
     auto it = k.find(t);
     return it == k.end() ? 0 : it->second;
@@ -429,7 +461,8 @@ char ply_type(const std::string& t) {
 int ply_size(char t) { return t == 'c' || t == 'C' ? 1 : t == 's' || t == 'S' ? 2 : t == 'd' ? 8 : 4; }
 
 /// Parses the header; returns the elements and sets `format` and `body` (offset of the data).
-std::vector<PlyElement> ply_header(const std::vector<uint8_t>& bytes, const std::string& path, std::string& format, size_t& body) {
+std::vector<PlyElement> ply_header(const std::vector<uint8_t>& bytes, const std::string& path, std::string& format,
+                                   size_t& body) {
     Lines lines(bytes);
     std::string line;
     if (!lines.next(line) || line != "ply") fail(path, "not a PLY file (expected a first line 'ply')");
@@ -503,14 +536,40 @@ public:
         for (int i = 0; i < n; ++i) raw[i] = b_[pos_ + size_t(big_ ? n - 1 - i : i)];
         pos_ += size_t(n);
         switch (type) {
-            case 'c': return double(int8_t(raw[0]));
-            case 'C': return double(raw[0]);
-            case 's': { int16_t v; std::memcpy(&v, raw, 2); return v; }
-            case 'S': { uint16_t v; std::memcpy(&v, raw, 2); return v; }
-            case 'i': { int32_t v; std::memcpy(&v, raw, 4); return v; }
-            case 'I': { uint32_t v; std::memcpy(&v, raw, 4); return v; }
-            case 'f': { float v; std::memcpy(&v, raw, 4); return v; }
-            default: { double v; std::memcpy(&v, raw, 8); return v; }
+            case 'c':
+                return double(int8_t(raw[0]));
+            case 'C':
+                return double(raw[0]);
+            case 's': {
+                int16_t v;
+                std::memcpy(&v, raw, 2);
+                return v;
+            }
+            case 'S': {
+                uint16_t v;
+                std::memcpy(&v, raw, 2);
+                return v;
+            }
+            case 'i': {
+                int32_t v;
+                std::memcpy(&v, raw, 4);
+                return v;
+            }
+            case 'I': {
+                uint32_t v;
+                std::memcpy(&v, raw, 4);
+                return v;
+            }
+            case 'f': {
+                float v;
+                std::memcpy(&v, raw, 4);
+                return v;
+            }
+            default: {
+                double v;
+                std::memcpy(&v, raw, 8);
+                return v;
+            }
         }
     }
 
@@ -565,15 +624,16 @@ RawGeometry parse_ply(const std::vector<uint8_t>& bytes, const std::string& path
                     continue;
                 }
                 const double c = rd.value(p.count_type);
-                if (!(c >= 0 && c <= 65536 && c == std::floor(c))) fail(path, "PLY list length " + count_text(c) + " (expected 0..65536)");
+                if (!(c >= 0 && c <= 65536 && c == std::floor(c)))
+                    fail(path, "PLY list length " + count_text(c) + " (expected 0..65536)");
                 const bool keep = is_face && int(i) == pf;
                 poly.clear();
                 for (int64_t k = 0; k < int64_t(c); ++k) {
                     const double v = rd.value(p.type);
                     if (!keep) continue;
                     if (!(v >= 0 && v < double(nv) && v == std::floor(v)))
-                        fail(path, "PLY face " + std::to_string(e) + ": vertex index " + count_text(v) + " out of range (expected 0.." +
-                                       std::to_string(nv - 1) + ")");
+                        fail(path, "PLY face " + std::to_string(e) + ": vertex index " + count_text(v) +
+                                       " out of range (expected 0.." + std::to_string(nv - 1) + ")");
                     poly.push_back(int64_t(v));
                 }
                 if (keep) {
@@ -784,7 +844,8 @@ std::vector<uint8_t> serialize_mesh(const std::string& ext, const std::vector<do
             float rec[12];
             for (int d = 0; d < 3; ++d) rec[d] = l > 0 ? float(nd[d] / l) : 0.0f;
             for (int k = 0; k < 3; ++k)
-                for (int d = 0; d < 3; ++d) rec[3 + 3 * k + d] = float(vertices[3 * size_t(triangles[3 * f + size_t(k)]) + size_t(d)]);
+                for (int d = 0; d < 3; ++d)
+                    rec[3 + 3 * k + d] = float(vertices[3 * size_t(triangles[3 * f + size_t(k)]) + size_t(d)]);
             append(rec, 48);
             const uint16_t attr = 0;
             append(&attr, 2);
@@ -795,8 +856,10 @@ std::vector<uint8_t> serialize_mesh(const std::string& ext, const std::vector<do
         throw IoError("serialize_mesh: unsupported extension '" + ext + "' (expected .ply .obj .off .stl)");
     std::string text;
     char buf[200];
-    if (ext == ".off") text = "OFF\n" + std::to_string(V) + " " + std::to_string(F) + " 0\n";
-    else text = "# written by mash\n";
+    if (ext == ".off")
+        text = "OFF\n" + std::to_string(V) + " " + std::to_string(F) + " 0\n";
+    else
+        text = "# written by mash\n";
     for (size_t v = 0; v < V; ++v) {
         const int len = std::snprintf(buf, sizeof buf, ext == ".obj" ? "v %.17g %.17g %.17g\n" : "%.17g %.17g %.17g\n",
                                       vertices[3 * v], vertices[3 * v + 1], vertices[3 * v + 2]);

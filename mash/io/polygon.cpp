@@ -46,8 +46,10 @@ void triangulate_polygon(const std::vector<double>& v, const std::vector<int64_t
     nx /= len, ny /= len, nz /= len;
     // An orthonormal basis (u, w) of the plane with u × w = n: the polygon is counter-clockwise in it.
     double ux, uy, uz;
-    if (std::abs(nx) < 0.9) ux = 0, uy = -nz, uz = ny;  // e_x × n
-    else ux = nz, uy = 0, uz = -nx;                     // e_y × n
+    if (std::abs(nx) < 0.9)
+        ux = 0, uy = -nz, uz = ny;  // e_x × n
+    else
+        ux = nz, uy = 0, uz = -nx;  // e_y × n
     const double ul = std::sqrt(ux * ux + uy * uy + uz * uz);
     ux /= ul, uy /= ul, uz /= ul;
     const double wx = ny * uz - nz * uy, wy = nz * ux - nx * uz, wz = nx * uy - ny * ux;

@@ -13,7 +13,6 @@ namespace mash::io {
 /// the fan of the first vertex; others are ear-clipped (O(n²)). A polygon with no area (all
 /// corners collinear) or no valid ear left (self-intersecting) falls back to a fan of what
 /// remains, so every face still gives n − 2 triangles.
-void triangulate_polygon(const std::vector<double>& vertices, const std::vector<int64_t>& poly,
-                         std::vector<int64_t>& triangles);
+void triangulate_polygon(const std::vector<double>& vertices, const std::vector<int64_t>& poly, std::vector<int64_t>& triangles);
 
 }  // namespace mash::io

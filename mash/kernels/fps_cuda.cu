@@ -26,9 +26,8 @@ __device__ inline void better_of(T& bd, int64_t& bj, T d, int64_t j) {
 }
 
 template <typename T>
-__global__ void fps_kernel(const T* __restrict__ pts, const int64_t* __restrict__ offsets,
-                           const int64_t* __restrict__ keep, const int64_t* __restrict__ out_offsets,
-                           int64_t* __restrict__ out, T* __restrict__ mind) {
+__global__ void fps_kernel(const T* __restrict__ pts, const int64_t* __restrict__ offsets, const int64_t* __restrict__ keep,
+                           const int64_t* __restrict__ out_offsets, int64_t* __restrict__ out, T* __restrict__ mind) {
     __shared__ T warp_d[kWarps];
     __shared__ int64_t warp_j[kWarps];
     __shared__ int64_t cur_s;
@@ -81,8 +80,8 @@ __global__ void fps_kernel(const T* __restrict__ pts, const int64_t* __restrict_
 }  // namespace
 
 template <typename T>
-void fps_segments_cuda(const T* pts, const int64_t* offsets, const int64_t* keep, const int64_t* out_offsets,
-                       int64_t* out, T* scratch, int64_t num_segments, void* stream) {
+void fps_segments_cuda(const T* pts, const int64_t* offsets, const int64_t* keep, const int64_t* out_offsets, int64_t* out,
+                       T* scratch, int64_t num_segments, void* stream) {
     if (num_segments <= 0) return;
     fps_kernel<T><<<static_cast<unsigned>(num_segments), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
         pts, offsets, keep, out_offsets, out, scratch);
@@ -90,9 +89,9 @@ void fps_segments_cuda(const T* pts, const int64_t* offsets, const int64_t* keep
     if (err != cudaSuccess) throw std::runtime_error(std::string("fps_segments_cuda: ") + cudaGetErrorString(err));
 }
 
-template void fps_segments_cuda<float>(const float*, const int64_t*, const int64_t*, const int64_t*, int64_t*, float*,
-                                       int64_t, void*);
-template void fps_segments_cuda<double>(const double*, const int64_t*, const int64_t*, const int64_t*, int64_t*,
-                                        double*, int64_t, void*);
+template void fps_segments_cuda<float>(const float*, const int64_t*, const int64_t*, const int64_t*, int64_t*, float*, int64_t,
+                                       void*);
+template void fps_segments_cuda<double>(const double*, const int64_t*, const int64_t*, const int64_t*, int64_t*, double*, int64_t,
+                                        void*);
 
 }  // namespace mash::kernels

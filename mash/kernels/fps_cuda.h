@@ -11,7 +11,7 @@ namespace mash::kernels {
 /// out [Σ] global indices in selection order. scratch: P elements of T. `stream` is a
 /// cudaStream_t. Throws std::runtime_error on a launch error.
 template <typename T>
-void fps_segments_cuda(const T* pts, const int64_t* offsets, const int64_t* keep, const int64_t* out_offsets,
-                       int64_t* out, T* scratch, int64_t num_segments, void* stream);
+void fps_segments_cuda(const T* pts, const int64_t* offsets, const int64_t* keep, const int64_t* out_offsets, int64_t* out,
+                       T* scratch, int64_t num_segments, void* stream);
 
 }  // namespace mash::kernels

@@ -26,9 +26,13 @@ __device__ inline float add_rn(float a, float b) { return __fadd_rn(a, b); }
 __device__ inline double add_rn(double a, double b) { return __dadd_rn(a, b); }
 #else
 template <typename T>
-MASH_HOST_DEVICE T mul_rn(T a, T b) { return a * b; }
+MASH_HOST_DEVICE T mul_rn(T a, T b) {
+    return a * b;
+}
 template <typename T>
-MASH_HOST_DEVICE T add_rn(T a, T b) { return a + b; }
+MASH_HOST_DEVICE T add_rn(T a, T b) {
+    return a + b;
+}
 #endif
 
 /// Squared distance ((dx·dx + dy·dy) + dz·dz), rounded as written on every device (FPS, NN).

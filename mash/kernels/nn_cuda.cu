@@ -57,9 +57,8 @@ __global__ void nn_kernel(const T* __restrict__ q, int64_t Q, const T* __restric
 }
 
 template <typename T>
-__global__ void grid_kernel(const T* __restrict__ q, int64_t Q, const T* __restrict__ sorted,
-                            const int64_t* __restrict__ perm, const int64_t* __restrict__ cell_start, int64_t R,
-                            const NnGrid<T> g, int64_t* __restrict__ out) {
+__global__ void grid_kernel(const T* __restrict__ q, int64_t Q, const T* __restrict__ sorted, const int64_t* __restrict__ perm,
+                            const int64_t* __restrict__ cell_start, int64_t R, const NnGrid<T> g, int64_t* __restrict__ out) {
     const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= Q) return;
     out[i] = nn_grid_query<T>(q[3 * i], q[3 * i + 1], q[3 * i + 2], sorted, perm, cell_start, R, g);
@@ -89,12 +88,12 @@ void nearest_other_group_cuda(const T* points, const int64_t* group, int64_t P, 
 }
 
 template <typename T>
-void nearest_grid_cuda(const T* queries, int64_t Q, const T* sorted, const int64_t* perm, const int64_t* cell_start,
-                       int64_t R, const NnGrid<T>& grid, int64_t* out, void* stream) {
+void nearest_grid_cuda(const T* queries, int64_t Q, const T* sorted, const int64_t* perm, const int64_t* cell_start, int64_t R,
+                       const NnGrid<T>& grid, int64_t* out, void* stream) {
     if (Q <= 0) return;
     const int64_t blocks = (Q + kThreads - 1) / kThreads;
-    grid_kernel<T><<<unsigned(blocks), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(queries, Q, sorted, perm,
-                                                                                       cell_start, R, grid, out);
+    grid_kernel<T><<<unsigned(blocks), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(queries, Q, sorted, perm, cell_start, R,
+                                                                                         grid, out);
     check("nearest_grid_cuda");
 }
 

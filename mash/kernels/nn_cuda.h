@@ -20,7 +20,7 @@ void nearest_other_group_cuda(const T* points, const int64_t* group, int64_t P, 
 
 /// out[q] = nn_grid_query(queries[q], ...): the grid search, one thread per query (R ≥ 1).
 template <typename T>
-void nearest_grid_cuda(const T* queries, int64_t Q, const T* sorted, const int64_t* perm, const int64_t* cell_start,
-                       int64_t R, const NnGrid<T>& grid, int64_t* out, void* stream);
+void nearest_grid_cuda(const T* queries, int64_t Q, const T* sorted, const int64_t* perm, const int64_t* cell_start, int64_t R,
+                       const NnGrid<T>& grid, int64_t* out, void* stream);
 
 }  // namespace mash::kernels

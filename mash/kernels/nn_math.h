@@ -53,8 +53,8 @@ constexpr int kNnGridMaxRing = 6;
 /// point is scanned. Candidates are compared with nn_better on their original index, so the
 /// answer is brute force's, ties included. Returns the original index (−1 if R = 0).
 template <typename T>
-MASH_HOST_DEVICE int64_t nn_grid_query(T x, T y, T z, const T* sorted, const int64_t* perm, const int64_t* cell_start,
-                                       int64_t R, const NnGrid<T>& g) {
+MASH_HOST_DEVICE int64_t nn_grid_query(T x, T y, T z, const T* sorted, const int64_t* perm, const int64_t* cell_start, int64_t R,
+                                       const NnGrid<T>& g) {
     const int cx = nn_cell_coord(x, g.lo[0], g.inv_h, g.dims[0]);
     const int cy = nn_cell_coord(y, g.lo[1], g.inv_h, g.dims[1]);
     const int cz = nn_cell_coord(z, g.lo[2], g.inv_h, g.dims[2]);

@@ -12,15 +12,15 @@ namespace mash::kernels {
 
 /// out[i] = p[a] + R[a]·q(c[a], θ_i, φ_i), a = aidx[i]; sh [A, K], R [A, 9], pos [A, 3], out [P, 3].
 template <typename T>
-void world_points_forward_cuda(const T* sh, const T* R, const T* pos, const int64_t* aidx, const T* theta,
-                               const T* phi, int64_t P, int K, const PointsTermTable<T>& terms,
-                               const PointsFlags<T>& flags, T* out, void* stream);
+void world_points_forward_cuda(const T* sh, const T* R, const T* pos, const int64_t* aidx, const T* theta, const T* phi,
+                               int64_t P, int K, const PointsTermTable<T>& terms, const PointsFlags<T>& flags, T* out,
+                               void* stream);
 
 /// Per-sample gradients: contrib [P, K + 12] (∂c [K], ∂R [9], ∂p [3] of sample i; the caller sums
 /// rows per anchor) and g_theta [P], for the upstream gradient grad [P, 3].
 template <typename T>
-void world_points_backward_cuda(const T* sh, const T* R, const int64_t* aidx, const T* theta, const T* phi,
-                                const T* grad, int64_t P, int K, const PointsTermTable<T>& terms,
-                                const PointsFlags<T>& flags, T* contrib, T* g_theta, void* stream);
+void world_points_backward_cuda(const T* sh, const T* R, const int64_t* aidx, const T* theta, const T* phi, const T* grad,
+                                int64_t P, int K, const PointsTermTable<T>& terms, const PointsFlags<T>& flags, T* contrib,
+                                T* g_theta, void* stream);
 
 }  // namespace mash::kernels

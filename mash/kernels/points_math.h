@@ -12,7 +12,7 @@
 
 namespace mash::kernels {
 
-constexpr int kPointsMaxDegree = 6;                                        ///< L ≤ 6
+constexpr int kPointsMaxDegree = 6;                                                ///< L ≤ 6
 constexpr int kPointsMaxCoeffs = (kPointsMaxDegree + 1) * (kPointsMaxDegree + 1);  ///< 49
 
 /// One real SH basis function as a polynomial in cos θ times sin^|m| θ · trig(mφ), weight w
@@ -96,8 +96,7 @@ struct LocalPointT {
 };
 
 template <typename T>
-MASH_HOST_DEVICE LocalPointT<T> pm_local_point(const T* c, const T* Y, int K, T ct, T st, T cp, T sp,
-                                               const PointsFlags<T>& f) {
+MASH_HOST_DEVICE LocalPointT<T> pm_local_point(const T* c, const T* Y, int K, T ct, T st, T cp, T sp, const PointsFlags<T>& f) {
     const T d2_min = T(1.17549435082228750797e-38);  // FLT_MIN
     LocalPointT<T> lp;
     lp.s = 0;

@@ -23,8 +23,8 @@ ChamferResult chamfer(const at::Tensor& samples, const at::Tensor& gt, const KdT
     return r;
 }
 
-at::Tensor surfel_dist2(const at::Tensor& samples, const at::Tensor& gt, const at::Tensor& idx,
-                        const at::Tensor& normals, const at::Tensor& radii) {
+at::Tensor surfel_dist2(const at::Tensor& samples, const at::Tensor& gt, const at::Tensor& idx, const at::Tensor& normals,
+                        const at::Tensor& radii) {
     auto d = samples - gt.index_select(0, idx);
     auto n = normals.index_select(0, idx);
     auto h = (d * n).sum(1);

@@ -24,8 +24,8 @@ ChamferResult chamfer(const at::Tensor& samples, const at::Tensor& gt, const KdT
 /// the disc through that point with unit normal normals[idx] and radius radii[idx] ([G,3], [G]).
 /// h² + max(0, t − r)² with h the offset along the normal and t the tangential one; differentiable
 /// in the samples (FitOptions::surfel_radius). r = 0 gives the point distance ‖s − g‖² (+ 1e-12).
-at::Tensor surfel_dist2(const at::Tensor& samples, const at::Tensor& gt, const at::Tensor& idx,
-                        const at::Tensor& normals, const at::Tensor& radii);
+at::Tensor surfel_dist2(const at::Tensor& samples, const at::Tensor& gt, const at::Tensor& idx, const at::Tensor& normals,
+                        const at::Tensor& radii);
 
 /// mean(sqrt(d² + eps)): the L1 chamfer term with ε inside the sqrt (every term ≥ sqrt(eps)).
 at::Tensor soft_l1(const at::Tensor& dist2, double eps = 1e-6);

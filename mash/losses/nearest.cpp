@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "mash/losses/nearest.h"
 
-#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
+#include <torch/library.h>
 
 #include <algorithm>
 #include <cmath>
@@ -103,8 +104,7 @@ GridIndex build_grid(const at::Tensor& ref, const kernels::NnGrid<T>& g) {
     auto lo = at::tensor(std::vector<T>{g.lo[0], g.lo[1], g.lo[2]}, r.options().device(at::kCPU)).to(r.device());
     auto f = at::nan_to_num((r - lo) * g.inv_h, 0.0);  // the kernel's (v − lo)·inv_h, in T
     at::Tensor key = at::zeros({r.size(0)}, r.options().dtype(at::kLong));
-    for (int k = 2; k >= 0; --k)
-        key = key * g.dims[k] + f.select(1, k).floor().clamp(0, g.dims[k] - 1).to(at::kLong);
+    for (int k = 2; k >= 0; --k) key = key * g.dims[k] + f.select(1, k).floor().clamp(0, g.dims[k] - 1).to(at::kLong);
     auto [skey, perm] = at::sort(key, /*stable=*/true, 0, false);
     const int64_t cells = int64_t(g.dims[0]) * g.dims[1] * g.dims[2];
     GridIndex gi;
@@ -135,7 +135,8 @@ at::Tensor query_grid(const at::Tensor& queries, const GridIndex& gi, const kern
 #endif
     TORCH_CHECK(q.device().is_cpu(), "nearest (grid): no kernel for device ", q.device());
     at::parallel_for(0, Q, 256, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) op[i] = kernels::nn_grid_query<T>(qp[3 * i], qp[3 * i + 1], qp[3 * i + 2], sp, pp, cp, R, g);
+        for (int64_t i = b; i < e; ++i)
+            op[i] = kernels::nn_grid_query<T>(qp[3 * i], qp[3 * i + 1], qp[3 * i + 2], sp, pp, cp, R, g);
     });
     return out;
 }
@@ -155,16 +156,24 @@ struct KdTree::Impl {
     bool has_grid() const { return !std::holds_alternative<std::monostate>(grid); }
     /// `ref` sorted into this grid; the nearest point of an index for each query.
     GridIndex rebin(const at::Tensor& ref) const {
-        return std::visit([&](const auto& g) -> GridIndex {
-            if constexpr (std::is_same_v<std::decay_t<decltype(g)>, std::monostate>) throw std::logic_error("KdTree: no grid");
-            else return build_grid(ref, g);
-        }, grid);
+        return std::visit(
+            [&](const auto& g) -> GridIndex {
+                if constexpr (std::is_same_v<std::decay_t<decltype(g)>, std::monostate>)
+                    throw std::logic_error("KdTree: no grid");
+                else
+                    return build_grid(ref, g);
+            },
+            grid);
     }
     at::Tensor query(const at::Tensor& queries, const GridIndex& index) const {
-        return std::visit([&](const auto& g) -> at::Tensor {
-            if constexpr (std::is_same_v<std::decay_t<decltype(g)>, std::monostate>) throw std::logic_error("KdTree: no grid");
-            else return query_grid(queries, index, g);
-        }, grid);
+        return std::visit(
+            [&](const auto& g) -> at::Tensor {
+                if constexpr (std::is_same_v<std::decay_t<decltype(g)>, std::monostate>)
+                    throw std::logic_error("KdTree: no grid");
+                else
+                    return query_grid(queries, index, g);
+            },
+            grid);
     }
 };
 
@@ -177,8 +186,10 @@ KdTree::KdTree(const at::Tensor& points) : impl_(std::make_unique<Impl>()) {
         if (impl_->points.scalar_type() != at::kDouble) impl_->points = impl_->points.to(at::kFloat);
         double lo[3], hi[3];
         bounding_box(impl_->points, lo, hi);
-        if (impl_->points.scalar_type() == at::kDouble) impl_->grid = make_grid<double>(lo, hi, impl_->points.size(0));
-        else impl_->grid = make_grid<float>(lo, hi, impl_->points.size(0));
+        if (impl_->points.scalar_type() == at::kDouble)
+            impl_->grid = make_grid<double>(lo, hi, impl_->points.size(0));
+        else
+            impl_->grid = make_grid<float>(lo, hi, impl_->points.size(0));
         impl_->own = impl_->rebin(impl_->points);
         return;
     }
@@ -276,8 +287,10 @@ at::Tensor nearest_other_group(const at::Tensor& points, const at::Tensor& group
             }
         });
     };
-    if (points.scalar_type() == at::kDouble) run(double());
-    else run(float());
+    if (points.scalar_type() == at::kDouble)
+        run(double());
+    else
+        run(float());
     return out;
 }
 
@@ -395,3 +408,23 @@ at::Tensor nearest_other_group_ref(const at::Tensor& points, const at::Tensor& g
 }
 
 }  // namespace mash::losses
+
+// torch.ops.mash.nearest(queries [Q, 3], ref [R, 3]) -> int64 [Q]: the index of each query's
+// nearest reference point (exact; k-d tree on the CPU, grid search on CUDA).
+namespace {
+at::Tensor nearest_op(const at::Tensor& queries, const at::Tensor& ref) {
+    mash::losses::check_points(queries, "queries");
+    mash::losses::check_points(ref, "ref");
+    TORCH_CHECK(ref.size(0) > 0, "nearest: ref is empty");
+    return mash::losses::nearest_indices(queries, ref);
+}
+at::Tensor nearest_meta(const at::Tensor& queries, const at::Tensor& ref) {
+    return at::empty({queries.size(0)}, queries.options().dtype(at::kLong));
+}
+}  // namespace
+TORCH_LIBRARY_FRAGMENT(mash, m) { m.def("nearest(Tensor queries, Tensor ref) -> Tensor"); }
+TORCH_LIBRARY_IMPL(mash, CPU, m) { m.impl("nearest", &nearest_op); }
+#ifdef MASH_WITH_CUDA
+TORCH_LIBRARY_IMPL(mash, CUDA, m) { m.impl("nearest", &nearest_op); }
+#endif
+TORCH_LIBRARY_IMPL(mash, Meta, m) { m.impl("nearest", &nearest_meta); }

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "mash/mesh/extract.h"
 
-#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
-#include <Eigen/Dense>
+#include <ATen/core/grad_mode.h>
 #include <open3d/geometry/KDTreeFlann.h>
 #include <open3d/geometry/KDTreeSearchParam.h>
 #include <open3d/geometry/PointCloud.h>
@@ -12,7 +11,9 @@
 #include <open3d/utility/Logging.h>
 #include <unistd.h>
 
+#include <Eigen/Dense>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -20,11 +21,9 @@
 #include <queue>
 #include <tuple>
 
-#include <chrono>
-
 #include "mash/core/errors.h"
-#include "mash/io/geometry_io.h"
 #include "mash/core/files.h"
+#include "mash/io/geometry_io.h"
 #include "mash/losses/nearest.h"
 #include "mash/mesh/winding.h"
 #include "mash/ops/sampling.h"

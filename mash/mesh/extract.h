@@ -16,10 +16,10 @@ namespace mash::mesh {
 /// ReLU distances) with patch normals ∂P/∂θ × ∂P/∂φ from central differences on the grid
 /// (consistent within a patch, arbitrary between patches).
 struct OrientedSamples {
-    std::vector<double> points;    ///< [S*3]
-    std::vector<double> normals;   ///< [S*3] unit (0 where degenerate)
-    std::vector<int64_t> anchor;   ///< [S]
-    std::vector<double> fraction;  ///< [S] (q+1)/T: 1 on the patch boundary
+    std::vector<double> points;            ///< [S*3]
+    std::vector<double> normals;           ///< [S*3] unit (0 where degenerate)
+    std::vector<int64_t> anchor;           ///< [S]
+    std::vector<double> fraction;          ///< [S] (q+1)/T: 1 on the patch boundary
     int64_t grid_phi = 0, grid_theta = 0;  ///< P, T: sample (a, p, q) is at index (a·P + p)·T + q
     int64_t size() const { return int64_t(anchor.size()); }
 };
@@ -53,12 +53,12 @@ struct OrientOptions {
 /// along the normal (a patch fitted across both walls of a thin shell lies on two sheets that
 /// need opposite signs). Returns the number of samples whose normal was reversed.
 struct OrientReport {
-    int64_t flipped = 0;         ///< samples whose normal was reversed
-    double objective_graph = 0;  ///< winding field constancy R/Q of the graph signs (1 = constant)
-    double objective = 0;        ///< ... of the signs used
-    double mean_winding = 0;     ///< mean w at the surface samples (≈ ½ when consistent)
-    int64_t changed_from_graph = 0;  ///< sheets whose sign differs from the graph method's
-    int64_t sheets = 0;              ///< sign variables of the winding search (≥ patches)
+    int64_t flipped = 0;                                 ///< samples whose normal was reversed
+    double objective_graph = 0;                          ///< winding field constancy R/Q of the graph signs (1 = constant)
+    double objective = 0;                                ///< ... of the signs used
+    double mean_winding = 0;                             ///< mean w at the surface samples (≈ ½ when consistent)
+    int64_t changed_from_graph = 0;                      ///< sheets whose sign differs from the graph method's
+    int64_t sheets = 0;                                  ///< sign variables of the winding search (≥ patches)
     std::vector<std::pair<std::string, double>> stages;  ///< (stage, seconds)
 };
 int64_t orient(OrientedSamples& samples, const OrientOptions& options = {}, OrientReport* report = nullptr);
@@ -100,7 +100,8 @@ struct PoissonReport {
 /// watertight and 2-manifold (topology.h: non-manifold edges and vertices split; components that
 /// reach beyond the points' bounding box by more than 5 % of its diagonal — Poisson's outer-box
 /// sheets — removed whole; holes where the surface ran into Poisson's box closed; components whose
-/// orientation contradicts their nesting — inverted or doubled bubbles — and specks removed whole). Throws InputError if fewer than 10 points.
+/// orientation contradicts their nesting — inverted or doubled bubbles — and specks removed whole). Throws InputError if fewer
+/// than 10 points.
 TriangleMesh poisson(const std::vector<double>& points, const std::vector<double>& normals, const PoissonOptions& o,
                      std::vector<std::pair<std::string, double>>* stages = nullptr, PoissonReport* report = nullptr);
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The Open3D-free part of extract.h: MASH patch samples, mesh files (our own writers and
 // readers), volume, area, the names of the normal sources. Built with and without Open3D.
-#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include <Eigen/Dense>
 #include <algorithm>

@@ -30,7 +30,8 @@ void revolve(TriangleMesh& m, const std::vector<std::pair<double, double>>& prof
     for (int64_t k = 1; k + 1 < K; ++k)
         for (int64_t s = 0; s < segments; ++s) {
             const double ph = 2 * M_PI * double(s) / double(segments);
-            m.vertices.insert(m.vertices.end(), {cx + profile[k].first * std::cos(ph), profile[k].first * std::sin(ph), profile[k].second});
+            m.vertices.insert(m.vertices.end(),
+                              {cx + profile[k].first * std::cos(ph), profile[k].first * std::sin(ph), profile[k].second});
         }
     const int64_t last = m.num_vertices();
     m.vertices.insert(m.vertices.end(), {cx, 0.0, profile.back().second});
@@ -143,8 +144,7 @@ void add_box(TriangleMesh& m, double cx, double cy, double cz, double hx, double
     for (int i = 0; i < 8; ++i)
         m.vertices.insert(m.vertices.end(), {cx + (i & 1 ? hx : -hx), cy + (i & 2 ? hy : -hy), cz + (i & 4 ? hz : -hz)});
     const int q[6][4] = {{0, 2, 3, 1}, {4, 5, 7, 6}, {0, 1, 5, 4}, {2, 6, 7, 3}, {0, 4, 6, 2}, {1, 3, 7, 5}};
-    for (const auto& f : q)
-        m.triangles.insert(m.triangles.end(), {b + f[0], b + f[1], b + f[2], b + f[0], b + f[2], b + f[3]});
+    for (const auto& f : q) m.triangles.insert(m.triangles.end(), {b + f[0], b + f[1], b + f[2], b + f[0], b + f[2], b + f[3]});
 }
 
 /// Closed frustum along y from y0 (radius r0) to y1 (radius r1), axis through (cx, cz), with caps.
@@ -172,7 +172,8 @@ void add_ellipsoid(TriangleMesh& m, double cx, double cy, double cz, double rx, 
     revolve(u, sphere_profile(1.0, rings), segments);
     const int64_t b = m.num_vertices();
     for (int64_t i = 0; i < u.num_vertices(); ++i)
-        m.vertices.insert(m.vertices.end(), {cx + rx * u.vertices[3 * i], cy + ry * u.vertices[3 * i + 1], cz + rz * u.vertices[3 * i + 2]});
+        m.vertices.insert(m.vertices.end(),
+                          {cx + rx * u.vertices[3 * i], cy + ry * u.vertices[3 * i + 1], cz + rz * u.vertices[3 * i + 2]});
     for (int64_t t : u.triangles) m.triangles.push_back(b + t);
 }
 
@@ -214,8 +215,8 @@ TriangleMesh table(Draw& d) {
     if (d.chance(0.6)) {
         const double leg = d(0.07, 0.12), in = d(0.0, 0.1);
         for (int i = 0; i < 4; ++i)
-            add_box(m, (i & 1 ? 1 : -1) * (w / 2 - leg / 2 - in), (h - th) / 2, (i & 2 ? 1 : -1) * (dep / 2 - leg / 2 - in), leg / 2,
-                    (h - th) / 2, leg / 2);
+            add_box(m, (i & 1 ? 1 : -1) * (w / 2 - leg / 2 - in), (h - th) / 2, (i & 2 ? 1 : -1) * (dep / 2 - leg / 2 - in),
+                    leg / 2, (h - th) / 2, leg / 2);
     } else {  // pedestal and base
         const double pr = d(0.06, 0.12), br = d(0.35, 0.5), bh = d(0.05, 0.09);
         add_frustum(m, 0, 0, 0, br, bh, br);
@@ -275,14 +276,19 @@ std::vector<std::string> procedural_shape_names() { return {"rope_knot", "thin_b
 TriangleMesh procedural_shape(const std::string& name, int64_t* components) {
     int64_t c = 1;
     TriangleMesh m;
-    if (name == "rope_knot") m = rope_knot();
-    else if (name == "thin_bowl") m = thin_bowl();
-    else if (name == "nested_spheres") m = nested_spheres(), c = 2;
-    else if (name == "touching_spheres") m = touching_spheres(), c = 2;
-    else throw ConfigError("unknown procedural shape '" + name + "' (expected rope_knot, thin_bowl, nested_spheres or touching_spheres)");
+    if (name == "rope_knot")
+        m = rope_knot();
+    else if (name == "thin_bowl")
+        m = thin_bowl();
+    else if (name == "nested_spheres")
+        m = nested_spheres(), c = 2;
+    else if (name == "touching_spheres")
+        m = touching_spheres(), c = 2;
+    else
+        throw ConfigError("unknown procedural shape '" + name +
+                          "' (expected rope_knot, thin_bowl, nested_spheres or touching_spheres)");
     if (components) *components = c;
     return m;
 }
-
 
 }  // namespace mash::mesh

@@ -20,8 +20,7 @@ TriangleMesh rope_knot(int p = 2, int q = 3, double tube = 0.18, int ridges = 5,
 TriangleMesh thin_bowl(double radius = 0.5, double thickness = 0.01, int rings = 160, int segments = 192);
 /// A sphere of radius r_outer with a hollow of radius r_inner whose centre is offset by `offset`
 /// along x (two components: the outer surface and the inner one, facing inward).
-TriangleMesh nested_spheres(double r_outer = 0.5, double r_inner = 0.3, double offset = 0.05, int rings = 96,
-                            int segments = 128);
+TriangleMesh nested_spheres(double r_outer = 0.5, double r_inner = 0.3, double offset = 0.05, int rings = 96, int segments = 128);
 /// Two spheres of radius r, `gap` apart (two components). The default gap, 2 % of the size, is
 /// about 4.5 voxels of the default Poisson depth (8); at 1 % Poisson bridges the parts at times.
 TriangleMesh touching_spheres(double r = 0.25, double gap = 0.02, int rings = 96, int segments = 128);

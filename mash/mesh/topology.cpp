@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "mash/mesh/topology.h"
 
-#include <algorithm>
-#include <cmath>
-#include <numeric>
-#include <array>
-#include <map>
-#include <unordered_map>
-
 #include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <unordered_map>
 
 #include "mash/core/kdtree.h"
 #include "mash/mesh/winding.h"
@@ -43,7 +43,10 @@ struct EdgeMap {
         std::pair<uint64_t, EdgeSpan> operator*() const {
             return {m->keys[g], EdgeSpan{&m->flat[m->starts[g]], &m->flat[m->starts[g + 1]]}};
         }
-        It& operator++() { ++g; return *this; }
+        It& operator++() {
+            ++g;
+            return *this;
+        }
         bool operator!=(const It& o) const { return g != o.g; }
     };
     It begin() const { return It{this, 0}; }
@@ -90,9 +93,7 @@ EdgeMap edge_map(const TriangleMesh& m) {
     return e;
 }
 
-void sub(const double* a, const double* b, double* o) {
-    o[0] = a[0] - b[0], o[1] = a[1] - b[1], o[2] = a[2] - b[2];
-}
+void sub(const double* a, const double* b, double* o) { o[0] = a[0] - b[0], o[1] = a[1] - b[1], o[2] = a[2] - b[2]; }
 void cross(const double* a, const double* b, double* o) {
     o[0] = a[1] * b[2] - a[2] * b[1], o[1] = a[2] * b[0] - a[0] * b[2], o[2] = a[0] * b[1] - a[1] * b[0];
 }
@@ -122,8 +123,10 @@ EdgeStats edge_stats(const TriangleMesh& m) {
     const auto emap = edge_map(m);
     for (const auto [key, fs] : emap) {
         ++s.edges;
-        if (fs.size() == 1) ++s.boundary;
-        else if (fs.size() > 2) ++s.non_manifold;
+        if (fs.size() == 1)
+            ++s.boundary;
+        else if (fs.size() > 2)
+            ++s.non_manifold;
         else {
             const int64_t* t0 = &m.triangles[3 * fs[0].first];
             const int64_t* t1 = &m.triangles[3 * fs[1].first];
@@ -168,7 +171,7 @@ void compact_vertices(TriangleMesh& m) {
 }
 
 int64_t make_manifold(TriangleMesh& m) {
-    {   // degenerate and coincident triangles out
+    {                                                                 // degenerate and coincident triangles out
         std::vector<std::pair<std::array<int64_t, 3>, int64_t>> tri;  // (sorted vertices, triangle)
         tri.reserve(size_t(m.num_triangles()));
         for (int64_t f = 0; f < m.num_triangles(); ++f) {
@@ -210,8 +213,10 @@ int64_t make_manifold(TriangleMesh& m) {
         // Edge k of a triangle runs from corner k to corner k+1.
         const int64_t a0 = 3 * a.first + a.second, a1 = 3 * a.first + (a.second + 1) % 3;
         const int64_t b0 = 3 * b.first + b.second, b1 = 3 * b.first + (b.second + 1) % 3;
-        if (m.triangles[size_t(a0)] == m.triangles[size_t(b1)]) uf.unite(a0, b1), uf.unite(a1, b0);
-        else uf.unite(a0, b0), uf.unite(a1, b1);
+        if (m.triangles[size_t(a0)] == m.triangles[size_t(b1)])
+            uf.unite(a0, b1), uf.unite(a1, b0);
+        else
+            uf.unite(a0, b0), uf.unite(a1, b1);
     };
     const auto emap = edge_map(m);
     for (const auto [key, fs] : emap) {
@@ -229,7 +234,13 @@ int64_t make_manifold(TriangleMesh& m) {
         const double al = std::sqrt(dot(axis, axis));
         if (!(al > 0)) continue;
         for (double& x : axis) x /= al;
-        struct Around { std::pair<int64_t, int> f; double angle; bool forward; double n[3]; double dir[3]; };
+        struct Around {
+            std::pair<int64_t, int> f;
+            double angle;
+            bool forward;
+            double n[3];
+            double dir[3];
+        };
         std::vector<Around> ar;
         for (const auto& f : fs) {
             const int64_t* t = &m.triangles[3 * f.first];
@@ -522,7 +533,7 @@ int64_t remove_outside_components(TriangleMesh& m, const double lo[3], const dou
             for (int d = 0; d < 3; ++d)
                 if (p[d] < lo[d] - margin || p[d] > hi[d] + margin) outside[size_t(comp[size_t(f)])] = 1;
         }
-    {   // the largest component stays (if it is Poisson's box, the orientation failed: keep that visible)
+    {  // the largest component stays (if it is Poisson's box, the orientation failed: keep that visible)
         std::vector<int64_t> count(size_t(C), 0);
         for (int64_t c : comp) ++count[size_t(c)];
         outside[size_t(std::max_element(count.begin(), count.end()) - count.begin())] = 0;

@@ -8,8 +8,8 @@
 namespace mash::mesh {
 
 struct TriangleMesh {
-    std::vector<double> vertices;   ///< [V*3]
-    std::vector<int64_t> triangles; ///< [F*3]
+    std::vector<double> vertices;    ///< [V*3]
+    std::vector<int64_t> triangles;  ///< [F*3]
     int64_t num_vertices() const { return int64_t(vertices.size() / 3); }
     int64_t num_triangles() const { return int64_t(triangles.size() / 3); }
 };

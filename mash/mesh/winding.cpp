@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <memory>
 #include <nanoflann.hpp>
@@ -15,7 +16,6 @@
 #include <random>
 #include <stdexcept>
 #include <tuple>
-#include <cstdlib>
 
 #include "mash/core/cloud.h"
 #include "mash/core/kdtree.h"
@@ -199,8 +199,8 @@ FieldStats field_stats(const std::vector<double>& K, int64_t Q, int64_t G, const
     return f;
 }
 
-SignSolution solve_signs(const std::vector<double>& K, int64_t Q, int64_t G, const std::vector<int>& init,
-                         int restarts, uint64_t seed, const std::vector<SignPair>& pairs, double lambda) {
+SignSolution solve_signs(const std::vector<double>& K, int64_t Q, int64_t G, const std::vector<int>& init, int restarts,
+                         uint64_t seed, const std::vector<SignPair>& pairs, double lambda) {
     if (int64_t(K.size()) != Q * G) throw std::invalid_argument("solve_signs: K must be [Q*G]");
     SignSolution best;
     if (G == 0 || Q == 0) return best;
@@ -251,9 +251,11 @@ SignSolution solve_signs(const std::vector<double>& K, int64_t Q, int64_t G, con
         return std::make_pair(out, J);
     };
     std::vector<std::vector<int>> starts;
-    if (int64_t(init.size()) == G) starts.push_back(init);
-    else starts.push_back(std::vector<int>(size_t(G), 1));
-    {   // relaxation: argmin |K x − 1|² (ridge-regularized), then signs
+    if (int64_t(init.size()) == G)
+        starts.push_back(init);
+    else
+        starts.push_back(std::vector<int>(size_t(G), 1));
+    {  // relaxation: argmin |K x − 1|² (ridge-regularized), then signs
         const double ridge = 1e-8 * std::max(1e-300, Gm.trace() / double(G));
         Eigen::VectorXd x = (Gm + ridge * Eigen::MatrixXd::Identity(G, G)).ldlt().solve(h);
         std::vector<int> s(static_cast<size_t>(G));
@@ -369,8 +371,7 @@ int64_t refine_by_winding(const std::vector<double>& points, std::vector<double>
 }
 
 // ---------------------------------------------------------------------------------------------
-int64_t orient_cloud_by_winding(const std::vector<double>& points, std::vector<double>& normals,
-                                const WindingOrientOptions& o) {
+int64_t orient_cloud_by_winding(const std::vector<double>& points, std::vector<double>& normals, const WindingOrientOptions& o) {
     const int64_t N = int64_t(points.size() / 3);
     if (N < 10) return 0;
     const std::vector<double> given = normals;
@@ -390,8 +391,7 @@ int64_t orient_cloud_by_winding(const std::vector<double>& points, std::vector<d
         const double d[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
         const double len = std::sqrt(dot(d, d));
         if (!(len > 0)) return true;
-        return std::abs(dot(d, Nn(i))) <= 0.5 * len && std::abs(dot(d, Nn(j))) <= 0.5 * len &&
-               std::abs(dot(Nn(i), Nn(j))) >= 0.7;
+        return std::abs(dot(d, Nn(i))) <= 0.5 * len && std::abs(dot(d, Nn(j))) <= 0.5 * len && std::abs(dot(Nn(i), Nn(j))) >= 0.7;
     };
     const int64_t want = std::clamp<int64_t>(N / 40, 1, 600);
     // Seeds: farthest-point order.
@@ -502,7 +502,7 @@ std::vector<int64_t> evaluated_subset(const std::vector<double>& normals, int64_
 struct ThinField::Impl {
     std::vector<double> points, normals;
     ThinOptions o;
-    std::vector<int64_t> valid;       // the evaluated subset
+    std::vector<int64_t> valid;        // the evaluated subset
     std::vector<double> sp, sn, area;  // its points, unit normals, areas
     double eps = 0, delta = 0;
     // Lazily (mask): the smoothed deviation, k-NN graph of the subset, nearest evaluated sample.
@@ -709,20 +709,19 @@ double ThinField::membrane_fraction(const std::vector<char>& mask, double radius
     return na > 0 ? nf / na : 0.0;
 }
 
-std::vector<char> thin_mask(const std::vector<double>& points, const std::vector<double>& normals,
-                             const ThinOptions& o, std::vector<double>* deviation) {
+std::vector<char> thin_mask(const std::vector<double>& points, const std::vector<double>& normals, const ThinOptions& o,
+                            std::vector<double>* deviation) {
     return ThinField(points, normals, o).mask(o.threshold, deviation);
 }
 
-double membrane_fraction(const std::vector<double>& points, const std::vector<double>& normals,
-                         const std::vector<char>& mask, double radius, int grid, const ThinOptions& o) {
+double membrane_fraction(const std::vector<double>& points, const std::vector<double>& normals, const std::vector<char>& mask,
+                         double radius, int grid, const ThinOptions& o) {
     if (normals.size() != points.size() || mask.size() != points.size() / 3)
         throw std::invalid_argument("membrane_fraction: points, normals and mask differ in length");
     return ThinField(points, normals, o).membrane_fraction(mask, radius, grid);
 }
 
-int64_t thicken_thin(std::vector<double>& points, std::vector<double>& normals, const std::vector<char>& mask,
-                       double offset) {
+int64_t thicken_thin(std::vector<double>& points, std::vector<double>& normals, const std::vector<char>& mask, double offset) {
     const size_t N = points.size() / 3;
     if (normals.size() != points.size() || mask.size() != N)
         throw std::invalid_argument("thicken_thin: points, normals and mask differ in length");
@@ -762,7 +761,8 @@ int64_t one_sample_per_cell(std::vector<double>& pts, std::vector<double>& nrm, 
             const size_t i = order[q];
             size_t g = 0;
             while (g < lead.size() && nrm[3 * i] * nrm[3 * lead[g]] + nrm[3 * i + 1] * nrm[3 * lead[g] + 1] +
-                                              nrm[3 * i + 2] * nrm[3 * lead[g] + 2] <= 0)
+                                              nrm[3 * i + 2] * nrm[3 * lead[g] + 2] <=
+                                          0)
                 ++g;
             double d2 = 0;
             for (int d = 0; d < 3; ++d) d2 += (pts[3 * i + d] - centre[d]) * (pts[3 * i + d] - centre[d]);

@@ -15,13 +15,13 @@ namespace mash::mesh {
 /// Barnes–Hut treecode over dipoles μ_j = a_j n_j at p_j (KD-tree, leaves of ≤ 8 samples, far
 /// field to second order about each node's centre, used when |c − q| > β·radius).
 class WindingTree {
-   public:
+public:
     /// points, dipoles: [N*3]. eps: regularization radius (see kernels::winding_dipole).
     WindingTree(const std::vector<double>& points, const std::vector<double>& dipoles, double eps, double beta = 2.5);
     double at(const double* q) const;
     int64_t size() const { return int64_t(pts_.size() / 3); }
 
-   private:
+private:
     struct Node {
         int64_t begin = 0, end = 0, left = -1, right = -1;
         double c[3], M[3], C[9], D[27], radius;
@@ -51,9 +51,9 @@ double median_spacing(const std::vector<double>& points);
 /// (tested against enumeration).
 struct SignSolution {
     std::vector<int> signs;
-    double objective = 0;   ///< R(s) / Q ∈ [0, 1] (without the pair term)
-    int starts = 0;         ///< local searches run
-    int best_start = -1;    ///< 0 given, 1 relaxation, ≥ 2 random
+    double objective = 0;  ///< R(s) / Q ∈ [0, 1] (without the pair term)
+    int starts = 0;        ///< local searches run
+    int best_start = -1;   ///< 0 given, 1 relaxation, ≥ 2 random
 };
 /// For signs s: the field w = Ks at the Q surface points; constancy = sign(Σw)·(Σw)²/(Q·Σw²)
 /// ∈ [−1, 1] (1: constant and positive), mean = Σw / Q.
@@ -69,21 +69,20 @@ struct SignPair {
     int64_t a, b;
     double w;
 };
-SignSolution solve_signs(const std::vector<double>& K, int64_t Q, int64_t G, const std::vector<int>& init,
-                         int restarts = 24, uint64_t seed = 1, const std::vector<SignPair>& pairs = {},
-                         double lambda = 0.0);
+SignSolution solve_signs(const std::vector<double>& K, int64_t Q, int64_t G, const std::vector<int>& init, int restarts = 24,
+                         uint64_t seed = 1, const std::vector<SignPair>& pairs = {}, double lambda = 0.0);
 
 struct WindingOrientOptions {
     int64_t max_queries = 12000;  ///< surface points where the field is evaluated
     double eps_spacings = 1.5;    ///< regularization radius in median sample spacings
     int restarts = 24;
-    double pair_weight = 0.1;     ///< λ of the pair term (orient_groups' `pairs`)
+    double pair_weight = 0.1;  ///< λ of the pair term (orient_groups' `pairs`)
 };
 struct GroupOrientation {
-    std::vector<int> signs;       ///< per group
-    double objective = 0;         ///< R / Q of the chosen signs (1 = perfectly constant field)
-    double initial_objective = 0; ///< R / Q of the given initial signs
-    double mean_winding = 0;      ///< mean w at the query points after orientation (≈ ½)
+    std::vector<int> signs;        ///< per group
+    double objective = 0;          ///< R / Q of the chosen signs (1 = perfectly constant field)
+    double initial_objective = 0;  ///< R / Q of the given initial signs
+    double mean_winding = 0;       ///< mean w at the query points after orientation (≈ ½)
 };
 /// Chooses one sign per group of samples (points, unit normals [N*3], group ids in [0, G)) from
 /// the winding-number field; `init` (per group) is one start of the search. Samples with a zero
@@ -95,8 +94,8 @@ GroupOrientation orient_groups(const std::vector<double>& points, const std::vec
 /// Per-sample refinement: each sample takes the sign for which the jump of the other samples'
 /// field across it, w(p − δn) − w(p + δn) (δ = the regularization radius), is positive (inside
 /// behind the normal). `passes` rounds; returns the number of flips.
-int64_t refine_by_winding(const std::vector<double>& points, std::vector<double>& normals,
-                          const WindingOrientOptions& o = {}, int passes = 2);
+int64_t refine_by_winding(const std::vector<double>& points, std::vector<double>& normals, const WindingOrientOptions& o = {},
+                          int passes = 2);
 
 /// Point-cloud orientation (the SPR baseline): normals (signs as given, e.g. from tangent-plane
 /// propagation) are grouped into smooth clusters by region growing over tangential
@@ -123,11 +122,12 @@ struct ThinOptions {
     double delta_spacings = 3.0;
     double threshold = 0.3;
     int smooth_k = 48;
-    double min_region = 0.03;   ///< marked regions (k-NN connected) smaller than this fraction of the evaluated samples are dropped; unmarked ones as small that border marked samples (holes) are marked
+    double min_region = 0.03;   ///< marked regions (k-NN connected) smaller than this fraction of the evaluated samples are
+                                ///< dropped; unmarked ones as small that border marked samples (holes) are marked
     double eps_spacings = 1.5;  ///< regularization radius, as WindingOrientOptions
 };
-std::vector<char> thin_mask(const std::vector<double>& points, const std::vector<double>& normals,
-                             const ThinOptions& o = {}, std::vector<double>* deviation = nullptr);
+std::vector<char> thin_mask(const std::vector<double>& points, const std::vector<double>& normals, const ThinOptions& o = {},
+                            std::vector<double>* deviation = nullptr);
 
 /// The share of the field's ½-level set that no sample supports, predicted before Poisson: the
 /// membrane Poisson would span across the opening of a cup-shaped open sheet (a bowl whose two
@@ -137,8 +137,8 @@ std::vector<char> thin_mask(const std::vector<double>& points, const std::vector
 /// counts once, as unsupported if the crossing lies farther than `radius` from every sample.
 /// Returns unsupported / all crossings (0 without crossings). Same subset, areas and radius as
 /// thin_mask (`o`).
-double membrane_fraction(const std::vector<double>& points, const std::vector<double>& normals,
-                         const std::vector<char>& mask, double radius, int grid = 40, const ThinOptions& o = {});
+double membrane_fraction(const std::vector<double>& points, const std::vector<double>& normals, const std::vector<char>& mask,
+                         double radius, int grid = 40, const ThinOptions& o = {});
 
 /// thin_mask and membrane_fraction on the same samples, sharing their work: the evaluated subset,
 /// its areas, the field in front of and behind each sample and the neighbour graphs are computed
@@ -163,8 +163,7 @@ private:
 /// A closed surface Poisson can reconstruct from a sheet: every masked sample (p, n) becomes
 /// two, (p + εn, n) and (p − εn, −n) — a slab of thickness 2ε around the sheet, whose sides are
 /// both outsides. Unmasked samples are kept. Returns the number of samples doubled.
-int64_t thicken_thin(std::vector<double>& points, std::vector<double>& normals, const std::vector<char>& mask,
-                       double offset);
+int64_t thicken_thin(std::vector<double>& points, std::vector<double>& normals, const std::vector<char>& mask, double offset);
 
 /// Poisson's input at the resolution it resolves: in each cubic cell of side `cell` (grid
 /// anchored at `lo`) one sample per side of the surface is kept — the cell's samples are grouped

@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "mash/core/errors.h"
+#include "mash/ops/limits.h"
 #include "mash/ops/mask.h"
 #include "mash/ops/rotation.h"
 #include "mash/ops/sh.h"
-#include "mash/ops/limits.h"
 
 namespace mash {
 namespace sh {
@@ -99,9 +99,8 @@ std::vector<ShTerm> terms(int64_t degree) {
 
 at::Tensor basis(const at::Tensor& theta, const at::Tensor& phi, int64_t degree) {
     check_degree(degree);
-    TORCH_CHECK(theta.dim() == 1 && phi.sizes() == theta.sizes(),
-                "sh::basis: theta and phi must be [S] of the same size, got ", theta.sizes(), " and ",
-                phi.sizes());
+    TORCH_CHECK(theta.dim() == 1 && phi.sizes() == theta.sizes(), "sh::basis: theta and phi must be [S] of the same size, got ",
+                theta.sizes(), " and ", phi.sizes());
     const int64_t L = degree, K = num_coeffs(L);
     auto opts = theta.options();
     auto x = at::cos(theta);
@@ -161,8 +160,7 @@ at::Tensor basis(const at::Tensor& phi, int64_t degree) {
 
 at::Tensor thetas(const at::Tensor& params, const at::Tensor& basis) {
     TORCH_CHECK(params.dim() == 2 && basis.dim() == 2 && params.size(1) == basis.size(1),
-                "mask::thetas: params [A, M] and basis [S, M] must agree in M, got ", params.sizes(),
-                " and ", basis.sizes());
+                "mask::thetas: params [A, M] and basis [S, M] must agree in M, got ", params.sizes(), " and ", basis.sizes());
     return at::sigmoid(at::matmul(params, basis.t())) * M_PI;
 }
 
@@ -171,9 +169,7 @@ at::Tensor thetas(const at::Tensor& params, const at::Tensor& basis) {
 namespace rotation {
 namespace {
 at::Tensor cross3(const at::Tensor& a, const at::Tensor& b) { return at::linalg_cross(a, b, -1); }
-at::Tensor safe_normalize(const at::Tensor& v) {
-    return v / at::linalg_vector_norm(v, 2, {-1}, true).clamp_min(1e-30);
-}
+at::Tensor safe_normalize(const at::Tensor& v) { return v / at::linalg_vector_norm(v, 2, {-1}, true).clamp_min(1e-30); }
 }  // namespace
 
 at::Tensor matrix_from_axis_angle(const at::Tensor& r) {
@@ -187,9 +183,7 @@ at::Tensor matrix_from_axis_angle(const at::Tensor& r) {
     auto b = at::where(small, 0.5 - t2 / 24.0 + t2 * t2 / 720.0, (1.0 - at::cos(t)) / t2_safe);
     auto x = r.select(-1, 0), y = r.select(-1, 1), z = r.select(-1, 2);
     auto zero = at::zeros_like(x);
-    auto Kx = at::stack({at::stack({zero, -z, y}, -1), at::stack({z, zero, -x}, -1),
-                         at::stack({-y, x, zero}, -1)},
-                        -2);
+    auto Kx = at::stack({at::stack({zero, -z, y}, -1), at::stack({z, zero, -x}, -1), at::stack({-y, x, zero}, -1)}, -2);
     auto eye = at::eye(3, r.options()).expand_as(Kx);
     return eye + a * Kx + b * at::matmul(Kx, Kx);
 }
@@ -211,8 +205,7 @@ at::Tensor axis_angle_from_matrix(const at::Tensor& R_in) {
     // Small/medium angles: r = θ/(2 sinθ) · v, with θ/sinθ → 1 + θ²/6 at 0.
     auto s = at::sin(theta);
     auto small = theta < 1e-4;
-    auto factor = at::where(small, 0.5 * (1.0 + theta * theta / 6.0),
-                            theta / (2.0 * at::where(small, at::ones_like(s), s)));
+    auto factor = at::where(small, 0.5 * (1.0 + theta * theta / 6.0), theta / (2.0 * at::where(small, at::ones_like(s), s)));
     auto r_antisym = v * factor.unsqueeze(-1);
     // Large angles: n nᵀ = ((R+Rᵀ)/2 − cosθ I)/(1 − cosθ); take the column with the largest
     // diagonal entry, normalize it, and orient it along v (v = 2 sinθ n, sinθ ≥ 0).
@@ -221,8 +214,8 @@ at::Tensor axis_angle_from_matrix(const at::Tensor& R_in) {
     auto col = S.diagonal(0, -2, -1).argmax(-1);  // [N]
     auto n = at::take_along_dim(S, col.view({-1, 1, 1}).expand({-1, 3, 1}), -1).squeeze(-1);
     n = safe_normalize(n);
-    auto sign = at::where((n * v).sum(-1, true) < 0, at::full_like(theta.unsqueeze(-1), -1.0),
-                          at::ones_like(theta.unsqueeze(-1)));
+    auto sign =
+        at::where((n * v).sum(-1, true) < 0, at::full_like(theta.unsqueeze(-1), -1.0), at::ones_like(theta.unsqueeze(-1)));
     auto r_sym = n * sign * theta.unsqueeze(-1);
     auto use_sym = (theta > M_PI / 2).unsqueeze(-1);
     return at::where(use_sym, r_sym, r_antisym).reshape(out_shape);
@@ -239,8 +232,8 @@ at::Tensor matrix_from_ortho6d(const at::Tensor& o) {
 }
 
 at::Tensor ortho6d_from_matrix(const at::Tensor& M) {
-    TORCH_CHECK(M.dim() >= 2 && M.size(-1) == 3 && M.size(-2) == 3,
-                "ortho6d_from_matrix: M must be [..., 3, 3], got ", M.sizes());
+    TORCH_CHECK(M.dim() >= 2 && M.size(-1) == 3 && M.size(-2) == 3, "ortho6d_from_matrix: M must be [..., 3, 3], got ",
+                M.sizes());
     return at::cat({M.select(-1, 0), M.select(-1, 1)}, -1);
 }
 

@@ -3,7 +3,9 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/custom_function.h>
+#include <torch/library.h>
 
 #include <cmath>
 #include <limits>
@@ -89,78 +91,159 @@ void backward_kernel(const at::Tensor& sh, const at::Tensor& R, const at::Tensor
         for (int64_t i = b; i < e; ++i) {
             const int64_t a = ap[i];
             T* gc = mine + a * S;  // [K] SH grads, then [9] R grads, then [3] position grads
-            gth[i] = kernels::pm_backward<T>(shp + a * K, Rp + 9 * a, thp[i], php[i], gp + 3 * i, tab.t, int(K), f, gc,
-                                             gc + K, gc + K + 9);
+            gth[i] = kernels::pm_backward<T>(shp + a * K, Rp + 9 * a, thp[i], php[i], gp + 3 * i, tab.t, int(K), f, gc, gc + K,
+                                             gc + K + 9);
         }
     });
 }
 
+void check_args(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& pos, const at::Tensor& aidx, const at::Tensor& theta,
+                const at::Tensor& phi, int64_t L) {
+    const int64_t A = sh.size(0);
+    TORCH_CHECK(sh.dim() == 2 && sh.size(1) == (L + 1) * (L + 1), "world_points: sh must be [A, ", (L + 1) * (L + 1), "], got ",
+                sh.sizes());
+    TORCH_CHECK(R.dim() == 3 && R.size(0) == A && R.size(1) == 3 && R.size(2) == 3, "world_points: R must be [A, 3, 3], got ",
+                R.sizes());
+    TORCH_CHECK(pos.dim() == 2 && pos.size(0) == A && pos.size(1) == 3, "world_points: positions must be [A, 3], got ",
+                pos.sizes());
+    TORCH_CHECK(aidx.dim() == 1 && theta.sizes() == aidx.sizes() && phi.sizes() == aidx.sizes(),
+                "world_points: anchor_idx, theta, phi must be [P], got ", aidx.sizes(), theta.sizes(), phi.sizes());
+    for (const at::Tensor* t : {&R, &pos, &aidx, &theta, &phi})
+        if (t->device() != sh.device())
+            throw InputError("world_points: all inputs must be on one device (sh is on " + sh.device().str() + ", " +
+                             (t == &R       ? "R"
+                              : t == &pos   ? "positions"
+                              : t == &aidx  ? "anchor_idx"
+                              : t == &theta ? "theta"
+                                            : "phi") +
+                             " on " + t->device().str() + ")");
+    TORCH_CHECK(
+        R.scalar_type() == sh.scalar_type() && pos.scalar_type() == sh.scalar_type() && theta.scalar_type() == sh.scalar_type(),
+        "world_points: sh, R, positions and theta must share a dtype");
+}
+
+// The two kernels behind the dispatcher ops mash::world_points_forward / _backward (CPU and CUDA),
+// and their shape-only (Meta) twins for tracing (torch.compile).
+at::Tensor wp_forward(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& pos, const at::Tensor& aidx,
+                      const at::Tensor& theta, const at::Tensor& phi, int64_t L, bool inv, bool relu) {
+    auto shc = sh.contiguous(), Rc = R.contiguous(), pc = pos.contiguous();
+    auto ac = aidx.to(at::kLong).contiguous(), tc = theta.contiguous(), phc = phi.to(sh.scalar_type()).contiguous();
+    auto out = at::empty({ac.size(0), 3}, sh.options());
+    AT_DISPATCH_FLOATING_TYPES(shc.scalar_type(), "world_points", [&] {
+        const auto f = make_flags<scalar_t>(L, inv, relu);
+#ifdef MASH_WITH_CUDA
+        if (shc.is_cuda()) {
+            const c10::cuda::CUDAGuard guard(shc.device());
+            kernels::world_points_forward_cuda<scalar_t>(
+                shc.data_ptr<scalar_t>(), Rc.data_ptr<scalar_t>(), pc.data_ptr<scalar_t>(), ac.data_ptr<int64_t>(),
+                tc.data_ptr<scalar_t>(), phc.data_ptr<scalar_t>(), ac.size(0), int(shc.size(1)), make_terms<scalar_t>(L), f,
+                out.data_ptr<scalar_t>(), c10::cuda::getCurrentCUDAStream().stream());
+            return;
+        }
+#endif
+        forward_kernel<scalar_t>(shc, Rc, pc, ac, tc, phc, f, out);
+    });
+    return out;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> wp_backward(const at::Tensor& grad, const at::Tensor& sh_in,
+                                                                       const at::Tensor& R_in, const at::Tensor& aidx_in,
+                                                                       const at::Tensor& theta_in, const at::Tensor& phi_in,
+                                                                       int64_t A, int64_t L, bool inv, bool relu) {
+    auto sh = sh_in.contiguous(), R = R_in.contiguous(), aidx = aidx_in.to(at::kLong).contiguous(), theta = theta_in.contiguous();
+    auto phi = phi_in.to(sh.scalar_type()).contiguous();
+    const int64_t P = aidx.size(0), K = sh.size(1);
+    auto g = grad.contiguous().to(sh.scalar_type());
+    auto g_theta = at::empty({P}, sh.options());
+    at::Tensor total;  // [A, K + 12]
+    AT_DISPATCH_FLOATING_TYPES(sh.scalar_type(), "world_points_backward", [&] {
+        const auto f = make_flags<scalar_t>(L, inv, relu);
+#ifdef MASH_WITH_CUDA
+        if (sh.is_cuda()) {  // per-sample rows, summed per anchor without atomics
+            const c10::cuda::CUDAGuard guard(sh.device());
+            auto contrib = at::empty({P, K + 12}, sh.options());
+            kernels::world_points_backward_cuda<scalar_t>(
+                sh.data_ptr<scalar_t>(), R.data_ptr<scalar_t>(), aidx.data_ptr<int64_t>(), theta.data_ptr<scalar_t>(),
+                phi.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), P, int(K), make_terms<scalar_t>(L), f,
+                contrib.data_ptr<scalar_t>(), g_theta.data_ptr<scalar_t>(), c10::cuda::getCurrentCUDAStream().stream());
+            total = segment_sum_rows(contrib, aidx, A);
+            return;
+        }
+#endif
+        auto acc = at::zeros({at::get_num_threads(), A, K + 12}, sh.options());
+        backward_kernel<scalar_t>(sh, R, aidx, theta, phi, g, f, acc, g_theta);
+        total = acc.sum(0);
+    });
+    return {total.narrow(1, 0, K).contiguous(), total.narrow(1, K, 9).contiguous().view({A, 3, 3}),
+            total.narrow(1, K + 9, 3).contiguous(), g_theta};
+}
+
+at::Tensor wp_forward_meta(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& pos, const at::Tensor& aidx,
+                           const at::Tensor& theta, const at::Tensor& phi, int64_t L, bool inv, bool relu) {
+    return at::empty({aidx.size(0), 3}, sh.options());
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> wp_backward_meta(const at::Tensor& grad, const at::Tensor& sh,
+                                                                            const at::Tensor& R, const at::Tensor& aidx,
+                                                                            const at::Tensor& theta, const at::Tensor& phi,
+                                                                            int64_t A, int64_t L, bool inv, bool relu) {
+    return {at::empty({A, sh.size(1)}, sh.options()), at::empty({A, 3, 3}, sh.options()), at::empty({A, 3}, sh.options()),
+            at::empty({aidx.size(0)}, sh.options())};
+}
+
+at::Tensor call_forward(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& pos, const at::Tensor& aidx,
+                        const at::Tensor& theta, const at::Tensor& phi, int64_t L, bool inv, bool relu) {
+    static auto op = c10::Dispatcher::singleton()
+                         .findSchemaOrThrow("mash::world_points_forward", "")
+                         .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                           const at::Tensor&, const at::Tensor&, int64_t, bool, bool)>();
+    return op.call(sh, R, pos, aidx, theta, phi, L, inv, relu);
+}
+
+// The backward of mash::world_points: the fused kernels through the dispatcher (so that tracing
+// sees the ops), shared by the C++ library and Python.
 class WorldPointsFunction : public torch::autograd::Function<WorldPointsFunction> {
 public:
     static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& sh, const at::Tensor& R,
-                              const at::Tensor& pos, const at::Tensor& aidx, const at::Tensor& theta,
-                              const at::Tensor& phi, int64_t L, bool inv, bool relu) {
+                              const at::Tensor& pos, const at::Tensor& aidx, const at::Tensor& theta, const at::Tensor& phi,
+                              int64_t L, bool inv, bool relu) {
         auto shc = sh.contiguous(), Rc = R.contiguous(), pc = pos.contiguous();
         auto ac = aidx.to(at::kLong).contiguous(), tc = theta.contiguous(), phc = phi.to(sh.scalar_type()).contiguous();
-        auto out = at::empty({ac.size(0), 3}, sh.options());
-        AT_DISPATCH_FLOATING_TYPES(shc.scalar_type(), "world_points", [&] {
-            const auto f = make_flags<scalar_t>(L, inv, relu);
-#ifdef MASH_WITH_CUDA
-            if (shc.is_cuda()) {
-                const c10::cuda::CUDAGuard guard(shc.device());
-                kernels::world_points_forward_cuda<scalar_t>(
-                    shc.data_ptr<scalar_t>(), Rc.data_ptr<scalar_t>(), pc.data_ptr<scalar_t>(), ac.data_ptr<int64_t>(),
-                    tc.data_ptr<scalar_t>(), phc.data_ptr<scalar_t>(), ac.size(0), int(shc.size(1)),
-                    make_terms<scalar_t>(L), f, out.data_ptr<scalar_t>(), c10::cuda::getCurrentCUDAStream().stream());
-                return;
-            }
-#endif
-            forward_kernel<scalar_t>(shc, Rc, pc, ac, tc, phc, f, out);
-        });
+        at::Tensor out = call_forward(shc, Rc, pc, ac, tc, phc, L, inv, relu);
         ctx->save_for_backward({shc, Rc, ac, tc, phc});
         ctx->saved_data["L"] = L;
         ctx->saved_data["inv"] = inv;
         ctx->saved_data["relu"] = relu;
         ctx->saved_data["A"] = pos.size(0);
-        ctx->mark_non_differentiable({});
         return out;
     }
 
     static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                    torch::autograd::variable_list grad_out) {
+        static auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("mash::world_points_backward", "")
+                             .typed<std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>(
+                                 const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                 const at::Tensor&, int64_t, int64_t, bool, bool)>();
         auto saved = ctx->get_saved_variables();
-        auto &sh = saved[0], &R = saved[1], &aidx = saved[2], &theta = saved[3], &phi = saved[4];
-        const int64_t L = ctx->saved_data["L"].toInt();
-        const bool inv = ctx->saved_data["inv"].toBool(), relu = ctx->saved_data["relu"].toBool();
-        const int64_t A = ctx->saved_data["A"].toInt(), P = aidx.size(0), K = sh.size(1);
-        auto g = grad_out[0].contiguous().to(sh.scalar_type());
-        auto g_theta = at::empty({P}, sh.options());
-        at::Tensor total;  // [A, K + 12]
-        AT_DISPATCH_FLOATING_TYPES(sh.scalar_type(), "world_points_backward", [&] {
-            const auto f = make_flags<scalar_t>(L, inv, relu);
-#ifdef MASH_WITH_CUDA
-            if (sh.is_cuda()) {  // per-sample rows, summed per anchor by index_add
-                const c10::cuda::CUDAGuard guard(sh.device());
-                auto contrib = at::empty({P, K + 12}, sh.options());
-                kernels::world_points_backward_cuda<scalar_t>(
-                    sh.data_ptr<scalar_t>(), R.data_ptr<scalar_t>(), aidx.data_ptr<int64_t>(),
-                    theta.data_ptr<scalar_t>(), phi.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), P, int(K),
-                    make_terms<scalar_t>(L), f, contrib.data_ptr<scalar_t>(), g_theta.data_ptr<scalar_t>(),
-                    c10::cuda::getCurrentCUDAStream().stream());
-                total = segment_sum_rows(contrib, aidx, A);
-                return;
-            }
-#endif
-            auto acc = at::zeros({at::get_num_threads(), A, K + 12}, sh.options());
-            backward_kernel<scalar_t>(sh, R, aidx, theta, phi, g, f, acc, g_theta);
-            total = acc.sum(0);
-        });
-        auto g_sh = total.narrow(1, 0, K).contiguous();
-        auto g_R = total.narrow(1, K, 9).contiguous().view({A, 3, 3});
-        auto g_pos = total.narrow(1, K + 9, 3).contiguous();
+        auto [g_sh, g_R, g_pos, g_theta] =
+            op.call(grad_out[0], saved[0], saved[1], saved[2], saved[3], saved[4], ctx->saved_data["A"].toInt(),
+                    ctx->saved_data["L"].toInt(), ctx->saved_data["inv"].toBool(), ctx->saved_data["relu"].toBool());
         return {g_sh, g_R, g_pos, at::Tensor(), g_theta, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
     }
 };
+
+at::Tensor wp_autograd(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& pos, const at::Tensor& aidx,
+                       const at::Tensor& theta, const at::Tensor& phi, int64_t L, bool inv, bool relu) {
+    check_args(sh, R, pos, aidx, theta, phi, L);
+    return WorldPointsFunction::apply(sh, R, pos, aidx, theta, phi, L, inv, relu);
+}
+
+at::Tensor wp_no_autograd(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& pos, const at::Tensor& aidx,
+                          const at::Tensor& theta, const at::Tensor& phi, int64_t L, bool inv, bool relu) {
+    check_args(sh, R, pos, aidx, theta, phi, L);
+    return call_forward(sh, R, pos, aidx, theta, phi, L, inv, relu);
+}
 
 class GatherUniqueFunction : public torch::autograd::Function<GatherUniqueFunction> {
 public:
@@ -181,32 +264,10 @@ public:
     }
 };
 
-void check_args(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& pos, const at::Tensor& aidx,
-                const at::Tensor& theta, const at::Tensor& phi, int64_t L) {
-    const int64_t A = sh.size(0);
-    TORCH_CHECK(sh.dim() == 2 && sh.size(1) == (L + 1) * (L + 1), "world_points: sh must be [A, ", (L + 1) * (L + 1),
-                "], got ", sh.sizes());
-    TORCH_CHECK(R.dim() == 3 && R.size(0) == A && R.size(1) == 3 && R.size(2) == 3,
-                "world_points: R must be [A, 3, 3], got ", R.sizes());
-    TORCH_CHECK(pos.dim() == 2 && pos.size(0) == A && pos.size(1) == 3, "world_points: positions must be [A, 3], got ",
-                pos.sizes());
-    TORCH_CHECK(aidx.dim() == 1 && theta.sizes() == aidx.sizes() && phi.sizes() == aidx.sizes(),
-                "world_points: anchor_idx, theta, phi must be [P], got ", aidx.sizes(), theta.sizes(), phi.sizes());
-    for (const at::Tensor* t : {&R, &pos, &aidx, &theta, &phi})
-        if (t->device() != sh.device())
-            throw InputError("world_points: all inputs must be on one device (sh is on " + sh.device().str() + ", " +
-                             (t == &R ? "R" : t == &pos ? "positions" : t == &aidx ? "anchor_idx" : t == &theta ? "theta" : "phi") +
-                             " on " + t->device().str() + ")");
-    TORCH_CHECK(R.scalar_type() == sh.scalar_type() && pos.scalar_type() == sh.scalar_type() &&
-                    theta.scalar_type() == sh.scalar_type(),
-                "world_points: sh, R, positions and theta must share a dtype");
-}
-
 }  // namespace
 
-at::Tensor world_points(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& positions,
-                        const at::Tensor& anchor_idx, const at::Tensor& theta, const at::Tensor& phi,
-                        int64_t sh_degree, bool use_inverse, bool relu) {
+at::Tensor world_points(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& positions, const at::Tensor& anchor_idx,
+                        const at::Tensor& theta, const at::Tensor& phi, int64_t sh_degree, bool use_inverse, bool relu) {
     check_args(sh, R, positions, anchor_idx, theta, phi, sh_degree);
 #ifdef MASH_WITH_CUDA
     const bool fused = sh.device().is_cpu() || sh.is_cuda();
@@ -214,7 +275,11 @@ at::Tensor world_points(const at::Tensor& sh, const at::Tensor& R, const at::Ten
     const bool fused = sh.device().is_cpu();
 #endif
     if (!fused) return world_points_ref(sh, R, positions, anchor_idx, theta, phi, sh_degree, use_inverse, relu);
-    return WorldPointsFunction::apply(sh, R, positions, anchor_idx, theta, phi, sh_degree, use_inverse, relu);
+    static auto op = c10::Dispatcher::singleton()
+                         .findSchemaOrThrow("mash::world_points", "")
+                         .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                           const at::Tensor&, const at::Tensor&, int64_t, bool, bool)>();
+    return op.call(sh, R, positions, anchor_idx, theta, phi, sh_degree, use_inverse, relu);
 }
 
 at::Tensor segment_sum_rows(const at::Tensor& rows, const at::Tensor& idx, int64_t n) {
@@ -232,9 +297,8 @@ at::Tensor gather_unique(const at::Tensor& x, const at::Tensor& idx) {
     return GatherUniqueFunction::apply(x, idx.to(at::kLong));
 }
 
-at::Tensor world_points_ref(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& positions,
-                            const at::Tensor& anchor_idx, const at::Tensor& theta, const at::Tensor& phi,
-                            int64_t sh_degree, bool use_inverse, bool relu) {
+at::Tensor world_points_ref(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& positions, const at::Tensor& anchor_idx,
+                            const at::Tensor& theta, const at::Tensor& phi, int64_t sh_degree, bool use_inverse, bool relu) {
     check_args(sh, R, positions, anchor_idx, theta, phi, sh_degree);
     auto q = sampling::local_points(sh.index_select(0, anchor_idx), theta, phi, sh_degree, use_inverse, relu);
     auto Rg = R.index_select(0, anchor_idx);
@@ -242,3 +306,35 @@ at::Tensor world_points_ref(const at::Tensor& sh, const at::Tensor& R, const at:
 }
 
 }  // namespace mash::ops
+
+// The torch operators (torch.ops.mash.* in Python). world_points is differentiable in sh, R,
+// positions and theta through WorldPointsFunction; its forward and backward are ops of their own
+// with CPU, CUDA and Meta kernels.
+TORCH_LIBRARY(mash, m) {
+    m.def(
+        "world_points(Tensor sh, Tensor R, Tensor positions, Tensor anchor_idx, Tensor theta, Tensor phi, int sh_degree, "
+        "bool use_inverse, bool relu=True) -> Tensor");
+    m.def(
+        "world_points_forward(Tensor sh, Tensor R, Tensor positions, Tensor anchor_idx, Tensor theta, Tensor phi, "
+        "int sh_degree, bool use_inverse, bool relu) -> Tensor");
+    m.def(
+        "world_points_backward(Tensor grad, Tensor sh, Tensor R, Tensor anchor_idx, Tensor theta, Tensor phi, "
+        "int num_anchors, int sh_degree, bool use_inverse, bool relu) -> (Tensor, Tensor, Tensor, Tensor)");
+}
+
+TORCH_LIBRARY_IMPL(mash, CPU, m) {
+    m.impl("world_points_forward", &mash::ops::wp_forward);
+    m.impl("world_points_backward", &mash::ops::wp_backward);
+}
+#ifdef MASH_WITH_CUDA
+TORCH_LIBRARY_IMPL(mash, CUDA, m) {
+    m.impl("world_points_forward", &mash::ops::wp_forward);
+    m.impl("world_points_backward", &mash::ops::wp_backward);
+}
+#endif
+TORCH_LIBRARY_IMPL(mash, Meta, m) {
+    m.impl("world_points_forward", &mash::ops::wp_forward_meta);
+    m.impl("world_points_backward", &mash::ops::wp_backward_meta);
+}
+TORCH_LIBRARY_IMPL(mash, Autograd, m) { m.impl("world_points", &mash::ops::wp_autograd); }
+TORCH_LIBRARY_IMPL(mash, CompositeExplicitAutograd, m) { m.impl("world_points", &mash::ops::wp_no_autograd); }

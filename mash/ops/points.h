@@ -15,14 +15,13 @@ namespace mash::ops {
 /// sh [A,(L+1)²], R [A,3,3] (local→world), positions [A,3], anchor_idx int64 [P], theta/phi [P]
 /// → [P,3]. Differentiable w.r.t. sh, R, positions and theta (φ is never differentiated).
 /// Degenerate policy as sampling::local_points (ρ clamped to kMinInversionRho). No double backward.
-at::Tensor world_points(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& positions,
-                        const at::Tensor& anchor_idx, const at::Tensor& theta, const at::Tensor& phi,
-                        int64_t sh_degree, bool use_inverse, bool relu = true);
+at::Tensor world_points(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& positions, const at::Tensor& anchor_idx,
+                        const at::Tensor& theta, const at::Tensor& phi, int64_t sh_degree, bool use_inverse, bool relu = true);
 
 /// The ATen reference (autograd composition of sh::basis, local_points, rotation, translation).
-at::Tensor world_points_ref(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& positions,
-                            const at::Tensor& anchor_idx, const at::Tensor& theta, const at::Tensor& phi,
-                            int64_t sh_degree, bool use_inverse, bool relu = true);
+at::Tensor world_points_ref(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& positions, const at::Tensor& anchor_idx,
+                            const at::Tensor& theta, const at::Tensor& phi, int64_t sh_degree, bool use_inverse,
+                            bool relu = true);
 
 /// x.index_select(0, idx) for indices known to be distinct; its backward is a plain scatter
 /// instead of index_add (which is serial on CPU and dominated the sampling backward).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
+#include <torch/library.h>
 #pragma GCC diagnostic ignored "-Wpsabi"  // inline vector-extension helpers (fps_math.h): no ABI crosses a call
 #include <ATen/Parallel.h>
 
@@ -57,11 +58,10 @@ at::Tensor directions(const at::Tensor& theta, const at::Tensor& phi) {
     return at::stack({at::cos(phi) * st, at::sin(phi) * st, at::cos(theta)}, -1);
 }
 
-at::Tensor local_points(const at::Tensor& sh_coeffs, const at::Tensor& theta, const at::Tensor& phi,
-                        int64_t sh_degree, bool use_inverse, bool relu) {
-    TORCH_CHECK(sh_coeffs.dim() == 2 && sh_coeffs.size(1) == sh::num_coeffs(sh_degree),
-                "local_points: sh_coeffs must be [P, ", sh::num_coeffs(sh_degree), "], got ",
-                sh_coeffs.sizes());
+at::Tensor local_points(const at::Tensor& sh_coeffs, const at::Tensor& theta, const at::Tensor& phi, int64_t sh_degree,
+                        bool use_inverse, bool relu) {
+    TORCH_CHECK(sh_coeffs.dim() == 2 && sh_coeffs.size(1) == sh::num_coeffs(sh_degree), "local_points: sh_coeffs must be [P, ",
+                sh::num_coeffs(sh_degree), "], got ", sh_coeffs.sizes());
     auto Y = sh::basis(theta, phi, sh_degree);
     auto r = (sh_coeffs * Y).sum(-1);
     if (relu) r = at::relu(r);
@@ -136,8 +136,8 @@ void fps_one(const scalar_t* __restrict xs, const scalar_t* __restrict ys, const
 }
 
 template <typename scalar_t>
-void fps_segments(const scalar_t* pts, const int64_t* offsets, const int64_t* keep,
-                  const int64_t* out_offsets, int64_t* out, int64_t num_segments) {
+void fps_segments(const scalar_t* pts, const int64_t* offsets, const int64_t* keep, const int64_t* out_offsets, int64_t* out,
+                  int64_t num_segments) {
     at::parallel_for(0, num_segments, 1, [&](int64_t begin, int64_t end) {
         std::vector<scalar_t> xs, ys, zs, mind;
         for (int64_t a = begin; a < end; ++a) {
@@ -161,11 +161,9 @@ void fps_segments(const scalar_t* pts, const int64_t* offsets, const int64_t* ke
 }
 
 void check_fps_args(const at::Tensor& points, const at::Tensor& offsets, const at::Tensor& keep) {
-    TORCH_CHECK(points.dim() == 2 && points.size(1) == 3, "fps_packed: points must be [P, 3], got ",
-                points.sizes());
+    TORCH_CHECK(points.dim() == 2 && points.size(1) == 3, "fps_packed: points must be [P, 3], got ", points.sizes());
     TORCH_CHECK(offsets.dim() == 1 && keep.dim() == 1 && offsets.size(0) == keep.size(0) + 1,
-                "fps_packed: offsets must be [A+1] and keep [A], got ", offsets.sizes(), " and ",
-                keep.sizes());
+                "fps_packed: offsets must be [A+1] and keep [A], got ", offsets.sizes(), " and ", keep.sizes());
 }
 
 }  // namespace
@@ -185,7 +183,8 @@ at::Tensor fps_packed(const at::Tensor& points, const at::Tensor& offsets, const
     auto kp = keep.to(points.device(), at::kLong).contiguous();
     const int64_t A = kp.size(0);
     auto out_off = at::zeros({A + 1}, off.options());
-    if (A > 0) out_off.narrow(0, 1, A).copy_(at::cumsum(at::minimum(kp, off.narrow(0, 1, A) - off.narrow(0, 0, A)).clamp_min(0), 0));
+    if (A > 0)
+        out_off.narrow(0, 1, A).copy_(at::cumsum(at::minimum(kp, off.narrow(0, 1, A) - off.narrow(0, 0, A)).clamp_min(0), 0));
     const int64_t total = out_off[A].item<int64_t>();  // the one host sync: the output size
     auto out = at::empty({total}, off.options());
 #ifdef MASH_WITH_CUDA
@@ -193,10 +192,9 @@ at::Tensor fps_packed(const at::Tensor& points, const at::Tensor& offsets, const
         const c10::cuda::CUDAGuard guard(points.device());
         auto scratch = at::empty({pts.size(0)}, pts.options());
         AT_DISPATCH_FLOATING_TYPES(pts.scalar_type(), "fps_packed_cuda", [&] {
-            kernels::fps_segments_cuda<scalar_t>(pts.data_ptr<scalar_t>(), off.data_ptr<int64_t>(),
-                                                 kp.data_ptr<int64_t>(), out_off.data_ptr<int64_t>(),
-                                                 out.data_ptr<int64_t>(), scratch.data_ptr<scalar_t>(), A,
-                                                 c10::cuda::getCurrentCUDAStream().stream());
+            kernels::fps_segments_cuda<scalar_t>(pts.data_ptr<scalar_t>(), off.data_ptr<int64_t>(), kp.data_ptr<int64_t>(),
+                                                 out_off.data_ptr<int64_t>(), out.data_ptr<int64_t>(),
+                                                 scratch.data_ptr<scalar_t>(), A, c10::cuda::getCurrentCUDAStream().stream());
         });
         return out;
     }
@@ -246,3 +244,17 @@ at::Tensor fps_packed_ref(const at::Tensor& points, const at::Tensor& offsets, c
 }
 
 }  // namespace mash::sampling
+
+// torch.ops.mash.fps(points [N, 3], keep) -> int64 [min(keep, N)]: farthest point sampling from
+// point 0 (CPU and CUDA kernels; not differentiable: it returns indices).
+namespace {
+at::Tensor fps_meta(const at::Tensor& points, int64_t keep) {
+    return at::empty({std::min(keep, points.size(0))}, points.options().dtype(at::kLong));
+}
+}  // namespace
+TORCH_LIBRARY_FRAGMENT(mash, m) { m.def("fps(Tensor points, int keep) -> Tensor"); }
+TORCH_LIBRARY_IMPL(mash, CPU, m) { m.impl("fps", &mash::sampling::fps); }
+#ifdef MASH_WITH_CUDA
+TORCH_LIBRARY_IMPL(mash, CUDA, m) { m.impl("fps", &mash::sampling::fps); }
+#endif
+TORCH_LIBRARY_IMPL(mash, Meta, m) { m.impl("fps", &fps_meta); }

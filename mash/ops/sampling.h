@@ -31,8 +31,8 @@ inline constexpr double kMinInversionRho = 1e-9;
 /// use_inverse) the anchored inversion with ρ = max(W0·c0, kMinInversionRho), centre (0,0,−ρ),
 /// radius 2ρ. sh_coeffs [P, (L+1)²] (already gathered per point), theta/phi [P] → [P, 3].
 /// relu=false reproduces the HEAD SimpleMash (raw SH sum).
-at::Tensor local_points(const at::Tensor& sh_coeffs, const at::Tensor& theta, const at::Tensor& phi,
-                        int64_t sh_degree, bool use_inverse, bool relu = true);
+at::Tensor local_points(const at::Tensor& sh_coeffs, const at::Tensor& theta, const at::Tensor& phi, int64_t sh_degree,
+                        bool use_inverse, bool relu = true);
 
 /// Per-segment farthest-point sampling (spec §4.2 step 7). points [P, 3] (no grad needed),
 /// segments given by `offsets` [A+1] (int64, ascending, offsets[A] = P) and `keep` [A] (int64,

@@ -23,12 +23,24 @@ std::array<unsigned char, 3> id_color(int64_t id) {
     double f = h - i, p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
     double r, g, b;
     switch (i % 6) {
-        case 0: r = v, g = t, b = p; break;
-        case 1: r = q, g = v, b = p; break;
-        case 2: r = p, g = v, b = t; break;
-        case 3: r = p, g = q, b = v; break;
-        case 4: r = t, g = p, b = v; break;
-        default: r = v, g = p, b = q; break;
+        case 0:
+            r = v, g = t, b = p;
+            break;
+        case 1:
+            r = q, g = v, b = p;
+            break;
+        case 2:
+            r = p, g = v, b = t;
+            break;
+        case 3:
+            r = p, g = q, b = v;
+            break;
+        case 4:
+            r = t, g = p, b = v;
+            break;
+        default:
+            r = v, g = p, b = q;
+            break;
     }
     return {static_cast<unsigned char>(r * 255), static_cast<unsigned char>(g * 255), static_cast<unsigned char>(b * 255)};
 }
@@ -79,8 +91,7 @@ std::vector<unsigned char> render_views(const RenderScene& sc, const RenderOptio
         };
         auto shade = [&](std::array<unsigned char, 3> base, double lambert) {
             double f = 0.28 + 0.72 * std::clamp(lambert, 0.0, 1.0);
-            return std::array<unsigned char, 3>{static_cast<unsigned char>(base[0] * f),
-                                                static_cast<unsigned char>(base[1] * f),
+            return std::array<unsigned char, 3>{static_cast<unsigned char>(base[0] * f), static_cast<unsigned char>(base[1] * f),
                                                 static_cast<unsigned char>(base[2] * f)};
         };
         // Triangles.
@@ -129,8 +140,7 @@ std::vector<unsigned char> render_views(const RenderScene& sc, const RenderOptio
             auto col = shade(base, lambert);
             for (int dy = -r; dy <= r; ++dy)
                 for (int dx = -r; dx <= r; ++dx)
-                    if (dx * dx + dy * dy <= o.point_radius_px * o.point_radius_px + 0.5)
-                        put(int(sx) + dx, int(sy) + dy, d, col);
+                    if (dx * dx + dy * dy <= o.point_radius_px * o.point_radius_px + 0.5) put(int(sx) + dx, int(sy) + dy, d, col);
         }
     }
     return img;

@@ -14,10 +14,10 @@
 namespace mash::io {
 
 struct RenderScene {
-    std::vector<double> vertices;      ///< mesh [V*3]
-    std::vector<int64_t> triangles;    ///< mesh [F*3]
-    std::vector<double> points;        ///< point splats [P*3]
-    std::vector<double> point_normals; ///< optional [P*3] (shading)
+    std::vector<double> vertices;             ///< mesh [V*3]
+    std::vector<int64_t> triangles;           ///< mesh [F*3]
+    std::vector<double> points;               ///< point splats [P*3]
+    std::vector<double> point_normals;        ///< optional [P*3] (shading)
     std::vector<unsigned char> point_colors;  ///< optional [P*3]
     std::array<unsigned char, 3> mesh_color{170, 190, 215};
 };

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "mash/representation/mash.h"
 
-#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include <cmath>
 #include <string>
@@ -48,8 +48,8 @@ MashImpl::MashImpl(const MashOptions& options, const c10::TensorOptions& tensor_
 }
 
 void MashImpl::set_directions(const at::Tensor& phis, const at::Tensor& thetas) {
-    TORCH_CHECK(phis.dim() == 1 && phis.sizes() == thetas.sizes(),
-                "set_directions: phis and thetas must be [N], got ", phis.sizes(), " and ", thetas.sizes());
+    TORCH_CHECK(phis.dim() == 1 && phis.sizes() == thetas.sizes(), "set_directions: phis and thetas must be [N], got ",
+                phis.sizes(), " and ", thetas.sizes());
     auto opts = mask_params.options().requires_grad(false);
     at::Tensor p = phis.to(opts), t = thetas.to(opts);
     at::Tensor b = mask::basis(p, options_.mask_degree);
@@ -69,8 +69,7 @@ at::Tensor MashImpl::rotation_matrices() const { return rotation::matrix_from_ax
 
 at::Tensor MashImpl::world_points(const at::Tensor& anchor_idx, const at::Tensor& theta, const at::Tensor& phi,
                                   const at::Tensor& R, bool relu) const {
-    return ops::world_points(sh_params, R, positions, anchor_idx, theta, phi, options_.sh_degree,
-                             options_.use_inverse, relu);
+    return ops::world_points(sh_params, R, positions, anchor_idx, theta, phi, options_.sh_degree, options_.use_inverse, relu);
 }
 
 MashSamples MashImpl::forward(bool subsample) {
@@ -82,8 +81,8 @@ MashSamples MashImpl::forward(bool subsample) {
     // Boundary: θb = π·sigmoid(s_a(φ_j)), differentiable.
     out.boundary_thetas = mask::thetas(mask_params, bnd_basis_);  // [A, B]
     out.boundary_anchor_idx = at::arange(A, lopts).repeat_interleave(B);
-    out.boundary_points = world_points(out.boundary_anchor_idx, out.boundary_thetas.reshape({-1}),
-                                       bnd_phis_.repeat({A}), R, true);
+    out.boundary_points =
+        world_points(out.boundary_anchor_idx, out.boundary_thetas.reshape({-1}), bnd_phis_.repeat({A}), R, true);
 
     // In-mask selection (no grad): prefilter by the max sampled boundary θ, then the exact test.
     auto theta_hat = mask::thetas(mask_params, dir_basis_);  // [A, N], differentiable
@@ -91,10 +90,10 @@ MashSamples MashImpl::forward(bool subsample) {
     {
         at::NoGradGuard no_grad;
         auto th = theta_hat.detach();
-        auto tmax = out.boundary_thetas.detach().amax(1, true);     // [A, 1]
-        auto ti = dir_thetas_.unsqueeze(0);                           // [1, N]
-        auto keep = (ti <= tmax).logical_and_(ti <= th);              // [A, N]
-        auto nz = keep.nonzero();                                     // row-major: anchor, then i
+        auto tmax = out.boundary_thetas.detach().amax(1, true);  // [A, 1]
+        auto ti = dir_thetas_.unsqueeze(0);                      // [1, N]
+        auto keep = (ti <= tmax).logical_and_(ti <= th);         // [A, N]
+        auto nz = keep.nonzero();                                // row-major: anchor, then i
         ai = nz.select(1, 0).contiguous();
         ii = nz.select(1, 1).contiguous();
         out.inner_counts = keep.sum(1);
@@ -127,14 +126,13 @@ MashSamples MashImpl::forward(bool subsample) {
 }
 
 at::Tensor MashImpl::grid_points(int64_t num_phi, int64_t num_theta, bool relu) const {
-    TORCH_CHECK(num_phi > 0 && num_theta > 0, "grid_points: need positive grid sizes, got ", num_phi, "x",
-                num_theta);
+    TORCH_CHECK(num_phi > 0 && num_theta > 0, "grid_points: need positive grid sizes, got ", num_phi, "x", num_theta);
     const int64_t A = options_.num_anchors, P = num_phi, T = num_theta;
     auto opts = mask_params.options().requires_grad(false);
-    auto phis = at::linspace(2.0 * M_PI / double(P), 2.0 * M_PI, P, opts);       // [P]
-    auto fracs = at::linspace(M_PI / double(T), M_PI, T, opts);                   // [T]
+    auto phis = at::linspace(2.0 * M_PI / double(P), 2.0 * M_PI, P, opts);                         // [P]
+    auto fracs = at::linspace(M_PI / double(T), M_PI, T, opts);                                    // [T]
     auto sig = at::sigmoid(at::matmul(mask_params, mask::basis(phis, options_.mask_degree).t()));  // [A, P]
-    auto theta = (sig.unsqueeze(-1) * fracs.view({1, 1, T})).reshape({-1});   // [A·P·T]
+    auto theta = (sig.unsqueeze(-1) * fracs.view({1, 1, T})).reshape({-1});                        // [A·P·T]
     auto phi = phis.view({1, P, 1}).expand({A, P, T}).reshape({-1});
     auto lopts = opts.dtype(at::kLong);
     auto aidx = at::arange(A, lopts).repeat_interleave(P * T);
@@ -152,10 +150,10 @@ void MashImpl::set_params(const MashParams& p) {
     p.validate("set_params");
     const MashOptions& o = options_;
     if (p.num_anchors != o.num_anchors || p.mask_degree != o.mask_degree || p.sh_degree != o.sh_degree)
-        throw InputError("set_params: MASH has A=" + std::to_string(p.num_anchors) + " K=" +
-                         std::to_string(p.mask_degree) + " L=" + std::to_string(p.sh_degree) +
-                         " but the module was built for A=" + std::to_string(o.num_anchors) + " K=" +
-                         std::to_string(o.mask_degree) + " L=" + std::to_string(o.sh_degree));
+        throw InputError("set_params: MASH has A=" + std::to_string(p.num_anchors) + " K=" + std::to_string(p.mask_degree) +
+                         " L=" + std::to_string(p.sh_degree) +
+                         " but the module was built for A=" + std::to_string(o.num_anchors) +
+                         " K=" + std::to_string(o.mask_degree) + " L=" + std::to_string(o.sh_degree));
     at::NoGradGuard no_grad;
     auto f64 = at::TensorOptions().dtype(at::kDouble);
     auto copy = [&](at::Tensor& dst, const std::vector<double>& src) {

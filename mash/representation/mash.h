@@ -58,8 +58,7 @@ class MashImpl : public torch::nn::Module {
 public:
     /// Initialised as in the spec's "flat disk" (all mask/SH zero except c0 = 1e-3/W0; identity
     /// rotations; positions zero). tensor_options fixes dtype and device.
-    explicit MashImpl(const MashOptions& options = {},
-                      const c10::TensorOptions& tensor_options = c10::TensorOptions());
+    explicit MashImpl(const MashOptions& options = {}, const c10::TensorOptions& tensor_options = c10::TensorOptions());
 
     /// One sampling pass. subsample=false skips FPS and returns every in-mask ray (anchor-major,
     /// ascending Fibonacci index), as the original's pre-FPS path.
@@ -86,12 +85,12 @@ public:
     at::Tensor mask_params, sh_params, rotate_vectors, positions;
 
 private:
-    at::Tensor world_points(const at::Tensor& anchor_idx, const at::Tensor& theta, const at::Tensor& phi,
-                            const at::Tensor& R, bool relu) const;
+    at::Tensor world_points(const at::Tensor& anchor_idx, const at::Tensor& theta, const at::Tensor& phi, const at::Tensor& R,
+                            bool relu) const;
 
     MashOptions options_;
-    at::Tensor dir_phis_, dir_thetas_, dir_basis_;   // [N], [N], [N, 2K+1]
-    at::Tensor bnd_phis_, bnd_basis_;                // [B], [B, 2K+1]
+    at::Tensor dir_phis_, dir_thetas_, dir_basis_;  // [N], [N], [N, 2K+1]
+    at::Tensor bnd_phis_, bnd_basis_;               // [B], [B, 2K+1]
 };
 TORCH_MODULE(Mash);
 

@@ -31,8 +31,8 @@ void MashParams::validate(const std::string& what) const {
                              std::to_string(num_anchors) + "x" + std::to_string(cols));
         for (size_t i = 0; i < v.size(); ++i) {
             if (!std::isfinite(v[i]))
-                throw InputError(what + ": " + name + " has a non-finite value (" + std::to_string(v[i]) +
-                                 ") at anchor " + std::to_string(int64_t(i) / cols));
+                throw InputError(what + ": " + name + " has a non-finite value (" + std::to_string(v[i]) + ") at anchor " +
+                                 std::to_string(int64_t(i) / cols));
         }
     };
     check("mask_params", mask_params, mask_dim());

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "scripts/common/cli.h"
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "mash/core/errors.h"
@@ -18,9 +18,7 @@ void add_global_flags(CLI::App& cmd, GlobalOptions& g) {
     cmd.add_option("--threads", g.threads, "Intra-op CPU threads (0 = all cores)")
         ->check(CLI::Range(0, 1024))
         ->capture_default_str();
-    cmd.add_option("--device", g.device, "Compute device")
-        ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
-        ->capture_default_str();
+    cmd.add_option("--device", g.device, "Compute device")->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
 }
 
 std::string apply_global_flags(const GlobalOptions& g) {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // libFuzzer target for the readers exposed to files from anywhere: .npy, .npz (zip + deflate),
 // pickled-dict .npy, torch.save archives (the input as a zip, and as the data.pkl of a zip
-// with fixed storage records) and the original's joblib normalizer files. Any input must either parse or throw mash::Error — never crash, leak,
-// overflow or hang. Build and run with scripts/fuzz.sh.
+// with fixed storage records) and the original's joblib normalizer files. Any input must either parse or throw mash::Error —
+// never crash, leak, overflow or hang. Build and run with scripts/fuzz.sh.
 #include <cstddef>
 #include <cstdint>
 #include <string>

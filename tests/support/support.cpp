@@ -1,22 +1,22 @@
 // SPDX-License-Identifier: MIT
 #include "tests/support/support.h"
 
-#include <ATen/core/grad_mode.h>
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/grad_mode.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <stdexcept>
-#include <unistd.h>
 
 namespace mash::test {
 
-GradcheckResult gradcheck(const std::function<at::Tensor(const std::vector<at::Tensor>&)>& f,
-                          std::vector<at::Tensor> inputs, int64_t max_elems, double eps, double atol, double rtol) {
+GradcheckResult gradcheck(const std::function<at::Tensor(const std::vector<at::Tensor>&)>& f, std::vector<at::Tensor> inputs,
+                          int64_t max_elems, double eps, double atol, double rtol) {
     for (auto& x : inputs) x = x.detach().to(at::kDouble).clone().requires_grad_(true);
     at::Tensor out = f(inputs);
     auto gen = mash::test::make_gen(1234);

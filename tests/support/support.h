@@ -21,9 +21,8 @@ struct GradcheckResult {
 /// f maps the inputs (float64, requires_grad set by the checker) to any tensor; the check projects
 /// the output on a fixed random direction u and compares d<f,u>/dx for up to max_elems elements
 /// of each input.
-GradcheckResult gradcheck(const std::function<at::Tensor(const std::vector<at::Tensor>&)>& f,
-                          std::vector<at::Tensor> inputs, int64_t max_elems = 400, double eps = 1e-6,
-                          double atol = 1e-5, double rtol = 1e-3);
+GradcheckResult gradcheck(const std::function<at::Tensor(const std::vector<at::Tensor>&)>& f, std::vector<at::Tensor> inputs,
+                          int64_t max_elems = 400, double eps = 1e-6, double atol = 1e-5, double rtol = 1e-3);
 
 /// n points of a noisy sphere shell (radius 0.4, noise 0.002), a surface-like set for the
 /// nearest-neighbour tests; points 500..529 are exact copies of point 499 (the tie rule).

@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: MIT
+// mash._C: the Python extension. The differentiable ops are torch operators registered by the
+// mash libraries themselves (torch.ops.mash.world_points / fps / nearest); this module adds the
+// sampling pass of a MASH on given parameter tensors, MASH files, and fitting a file, with the
+// library's errors as Python exceptions carrying the same one-line messages as the CLI.
+#include <torch/extension.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mash/core/errors.h"
+#include "mash/core/runtime.h"
+#include "mash/fitting/fit_options.h"
+#include "mash/fitting/pipeline.h"
+#include "mash/io/mash_file.h"
+#include "mash/representation/mash.h"
+#include "mash/representation/mash_params.h"
+#include "models/generator.h"
+#include "models/tokens.h"
+#ifndef MASH_WITHOUT_OPEN3D
+#include "mash/mesh/extract.h"
+#endif
+
+namespace py = pybind11;
+
+namespace {
+
+at::Tensor to_tensor(const std::vector<double>& v, int64_t rows, int64_t cols) {
+    return at::tensor(v, at::kDouble).reshape({rows, cols});
+}
+
+std::vector<double> to_vector(const at::Tensor& t) {
+    const at::Tensor c = t.detach().to(at::kCPU, at::kDouble).contiguous();
+    return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+py::dict params_dict(const mash::MashParams& p) {
+    py::dict d;
+    d["rotate_vectors"] = to_tensor(p.rotate_vectors, p.num_anchors, 3);
+    d["positions"] = to_tensor(p.positions, p.num_anchors, 3);
+    d["mask_params"] = to_tensor(p.mask_params, p.num_anchors, p.mask_dim());
+    d["sh_params"] = to_tensor(p.sh_params, p.num_anchors, p.sh_dim());
+    d["mask_degree"] = p.mask_degree;
+    d["sh_degree"] = p.sh_degree;
+    d["use_inverse"] = p.use_inverse;
+    return d;
+}
+
+mash::MashParams params_from(const at::Tensor& rotate_vectors, const at::Tensor& positions, const at::Tensor& mask_params,
+                             const at::Tensor& sh_params, int64_t mask_degree, int64_t sh_degree, bool use_inverse) {
+    mash::MashParams p = mash::MashParams::zeros(positions.size(0), mask_degree, sh_degree);
+    p.rotate_vectors = to_vector(rotate_vectors);
+    p.positions = to_vector(positions);
+    p.mask_params = to_vector(mask_params);
+    p.sh_params = to_vector(sh_params);
+    p.use_inverse = use_inverse;
+    p.validate("parameters");
+    return p;
+}
+
+// One sampling module per set of options; sample() runs its forward on the caller's parameter
+// tensors, so gradients reach them.
+class Sampler {
+public:
+    Sampler(int64_t anchors, int64_t mask_degree, int64_t sh_degree, int64_t num_directions, int64_t num_boundary,
+            double fps_scale, bool use_inverse, py::object dtype, const std::string& device) {
+        mash::MashOptions o;
+        o.num_anchors = anchors;
+        o.mask_degree = mask_degree;
+        o.sh_degree = sh_degree;
+        o.num_directions = num_directions;
+        o.num_boundary = num_boundary;
+        o.fps_scale = fps_scale;
+        o.use_inverse = use_inverse;
+        o.validate();
+        const auto st = torch::python::detail::py_object_to_dtype(dtype);
+        m_ = mash::Mash(o, at::TensorOptions().dtype(st).device(at::Device(device)));
+    }
+    py::dict sample(const at::Tensor& rotate_vectors, const at::Tensor& positions, const at::Tensor& mask_params,
+                    const at::Tensor& sh_params, bool subsample) {
+        const int64_t A = m_->options().num_anchors;
+        auto check = [&](const at::Tensor& t, int64_t cols, const char* name) {
+            if (t.dim() != 2 || t.size(0) != A || t.size(1) != cols)
+                throw mash::InputError(std::string(name) + ": shape " + std::string(c10::str(t.sizes())) + " (expected [" +
+                                       std::to_string(A) + ", " + std::to_string(cols) + "])");
+        };
+        check(rotate_vectors, 3, "rotate_vectors");
+        check(positions, 3, "positions");
+        check(mask_params, 2 * m_->options().mask_degree + 1, "mask_params");
+        check(sh_params, (m_->options().sh_degree + 1) * (m_->options().sh_degree + 1), "sh_params");
+        m_->rotate_vectors = rotate_vectors;
+        m_->positions = positions;
+        m_->mask_params = mask_params;
+        m_->sh_params = sh_params;
+        const mash::MashSamples s = m_->forward(subsample);
+        py::dict d;
+        d["points"] = s.points();
+        d["anchor_idx"] = s.anchor_idx();
+        d["boundary_points"] = s.boundary_points;
+        d["inner_points"] = s.inner_points;
+        d["boundary_anchor_idx"] = s.boundary_anchor_idx;
+        d["inner_anchor_idx"] = s.inner_anchor_idx;
+        return d;
+    }
+
+private:
+    mash::Mash m_{nullptr};
+};
+
+py::dict fit_file(const std::string& path, const std::string& config, const std::vector<std::string>& overrides, uint64_t seed,
+                  const std::string& device) {
+    mash::FitOptions o;
+    if (!config.empty()) mash::load_fit_config(config, o);
+    for (const auto& s : overrides) mash::apply_fit_override(s, o);
+    o.validate();
+    mash::fitting::FileFitResult r;
+    {
+        py::gil_scoped_release release;
+        r = mash::fitting::fit_file(path, o, seed, {}, device);
+    }
+    py::dict d = params_dict(r.params);
+    py::dict rep;
+    rep["steps"] = r.fit.steps;
+    rep["seconds"] = r.fit.seconds;
+    rep["input_points"] = r.input_points;
+    rep["l1_cd"] = r.fit.metrics.l1_cd;
+    rep["l2_cd"] = r.fit.metrics.l2_cd;
+    rep["fscore"] = r.fit.metrics.fscore;
+    d["report"] = rep;
+    return d;
+}
+
+// mash mesh's MASH route with its defaults: oriented samples, screened Poisson at `depth`.
+py::tuple mesh_params(const at::Tensor& rv, const at::Tensor& pos, const at::Tensor& mask, const at::Tensor& sh, int64_t K,
+                      int64_t L, bool inv, int depth) {
+#ifdef MASH_WITHOUT_OPEN3D
+    throw mash::ConfigError("mesh: not in this build (configured with MASH_WITH_OPEN3D=OFF; expected a build with Open3D)");
+#else
+    if (depth < 4 || depth > 12) throw mash::ConfigError("depth " + std::to_string(depth) + ": expected 4..12");
+    const mash::MashParams p = params_from(rv, pos, mask, sh, K, L, inv);
+    mash::mesh::TriangleMesh tm;
+    {
+        py::gil_scoped_release release;
+        auto s = mash::mesh::mash_oriented_samples(p, mash::mesh::MashSurfaceOptions{});
+        mash::mesh::PoissonOptions po;
+        po.depth = depth;
+        tm = mash::mesh::poisson(s.points, s.normals, po);
+    }
+    at::Tensor V = at::tensor(tm.vertices, at::kDouble).reshape({tm.num_vertices(), 3});
+    at::Tensor F = at::tensor(tm.triangles, at::kLong).reshape({tm.num_triangles(), 3});
+    return py::make_tuple(V, F);
+#endif
+}
+
+class PyGenerator {
+public:
+    explicit PyGenerator(const std::string& path) : g_(mash::models::Generator::load(path)) {}
+    std::vector<std::string> categories() const { return g_.categories; }
+    std::string condition() const { return g_.config.condition; }
+    int64_t step() const { return g_.step; }
+    py::list generate(const std::string& category, int64_t num, uint64_t seed, const std::string& solver, int64_t steps) {
+        if (num < 1) throw mash::ConfigError("num must be >= 1");
+        mash::models::SampleRequest r;
+        r.num = num;
+        r.seed = seed;
+        r.solver = solver;
+        r.steps = steps;
+        if (g_.config.condition == "image")
+            throw mash::ConfigError(
+                "generate: image-conditioned checkpoints are not supported from Python yet (use mash generate --image)");
+        if (g_.config.condition == "category") {
+            if (category.empty())
+                throw mash::ConfigError("generate: this checkpoint is category-conditioned; pass category=NAME");
+            r.categories.assign(size_t(num), g_.category_index(category));
+        } else if (!category.empty()) {
+            throw mash::ConfigError("generate: category given but the model is unconditional");
+        }
+        mash::models::SampleResult res;
+        {
+            py::gil_scoped_release release;
+            res = mash::models::sample(g_, r);
+        }
+        py::list out;
+        for (int64_t i = 0; i < num; ++i) out.append(params_dict(mash::models::mash_from_tokens(res.tokens[i], g_.layout)));
+        return out;
+    }
+
+private:
+    mash::models::Generator g_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_C, m) {
+    m.doc() = "mash C++ core (see the mash package for the Python API)";
+    auto base = py::register_exception<mash::Error>(m, "MashError", PyExc_RuntimeError);
+    py::register_exception<mash::IoError>(m, "MashIoError", base.ptr());
+    py::register_exception<mash::InputError>(m, "MashInputError", base.ptr());
+    py::register_exception<mash::ConfigError>(m, "MashConfigError", base.ptr());
+    m.def("init_runtime", &mash::init_runtime, py::arg("threads") = 0, "Intra-op threads (0 = all cores) and allocator settings");
+    m.def("num_threads", &mash::num_threads);
+    m.def(
+        "load_mash", [](const std::string& path) { return params_dict(mash::io::load_mash(path)); }, py::arg("path"));
+    m.def(
+        "save_mash",
+        [](const std::string& path, const at::Tensor& rv, const at::Tensor& pos, const at::Tensor& mask, const at::Tensor& sh,
+           int64_t K, int64_t L, bool inv) { mash::io::save_mash(path, params_from(rv, pos, mask, sh, K, L, inv)); },
+        py::arg("path"), py::arg("rotate_vectors"), py::arg("positions"), py::arg("mask_params"), py::arg("sh_params"),
+        py::arg("mask_degree"), py::arg("sh_degree"), py::arg("use_inverse"));
+    m.def(
+        "initial_params",
+        [](int64_t A, int64_t K, int64_t L) {
+            mash::MashOptions o;
+            o.num_anchors = A;
+            o.mask_degree = K;
+            o.sh_degree = L;
+            o.validate();
+            return params_dict(mash::Mash(o, at::TensorOptions().dtype(at::kDouble))->to_params());
+        },
+        py::arg("anchors"), py::arg("mask_degree"), py::arg("sh_degree"));
+    m.def("fit_file", &fit_file, py::arg("path"), py::arg("config"), py::arg("overrides"), py::arg("seed"), py::arg("device"));
+    m.def("mesh", &mesh_params, py::arg("rotate_vectors"), py::arg("positions"), py::arg("mask_params"), py::arg("sh_params"),
+          py::arg("mask_degree"), py::arg("sh_degree"), py::arg("use_inverse"), py::arg("depth"));
+    py::class_<PyGenerator>(m, "Generator")
+        .def(py::init<const std::string&>())
+        .def_property_readonly("categories", &PyGenerator::categories)
+        .def_property_readonly("condition", &PyGenerator::condition)
+        .def_property_readonly("step", &PyGenerator::step)
+        .def("generate", &PyGenerator::generate, py::arg("category"), py::arg("num"), py::arg("seed"), py::arg("solver"),
+             py::arg("steps"));
+    py::class_<Sampler>(m, "Sampler")
+        .def(py::init<int64_t, int64_t, int64_t, int64_t, int64_t, double, bool, py::object, const std::string&>())
+        .def("sample", &Sampler::sample);
+}

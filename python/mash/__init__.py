@@ -1,0 +1,213 @@
+# SPDX-License-Identifier: MIT
+"""mash: MASH (Masked Anchored SpHerical Distances) shapes in PyTorch.
+
+The differentiable core is a set of torch operators (``torch.ops.mash.world_points``,
+``torch.ops.mash.fps``, ``torch.ops.mash.nearest``) implemented by the same C++ libraries as the
+``mash`` command-line program, with autograd and fake (meta) kernels for ``torch.compile``.
+
+    m = mash.Mash(anchors=400)            # a torch.nn.Module; its parameters take gradients
+    points = m.sample()                   # [P, 3] world points, differentiable
+    m = mash.fit("bunny.obj", max_steps=500)
+    m.save("bunny.npz")
+"""
+from __future__ import annotations
+
+import os
+from typing import Sequence, Union
+
+import numpy as np
+import torch
+
+from . import _C  # registers nothing itself: loading it loads the libraries that register torch.ops.mash
+from ._C import MashConfigError, MashError, MashInputError, MashIoError
+
+__all__ = ["Mash", "fit", "load", "mesh", "metrics", "Generator", "MashError", "MashIoError", "MashInputError",
+           "MashConfigError", "set_threads"]
+__version__ = "0.1.0"
+
+PathLike = Union[str, os.PathLike]
+
+
+def set_threads(threads: int = 0) -> None:
+    """Intra-op CPU threads of the C++ core (0 = all cores)."""
+    _C.init_runtime(int(threads))
+
+
+def _as_tensor(x, dtype=torch.float64) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x.detach().to(dtype)
+    return torch.as_tensor(np.asarray(x), dtype=dtype)
+
+
+class Mash(torch.nn.Module):
+    """A MASH as a ``torch.nn.Module``.
+
+    Parameters (``nn.Parameter``, float64 unless ``dtype`` says otherwise), for A anchors:
+      * ``rotate_vectors`` [A, 3]: axis-angle of each anchor's local-to-world rotation;
+      * ``positions`` [A, 3]: anchor positions;
+      * ``mask_params`` [A, 2K+1]: the mask's Fourier series (θmax(φ) = π·sigmoid(series));
+      * ``sh_params`` [A, (L+1)²]: spherical-harmonic distances.
+    A new MASH is the paper's "flat disk" initialization (identity rotations, zero positions,
+    c0 = 1e-3/W0), as the CLI starts from. Sampling settings (directions, boundary samples, FPS
+    fraction, anchored inversion) are the paper's defaults unless given.
+    """
+
+    def __init__(self, anchors: int = 400, mask_degree: int = 3, sh_degree: int = 2, *, num_directions: int = 1000,
+                 num_boundary: int = 90, fps_scale: float = 0.8, use_inverse: bool = True, dtype=torch.float64, device="cpu"):
+        super().__init__()
+        self.anchors, self.mask_degree, self.sh_degree = int(anchors), int(mask_degree), int(sh_degree)
+        self.num_directions, self.num_boundary, self.fps_scale = int(num_directions), int(num_boundary), float(fps_scale)
+        self.use_inverse = bool(use_inverse)
+        init = _C.initial_params(self.anchors, self.mask_degree, self.sh_degree)  # the C++ module's own start
+        for name in ("rotate_vectors", "positions", "mask_params", "sh_params"):
+            setattr(self, name, torch.nn.Parameter(init[name].to(dtype=dtype, device=device)))
+        self._sampler = None
+        self._sampler_key = None
+
+    def __getstate__(self):  # the C++ sampler is rebuilt on demand (copy, pickle)
+        state = self.__dict__.copy()
+        state["_sampler"], state["_sampler_key"] = None, None
+        return state
+
+    def _get_sampler(self):
+        p = self.positions
+        key = (p.dtype, str(p.device))
+        if self._sampler is None or self._sampler_key != key:
+            self._sampler = _C.Sampler(self.anchors, self.mask_degree, self.sh_degree, self.num_directions, self.num_boundary,
+                                       self.fps_scale, self.use_inverse, p.dtype, str(p.device))
+            self._sampler_key = key
+        return self._sampler
+
+    def sample(self, subsample: bool = True, return_all: bool = False):
+        """One sampling pass: the MASH's surface points ``[P, 3]`` (boundary samples, then the inner
+        samples kept by farthest-point sampling), differentiable in every parameter. With
+        ``return_all`` a dict: ``points``, ``anchor_idx`` [P], ``boundary_points``, ``inner_points``,
+        ``boundary_anchor_idx``, ``inner_anchor_idx``. ``subsample=False`` keeps every in-mask ray."""
+        out = self._get_sampler().sample(self.rotate_vectors, self.positions, self.mask_params, self.sh_params, bool(subsample))
+        return out if return_all else out["points"]
+
+    forward = sample
+
+    @classmethod
+    def load(cls, path: PathLike, dtype=torch.float64, device="cpu", **sampling) -> "Mash":
+        """Reads a MASH file: ours (``.npz``) or the original implementation's (``.npy``)."""
+        d = _C.load_mash(os.fspath(path))
+        m = cls(d["positions"].shape[0], d["mask_degree"], d["sh_degree"], use_inverse=d["use_inverse"], dtype=dtype, device=device,
+                **sampling)
+        m.set_params(d)
+        return m
+
+    def set_params(self, params: dict) -> "Mash":
+        """Copies ``rotate_vectors``, ``positions``, ``mask_params``, ``sh_params`` (numpy arrays or
+        tensors of the right shapes) into the parameters."""
+        with torch.no_grad():
+            for name in ("rotate_vectors", "positions", "mask_params", "sh_params"):
+                p = getattr(self, name)
+                v = _as_tensor(params[name], p.dtype)
+                if tuple(v.shape) != tuple(p.shape):
+                    raise MashInputError(f"{name}: shape {tuple(v.shape)} (expected {tuple(p.shape)})")
+                p.copy_(v.to(p.device))
+        return self
+
+    def save(self, path: PathLike) -> None:
+        """Writes the MASH as ``.npz`` (ours) or ``.npy`` (the original's layout), atomically."""
+        _C.save_mash(os.fspath(path), self.rotate_vectors.detach(), self.positions.detach(), self.mask_params.detach(),
+                     self.sh_params.detach(), self.mask_degree, self.sh_degree, self.use_inverse)
+
+    def extra_repr(self) -> str:
+        return f"anchors={self.anchors}, mask_degree={self.mask_degree}, sh_degree={self.sh_degree}"
+
+
+def load(path: PathLike, **kwargs) -> Mash:
+    """``Mash.load(path)``."""
+    return Mash.load(path, **kwargs)
+
+
+def fit(source: Union[PathLike, np.ndarray, torch.Tensor], *, config: PathLike | None = None, seed: int = 0,
+        device: str = "cpu", threads: int | None = None, **options) -> Mash:
+    """Fits a MASH to a mesh or point-cloud file (any format ``mash fit`` reads) or to points
+    ``[N, 3]`` (numpy or torch), exactly as ``mash fit`` does: the same defaults, the same
+    ``config`` YAML files, and every option of ``mash fit --set KEY=VALUE`` as a keyword
+    (``num_anchors=100``, ``max_steps=500``, ``surfel_radius=1.5``, ...). Returns the fitted
+    ``Mash`` in the input's coordinates; ``m.fit_report`` holds steps, seconds and the final
+    L1-CD / L2-CD / F-score (normalized frame)."""
+    if threads is not None:
+        set_threads(threads)
+    tmp = None
+    if isinstance(source, (np.ndarray, torch.Tensor)):
+        pts = _as_tensor(source).cpu().numpy()
+        if pts.ndim != 2 or pts.shape[1] != 3:
+            raise MashInputError(f"points: shape {pts.shape} (expected [N, 3])")
+        import tempfile
+        fd, tmp = tempfile.mkstemp(suffix=".xyz")
+        with os.fdopen(fd, "w") as f:
+            np.savetxt(f, pts, fmt="%.17g")
+        path = tmp
+    else:
+        path = os.fspath(source)
+    try:
+        overrides = [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in options.items()]
+        d = _C.fit_file(path, os.fspath(config) if config else "", overrides, int(seed), device)
+    finally:
+        if tmp:
+            os.unlink(tmp)
+    m = Mash(d["positions"].shape[0], d["mask_degree"], d["sh_degree"], use_inverse=d["use_inverse"])
+    m.set_params(d)
+    m.fit_report = d["report"]
+    return m
+
+
+def mesh(m: Mash, depth: int = 8):
+    """``mash mesh``'s route with its defaults: oriented samples of the MASH, screened Poisson at
+    ``depth``. Returns ``(vertices [V, 3] float64, faces [F, 3] int64)`` tensors of a closed mesh."""
+    return _C.mesh(m.rotate_vectors.detach(), m.positions.detach(), m.mask_params.detach(), m.sh_params.detach(),
+                   m.mask_degree, m.sh_degree, m.use_inverse, int(depth))
+
+
+def metrics(a, b, tau: float = 0.01) -> dict:
+    """Point-set distances between ``a`` [N, 3] and ``b`` [M, 3] (numpy or torch; a ``Mash`` is sampled),
+    with exact nearest neighbours (``torch.ops.mash.nearest``): ``l1_cd`` = ½(mean‖a→b‖ + mean‖b→a‖),
+    ``l2_cd`` the same with squared distances, ``precision`` / ``recall`` / ``fscore`` at ``tau``."""
+    def points(x):
+        if isinstance(x, Mash):
+            return x.sample().detach()
+        return _as_tensor(x)
+    pa, pb = points(a), points(b).to(points(a).device)
+    dab = (pa - pb[torch.ops.mash.nearest(pa, pb)]).norm(dim=1)
+    dba = (pb - pa[torch.ops.mash.nearest(pb, pa)]).norm(dim=1)
+    prec, rec = (dab <= tau).double().mean().item(), (dba <= tau).double().mean().item()
+    return {"l1_cd": 0.5 * (dab.mean() + dba.mean()).item(), "l2_cd": 0.5 * (dab.pow(2).mean() + dba.pow(2).mean()).item(),
+            "precision": prec, "recall": rec, "fscore": 2 * prec * rec / (prec + rec) if prec + rec > 0 else 0.0}
+
+
+class Generator:
+    """A trained generator (``mash train``'s ``checkpoint.pt`` / ``model.pt``, the bundled
+    ``models/pretrained/families.pt``, or a released model converted by ``mash import-original``).
+
+        g = mash.Generator.load("models/pretrained/families.pt")
+        shapes = g.generate(category="chair", num=3, seed=0)   # list of Mash
+    """
+
+    def __init__(self, impl):
+        self._g = impl
+
+    @classmethod
+    def load(cls, checkpoint: PathLike) -> "Generator":
+        return cls(_C.Generator(os.fspath(checkpoint)))
+
+    @property
+    def categories(self):
+        return list(self._g.categories)
+
+    @property
+    def condition(self) -> str:
+        return self._g.condition
+
+    def generate(self, category: str | None = None, num: int = 1, seed: int = 0, solver: str = "", steps: int = 0):
+        """``num`` shapes (the same noise as ``mash generate --seed``); ``solver`` / ``steps``
+        default to the checkpoint's sampler. Returns a list of ``Mash``."""
+        out = []
+        for d in self._g.generate(category or "", int(num), int(seed), solver, int(steps)):
+            m = Mash(d["positions"].shape[0], d["mask_degree"], d["sh_degree"], use_inverse=d["use_inverse"])
+            out.append(m.set_params(d))
+        return out

@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: MIT
+"""The torch operators: schema, autograd and fake-kernel registration (opcheck), float64
+gradients (gradcheck), values against plain references, and torch.compile tracing."""
+import math
+
+import pytest
+import torch
+
+import mash  # noqa: F401  (loads the libraries that register torch.ops.mash)
+
+
+def rodrigues(r):
+    th = r.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    k = r / th
+    K = torch.zeros(r.shape[0], 3, 3, dtype=r.dtype)
+    K[:, 0, 1], K[:, 0, 2], K[:, 1, 2] = -k[:, 2], k[:, 1], -k[:, 0]
+    K = K - K.transpose(1, 2)
+    s, c = th.sin()[..., None], th.cos()[..., None]
+    return torch.eye(3, dtype=r.dtype) + s * K + (1 - c) * (K @ K)
+
+
+def wp_args(A=3, L=2, P=24, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    sh = (torch.rand(A, (L + 1) ** 2, generator=g, dtype=dtype) * 0.2 + 0.05)
+    sh[:, 0] += 1.0
+    R = rodrigues(torch.randn(A, 3, generator=g, dtype=dtype))
+    pos = torch.randn(A, 3, generator=g, dtype=dtype)
+    aidx = torch.randint(0, A, (P,), generator=g)
+    theta = torch.rand(P, generator=g, dtype=dtype) * 1.2 + 0.1
+    phi = torch.rand(P, generator=g, dtype=dtype) * 2 * math.pi
+    return sh, R, pos, aidx, theta, phi, L
+
+
+def world_points_reference(sh, R, pos, aidx, theta, phi, L, use_inverse):
+    """The spec's steps in plain torch for L <= 1 (hand-written basis), no inversion."""
+    assert not use_inverse and L == 1
+    w0, w1 = 0.5 * math.sqrt(1 / math.pi), 0.5 * math.sqrt(1.5 / math.pi)
+    ct, st, cp, sp = theta.cos(), theta.sin(), phi.cos(), phi.sin()
+    c = sh[aidx]
+    Y = torch.stack([torch.full_like(ct, w0), w1 * sp * st, w1 * ct, w1 * cp * st], -1)
+    r = torch.relu((c * Y).sum(-1))
+    q = r[:, None] * torch.stack([st * cp, st * sp, ct], -1)
+    return pos[aidx] + (R[aidx] @ q[..., None])[..., 0]
+
+
+def test_world_points_opcheck():
+    sh, R, pos, aidx, theta, phi, L = wp_args()
+    for t in (sh, R, pos, theta):
+        t.requires_grad_(True)
+    torch.library.opcheck(torch.ops.mash.world_points.default, (sh, R, pos, aidx, theta, phi, L, True, True))
+
+
+def test_world_points_gradcheck():
+    sh, R, pos, aidx, theta, phi, L = wp_args(P=16)
+    for inv in (True, False):
+        f = lambda s, r, p, t: torch.ops.mash.world_points(s, r, p, aidx, t, phi, L, inv, True)
+        inputs = tuple(x.clone().requires_grad_(True) for x in (sh, R, pos, theta))
+        assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-7)
+
+
+def test_world_points_equals_plain_torch():
+    sh, R, pos, aidx, theta, phi, _ = wp_args(L=1, P=50, seed=3)
+    ours = torch.ops.mash.world_points(sh, R, pos, aidx, theta, phi, 1, False, True)
+    ref = world_points_reference(sh, R, pos, aidx, theta, phi, 1, False)
+    assert ours.shape == (50, 3)
+    torch.testing.assert_close(ours, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_fps_and_nearest():
+    g = torch.Generator().manual_seed(5)
+    pts = torch.rand(200, 3, generator=g, dtype=torch.float64)
+    idx = torch.ops.mash.fps(pts, 20)
+    # reference: greedy farthest point from point 0
+    ref, d = [0], (pts - pts[0]).pow(2).sum(-1)
+    for _ in range(19):
+        j = int(d.argmax())
+        ref.append(j)
+        d = torch.minimum(d, (pts - pts[j]).pow(2).sum(-1))
+    assert idx.dtype == torch.int64 and idx.tolist() == ref
+    q = torch.rand(77, 3, generator=g, dtype=torch.float64)
+    nn = torch.ops.mash.nearest(q, pts)
+    assert torch.equal(nn, torch.cdist(q, pts).argmin(1))
+    torch.library.opcheck(torch.ops.mash.fps.default, (pts, 20))
+    torch.library.opcheck(torch.ops.mash.nearest.default, (q, pts))
+
+
+def test_compile_traces_the_ops():
+    sh, R, pos, aidx, theta, phi, L = wp_args(P=32)
+    target = torch.randn(32, 3, dtype=torch.float64)
+
+    def loss(s, r, p):
+        x = torch.ops.mash.world_points(s, r, p, aidx, theta, phi, L, True, True)
+        return (x - target).pow(2).sum()
+
+    compiled = torch.compile(loss, backend="aot_eager", fullgraph=True)  # fullgraph: any graph break is an error
+    a = tuple(x.clone().requires_grad_(True) for x in (sh, R, pos))
+    b = tuple(x.clone().requires_grad_(True) for x in (sh, R, pos))
+    la, lb = loss(*a), compiled(*b)
+    la.backward()
+    lb.backward()
+    torch.testing.assert_close(la, lb)
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x.grad, y.grad)
+
+
+def test_errors_are_python_exceptions():
+    sh, R, pos, aidx, theta, phi, L = wp_args()
+    with pytest.raises(RuntimeError, match="sh must be"):
+        torch.ops.mash.world_points(sh[:, :4], R, pos, aidx, theta, phi, L, True, True)
+    with pytest.raises(RuntimeError, match="anchor_idx, theta, phi must be"):
+        torch.ops.mash.world_points(sh, R, pos, aidx[:5], theta, phi, L, True, True)
+    with pytest.raises(RuntimeError, match="queries must be"):
+        torch.ops.mash.nearest(torch.zeros(4, 2, dtype=torch.float64), pos)
