@@ -11,7 +11,7 @@ args=()
 python=0
 if [[ -z ${MASH_LIBTORCH:-} && -x .venv/bin/python3 ]] && .venv/bin/python3 -c "import torch, scikit_build_core" 2>/dev/null; then
   python=1
-  args+=(-DMASH_PYTHON=ON)
+  args+=(-DMASH_PYTHON_MODULE=ON)
 fi
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${args[@]}" "$@"
 cmake --build build -j"$JOBS"
