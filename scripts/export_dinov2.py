@@ -70,12 +70,13 @@ def main():
     ap.add_argument("--model", default="dinov2_vitb14_reg", help="torch.hub name (dinov2_vitb14_reg, dinov2_vitb14, ...)")
     ap.add_argument("--size", type=int, default=None, help="input size (default 518; stand-in 112)")
     ap.add_argument("--standin", action="store_true", help="export the tiny stand-in instead (no download)")
+    ap.add_argument("--standin-width", type=int, default=32, help="the stand-in's token width (768: DINOv2 ViT-B's, for full-size runs)")
     ap.add_argument("-o", "--output", required=True)
     a = ap.parse_args()
     torch.manual_seed(0)
     if a.standin:
         size = a.size or 112
-        model, name, patch, regs = StandinViT(size=size), "standin-vit-tiny", 14, 4
+        model, name, patch, regs = StandinViT(size=size, width=a.standin_width), "standin-vit-tiny", 14, 4
     else:
         size = a.size or 518
         backbone = torch.hub.load("facebookresearch/dinov2", a.model)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs dependencies (Debian 12), builds, runs the whole suite.
 #   scripts/test.sh            # everything (unit, golden, CLI and lint tests)
-#   scripts/test.sh --quick    # the quick lane: tests labelled `quick` (about a minute on 2 cores)
+#   scripts/test.sh --quick    # the quick lane: tests labelled `quick` (about 1.5 minutes on 2 cores)
 #   scripts/test.sh -R golden  # extra arguments go to ctest
 # MASH_WERROR=1 builds with warnings as errors (what CI does).
 set -euo pipefail

@@ -23,7 +23,12 @@ from ._C import MashConfigError, MashError, MashInputError, MashIoError
 
 __all__ = ["Mash", "fit", "load", "mesh", "metrics", "Generator", "MashError", "MashIoError", "MashInputError",
            "MashConfigError", "set_threads"]
-__version__ = "0.1.0"
+try:  # the version is project(... VERSION) in CMakeLists.txt, through the package metadata
+    from importlib.metadata import version as _version
+
+    __version__ = _version("mash")
+except Exception:  # not installed (e.g. a source tree on sys.path)
+    __version__ = "unknown"
 
 PathLike = Union[str, os.PathLike]
 
