@@ -161,11 +161,14 @@ struct ImportOriginalArgs {
 };
 int run_import_original(const ImportOriginalArgs& args);
 
-struct EvalNetArgs {
+/// eval-net and sample-net: a checkpoint's network on inputs given in an .npz.
+struct NetArgs {
     GlobalOptions global;
     std::string checkpoint, inputs, output;
     bool raw = false;  ///< the raw weights instead of the EMA weights
 };
+using EvalNetArgs = NetArgs;
+using SampleNetArgs = NetArgs;
 int run_eval_net(const EvalNetArgs& args);
 
 struct PreprocessImageArgs {
@@ -175,11 +178,6 @@ struct PreprocessImageArgs {
 };
 int run_preprocess_image(const PreprocessImageArgs& args);
 
-struct SampleNetArgs {
-    GlobalOptions global;
-    std::string checkpoint, inputs, output;
-    bool raw = false;  ///< the raw weights instead of the EMA weights
-};
 int run_sample_net(const SampleNetArgs& args);
 
 struct RenderViewsArgs {

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Benchmark (not a test): one forward + backward sampling pass of the Mash module at the paper's
 // defaults (A=400, K=3, L=2, N=1000, B=90, FPS 0.8 → ~196k points), float32, on N threads.
-//   build/bin/bench_sampling [--threads 2] [--iters 20] [--mash FILE] [--device cpu|cuda] [--json OUT]
+//   build/bin/bench_sampling [--threads 2] [--iters 20] [--mash FILE] [--device cpu|cuda] [--json OUT] [--no-breakdown]
+// --no-breakdown skips the FPS-only pass between iterations (the loop is then forward + backward only,
+// as experiments/python_overhead times the same pass from Python).
 // Without --mash it uses the default initialization (every patch a hemisphere disk).
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -36,6 +38,7 @@ int main(int argc, char** argv) {
     mash::ensure_passive_openmp(argv);
     int threads = 2, iters = 20;
     std::string file, device = "cpu", json;
+    bool breakdown = true;
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = std::atoi(argv[++i]);
@@ -47,9 +50,12 @@ int main(int argc, char** argv) {
             device = argv[++i];
         else if (!std::strcmp(argv[i], "--json") && i + 1 < argc)
             json = argv[++i];
+        else if (!std::strcmp(argv[i], "--no-breakdown"))
+            breakdown = false;
         else {
             std::fprintf(stderr,
-                         "usage: bench_sampling [--threads N] [--iters K] [--mash FILE] [--device cpu|cuda] [--json OUT]\n");
+                         "usage: bench_sampling [--threads N] [--iters K] [--mash FILE] [--device cpu|cuda] [--json OUT] "
+                         "[--no-breakdown]\n");
             return 2;
         }
     }
@@ -83,6 +89,14 @@ int main(int argc, char** argv) {
         sync();
         double t2 = now_ms();
         npts = pts.size(0);
+        if (!breakdown) {
+            if (it >= 3) {
+                fwd.push_back(t1 - t0);
+                total.push_back(t2 - t0);
+                fps.push_back(0);
+            }
+            continue;
+        }
         // FPS alone, on the same in-mask set, for the breakdown.
         auto all = m->forward(false);
         auto counts = all.inner_counts;
