@@ -2,18 +2,41 @@
 #include "mash/losses/losses.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/library.h>
+
+#include <tuple>
 
 #include "mash/losses/nearest.h"
 
 namespace mash::losses {
+namespace {
+
+// The nearest-neighbour searches through the dispatcher (torch.ops.mash.*), so that the losses
+// below also trace under torch.compile (fake tensors reach the ops' Meta kernels).
+at::Tensor call_nearest(const at::Tensor& queries, const at::Tensor& ref) {
+    static auto op = c10::Dispatcher::singleton()
+                         .findSchemaOrThrow("mash::nearest", "")
+                         .typed<at::Tensor(const at::Tensor&, const at::Tensor&)>();
+    return op.call(queries.detach(), ref.detach());
+}
+
+at::Tensor call_nearest_other_group(const at::Tensor& points, const at::Tensor& group) {
+    static auto op = c10::Dispatcher::singleton()
+                         .findSchemaOrThrow("mash::nearest_other_group", "")
+                         .typed<at::Tensor(const at::Tensor&, const at::Tensor&)>();
+    return op.call(points.detach(), group);
+}
+
+}  // namespace
 
 ChamferResult chamfer(const at::Tensor& samples, const at::Tensor& gt, const KdTree* gt_tree) {
     TORCH_CHECK(samples.dim() == 2 && samples.size(1) == 3 && gt.dim() == 2 && gt.size(1) == 3,
                 "chamfer: samples and gt must be [N, 3], got ", samples.sizes(), " and ", gt.sizes());
     TORCH_CHECK(samples.size(0) > 0 && gt.size(0) > 0, "chamfer: empty point set");
     ChamferResult r;
-    r.idx_fit = gt_tree ? gt_tree->nearest(samples) : nearest_indices(samples, gt);
-    r.idx_cov = gt_tree ? gt_tree->nearest_in(samples) : nearest_indices(gt, samples);
+    r.idx_fit = gt_tree ? gt_tree->nearest(samples) : call_nearest(samples, gt);
+    r.idx_cov = gt_tree ? gt_tree->nearest_in(samples) : call_nearest(gt, samples);
     auto g = gt.to(samples.scalar_type());
     r.dist2_fit = (samples - g.index_select(0, r.idx_fit)).pow(2).sum(-1);
     r.dist2_cov = (samples.index_select(0, r.idx_cov) - g).pow(2).sum(-1);
@@ -40,10 +63,30 @@ at::Tensor boundary_continuity(const at::Tensor& boundary_points, const at::Tens
     if (boundary_points.size(0) == 0) return at::zeros({}, boundary_points.options());
     // Every point has a neighbour of another anchor, or (a single anchor) none has: all or nothing,
     // so the loss is the full mean times "the first point has one" (no host synchronisation).
-    auto nn = nearest_other_group(boundary_points, anchor_idx);
+    auto nn = call_nearest_other_group(boundary_points, anchor_idx);
     auto o = boundary_points.index_select(0, nn.clamp_min(0));
     auto has_other = (nn.select(0, 0) >= 0).to(boundary_points.scalar_type());
     return soft_l1((boundary_points - o).pow(2).sum(-1), eps) * has_other;
 }
 
 }  // namespace mash::losses
+
+// The losses as torch operators (torch.ops.mash.*): compositions of the nearest-neighbour ops and
+// ATen, so autograd and torch.compile go through their parts.
+namespace {
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> chamfer_op(const at::Tensor& samples, const at::Tensor& gt) {
+    auto r = mash::losses::chamfer(samples, gt, nullptr);
+    return {r.dist2_fit, r.dist2_cov, r.idx_fit, r.idx_cov};
+}
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(mash, m) {
+    m.def("chamfer(Tensor samples, Tensor gt) -> (Tensor dist2_fit, Tensor dist2_cov, Tensor idx_fit, Tensor idx_cov)");
+    m.def("surfel_dist2(Tensor samples, Tensor gt, Tensor idx, Tensor normals, Tensor radii) -> Tensor");
+    m.def("boundary_continuity(Tensor boundary_points, Tensor anchor_idx, float eps=1e-06) -> Tensor");
+}
+TORCH_LIBRARY_IMPL(mash, CompositeImplicitAutograd, m) {
+    m.impl("chamfer", &chamfer_op);
+    m.impl("surfel_dist2", &mash::losses::surfel_dist2);
+    m.impl("boundary_continuity", &mash::losses::boundary_continuity);
+}

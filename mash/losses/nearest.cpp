@@ -418,13 +418,30 @@ at::Tensor nearest_op(const at::Tensor& queries, const at::Tensor& ref) {
     TORCH_CHECK(ref.size(0) > 0, "nearest: ref is empty");
     return mash::losses::nearest_indices(queries, ref);
 }
+at::Tensor nearest_other_group_meta(const at::Tensor& points, const at::Tensor& group) {
+    return at::empty({points.size(0)}, points.options().dtype(at::kLong));
+}
 at::Tensor nearest_meta(const at::Tensor& queries, const at::Tensor& ref) {
     return at::empty({queries.size(0)}, queries.options().dtype(at::kLong));
 }
 }  // namespace
-TORCH_LIBRARY_FRAGMENT(mash, m) { m.def("nearest(Tensor queries, Tensor ref) -> Tensor"); }
-TORCH_LIBRARY_IMPL(mash, CPU, m) { m.impl("nearest", &nearest_op); }
+// torch.ops.mash.nearest_other_group(points [P, 3], group int64 [P]) -> int64 [P]: each point's
+// nearest point of another group (-1 when there is none).
+TORCH_LIBRARY_FRAGMENT(mash, m) {
+    m.def("nearest(Tensor queries, Tensor ref) -> Tensor");
+    m.def("nearest_other_group(Tensor points, Tensor group) -> Tensor");
+}
+TORCH_LIBRARY_IMPL(mash, CPU, m) {
+    m.impl("nearest", &nearest_op);
+    m.impl("nearest_other_group", &mash::losses::nearest_other_group);
+}
 #ifdef MASH_WITH_CUDA
-TORCH_LIBRARY_IMPL(mash, CUDA, m) { m.impl("nearest", &nearest_op); }
+TORCH_LIBRARY_IMPL(mash, CUDA, m) {
+    m.impl("nearest", &nearest_op);
+    m.impl("nearest_other_group", &mash::losses::nearest_other_group);
+}
 #endif
-TORCH_LIBRARY_IMPL(mash, Meta, m) { m.impl("nearest", &nearest_meta); }
+TORCH_LIBRARY_IMPL(mash, Meta, m) {
+    m.impl("nearest", &nearest_meta);
+    m.impl("nearest_other_group", &nearest_other_group_meta);
+}
