@@ -14,6 +14,7 @@
 #include "mash/fitting/fit_options.h"
 #include "mash/fitting/pipeline.h"
 #include "mash/io/mash_file.h"
+#include "mash/pictures/render.h"
 #include "mash/representation/mash.h"
 #include "mash/representation/mash_params.h"
 #include "models/generator.h"
@@ -153,6 +154,49 @@ py::tuple mesh_params(const at::Tensor& rv, const at::Tensor& pos, const at::Ten
 #endif
 }
 
+// The CPU rasterizer of `mash render`: a mesh and/or coloured point splats → uint8 [H, W·views, 3].
+at::Tensor render(const at::Tensor& vertices, const at::Tensor& triangles, const at::Tensor& points, const at::Tensor& point_colors,
+                  int width, int height, int views, double elevation, double azimuth) {
+    if (width < 8 || height < 8 || width > 8192 || height > 8192 || views < 1 || views > 64)
+        throw mash::ConfigError("render: width/height 8..8192 and views 1..64 expected");
+    mash::io::RenderScene sc;
+    sc.vertices = to_vector(vertices);
+    if (triangles.numel() > 0) {
+        const at::Tensor t = triangles.to(at::kCPU, at::kLong).contiguous();
+        sc.triangles.assign(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + t.numel());
+        const int64_t nv = int64_t(sc.vertices.size() / 3);
+        if (t.min().item<int64_t>() < 0 || t.max().item<int64_t>() >= nv)
+            throw mash::InputError("render: face indices must be in [0, " + std::to_string(nv) + ")");
+    }
+    sc.points = to_vector(points);
+    if (point_colors.numel() > 0) {
+        const at::Tensor c = point_colors.to(at::kCPU, at::kByte).contiguous();
+        sc.point_colors.assign(c.data_ptr<uint8_t>(), c.data_ptr<uint8_t>() + c.numel());
+    }
+    mash::io::RenderOptions o;
+    o.width = width;
+    o.height = height;
+    o.views = views;
+    o.elevation_deg = elevation;
+    o.azimuth_offset_deg = azimuth;
+    std::vector<unsigned char> img;
+    {
+        py::gil_scoped_release release;
+        img = mash::io::render_views(sc, o);
+    }
+    return at::tensor(std::vector<uint8_t>(img.begin(), img.end()), at::kByte).reshape({height, int64_t(width) * views, 3});
+}
+
+at::Tensor id_colors(const at::Tensor& ids) {
+    const at::Tensor i = ids.to(at::kCPU, at::kLong).contiguous();
+    at::Tensor out = at::empty({i.numel(), 3}, at::kByte);
+    for (int64_t k = 0; k < i.numel(); ++k) {
+        const auto c = mash::io::id_color(i.data_ptr<int64_t>()[k]);
+        for (int j = 0; j < 3; ++j) out.data_ptr<uint8_t>()[3 * k + j] = c[size_t(j)];
+    }
+    return out;
+}
+
 class PyGenerator {
 public:
     explicit PyGenerator(const std::string& path) : g_(mash::models::Generator::load(path)) {}
@@ -220,6 +264,9 @@ PYBIND11_MODULE(_C, m) {
         },
         py::arg("anchors"), py::arg("mask_degree"), py::arg("sh_degree"));
     m.def("fit_file", &fit_file, py::arg("path"), py::arg("config"), py::arg("overrides"), py::arg("seed"), py::arg("device"));
+    m.def("render", &render, py::arg("vertices"), py::arg("triangles"), py::arg("points"), py::arg("point_colors"), py::arg("width"),
+          py::arg("height"), py::arg("views"), py::arg("elevation"), py::arg("azimuth"));
+    m.def("id_colors", &id_colors, py::arg("ids"));
     m.def("mesh", &mesh_params, py::arg("rotate_vectors"), py::arg("positions"), py::arg("mask_params"), py::arg("sh_params"),
           py::arg("mask_degree"), py::arg("sh_degree"), py::arg("use_inverse"), py::arg("depth"));
     py::class_<PyGenerator>(m, "Generator")

@@ -21,7 +21,7 @@ import torch
 from . import _C  # registers nothing itself: loading it loads the libraries that register torch.ops.mash
 from ._C import MashConfigError, MashError, MashInputError, MashIoError
 
-__all__ = ["Mash", "fit", "load", "mesh", "metrics", "Generator", "MashError", "MashIoError", "MashInputError",
+__all__ = ["Mash", "fit", "load", "mesh", "metrics", "render", "Generator", "MashError", "MashIoError", "MashInputError",
            "MashConfigError", "set_threads"]
 try:  # the version is project(... VERSION) in CMakeLists.txt, through the package metadata
     from importlib.metadata import version as _version
@@ -183,6 +183,39 @@ def metrics(a, b, tau: float = 0.01) -> dict:
     prec, rec = (dab <= tau).double().mean().item(), (dba <= tau).double().mean().item()
     return {"l1_cd": 0.5 * (dab.mean() + dba.mean()).item(), "l2_cd": 0.5 * (dab.pow(2).mean() + dba.pow(2).mean()).item(),
             "precision": prec, "recall": rec, "fscore": 2 * prec * rec / (prec + rec) if prec + rec > 0 else 0.0}
+
+
+def render(*shapes, width: int = 480, height: int = 480, views: int = 4, elevation: float = 20.0, azimuth: float = 30.0) -> np.ndarray:
+    """Pictures as ``mash render`` draws them (CPU rasterizer, no display): each argument is a
+    ``Mash`` (its samples, coloured by anchor, patch boundaries dark), a mesh ``(vertices, faces)``
+    or points ``[N, 3]``; all are drawn into one scene from ``views`` directions around it.
+    Returns a numpy uint8 image ``[height, width * views, 3]``."""
+    V, F, P, C = [], [], [], []
+    nv = 0
+    for x in shapes:
+        if isinstance(x, Mash):
+            with torch.no_grad():
+                s = x.sample(return_all=True)
+            pts = s["points"].double().cpu()
+            col = _C.id_colors(s["anchor_idx"])
+            col[: s["boundary_points"].shape[0]] = 40
+            P.append(pts)
+            C.append(col)
+        elif isinstance(x, (tuple, list)) and len(x) == 2:
+            v, f = _as_tensor(x[0]).cpu(), torch.as_tensor(np.asarray(x[1]) if not isinstance(x[1], torch.Tensor) else x[1]).long()
+            V.append(v)
+            F.append(f.cpu() + nv)
+            nv += v.shape[0]
+        else:
+            pts = _as_tensor(x).cpu()
+            if pts.dim() != 2 or pts.shape[1] != 3:
+                raise MashInputError(f"render: points of shape {tuple(pts.shape)} (expected [N, 3])")
+            P.append(pts)
+            C.append(torch.full((pts.shape[0], 3), 90, dtype=torch.uint8))
+    cat = lambda xs, shape, dtype: torch.cat(xs) if xs else torch.zeros(shape, dtype=dtype)
+    img = _C.render(cat(V, (0, 3), torch.float64), cat(F, (0, 3), torch.int64), cat(P, (0, 3), torch.float64),
+                    cat(C, (0, 3), torch.uint8), int(width), int(height), int(views), float(elevation), float(azimuth))
+    return img.numpy()
 
 
 class Generator:

@@ -95,3 +95,18 @@ def test_generator_equals_the_cli(mash_bin, tmp_path):
             assert torch.equal(a, b), (i, n)
     with pytest.raises(mash.MashInputError, match="sofa"):
         g.generate(category="sofa")
+
+
+def test_render_draws_each_kind(data):
+    m = mash.load(data / "mash_official" / "bunny_a400_params.npz")
+    img = mash.render(m, width=64, height=48, views=2)
+    assert img.shape == (48, 128, 3) and img.dtype == np.uint8
+    assert (img < 250).any(axis=2).mean() > 0.05  # the bunny covers part of each picture
+    V = torch.tensor([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=torch.float64)
+    F = torch.tensor([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]])
+    mesh_img = mash.render((V, F), width=32, height=32, views=1)
+    assert (mesh_img < 250).any(axis=2).mean() > 0.05
+    dots = mash.render(np.random.default_rng(0).random((200, 3)), width=32, height=32, views=1)
+    assert dots.shape == (32, 32, 3) and (dots < 250).any(axis=2).any()
+    with pytest.raises(mash.MashInputError):
+        mash.render((V, F + 10), width=32, height=32)
