@@ -155,8 +155,8 @@ py::tuple mesh_params(const at::Tensor& rv, const at::Tensor& pos, const at::Ten
 }
 
 // The CPU rasterizer of `mash render`: a mesh and/or coloured point splats → uint8 [H, W·views, 3].
-at::Tensor render(const at::Tensor& vertices, const at::Tensor& triangles, const at::Tensor& points, const at::Tensor& point_colors,
-                  int width, int height, int views, double elevation, double azimuth) {
+at::Tensor render(const at::Tensor& vertices, const at::Tensor& triangles, const at::Tensor& points,
+                  const at::Tensor& point_colors, int width, int height, int views, double elevation, double azimuth) {
     if (width < 8 || height < 8 || width > 8192 || height > 8192 || views < 1 || views > 64)
         throw mash::ConfigError("render: width/height 8..8192 and views 1..64 expected");
     mash::io::RenderScene sc;
@@ -264,8 +264,8 @@ PYBIND11_MODULE(_C, m) {
         },
         py::arg("anchors"), py::arg("mask_degree"), py::arg("sh_degree"));
     m.def("fit_file", &fit_file, py::arg("path"), py::arg("config"), py::arg("overrides"), py::arg("seed"), py::arg("device"));
-    m.def("render", &render, py::arg("vertices"), py::arg("triangles"), py::arg("points"), py::arg("point_colors"), py::arg("width"),
-          py::arg("height"), py::arg("views"), py::arg("elevation"), py::arg("azimuth"));
+    m.def("render", &render, py::arg("vertices"), py::arg("triangles"), py::arg("points"), py::arg("point_colors"),
+          py::arg("width"), py::arg("height"), py::arg("views"), py::arg("elevation"), py::arg("azimuth"));
     m.def("id_colors", &id_colors, py::arg("ids"));
     m.def("mesh", &mesh_params, py::arg("rotate_vectors"), py::arg("positions"), py::arg("mask_params"), py::arg("sh_params"),
           py::arg("mask_degree"), py::arg("sh_degree"), py::arg("use_inverse"), py::arg("depth"));
