@@ -9,6 +9,7 @@
 #include <sstream>
 #include <variant>
 
+#include "mash/core/config_values.h"
 #include "mash/core/errors.h"
 
 namespace mash::models {
@@ -98,34 +99,23 @@ void set_field(TrainConfig& c, const std::string& section, const std::string& ke
                const std::string& where, const std::string& base_dir) {
     for (const auto& f : fields()) {
         if (section != f.section || key != f.key) continue;
-        auto bad = [&](const char* type) {
-            throw ConfigError(where + ": " + section + "." + key + " = '" + value + "' is not a valid " + type);
-        };
+        const std::string name = section + "." + key;
         std::visit(
             [&](auto ptr) {
                 using T = std::decay_t<decltype(c.*ptr)>;
-                std::istringstream is(value);
                 if constexpr (std::is_same_v<T, bool>) {
-                    if (value == "true" || value == "True")
-                        c.*ptr = true;
-                    else if (value == "false" || value == "False")
-                        c.*ptr = false;
-                    else
-                        bad("bool (true/false)");
+                    c.*ptr = config::parse_bool(value, name, where);
                 } else if constexpr (std::is_same_v<T, std::string>) {
                     std::string v = value;
                     if (f.path && !v.empty() && !base_dir.empty() && std::filesystem::path(v).is_relative())
                         v = (std::filesystem::path(base_dir) / v).lexically_normal().string();
                     c.*ptr = v;
                 } else if constexpr (std::is_same_v<T, double>) {
-                    double v;
-                    if (!(is >> v) || !is.eof() || !std::isfinite(v)) bad("number");
-                    c.*ptr = v;
+                    c.*ptr = config::parse_number(value, name, where);
+                } else if constexpr (std::is_unsigned_v<T>) {
+                    c.*ptr = config::parse_uint(value, name, where);
                 } else {
-                    T v;
-                    if (value.find('-') != std::string::npos && std::is_unsigned_v<T>) bad("non-negative integer");
-                    if (!(is >> v) || !is.eof()) bad("integer");
-                    c.*ptr = v;
+                    c.*ptr = config::parse_int(value, name, where);
                 }
             },
             f.ptr);

@@ -14,6 +14,8 @@
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
 #include "mash/core/runtime.h"
+#include "mash/dataset/dataset.h"
+#include "mash/fitting/fit_options.h"
 #include "mash/formats/npy.h"
 #include "mash/io/mash_file.h"
 #include "mash/ops/rotation.h"
@@ -371,6 +373,36 @@ TEST_CASE("dopri5 reproduces torchdiffeq 0.2.5 bit for bit (states at the query 
     CHECK(at::equal(end, dense));  // query times do not move the steps; the end is interpolated the same way
     CHECK(a.nfe == b.nfe);
     CHECK_THROWS_AS(odeint_dopri5(fields["smooth"], x0, at::tensor({0.0, 0.5, 0.5}), 1e-4, 1e-4), InputError);
+}
+
+TEST_CASE("one set of value rules for fit, train and dataset configs", "[models][config]") {
+    // Booleans: true/false/True/False/1/0 everywhere; anything else is the same one-line error.
+    FitOptions f;
+    apply_fit_override("use_inverse=0", f);
+    CHECK_FALSE(f.use_inverse);
+    TrainConfig t;
+    apply_train_override(t, "objective.completion_trick=0");
+    CHECK_FALSE(t.completion_trick);
+    apply_train_override(t, "objective.completion_trick=True");
+    CHECK(t.completion_trick);
+    CHECK_THROWS_WITH(apply_fit_override("use_inverse=yes", f), Catch::Contains("fit.use_inverse = 'yes' is not a valid bool"));
+    CHECK_THROWS_WITH(apply_train_override(t, "objective.completion_trick=yes"),
+                      Catch::Contains("objective.completion_trick = 'yes' is not a valid bool"));
+    // Integers: decimal, no fractions; unsigned settings take no sign; ranges named.
+    CHECK_THROWS_WITH(apply_fit_override("max_steps=1.5", f), Catch::Contains("fit.max_steps = '1.5' is not a valid integer"));
+    CHECK_THROWS_WITH(apply_train_override(t, "train.steps=1.5"), Catch::Contains("train.steps = '1.5' is not a valid integer"));
+    CHECK_THROWS_WITH(apply_train_override(t, "train.seed=-3"),
+                      Catch::Contains("train.seed = '-3' is not a valid non-negative integer"));
+    CHECK_THROWS_WITH(dataset::parse_dataset_section("dataset:\n  workers: 0\n", "d.yaml"),
+                      Catch::Contains("d.yaml: dataset.workers = '0' is not a valid integer (expected 1..64)"));
+    CHECK_THROWS_WITH(dataset::parse_dataset_section("dataset:\n  workers: 2.5\n", "d.yaml"),
+                      Catch::Contains("dataset.workers = '2.5' is not a valid integer"));
+    CHECK(dataset::parse_dataset_section("dataset:\n  workers: 3\n", "d.yaml").workers == 3);
+    // Numbers: finite decimals.
+    CHECK_THROWS_WITH(apply_fit_override("lr=nan", f), Catch::Contains("fit.lr = 'nan' is not a valid number"));
+    CHECK_THROWS_WITH(apply_train_override(t, "train.lr=1e999"), Catch::Contains("train.lr = '1e999' is not a valid number"));
+    apply_fit_override("lr=2.5e-3", f);
+    CHECK(f.lr == 2.5e-3);
 }
 
 TEST_CASE("linear assignment is optimal (brute force) and flow-matching pairs are consistent", "[models][ot]") {

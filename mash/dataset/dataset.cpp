@@ -19,6 +19,7 @@
 #include <set>
 #include <sstream>
 
+#include "mash/core/config_values.h"
 #include "mash/core/errors.h"
 
 namespace mash::dataset {
@@ -345,14 +346,7 @@ DatasetSection parse_dataset_section(const std::string& text, const std::string&
             return v.Scalar();
         };
         auto integer = [&](int64_t lo, int64_t hi) -> int64_t {
-            const std::string t = text_value();
-            char* end = nullptr;
-            errno = 0;
-            const long long x = std::strtoll(t.c_str(), &end, 10);
-            if (t.empty() || *end != '\0' || errno == ERANGE || x < lo || x > hi)
-                throw ConfigError(what + ": dataset." + k + ": '" + t + "' (expected an integer in " + std::to_string(lo) + ".." +
-                                  std::to_string(hi) + ")");
-            return x;
+            return config::parse_int(text_value(), "dataset." + k, what, lo, hi);
         };
         if (k == "input") {
             d.input = text_value();

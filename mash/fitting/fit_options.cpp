@@ -8,6 +8,7 @@
 #include <sstream>
 #include <variant>
 
+#include "mash/core/config_values.h"
 #include "mash/core/errors.h"
 
 namespace mash {
@@ -61,29 +62,16 @@ std::string valid_keys() {
 void set_field(FitOptions& o, const std::string& key, const std::string& value, const std::string& where) {
     for (const auto& f : fields()) {
         if (key != f.name) continue;
-        auto bad = [&](const char* type) {
-            throw ConfigError(where + ": fit." + key + " = '" + value + "' is not a valid " + type);
-        };
+        const std::string name = "fit." + key;
         std::visit(
             [&](auto ptr) {
                 using T = std::decay_t<decltype(o.*ptr)>;
-                std::istringstream is(value);
-                if constexpr (std::is_same_v<T, bool>) {
-                    if (value == "true" || value == "True" || value == "1")
-                        o.*ptr = true;
-                    else if (value == "false" || value == "False" || value == "0")
-                        o.*ptr = false;
-                    else
-                        bad("bool (true/false)");
-                } else if constexpr (std::is_same_v<T, int64_t>) {
-                    int64_t v;
-                    if (!(is >> v) || !is.eof()) bad("integer");
-                    o.*ptr = v;
-                } else {
-                    double v;
-                    if (!(is >> v) || !is.eof() || !std::isfinite(v)) bad("number");
-                    o.*ptr = v;
-                }
+                if constexpr (std::is_same_v<T, bool>)
+                    o.*ptr = config::parse_bool(value, name, where);
+                else if constexpr (std::is_same_v<T, int64_t>)
+                    o.*ptr = config::parse_int(value, name, where);
+                else
+                    o.*ptr = config::parse_number(value, name, where);
             },
             f.ptr);
         return;
