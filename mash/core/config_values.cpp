@@ -27,9 +27,9 @@ int64_t parse_int(const std::string& text, const std::string& name, const std::s
     char* end = nullptr;
     errno = 0;
     const long long x = std::strtoll(text.c_str(), &end, 10);
-    if (text.empty() || std::isspace(static_cast<unsigned char>(text[0])) || *end != '\0' || errno == ERANGE) bad(text, name, where, "integer");
-    if (x < lo || x > hi)
-        bad(text, name, where, "integer (expected " + std::to_string(lo) + ".." + std::to_string(hi) + ")");
+    if (text.empty() || std::isspace(static_cast<unsigned char>(text[0])) || *end != '\0' || errno == ERANGE)
+        bad(text, name, where, "integer");
+    if (x < lo || x > hi) bad(text, name, where, "integer (expected " + std::to_string(lo) + ".." + std::to_string(hi) + ")");
     return x;
 }
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "mash/mesh/extract.h"
-#include "scripts/common/cli.h"
+#include "scripts/cli/common.h"
 
 namespace mash::cli {
 

@@ -15,7 +15,7 @@
 #include "mash/io/mash_file.h"
 #include "mash/ops/sampling.h"
 #include "mash/representation/mash.h"
-#include "scripts/commands.h"
+#include "scripts/cli/commands.h"
 
 namespace mash::cli {
 namespace {

@@ -22,7 +22,7 @@
 #include "mash/io/mash_file.h"
 #include "mash/pictures/plot.h"
 #include "mash/representation/mash.h"
-#include "scripts/commands.h"
+#include "scripts/cli/commands.h"
 
 namespace mash::cli {
 

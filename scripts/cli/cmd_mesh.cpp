@@ -23,7 +23,7 @@
 #include "mash/mesh/winding.h"
 #include "mash/pictures/render.h"
 #include "mash/representation/mash.h"
-#include "scripts/commands.h"
+#include "scripts/cli/commands.h"
 
 namespace mash::cli {
 namespace fs = std::filesystem;

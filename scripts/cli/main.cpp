@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "mash/core/runtime.h"
-#include "scripts/commands.h"
+#include "scripts/cli/commands.h"
 
 int main(int argc, char** argv) {
     mash::ensure_passive_openmp(argv);

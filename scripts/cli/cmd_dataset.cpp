@@ -19,7 +19,7 @@
 #include "mash/dataset/dataset.h"
 #include "mash/fitting/pipeline.h"
 #include "mash/io/mash_file.h"
-#include "scripts/commands.h"
+#include "scripts/cli/commands.h"
 
 namespace mash::cli {
 namespace fs = std::filesystem;

@@ -28,7 +28,7 @@
 #include "models/preview.h"
 #include "models/train_run.h"
 #include "models/trainer.h"
-#include "scripts/commands.h"
+#include "scripts/cli/commands.h"
 
 namespace fs = std::filesystem;
 

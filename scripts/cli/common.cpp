@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "scripts/common/cli.h"
+#include "scripts/cli/common.h"
 
 #include <spdlog/spdlog.h>
 
