@@ -267,6 +267,17 @@ PYBIND11_MODULE(_C, m) {
     m.def("render", &render, py::arg("vertices"), py::arg("triangles"), py::arg("points"), py::arg("point_colors"),
           py::arg("width"), py::arg("height"), py::arg("views"), py::arg("elevation"), py::arg("azimuth"));
     m.def("id_colors", &id_colors, py::arg("ids"));
+    m.def(
+        "write_png",
+        [](const std::string& path, const at::Tensor& image) {
+            const at::Tensor img = image.to(at::kCPU, at::kByte).contiguous();
+            if (img.dim() != 3 || img.size(2) != 3)
+                throw mash::InputError(path + ": image of shape " + std::string(c10::str(img.sizes())) +
+                                       " (expected [H, W, 3] uint8)");
+            mash::io::write_png(path, std::vector<unsigned char>(img.data_ptr<uint8_t>(), img.data_ptr<uint8_t>() + img.numel()),
+                                int(img.size(1)), int(img.size(0)));
+        },
+        py::arg("path"), py::arg("image"));
     m.def("mesh", &mesh_params, py::arg("rotate_vectors"), py::arg("positions"), py::arg("mask_params"), py::arg("sh_params"),
           py::arg("mask_degree"), py::arg("sh_degree"), py::arg("use_inverse"), py::arg("depth"));
     py::class_<PyGenerator>(m, "Generator")

@@ -21,7 +21,7 @@ import torch
 from . import _C  # registers nothing itself: loading it loads the libraries that register torch.ops.mash
 from ._C import MashConfigError, MashError, MashInputError, MashIoError
 
-__all__ = ["Mash", "fit", "load", "mesh", "metrics", "render", "Generator", "MashError", "MashIoError", "MashInputError",
+__all__ = ["Mash", "fit", "fit_batch", "load", "mesh", "metrics", "render", "save_png", "Generator", "MashError", "MashIoError", "MashInputError",
            "MashConfigError", "set_threads"]
 try:  # the version is project(... VERSION) in CMakeLists.txt, through the package metadata
     from importlib.metadata import version as _version
@@ -160,6 +160,23 @@ def fit(source: Union[PathLike, np.ndarray, torch.Tensor], *, config: PathLike |
     m.set_params(d)
     m.fit_report = d["report"]
     return m
+
+
+def fit_batch(sources, *, workers: int = 1, **kwargs) -> list:
+    """``fit`` of several shapes (files or arrays), ``workers`` at a time in threads (the C++ fit
+    releases the GIL); each result equals ``fit`` of that shape alone with the same options and
+    seed. Returns the ``Mash`` objects in the order of ``sources``."""
+    sources = list(sources)
+    if workers <= 1:
+        return [fit(s, **kwargs) for s in sources]
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=int(workers)) as pool:
+        return list(pool.map(lambda s: fit(s, **kwargs), sources))
+
+
+def save_png(path: PathLike, image) -> None:
+    """Writes an ``[H, W, 3]`` uint8 image (numpy or torch, e.g. from ``render``) as PNG, atomically."""
+    _C.write_png(os.fspath(path), torch.as_tensor(np.asarray(image)))
 
 
 def mesh(m: Mash, depth: int = 8):

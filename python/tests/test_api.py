@@ -110,3 +110,21 @@ def test_render_draws_each_kind(data):
     assert dots.shape == (32, 32, 3) and (dots < 250).any(axis=2).any()
     with pytest.raises(mash.MashInputError):
         mash.render((V, F + 10), width=32, height=32)
+
+
+def test_fit_batch_equals_single_fits(data):
+    srcs = [data / "npm-bunny.obj", data / "meshes" / "cgal_cow.off"]
+    batch = mash.fit_batch(srcs, workers=2, num_anchors=20, max_steps=8, seed=1, threads=1)
+    for src, m in zip(srcs, batch):
+        one = mash.fit(src, num_anchors=20, max_steps=8, seed=1, threads=1)
+        for (n, a), (_, b) in zip(m.named_parameters(), one.named_parameters()):
+            assert torch.equal(a, b), (src, n)
+
+
+def test_save_png(tmp_path):
+    img = np.zeros((5, 7, 3), dtype=np.uint8)
+    img[:, :, 1] = 200
+    mash.save_png(tmp_path / "a.png", img)
+    assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(mash.MashInputError):
+        mash.save_png(tmp_path / "b.png", np.zeros((5, 7)))

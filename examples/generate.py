@@ -1,0 +1,24 @@
+# SPDX-License-Identifier: MIT
+"""Generate shapes with the bundled model of the procedural families and look at them.
+    .venv/bin/python examples/generate.py [OUT_DIR]
+writes OUT_DIR/<family>_<i>.npz (MASH files) and OUT_DIR/generated.png (one row per family)."""
+import os
+import pathlib
+import sys
+
+import numpy as np
+
+import mash
+
+out = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "generated")
+out.mkdir(parents=True, exist_ok=True)
+model = pathlib.Path(__file__).resolve().parents[1] / "models" / "pretrained" / "families.pt"
+g = mash.Generator.load(model)
+rows = []
+for family in g.categories:
+    shapes = g.generate(category=family, num=3, seed=0)
+    for i, m in enumerate(shapes):
+        m.save(out / f"{family}_{i}.npz")
+    rows.append(np.concatenate([mash.render(m, views=1, width=160, height=160) for m in shapes], axis=1))
+mash.save_png(out / "generated.png", np.concatenate(rows, axis=0))
+print(f"wrote {3 * len(g.categories)} shapes of {', '.join(g.categories)} and {os.fspath(out / 'generated.png')}")
