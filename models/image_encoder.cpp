@@ -246,8 +246,7 @@ at::ScalarType encoder_dtype(const std::string& s) {
 }  // namespace
 
 ImageEncoder::ImageEncoder(const std::string& path, const std::string& dtype, ImageAlpha alpha)
-    : impl_(std::make_unique<Impl>()), path_(path), dtype_(dtype), alpha_(alpha) {
-    const at::ScalarType st = encoder_dtype(dtype);
+    : impl_(std::make_unique<Impl>()), path_(path), dtype_(dtype), dtype_type_(encoder_dtype(dtype)), alpha_(alpha) {
     if (!fs::is_regular_file(path)) throw IoError(path + ": image encoder not found (export one with scripts/export_dinov2.py)");
     info_ = read_encoder_sidecar(path);
     try {
@@ -257,7 +256,7 @@ ImageEncoder::ImageEncoder(const std::string& path, const std::string& dtype, Im
         throw IoError(path + ": not a loadable TorchScript file: " + w.substr(0, w.find('\n')));
     }
     impl_->module.eval();
-    if (st != at::kFloat) impl_->module.to(st);
+    if (dtype_type_ != at::kFloat) impl_->module.to(dtype_type_);
     at::Tensor probe = at::zeros({1, 3, info_.input_size, info_.input_size});
     at::Tensor out = encode(probe);
     if (out.dim() != 3 || out.size(1) != info_.tokens || out.size(2) != info_.width)
@@ -273,7 +272,7 @@ at::Tensor ImageEncoder::encode(const at::Tensor& images, int64_t batch) {
     torch::NoGradGuard ng;
     std::vector<at::Tensor> outs;
     for (int64_t b = 0; b < images.size(0); b += batch) {
-        at::Tensor x = images.narrow(0, b, std::min(batch, images.size(0) - b)).to(encoder_dtype(dtype_)).contiguous();
+        at::Tensor x = images.narrow(0, b, std::min(batch, images.size(0) - b)).to(dtype_type_).contiguous();
         at::Tensor y;
         try {
             y = impl_->module.forward({x}).toTensor();

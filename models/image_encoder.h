@@ -69,6 +69,7 @@ private:
     std::unique_ptr<Impl> impl_;
     EncoderInfo info_;
     std::string path_, hash_, dtype_;
+    at::ScalarType dtype_type_;  ///< dtype_ parsed once
     ImageAlpha alpha_;
 };
 

@@ -268,7 +268,7 @@ public:
 
 at::Tensor world_points(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& positions, const at::Tensor& anchor_idx,
                         const at::Tensor& theta, const at::Tensor& phi, int64_t sh_degree, bool use_inverse, bool relu) {
-    check_args(sh, R, positions, anchor_idx, theta, phi, sh_degree);
+    // Both paths check the arguments: the operator at its entry, world_points_ref itself.
 #ifdef MASH_WITH_CUDA
     const bool fused = sh.device().is_cpu() || sh.is_cuda();
 #else

@@ -467,15 +467,8 @@ int run_eval_net(const EvalNetArgs& a) {
     const std::string device = apply_global_flags(a.global);
     if (io::lower_extension(a.output) != ".npz") throw InputError(a.output + ": unsupported output extension (expected .npz)");
     auto g = models::Generator::load(a.checkpoint);
-    auto bytes = io::read_file(a.inputs);
-    auto arrays = io::parse_npz(bytes.data(), bytes.size(), a.inputs);
-    std::map<std::string, io::NpyArray> in;
-    for (auto& [k, v] : arrays) in[k] = std::move(v);
-    auto tensor = [&](const std::string& key, at::ScalarType dtype) {
-        const auto& arr = in.at(key);
-        auto vals = arr.to_double();
-        return at::tensor(vals, at::kDouble).reshape(std::vector<int64_t>(arr.shape.begin(), arr.shape.end())).to(dtype);
-    };
+    auto in = read_npz_arrays(a.inputs);
+    auto tensor = [&](const std::string& key, at::ScalarType dtype) { return array_tensor(in.at(key), dtype); };
     const int64_t C = g.layout.channels();
     if (!in.count("x") || in["x"].shape.size() != 3 || in["x"].shape[2] != C)
         throw InputError(a.inputs + ": needs 'x' of shape [B, A, " + std::to_string(C) +
