@@ -31,9 +31,11 @@ at::Tensor call_nearest_other_group(const at::Tensor& points, const at::Tensor& 
 }  // namespace
 
 ChamferResult chamfer(const at::Tensor& samples, const at::Tensor& gt, const KdTree* gt_tree) {
-    TORCH_CHECK(samples.dim() == 2 && samples.size(1) == 3 && gt.dim() == 2 && gt.size(1) == 3,
-                "chamfer: samples and gt must be [N, 3], got ", samples.sizes(), " and ", gt.sizes());
-    TORCH_CHECK(samples.size(0) > 0 && gt.size(0) > 0, "chamfer: empty point set");
+    // Sizes as SymInts: under torch.compile N may be data-dependent (a MASH's sample count).
+    TORCH_CHECK(samples.dim() == 2 && samples.sym_size(1) == 3 && gt.dim() == 2 && gt.sym_size(1) == 3,
+                "chamfer: samples and gt must be [N, 3], got ", samples.sym_sizes(), " and ", gt.sym_sizes());
+    TORCH_SYM_CHECK(samples.sym_size(0).sym_gt(0), "chamfer: empty point set");
+    TORCH_SYM_CHECK(gt.sym_size(0).sym_gt(0), "chamfer: empty point set");
     ChamferResult r;
     r.idx_fit = gt_tree ? gt_tree->nearest(samples) : call_nearest(samples, gt);
     r.idx_cov = gt_tree ? gt_tree->nearest_in(samples) : call_nearest(gt, samples);
@@ -60,7 +62,7 @@ at::Tensor surfel_dist2(const at::Tensor& samples, const at::Tensor& gt, const a
 at::Tensor soft_l1(const at::Tensor& dist2, double eps) { return at::sqrt(dist2 + eps).mean(); }
 
 at::Tensor boundary_continuity(const at::Tensor& boundary_points, const at::Tensor& anchor_idx, double eps) {
-    if (boundary_points.size(0) == 0) return at::zeros({}, boundary_points.options());
+    if (TORCH_GUARD_OR_FALSE(boundary_points.sym_size(0).sym_eq(0))) return at::zeros({}, boundary_points.options());
     // Every point has a neighbour of another anchor, or (a single anchor) none has: all or nothing,
     // so the loss is the full mean times "the first point has one" (no host synchronisation).
     auto nn = call_nearest_other_group(boundary_points, anchor_idx);

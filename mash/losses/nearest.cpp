@@ -419,10 +419,10 @@ at::Tensor nearest_op(const at::Tensor& queries, const at::Tensor& ref) {
     return mash::losses::nearest_indices(queries, ref);
 }
 at::Tensor nearest_other_group_meta(const at::Tensor& points, const at::Tensor& group) {
-    return at::empty({points.size(0)}, points.options().dtype(at::kLong));
+    return at::empty_symint({points.sym_size(0)}, points.options().dtype(at::kLong));
 }
 at::Tensor nearest_meta(const at::Tensor& queries, const at::Tensor& ref) {
-    return at::empty({queries.size(0)}, queries.options().dtype(at::kLong));
+    return at::empty_symint({queries.sym_size(0)}, queries.options().dtype(at::kLong));
 }
 }  // namespace
 // torch.ops.mash.nearest_other_group(points [P, 3], group int64 [P]) -> int64 [P]: each point's

@@ -2,6 +2,7 @@
 // ATen reference implementations of the SH basis, mask and rotation ops. They are device-agnostic
 // and differentiable through autograd; they stay the reference for any fused kernel.
 #include <ATen/ATen.h>
+#include <torch/library.h>
 
 #include <cmath>
 #include <string>
@@ -254,3 +255,14 @@ at::Tensor axis_angle_from_view_direction(const at::Tensor& f) {
 
 }  // namespace rotation
 }  // namespace mash
+
+// The rotation and mask maps as torch operators (compositions of ATen: autograd and torch.compile
+// go through their parts), for the Python sampling pass (mash.Mash.sample).
+TORCH_LIBRARY_FRAGMENT(mash, m) {
+    m.def("axis_angle_to_matrix(Tensor r) -> Tensor");
+    m.def("mask_thetas(Tensor params, Tensor basis) -> Tensor");
+}
+TORCH_LIBRARY_IMPL(mash, CompositeImplicitAutograd, m) {
+    m.impl("axis_angle_to_matrix", &mash::rotation::matrix_from_axis_angle);
+    m.impl("mask_thetas", &mash::mask::thetas);
+}

@@ -106,8 +106,9 @@ void check_args(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& pos
                 R.sizes());
     TORCH_CHECK(pos.dim() == 2 && pos.size(0) == A && pos.size(1) == 3, "world_points: positions must be [A, 3], got ",
                 pos.sizes());
-    TORCH_CHECK(aidx.dim() == 1 && theta.sizes() == aidx.sizes() && phi.sizes() == aidx.sizes(),
-                "world_points: anchor_idx, theta, phi must be [P], got ", aidx.sizes(), theta.sizes(), phi.sizes());
+    // sym_sizes: under torch.compile P may be a symbolic (data-dependent) size.
+    TORCH_CHECK(aidx.dim() == 1 && theta.sym_sizes() == aidx.sym_sizes() && phi.sym_sizes() == aidx.sym_sizes(),
+                "world_points: anchor_idx, theta, phi must be [P], got ", aidx.sym_sizes(), theta.sym_sizes(), phi.sym_sizes());
     for (const at::Tensor* t : {&R, &pos, &aidx, &theta, &phi})
         if (t->device() != sh.device())
             throw InputError("world_points: all inputs must be on one device (sh is on " + sh.device().str() + ", " +
@@ -180,7 +181,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> wp_backward(const at:
 
 at::Tensor wp_forward_meta(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& pos, const at::Tensor& aidx,
                            const at::Tensor& theta, const at::Tensor& phi, int64_t L, bool inv, bool relu) {
-    return at::empty({aidx.size(0), 3}, sh.options());
+    return at::empty_symint({aidx.sym_size(0), 3}, sh.options());
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> wp_backward_meta(const at::Tensor& grad, const at::Tensor& sh,
@@ -188,7 +189,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> wp_backward_meta(cons
                                                                             const at::Tensor& theta, const at::Tensor& phi,
                                                                             int64_t A, int64_t L, bool inv, bool relu) {
     return {at::empty({A, sh.size(1)}, sh.options()), at::empty({A, 3, 3}, sh.options()), at::empty({A, 3}, sh.options()),
-            at::empty({aidx.size(0)}, sh.options())};
+            at::empty_symint({aidx.sym_size(0)}, sh.options())};
 }
 
 at::Tensor call_forward(const at::Tensor& sh, const at::Tensor& R, const at::Tensor& pos, const at::Tensor& aidx,
@@ -249,17 +250,19 @@ class GatherUniqueFunction : public torch::autograd::Function<GatherUniqueFuncti
 public:
     static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& idx) {
         ctx->save_for_backward({idx});
-        ctx->saved_data["n"] = x.size(0);
+        ctx->saved_data["n"] = x.sym_size(0);  // symbolic under torch.compile
         return x.index_select(0, idx);
     }
     static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                    torch::autograd::variable_list grad_out) {
         auto idx = ctx->get_saved_variables()[0];
         auto g = grad_out[0];
-        auto sizes = g.sizes().vec();
-        sizes[0] = ctx->saved_data["n"].toInt();
-        auto out = at::zeros(sizes, g.options());
-        out.index_put_({idx}, g);  // indices are unique: a plain parallel scatter, no accumulation
+        auto sizes = g.sym_sizes().vec();
+        sizes[0] = ctx->saved_data["n"].toSymInt();
+        auto out = at::zeros_symint(sizes, g.options());
+        // A plain parallel scatter. A repeated index (FPS repeats one when a segment's points
+        // coincide, the rays of a collapsed anchor) keeps one row's gradient, not their sum.
+        out.index_put_({idx}, g);
         return {out, at::Tensor()};
     }
 };
@@ -292,6 +295,13 @@ at::Tensor segment_sum_rows(const at::Tensor& rows, const at::Tensor& idx, int64
     return at::segment_reduce(rows.index_select(0, perm), "sum", lengths, {}, {}, 0, false, at::Scalar(0));
 }
 
+namespace {
+at::Tensor gather_no_autograd(const at::Tensor& x, const at::Tensor& idx) {
+    TORCH_CHECK(idx.dim() == 1, "gather_unique: idx must be [n], got ", idx.sizes());
+    return x.index_select(0, idx.to(at::kLong));
+}
+}  // namespace
+
 at::Tensor gather_unique(const at::Tensor& x, const at::Tensor& idx) {
     TORCH_CHECK(idx.dim() == 1, "gather_unique: idx must be [n], got ", idx.sizes());
     return GatherUniqueFunction::apply(x, idx.to(at::kLong));
@@ -320,6 +330,7 @@ TORCH_LIBRARY(mash, m) {
     m.def(
         "world_points_backward(Tensor grad, Tensor sh, Tensor R, Tensor anchor_idx, Tensor theta, Tensor phi, "
         "int num_anchors, int sh_degree, bool use_inverse, bool relu) -> (Tensor, Tensor, Tensor, Tensor)");
+    m.def("gather_unique(Tensor x, Tensor idx) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(mash, CPU, m) {
@@ -336,5 +347,11 @@ TORCH_LIBRARY_IMPL(mash, Meta, m) {
     m.impl("world_points_forward", &mash::ops::wp_forward_meta);
     m.impl("world_points_backward", &mash::ops::wp_backward_meta);
 }
-TORCH_LIBRARY_IMPL(mash, Autograd, m) { m.impl("world_points", &mash::ops::wp_autograd); }
-TORCH_LIBRARY_IMPL(mash, CompositeExplicitAutograd, m) { m.impl("world_points", &mash::ops::wp_no_autograd); }
+TORCH_LIBRARY_IMPL(mash, Autograd, m) {
+    m.impl("world_points", &mash::ops::wp_autograd);
+    m.impl("gather_unique", &mash::ops::gather_unique);
+}
+TORCH_LIBRARY_IMPL(mash, CompositeExplicitAutograd, m) {
+    m.impl("world_points", &mash::ops::wp_no_autograd);
+    m.impl("gather_unique", &mash::ops::gather_no_autograd);
+}

@@ -23,8 +23,10 @@ at::Tensor world_points_ref(const at::Tensor& sh, const at::Tensor& R, const at:
                             const at::Tensor& theta, const at::Tensor& phi, int64_t sh_degree, bool use_inverse,
                             bool relu = true);
 
-/// x.index_select(0, idx) for indices known to be distinct; its backward is a plain scatter
-/// instead of index_add (which is serial on CPU and dominated the sampling backward).
+/// x.index_select(0, idx) for indices meant to be distinct; its backward is a plain scatter
+/// instead of index_add (which is serial on CPU and dominated the sampling backward), so a
+/// repeated index passes back one of its rows' gradients, not their sum. Also the torch operator
+/// mash::gather_unique (the Python sampling pass uses it, for the same gradients).
 at::Tensor gather_unique(const at::Tensor& x, const at::Tensor& idx);
 
 /// Per-segment row sums: out[a] = Σ_{p: idx[p] = a} rows[p] for a in [0, n), rows [P, ...], idx

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -168,6 +169,21 @@ void check_fps_args(const at::Tensor& points, const at::Tensor& offsets, const a
 
 }  // namespace
 
+InMask in_mask(const at::Tensor& boundary_thetas, const at::Tensor& theta_hat, const at::Tensor& dir_thetas) {
+    TORCH_CHECK(boundary_thetas.dim() == 2 && theta_hat.dim() == 2 && dir_thetas.dim() == 1 &&
+                    boundary_thetas.size(0) == theta_hat.size(0) && theta_hat.size(1) == dir_thetas.size(0),
+                "in_mask: boundary_thetas [A, B], theta_hat [A, N] and dir_thetas [N] expected, got ", boundary_thetas.sizes(),
+                ", ", theta_hat.sizes(), " and ", dir_thetas.sizes());
+    at::NoGradGuard no_grad;
+    auto tmax = boundary_thetas.detach().amax(1, true);               // [A, 1]
+    auto ti = dir_thetas.detach().unsqueeze(0);                       // [1, N]
+    auto keep = (ti <= tmax).logical_and_(ti <= theta_hat.detach());  // [A, N]
+    auto nz = keep.nonzero();                                         // row-major: anchor, then i
+    // Copies, not views of nz: the outputs never alias (an operator's schema promises it).
+    return {nz.select(1, 0).clone(at::MemoryFormat::Contiguous), nz.select(1, 1).clone(at::MemoryFormat::Contiguous),
+            keep.sum(1)};
+}
+
 at::Tensor fps(const at::Tensor& points, int64_t keep) {
     auto lopts = at::TensorOptions().dtype(at::kLong).device(points.device());
     const int64_t n = points.size(0);
@@ -245,16 +261,37 @@ at::Tensor fps_packed_ref(const at::Tensor& points, const at::Tensor& offsets, c
 
 }  // namespace mash::sampling
 
-// torch.ops.mash.fps(points [N, 3], keep) -> int64 [min(keep, N)]: farthest point sampling from
-// point 0 (CPU and CUDA kernels; not differentiable: it returns indices).
+// Torch operators (none differentiable: they return indices):
+//   mash.fps(points [N, 3], keep) -> int64 [min(keep, N)]: farthest point sampling from point 0;
+//   mash.fps_packed(points [P, 3], offsets [A+1], keep [A]) -> int64 [Σ min(keep_a, n_a)];
+//   mash.in_mask(boundary_thetas, theta_hat, dir_thetas) -> (anchor_idx, dir_idx, counts).
+// fps_packed and in_mask have data-dependent output sizes: their fake kernels are registered in
+// Python (python/mash/_ops.py), where torch.compile's unbacked sizes can be made.
 namespace {
 at::Tensor fps_meta(const at::Tensor& points, int64_t keep) {
     return at::empty({std::min(keep, points.size(0))}, points.options().dtype(at::kLong));
 }
+std::tuple<at::Tensor, at::Tensor, at::Tensor> in_mask_op(const at::Tensor& boundary_thetas, const at::Tensor& theta_hat,
+                                                          const at::Tensor& dir_thetas) {
+    auto r = mash::sampling::in_mask(boundary_thetas, theta_hat, dir_thetas);
+    return {r.anchor_idx, r.dir_idx, r.counts};
+}
 }  // namespace
-TORCH_LIBRARY_FRAGMENT(mash, m) { m.def("fps(Tensor points, int keep) -> Tensor"); }
-TORCH_LIBRARY_IMPL(mash, CPU, m) { m.impl("fps", &mash::sampling::fps); }
+TORCH_LIBRARY_FRAGMENT(mash, m) {
+    m.def("fps(Tensor points, int keep) -> Tensor");
+    m.def("fps_packed(Tensor points, Tensor offsets, Tensor keep) -> Tensor");
+    m.def("in_mask(Tensor boundary_thetas, Tensor theta_hat, Tensor dir_thetas) -> (Tensor, Tensor, Tensor)");
+}
+TORCH_LIBRARY_IMPL(mash, CPU, m) {
+    m.impl("fps", &mash::sampling::fps);
+    m.impl("fps_packed", &mash::sampling::fps_packed);
+    m.impl("in_mask", &in_mask_op);
+}
 #ifdef MASH_WITH_CUDA
-TORCH_LIBRARY_IMPL(mash, CUDA, m) { m.impl("fps", &mash::sampling::fps); }
+TORCH_LIBRARY_IMPL(mash, CUDA, m) {
+    m.impl("fps", &mash::sampling::fps);
+    m.impl("fps_packed", &mash::sampling::fps_packed);
+    m.impl("in_mask", &in_mask_op);
+}
 #endif
 TORCH_LIBRARY_IMPL(mash, Meta, m) { m.impl("fps", &fps_meta); }

@@ -34,6 +34,15 @@ inline constexpr double kMinInversionRho = 1e-9;
 at::Tensor local_points(const at::Tensor& sh_coeffs, const at::Tensor& theta, const at::Tensor& phi, int64_t sh_degree,
                         bool use_inverse, bool relu = true);
 
+/// The in-mask selection of spec §4.2 (no gradient): direction i of anchor a is kept when
+/// θ_i ≤ max_j θb_{a,j} (a prefilter) and θ_i ≤ θmax_a(φ_i). boundary_thetas [A, B], theta_hat
+/// [A, N] (θmax at every direction), dir_thetas [N] → anchor_idx and dir_idx int64 [M] (row-major:
+/// anchor, then direction) and counts int64 [A] (M = Σ counts).
+struct InMask {
+    at::Tensor anchor_idx, dir_idx, counts;
+};
+InMask in_mask(const at::Tensor& boundary_thetas, const at::Tensor& theta_hat, const at::Tensor& dir_thetas);
+
 /// Per-segment farthest-point sampling (spec §4.2 step 7). points [P, 3] (no grad needed),
 /// segments given by `offsets` [A+1] (int64, ascending, offsets[A] = P) and `keep` [A] (int64,
 /// keep_a ≤ n_a). Each segment starts at its first point, then repeatedly takes the argmax of the

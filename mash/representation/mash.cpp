@@ -89,15 +89,11 @@ MashSamples MashImpl::forward(bool subsample) {
     at::Tensor ai, ii, w;
     {
         at::NoGradGuard no_grad;
-        auto th = theta_hat.detach();
-        auto tmax = out.boundary_thetas.detach().amax(1, true);  // [A, 1]
-        auto ti = dir_thetas_.unsqueeze(0);                      // [1, N]
-        auto keep = (ti <= tmax).logical_and_(ti <= th);         // [A, N]
-        auto nz = keep.nonzero();                                // row-major: anchor, then i
-        ai = nz.select(1, 0).contiguous();
-        ii = nz.select(1, 1).contiguous();
-        out.inner_counts = keep.sum(1);
-        w = dir_thetas_.index_select(0, ii) / th.reshape({-1}).index_select(0, ai * N + ii);
+        auto sel = sampling::in_mask(out.boundary_thetas, theta_hat, dir_thetas_);
+        ai = sel.anchor_idx;
+        ii = sel.dir_idx;
+        out.inner_counts = sel.counts;
+        w = dir_thetas_.index_select(0, ii) / theta_hat.detach().reshape({-1}).index_select(0, ai * N + ii);
     }
     // θ' = θ_i in value, w·θmax(φ_i) in gradient (spec §4.2 step 5, the paper's slerp).
     auto slide = w * ops::gather_unique(theta_hat.reshape({-1}), ai * N + ii);

@@ -6,6 +6,7 @@
 #include <torch/extension.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "mash/pictures/render.h"
 #include "mash/representation/mash.h"
 #include "mash/representation/mash_params.h"
+#include "models/generate.h"
 #include "models/generator.h"
 #include "models/tokens.h"
 #ifndef MASH_WITHOUT_OPEN3D
@@ -108,6 +110,23 @@ public:
 private:
     mash::Mash m_{nullptr};
 };
+
+// The fixed sampling buffers of a MASH module (directions, boundary azimuths, their mask bases) in
+// `dtype` on `device`, exactly as the C++ module computes them.
+py::dict sampling_buffers(int64_t mask_degree, int64_t num_directions, int64_t num_boundary, py::object dtype,
+                          const std::string& device) {
+    mash::MashOptions o;
+    o.num_anchors = 1;
+    o.mask_degree = mask_degree;
+    o.num_directions = num_directions;
+    o.num_boundary = num_boundary;
+    o.validate();
+    const auto st = torch::python::detail::py_object_to_dtype(dtype);
+    mash::Mash m(o, at::TensorOptions().dtype(st).device(at::Device(device)));
+    py::dict d;
+    for (const auto& b : m->named_buffers()) d[py::str(b.key())] = b.value();
+    return d;
+}
 
 py::dict fit_file(const std::string& path, const std::string& config, const std::vector<std::string>& overrides, uint64_t seed,
                   const std::string& device) {
@@ -203,30 +222,63 @@ public:
     std::vector<std::string> categories() const { return g_.categories; }
     std::string condition() const { return g_.config.condition; }
     int64_t step() const { return g_.step; }
-    py::list generate(const std::string& category, int64_t num, uint64_t seed, const std::string& solver, int64_t steps) {
-        if (num < 1) throw mash::ConfigError("num must be >= 1");
+    int64_t num_anchors() const { return g_.num_anchors; }
+    // parts: (rotate_vectors, positions, mask_params, sh_params, mask_degree, sh_degree, use_inverse, selection, name).
+    py::list generate(const std::string& category, int64_t num, uint64_t seed, const std::string& solver, int64_t steps,
+                      const std::string& image, const std::string& encoder, const py::list& parts,
+                      const std::optional<at::Tensor>& noise, bool raw) {
+        if (num < 1) throw mash::ConfigError("generate: num must be >= 1");
+        if (raw && g_.ema_only) throw mash::ConfigError("generate: raw=True but the file holds only the EMA weights");
         mash::models::SampleRequest r;
         r.num = num;
         r.seed = seed;
         r.solver = solver;
         r.steps = steps;
-        if (g_.config.condition == "image")
-            throw mash::ConfigError(
-                "generate: image-conditioned checkpoints are not supported from Python yet (use mash generate --image)");
-        if (g_.config.condition == "category") {
+        r.use_ema = !raw;
+        const std::string& cond = g_.config.condition;
+        if (cond == "image" && (image.empty() || encoder.empty()))
+            throw mash::ConfigError("generate: this checkpoint is image-conditioned; pass image=PHOTO and encoder=ENCODER.pt");
+        if (cond != "image" && !image.empty())
+            throw mash::ConfigError("generate: image= needs an image-conditioned checkpoint (model.condition: image)");
+        if (cond == "category") {
             if (category.empty())
                 throw mash::ConfigError("generate: this checkpoint is category-conditioned; pass category=NAME");
             r.categories.assign(size_t(num), g_.category_index(category));
         } else if (!category.empty()) {
-            throw mash::ConfigError("generate: category given but the model is unconditional");
+            throw mash::ConfigError("generate: category given but the model is " +
+                                    std::string(cond == "image" ? "image-conditioned" : "unconditional"));
         }
-        mash::models::SampleResult res;
-        {
-            py::gil_scoped_release release;
-            res = mash::models::sample(g_, r);
+        std::vector<mash::models::AnchorSource> sources;
+        for (const auto& h : parts) {
+            auto t = h.cast<py::tuple>();
+            sources.push_back(
+                {params_from(t[0].cast<at::Tensor>(), t[1].cast<at::Tensor>(), t[2].cast<at::Tensor>(), t[3].cast<at::Tensor>(),
+                             t[4].cast<int64_t>(), t[5].cast<int64_t>(), t[6].cast<bool>()),
+                 t[7].cast<std::string>(), t[8].cast<std::string>()});
+        }
+        if (noise) {
+            const at::Tensor& n = *noise;
+            if (n.dim() != 3 || n.size(0) != num || n.size(1) != g_.num_anchors || n.size(2) != g_.layout.channels())
+                throw mash::InputError("generate: noise of shape " + std::string(c10::str(n.sizes())) + " (expected [" +
+                                       std::to_string(num) + ", " + std::to_string(g_.num_anchors) + ", " +
+                                       std::to_string(g_.layout.channels()) + "], normalized tokens)");
+            r.noise = n.to(at::kFloat);
         }
         py::list out;
-        for (int64_t i = 0; i < num; ++i) out.append(params_dict(mash::models::mash_from_tokens(res.tokens[i], g_.layout)));
+        {
+            py::gil_scoped_release release;
+            const mash::models::FrozenAnchors fz = mash::models::frozen_anchors(g_, sources);
+            if (fz.count() > 0) r.fixed_tokens = mash::models::tokens_from_mash(fz.params);
+            if (cond == "image") {
+                at::Tensor t = mash::models::image_condition(g_, image, encoder);
+                r.image_tokens = t.expand({num, t.size(1), t.size(2)}).contiguous();
+            }
+            const mash::models::SampleResult res = mash::models::sample(g_, r);
+            std::vector<mash::MashParams> shapes;
+            for (int64_t i = 0; i < num; ++i) shapes.push_back(mash::models::generated_shape(res.tokens[i], g_, fz));
+            py::gil_scoped_acquire acquire;
+            for (const auto& p : shapes) out.append(params_dict(p));
+        }
         return out;
     }
 
@@ -263,6 +315,8 @@ PYBIND11_MODULE(_C, m) {
             return params_dict(mash::Mash(o, at::TensorOptions().dtype(at::kDouble))->to_params());
         },
         py::arg("anchors"), py::arg("mask_degree"), py::arg("sh_degree"));
+    m.def("sampling_buffers", &sampling_buffers, py::arg("mask_degree"), py::arg("num_directions"), py::arg("num_boundary"),
+          py::arg("dtype"), py::arg("device"));
     m.def("fit_file", &fit_file, py::arg("path"), py::arg("config"), py::arg("overrides"), py::arg("seed"), py::arg("device"));
     m.def("render", &render, py::arg("vertices"), py::arg("triangles"), py::arg("points"), py::arg("point_colors"),
           py::arg("width"), py::arg("height"), py::arg("views"), py::arg("elevation"), py::arg("azimuth"));
@@ -285,8 +339,9 @@ PYBIND11_MODULE(_C, m) {
         .def_property_readonly("categories", &PyGenerator::categories)
         .def_property_readonly("condition", &PyGenerator::condition)
         .def_property_readonly("step", &PyGenerator::step)
+        .def_property_readonly("num_anchors", &PyGenerator::num_anchors)
         .def("generate", &PyGenerator::generate, py::arg("category"), py::arg("num"), py::arg("seed"), py::arg("solver"),
-             py::arg("steps"));
+             py::arg("steps"), py::arg("image"), py::arg("encoder"), py::arg("parts"), py::arg("noise"), py::arg("raw"));
     py::class_<Sampler>(m, "Sampler")
         .def(py::init<int64_t, int64_t, int64_t, int64_t, int64_t, double, bool, py::object, const std::string&>())
         .def("sample", &Sampler::sample);

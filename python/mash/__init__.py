@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from . import _C  # registers nothing itself: loading it loads the libraries that register torch.ops.mash
+from . import _ops
 from ._C import MashConfigError, MashError, MashInputError, MashIoError
 
 __all__ = ["Mash", "fit", "fit_batch", "load", "mesh", "metrics", "render", "save_png", "Generator", "MashError", "MashIoError", "MashInputError",
@@ -66,30 +67,35 @@ class Mash(torch.nn.Module):
         init = _C.initial_params(self.anchors, self.mask_degree, self.sh_degree)  # the C++ module's own start
         for name in ("rotate_vectors", "positions", "mask_params", "sh_params"):
             setattr(self, name, torch.nn.Parameter(init[name].to(dtype=dtype, device=device)))
-        self._sampler = None
-        self._sampler_key = None
+        self._set_buffers()
 
-    def __getstate__(self):  # the C++ sampler is rebuilt on demand (copy, pickle)
-        state = self.__dict__.copy()
-        state["_sampler"], state["_sampler_key"] = None, None
-        return state
-
-    def _get_sampler(self):
+    def _set_buffers(self):
+        """The fixed directions and boundary azimuths (not in the state dict), as the C++ module
+        computes them for the parameters' dtype and device."""
         p = self.positions
-        key = (p.dtype, str(p.device))
-        if self._sampler is None or self._sampler_key != key:
-            self._sampler = _C.Sampler(self.anchors, self.mask_degree, self.sh_degree, self.num_directions, self.num_boundary,
-                                       self.fps_scale, self.use_inverse, p.dtype, str(p.device))
-            self._sampler_key = key
-        return self._sampler
+        for name, b in _C.sampling_buffers(self.mask_degree, self.num_directions, self.num_boundary, p.dtype,
+                                           str(p.device)).items():
+            self.register_buffer(name, b, persistent=False)
+
+    def _apply(self, fn, *args, **kwargs):  # .to() / .double() / .cuda(): the buffers follow, recomputed
+        super()._apply(fn, *args, **kwargs)
+        self._set_buffers()
+        return self
 
     def sample(self, subsample: bool = True, return_all: bool = False):
         """One sampling pass: the MASH's surface points ``[P, 3]`` (boundary samples, then the inner
-        samples kept by farthest-point sampling), differentiable in every parameter. With
+        samples kept by farthest-point sampling), differentiable in every parameter; torch operators
+        throughout, so ``torch.compile`` traces it whole (P is a data-dependent size). With
         ``return_all`` a dict: ``points``, ``anchor_idx`` [P], ``boundary_points``, ``inner_points``,
-        ``boundary_anchor_idx``, ``inner_anchor_idx``. ``subsample=False`` keeps every in-mask ray."""
-        out = self._get_sampler().sample(self.rotate_vectors, self.positions, self.mask_params, self.sh_params, bool(subsample))
-        return out if return_all else out["points"]
+        ``boundary_anchor_idx``, ``inner_anchor_idx``, ``inner_direction_idx``, ``inner_counts`` [A]
+        (in-mask rays per anchor before FPS). ``subsample=False`` keeps every in-mask ray."""
+        out = _ops.sample_pass(self.rotate_vectors, self.positions, self.mask_params, self.sh_params, dict(self.named_buffers()),
+                               self.sh_degree, self.use_inverse, self.fps_scale, bool(subsample))
+        if not return_all:
+            return torch.cat([out["boundary_points"], out["inner_points"]])
+        out["points"] = torch.cat([out["boundary_points"], out["inner_points"]])
+        out["anchor_idx"] = torch.cat([out["boundary_anchor_idx"], out["inner_anchor_idx"]])
+        return out
 
     forward = sample
 
@@ -256,13 +262,47 @@ class Generator:
 
     @property
     def condition(self) -> str:
+        """``category``, ``image`` or ``none``."""
         return self._g.condition
 
-    def generate(self, category: str | None = None, num: int = 1, seed: int = 0, solver: str = "", steps: int = 0):
-        """``num`` shapes (the same noise as ``mash generate --seed``); ``solver`` / ``steps``
-        default to the checkpoint's sampler. Returns a list of ``Mash``."""
+    @property
+    def num_anchors(self) -> int:
+        """Anchors per generated shape."""
+        return self._g.num_anchors
+
+    def generate(self, category: str | None = None, num: int | None = None, seed: int = 0, *, solver: str = "", steps: int = 0,
+                 image: PathLike | None = None, encoder: PathLike | None = None, complete=None, keep="all", blend=None,
+                 noise=None, raw: bool = False) -> list:
+        """``num`` shapes, as ``mash generate`` makes them (same seed, same bits). Returns a list of ``Mash``.
+
+        * ``category``: the class name for category models; ``image`` + ``encoder`` (a photo and the
+          TorchScript image encoder) for image models; nothing for unconditional ones.
+        * ``complete``: a ``Mash`` or MASH file whose anchors selected by ``keep`` stay fixed while
+          the rest are generated (``"all"``, ``"0-99,120"``, ``"box=x0,y0,z0,x1,y1,z1"`` in the
+          shape's own coordinates, or a list of indices); the result is in that shape's coordinates.
+        * ``blend``: several such parts, ``[m1, (m2, "0-49"), "part.npz", ...]``, frozen together.
+        * ``noise``: the starting noise [num, anchors, width] in normalized token space (default:
+          drawn from ``seed``; ``num`` defaults to its count, else 1); ``solver``/``steps`` default to the checkpoint's sampler; ``raw`` uses
+          the raw (non-EMA) weights."""
+        if complete is not None and blend:
+            raise MashConfigError("generate: use either complete= or blend=, not both")
+        parts = []
+        for item in ([(complete, keep)] if complete is not None else []) + [b if isinstance(b, tuple) else (b, "all")
+                                                                            for b in (blend or [])]:
+            src, sel = item
+            name = os.fspath(src) if isinstance(src, (str, os.PathLike)) else "mash"
+            m = load(src) if isinstance(src, (str, os.PathLike)) else src
+            if not isinstance(sel, str):
+                sel = ",".join(str(int(i)) for i in sel)
+            parts.append((m.rotate_vectors.detach(), m.positions.detach(), m.mask_params.detach(), m.sh_params.detach(),
+                          m.mask_degree, m.sh_degree, m.use_inverse, sel, name))
+        noise_t = None if noise is None else _as_tensor(noise, torch.float32)
+        if noise_t is not None and noise_t.dim() == 2:
+            noise_t = noise_t[None]
+        num = int(num) if num is not None else (noise_t.shape[0] if noise_t is not None else 1)
         out = []
-        for d in self._g.generate(category or "", int(num), int(seed), solver, int(steps)):
+        for d in self._g.generate(category or "", num, int(seed), solver, int(steps), os.fspath(image) if image else "",
+                                  os.fspath(encoder) if encoder else "", parts, noise_t, bool(raw)):
             m = Mash(d["positions"].shape[0], d["mask_degree"], d["sh_degree"], use_inverse=d["use_inverse"])
             out.append(m.set_params(d))
         return out

@@ -21,6 +21,16 @@ def test_new_mash_samples_and_takes_gradients():
     assert m.positions.grad.abs().sum() > 0 and m.sh_params.grad.abs().sum() > 0
 
 
+def test_dtype_and_device_moves_recompute_the_buffers():
+    m = mash.Mash(anchors=4, num_directions=300)
+    m32 = mash.Mash(anchors=4, num_directions=300, dtype=torch.float32)
+    m.float()
+    for (n, a), (_, b) in zip(m.named_buffers(), m32.named_buffers()):
+        assert a.dtype == torch.float32 and torch.equal(a, b), n
+    assert m.sample().dtype == torch.float32
+    assert [n for n in m.state_dict()] == ["rotate_vectors", "positions", "mask_params", "sh_params"]
+
+
 def test_original_file_loads_and_samples_as_the_cli(data):
     m = mash.load(data / "mash_official" / "bunny_a400_legacy.npy")
     assert (m.anchors, m.mask_degree, m.sh_degree) == (400, 3, 2)
@@ -95,6 +105,50 @@ def test_generator_equals_the_cli(mash_bin, tmp_path):
             assert torch.equal(a, b), (i, n)
     with pytest.raises(mash.MashInputError, match="sofa"):
         g.generate(category="sofa")
+
+
+def assert_same_mash(a, b, what):
+    for (n, x), (_, y) in zip(a.named_parameters(), b.named_parameters()):
+        assert torch.equal(x, y), (what, n)
+
+
+def test_completion_and_blending_equal_the_cli(data, mash_bin, tmp_path):
+    ck = pathlib.Path(__file__).resolve().parents[2] / "models" / "pretrained" / "families.pt"
+    g = mash.Generator.load(ck)
+    part_a, part_b = data / "mash_small" / "animal" / "cow.npz", data / "mash_small" / "object" / "fandisk.npz"
+    run = lambda out, *args: subprocess.run([str(mash_bin), "generate", "--checkpoint", str(ck), "--category", "chair", "--num",
+                                             "1", "--seed", "2", "--no-render", "-o", str(tmp_path / out), "--log-level", "warn",
+                                             *args], check=True)
+    run("complete", "--complete", str(part_a), "--keep-anchors", "0-19")
+    ours = g.generate(category="chair", seed=2, complete=part_a, keep=range(20))[0]
+    assert_same_mash(ours, mash.load(tmp_path / "complete" / "chair_000.npz"), "complete")
+    given = mash.load(part_a)
+    assert torch.equal(ours.positions[:20], given.positions[:20])  # the kept anchors are the input's, exactly
+    run("blend", "--blend", f"{part_a}:0-9", "--blend", f"{part_b}:5-14")
+    ours = g.generate(category="chair", seed=2, blend=[(given, "0-9"), (str(part_b), "5-14")])[0]
+    assert_same_mash(ours, mash.load(tmp_path / "blend" / "chair_000.npz"), "blend")
+    with pytest.raises(mash.MashInputError, match="frozen anchors"):
+        g.generate(category="chair", complete=mash.Mash(anchors=g.num_anchors + 1))
+    with pytest.raises(mash.MashConfigError, match="image-conditioned checkpoint"):
+        g.generate(category="chair", image=data / "images" / "skimage_rocket.jpg", encoder="x.pt")
+
+
+def test_image_conditioning_equals_the_cli(data, mash_bin, tmp_path):
+    root = pathlib.Path(__file__).resolve().parents[2]
+    subprocess.run([str(mash_bin), "train", "--config", str(root / "configs" / "train" / "tiny_image.yaml"), "-o",
+                    str(tmp_path / "model"), "--threads", "2", "--set", "train.steps=4", "--set", "sample.val_samples=0",
+                    "--log-level", "warn"], check=True)
+    ck, enc, photo = tmp_path / "model" / "checkpoint.pt", data / "standin_encoder.pt", data / "images" / "skimage_rocket.jpg"
+    subprocess.run([str(mash_bin), "generate", "--checkpoint", str(ck), "--encoder", str(enc), "--image", str(photo), "--num",
+                    "2", "--steps", "4", "--seed", "1", "--no-render", "-o", str(tmp_path / "gen"), "--log-level", "warn"],
+                   check=True)
+    g = mash.Generator.load(ck)
+    assert g.condition == "image"
+    ours = g.generate(image=photo, encoder=enc, num=2, steps=4, seed=1)
+    for i, m in enumerate(ours):
+        assert_same_mash(m, mash.load(tmp_path / "gen" / f"skimage_rocket_{i:03d}.npz"), i)
+    with pytest.raises(mash.MashConfigError, match="pass image=PHOTO"):
+        g.generate(num=1)
 
 
 def test_render_draws_each_kind(data):

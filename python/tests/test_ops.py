@@ -103,6 +103,80 @@ def test_compile_traces_the_ops():
         torch.testing.assert_close(x.grad, y.grad)
 
 
+def perturbed_mash(anchors=6, seed=0):
+    m = mash.Mash(anchors=anchors, num_directions=400, num_boundary=30)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        m.positions.copy_(torch.randn(anchors, 3, generator=g, dtype=torch.float64) * 0.3)
+        m.rotate_vectors.copy_(torch.randn(anchors, 3, generator=g, dtype=torch.float64))
+        m.mask_params.add_(torch.randn(m.mask_params.shape, generator=g, dtype=torch.float64) * 0.5)
+        m.sh_params.add_(torch.rand(m.sh_params.shape, generator=g, dtype=torch.float64) * 0.2)
+    return m
+
+
+def test_in_mask_and_fps_packed():
+    m = perturbed_mash()
+    bt = torch.ops.mash.mask_thetas(m.mask_params.detach(), m.boundary_basis)
+    th = torch.ops.mash.mask_thetas(m.mask_params.detach(), m.direction_basis)
+    ai, ii, counts = torch.ops.mash.in_mask(bt, th, m.direction_thetas)
+    ti = m.direction_thetas[None]
+    keep = (ti <= bt.amax(1, keepdim=True)) & (ti <= th)  # the definition, spec §4.2
+    assert torch.equal(torch.stack([ai, ii], 1), keep.nonzero()) and torch.equal(counts, keep.sum(1))
+    pts = torch.rand(int(counts.sum()), 3, dtype=torch.float64)
+    offsets = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+    keep_n = (counts + 1) // 2
+    sel = torch.ops.mash.fps_packed(pts, offsets, keep_n)
+    parts = []
+    for a in range(counts.numel()):  # each segment is fps of its own points
+        lo, n, k = int(offsets[a]), int(counts[a]), int(keep_n[a])
+        parts.append(torch.ops.mash.fps(pts[lo:lo + n], k) + lo if n else torch.zeros(0, dtype=torch.int64))
+    assert torch.equal(sel, torch.cat(parts))
+    torch.library.opcheck(torch.ops.mash.in_mask.default, (bt, th, m.direction_thetas))
+    torch.library.opcheck(torch.ops.mash.fps_packed.default, (pts, offsets, keep_n))
+    torch.library.opcheck(torch.ops.mash.axis_angle_to_matrix.default, (m.rotate_vectors.detach().clone().requires_grad_(),))
+    torch.library.opcheck(torch.ops.mash.mask_thetas.default, (m.mask_params.detach().clone().requires_grad_(), m.boundary_basis))
+    x = torch.rand(10, 3, dtype=torch.float64, requires_grad=True)
+    torch.library.opcheck(torch.ops.mash.gather_unique.default, (x, torch.tensor([4, 0, 7])))
+
+
+def test_python_sampling_pass_is_the_cpp_module():
+    m = perturbed_mash(seed=2)
+    ref = mash._C.Sampler(m.anchors, m.mask_degree, m.sh_degree, m.num_directions, m.num_boundary, m.fps_scale, True,
+                          torch.float64, "cpu")
+    for subsample in (True, False):
+        ours = m.sample(subsample=subsample, return_all=True)
+        params = [p.detach().clone().requires_grad_(True) for p in m.parameters()]
+        theirs = ref.sample(*params, subsample)
+        for key in ("boundary_points", "inner_points", "boundary_anchor_idx", "inner_anchor_idx"):
+            assert torch.equal(ours[key], theirs[key]), key
+        if subsample:  # collapsed anchors (relu'd distances): FPS repeats points; the same gradients even so
+            inner = ours["inner_points"]
+            assert torch.unique(inner, dim=0).shape[0] < inner.shape[0]
+        m.zero_grad()
+        w = torch.linspace(-1, 1, ours["points"].numel(), dtype=torch.float64).view(-1, 3)
+        (ours["points"] * w).sum().backward()
+        (theirs["points"] * w).sum().backward()
+        for (n, p), q in zip(m.named_parameters(), params):
+            assert torch.equal(p.grad, q.grad), n
+
+
+def test_compile_mash_sample_without_graph_break():
+    target = torch.rand(500, 3, dtype=torch.float64) - 0.5
+
+    def loss(m):
+        d_fit, d_cov, _, _ = torch.ops.mash.chamfer(m.sample(), target)
+        return d_fit.mean() + d_cov.mean()
+
+    compiled = torch.compile(loss, backend="aot_eager", fullgraph=True)  # fullgraph: any graph break is an error
+    a, b = perturbed_mash(seed=4), perturbed_mash(seed=4)
+    la, lb = loss(a), compiled(b)
+    la.backward()
+    lb.backward()
+    assert torch.equal(la, lb)
+    for (n, x), (_, y) in zip(a.named_parameters(), b.named_parameters()):
+        torch.testing.assert_close(x.grad, y.grad, rtol=1e-12, atol=1e-14, msg=n)
+
+
 def test_errors_are_python_exceptions():
     sh, R, pos, aidx, theta, phi, L = wp_args()
     with pytest.raises(RuntimeError, match="sh must be"):

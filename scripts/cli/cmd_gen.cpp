@@ -22,6 +22,7 @@
 #include "mash/ops/rotation.h"
 #include "mash/pictures/render.h"
 #include "models/eval_gen.h"
+#include "models/generate.h"
 #include "models/generator.h"
 #include "models/image_encoder.h"
 #include "models/original.h"
@@ -47,14 +48,6 @@ int run_train(const TrainArgs& a) {
 
 namespace {
 
-struct Frozen {
-    MashParams params;       // concatenated frozen anchors, in the training frame
-    MashParams first_input;  // the first input's selected anchors as in its file
-    models::BoxFrame frame;  // the first input's normalization (identity without data.normalize: box)
-    std::vector<std::string> sources;
-};
-
-/// The first src.num_anchors anchors of dst take src's values (same degrees).
 std::map<std::string, io::NpyArray> read_npz_arrays(const std::string& path) {
     auto bytes = io::read_file(path);
     std::map<std::string, io::NpyArray> in;
@@ -85,44 +78,6 @@ at::Tensor read_noise(const std::string& path) {
     if (arr.shape.size() != 3 || arr.kind != 'f')
         throw InputError(path + ": noise must be a float array [num, anchors, width] (expected normalized tokens)");
     return array_tensor(arr, at::kFloat);
-}
-
-void overwrite_leading_anchors(MashParams& dst, const MashParams& src) {
-    std::copy(src.rotate_vectors.begin(), src.rotate_vectors.end(), dst.rotate_vectors.begin());
-    std::copy(src.positions.begin(), src.positions.end(), dst.positions.begin());
-    std::copy(src.mask_params.begin(), src.mask_params.end(), dst.mask_params.begin());
-    std::copy(src.sh_params.begin(), src.sh_params.end(), dst.sh_params.begin());
-}
-
-void append_params(MashParams& dst, const MashParams& src) {
-    if (dst.num_anchors == 0) {
-        dst = src;
-        return;
-    }
-    if (src.mask_degree != dst.mask_degree || src.sh_degree != dst.sh_degree)
-        throw InputError("blend: parts have different mask/SH degrees");
-    dst.num_anchors += src.num_anchors;
-    dst.rotate_vectors.insert(dst.rotate_vectors.end(), src.rotate_vectors.begin(), src.rotate_vectors.end());
-    dst.positions.insert(dst.positions.end(), src.positions.begin(), src.positions.end());
-    dst.mask_params.insert(dst.mask_params.end(), src.mask_params.begin(), src.mask_params.end());
-    dst.sh_params.insert(dst.sh_params.end(), src.sh_params.begin(), src.sh_params.end());
-}
-
-// Largest absolute difference between two MASHes' anchors (rotations compared as matrices).
-double max_deviation(const MashParams& a, const MashParams& b) {
-    auto T = [](const std::vector<double>& v, int64_t w) {
-        return at::from_blob(const_cast<double*>(v.data()), {static_cast<int64_t>(v.size()) / w, w}, at::kDouble).clone();
-    };
-    double d = 0;
-    d = std::max(d, (T(a.positions, 3) - T(b.positions, 3)).abs().max().item<double>());
-    d = std::max(d, (T(a.mask_params, a.mask_dim()) - T(b.mask_params, b.mask_dim())).abs().max().item<double>());
-    d = std::max(d, (T(a.sh_params, a.sh_dim()) - T(b.sh_params, b.sh_dim())).abs().max().item<double>());
-    d = std::max(
-        d, (rotation::matrix_from_axis_angle(T(a.rotate_vectors, 3)) - rotation::matrix_from_axis_angle(T(b.rotate_vectors, 3)))
-               .abs()
-               .max()
-               .item<double>());
-    return d;
 }
 
 }  // namespace
@@ -171,17 +126,8 @@ int run_generate(const GenerateArgs& a) {
         throw ConfigError("generate: --image needs an image-conditioned checkpoint (model.condition: image)");
     at::Tensor image_tokens;
     if (image_model) {
-        const std::string dtype = a.encoder_dtype.empty() ? g.config.encoder_dtype : a.encoder_dtype;
-        const auto alpha =
-            models::parse_image_alpha(a.image_alpha.empty() ? g.config.image_alpha : a.image_alpha, "--image-alpha");
-        models::ImageEncoder enc(a.encoder, dtype, alpha);
-        if (enc.info().width != g.config.image_dim)
-            throw InputError(a.encoder + ": encoder width " + std::to_string(enc.info().width) +
-                             ", but the checkpoint was trained on " + std::to_string(g.config.image_dim) + "-wide features (" +
-                             g.config.encoder + ")");
-        image_tokens = enc.encode_files({a.image}, "");
-        spdlog::info("generate: {} encoded by {} ({}, alpha {}) → {} tokens x {}", a.image, enc.info().name, dtype,
-                     models::to_string(alpha), image_tokens.size(1), image_tokens.size(2));
+        if (!a.image_alpha.empty()) models::parse_image_alpha(a.image_alpha, "--image-alpha");
+        image_tokens = models::image_condition(g, a.image, a.encoder, a.encoder_dtype, a.image_alpha);
     }
     // Categories to generate.
     std::vector<std::pair<std::string, int64_t>> cats;
@@ -199,44 +145,25 @@ int run_generate(const GenerateArgs& a) {
         if (!a.category.empty()) throw ConfigError("generate: --category given but the model is unconditional");
         cats.emplace_back("sample", -1);
     }
-    // Frozen anchors.
-    Frozen fz;
+    // Frozen anchors: completion (one file) or blending (several).
+    std::vector<models::AnchorSource> parts;
     if (!a.complete.empty()) {
-        MashParams p = io::load_mash(a.complete);
         std::string sel = !a.keep_box.empty() ? "box=" + a.keep_box : (a.keep_anchors.empty() ? "all" : a.keep_anchors);
-        auto idx = models::select_anchors(p, sel, a.complete);  // in the file's coordinates
-        fz.first_input = models::subset_anchors(p, idx);
-        if (g.config.normalize == "box") fz.frame = models::normalize_to_unit_box(p);  // then the training data's frame
-        fz.params = models::subset_anchors(p, idx);
-        fz.sources.push_back(a.complete + ":" + sel);
+        parts.push_back({io::load_mash(a.complete), sel, a.complete});
     }
     for (const auto& b : a.blend) {
         auto colon = b.find(':');
         std::string path = b.substr(0, colon), sel = colon == std::string::npos ? "all" : b.substr(colon + 1);
-        MashParams p = io::load_mash(path);
-        auto idx = models::select_anchors(p, sel, path);
-        const bool first = fz.params.num_anchors == 0 && fz.sources.empty();
-        if (first) fz.first_input = models::subset_anchors(p, idx);
-        models::BoxFrame f;
-        if (g.config.normalize == "box") f = models::normalize_to_unit_box(p);
-        if (first) fz.frame = f;
-        append_params(fz.params, models::subset_anchors(p, idx));
-        fz.sources.push_back(path + ":" + sel);
+        parts.push_back({io::load_mash(path), sel, path});
     }
-    const int64_t K = fz.params.num_anchors;
-    if (K > 0) {
-        if (fz.params.mask_degree != g.layout.mask_degree || fz.params.sh_degree != g.layout.sh_degree)
-            throw InputError(fz.sources.front() + ": mask/SH degrees differ from the model's (" +
-                             std::to_string(g.layout.mask_degree) + ", " + std::to_string(g.layout.sh_degree) + ")");
-        if (K > g.num_anchors)
-            throw InputError("generate: " + std::to_string(K) + " frozen anchors, but the model generates " +
-                             std::to_string(g.num_anchors) + " (select fewer with :SEL / --keep-anchors / --keep-box)");
+    const models::FrozenAnchors fz = models::frozen_anchors(g, parts);
+    const int64_t K = fz.count();
+    if (K > 0)
         spdlog::info("generate: {} frozen anchors from {}, {} generated{}", K, fmt::join(fz.sources, " + "), g.num_anchors - K,
                      g.config.normalize == "box"
                          ? " (inputs normalized like the training data: anchor box centred, longest side 1; "
                            "selections refer to the file's own coordinates)"
                          : "");
-    }
     fs::create_directories(a.output);
     nlohmann::json report;
     report["checkpoint"] = a.checkpoint;
@@ -277,24 +204,11 @@ int run_generate(const GenerateArgs& a) {
             report["frozen_rows_bit_exact"] = exact;
         }
         for (int64_t i = 0; i < num; ++i) {
-            MashParams p = models::mash_from_tokens(res.tokens[i], g.layout);
             nlohmann::json js;
+            double deviation = 0;
+            MashParams p = models::generated_shape(res.tokens[i], g, fz, &deviation);
             if (K > 0) {
-                MashParams head = models::subset_anchors(p, [&] {
-                    std::vector<int64_t> v(K);
-                    for (int64_t k = 0; k < K; ++k) v[k] = k;
-                    return v;
-                }());
-                const double dev = max_deviation(head, fz.params);
-                js["frozen_max_deviation_roundtrip"] = dev;
-                // Frozen anchors are given: write their exact values (in the training frame, then
-                // mapped back below with everything else).
-                overwrite_leading_anchors(p, fz.params);
-                p.use_inverse = fz.params.use_inverse;
-                // The answer in the coordinates of the (first) input: the inverse of its normalization;
-                // the first input's anchors then take their exact input values (bit-identical).
-                fz.frame.undo(p);
-                overwrite_leading_anchors(p, fz.first_input);
+                js["frozen_max_deviation_roundtrip"] = deviation;
                 js["frame"] = "input";
             }
             char name[256];
