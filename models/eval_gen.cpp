@@ -15,7 +15,7 @@
 #include "mash/core/files.h"
 #include "mash/io/geometry_io.h"
 #include "mash/io/mash_file.h"
-#include "mash/losses/nearest.h"
+#include "mash/ops/nearest/nearest.h"
 #include "models/preview.h"
 
 namespace fs = std::filesystem;
@@ -28,13 +28,13 @@ std::vector<std::string> list_shape_files(const std::string& dir) {
     std::vector<std::string> out;
     for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it) {
         if (!it->is_regular_file()) continue;
-        auto e = io::lower_extension(it->path().string());
+        auto e = lower_extension(it->path().string());
         if (std::find(exts.begin(), exts.end(), e) != exts.end()) out.push_back(it->path().string());
     }
     // One file per shape: `mash generate` writes X.npz (MASH), X.ply (points) and X_mesh.ply for
     // the same shape; keep the MASH file, else the mesh, else the points.
     auto rank = [](const std::string& p) {
-        auto e = io::lower_extension(p);
+        auto e = lower_extension(p);
         if (e == ".npz" || e == ".npy") return 0;
         if (p.size() > 9 && p.compare(p.size() - 9, 9, "_mesh.ply") == 0) return 1;
         return 2;
@@ -55,7 +55,7 @@ std::vector<std::string> list_shape_files(const std::string& dir) {
 
 std::vector<double> shape_cloud(const std::string& path, const GenEvalOptions& o) {
     io::PointCloud pc;
-    const auto e = io::lower_extension(path);
+    const auto e = lower_extension(path);
     if ((e == ".npz" || e == ".npy") && io::is_mash_file(path)) {
         pc.points = mash_points(io::load_mash(path), 1 << 30);
     } else {
@@ -86,9 +86,9 @@ std::vector<double> chamfer_matrix(const std::vector<std::vector<double>>& a, co
     std::vector<at::Tensor> ta, tb;
     for (auto& v : a) ta.push_back(T(v));
     for (auto& v : b) tb.push_back(T(v));
-    std::vector<std::unique_ptr<losses::KdTree>> ka, kb;
-    for (auto& t : ta) ka.push_back(std::make_unique<losses::KdTree>(t));
-    for (auto& t : tb) kb.push_back(std::make_unique<losses::KdTree>(t));
+    std::vector<std::unique_ptr<ops::nearest::KdTree>> ka, kb;
+    for (auto& t : ta) ka.push_back(std::make_unique<ops::nearest::KdTree>(t));
+    for (auto& t : tb) kb.push_back(std::make_unique<ops::nearest::KdTree>(t));
     const int64_t na = static_cast<int64_t>(a.size()), nb = static_cast<int64_t>(b.size());
     std::vector<double> m(static_cast<size_t>(na * nb));
     at::parallel_for(0, na * nb, 1, [&](int64_t lo, int64_t hi) {

@@ -103,11 +103,11 @@ std::unique_ptr<FeatureStore> FeatureStore::open(const std::string& dir, const F
         make(data, spec.count * rec);
         make(flags, spec.count);
         const std::string text = want.dump(1);
-        io::write_file_atomic(meta.string(), std::vector<uint8_t>(text.begin(), text.end()));  // last: the store exists
+        write_file_atomic(meta.string(), std::vector<uint8_t>(text.begin(), text.end()));  // last: the store exists
     } else {
         nlohmann::json have;
         try {
-            auto bytes = io::read_file(meta.string());
+            auto bytes = read_file(meta.string());
             have = nlohmann::json::parse(std::string(bytes.begin(), bytes.end()));
         } catch (const std::exception& e) {
             throw IoError(meta.string() + ": damaged feature store description (expected JSON written by mash)");

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "mash/core/errors.h"
-#include "mash/ops/rotation.h"
+#include "mash/ops/rotation/rotation.h"
 #include "models/image_encoder.h"
 #include "models/tokens.h"
 
@@ -47,11 +47,11 @@ double max_deviation(const MashParams& a, const MashParams& b) {
     d = std::max(d, (T(a.positions, 3) - T(b.positions, 3)).abs().max().item<double>());
     d = std::max(d, (T(a.mask_params, a.mask_dim()) - T(b.mask_params, b.mask_dim())).abs().max().item<double>());
     d = std::max(d, (T(a.sh_params, a.sh_dim()) - T(b.sh_params, b.sh_dim())).abs().max().item<double>());
-    d = std::max(
-        d, (rotation::matrix_from_axis_angle(T(a.rotate_vectors, 3)) - rotation::matrix_from_axis_angle(T(b.rotate_vectors, 3)))
-               .abs()
-               .max()
-               .item<double>());
+    d = std::max(d, (ops::rotation::matrix_from_axis_angle(T(a.rotate_vectors, 3)) -
+                     ops::rotation::matrix_from_axis_angle(T(b.rotate_vectors, 3)))
+                        .abs()
+                        .max()
+                        .item<double>());
     return d;
 }
 

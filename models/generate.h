@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "mash/representation/mash_params.h"
+#include "mash/core/mash_params.h"
 #include "models/generator.h"
 #include "models/train_data.h"
 

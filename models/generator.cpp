@@ -17,6 +17,7 @@
 #include "mash/dataset/dataset.h"
 #include "mash/formats/pickle.h"
 #include "mash/formats/zip.h"
+#include "models/assignment.h"
 
 namespace mash::models {
 
@@ -143,10 +144,10 @@ Generator Generator::load(const std::string& path) {
     try {
         // Our own checks first (LibTorch's reader trusts sizes and memo indices from the file), then
         // LibTorch reads the same bytes.
-        const auto bytes = io::read_file(path);
-        for (const auto& e : io::read_zip(bytes.data(), bytes.size(), path))
+        const auto bytes = read_file(path);
+        for (const auto& e : formats::read_zip(bytes.data(), bytes.size(), path))
             if (e.name.size() > 4 && e.name.compare(e.name.size() - 4, 4, ".pkl") == 0)
-                io::check_pickle(e.data.data(), e.data.size(), e.name);
+                formats::check_pickle(e.data.data(), e.data.size(), e.name);
         torch::serialize::InputArchive ar, meta;
         ar.load_from(reinterpret_cast<const char*>(bytes.data()), bytes.size());
         if (!ar.try_read("meta", meta)) throw bad("no 'meta' record");

@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 namespace mash::models {
 
 std::string file_hash(const std::string& path) {
-    auto bytes = io::read_file(path);
+    auto bytes = read_file(path);
     uint64_t h = 1469598103934665603ull;
     for (uint8_t b : bytes) {
         h ^= b;
@@ -213,7 +213,7 @@ EncoderInfo read_encoder_sidecar(const std::string& path) {
         throw IoError(side + ": sidecar not found (expected the JSON written next to the encoder by scripts/export_dinov2.py)");
     EncoderInfo info;
     try {
-        auto bytes = io::read_file(side);
+        auto bytes = read_file(side);
         auto j = nlohmann::json::parse(std::string(bytes.begin(), bytes.end()));
         info.name = j.value("name", "encoder");
         info.input_size = j.at("input_size").get<int64_t>();
@@ -302,8 +302,8 @@ at::Tensor ImageEncoder::encode_files(const std::vector<std::string>& files, con
         cache_paths[i] = (fs::path(cache_dir) / (hash_ + "-" + prep) / (file_hash(files[i]) + ".npy")).string();
         if (fs::is_regular_file(cache_paths[i])) {
             try {
-                auto bytes = io::read_file(cache_paths[i]);
-                auto a = io::parse_npy(bytes.data(), bytes.size(), cache_paths[i]);
+                auto bytes = read_file(cache_paths[i]);
+                auto a = formats::parse_npy(bytes.data(), bytes.size(), cache_paths[i]);
                 if (a.shape == std::vector<int64_t>{info_.tokens, info_.width}) {
                     auto d = a.to_double();
                     tokens[i] = at::tensor(d, at::kDouble).reshape({info_.tokens, info_.width}).to(at::kFloat);
@@ -325,8 +325,8 @@ at::Tensor ImageEncoder::encode_files(const std::vector<std::string>& files, con
             if (!cache_dir.empty()) {
                 fs::create_directories(fs::path(cache_paths[i]).parent_path());
                 std::vector<float> v(tokens[i].data_ptr<float>(), tokens[i].data_ptr<float>() + tokens[i].numel());
-                io::write_file_atomic(cache_paths[i],
-                                      io::serialize_npy(io::NpyArray::from_float(v, {info_.tokens, info_.width})));
+                write_file_atomic(cache_paths[i],
+                                  formats::serialize_npy(formats::NpyArray::from_float(v, {info_.tokens, info_.width})));
             }
         }
     }

@@ -184,11 +184,11 @@ std::vector<double> QuantileNormalizer::standard_target_knots() {
 
 void QuantileNormalizer::save(const std::string& path) const {
     std::string s = to_json();
-    io::write_file_atomic(path, std::vector<uint8_t>(s.begin(), s.end()));
+    write_file_atomic(path, std::vector<uint8_t>(s.begin(), s.end()));
 }
 
 QuantileNormalizer QuantileNormalizer::load(const std::string& path) {
-    auto bytes = io::read_file(path);
+    auto bytes = read_file(path);
     return from_json(std::string(bytes.begin(), bytes.end()), path);
 }
 

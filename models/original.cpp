@@ -18,8 +18,8 @@ namespace mash::models {
 
 QuantileNormalizer load_original_normalizer(const std::string& path) {
     if (!std::filesystem::is_regular_file(path)) throw IoError(path + ": normalizer not found");
-    auto bytes = io::read_file(path);
-    auto cols = io::parse_joblib_multi_linear(bytes.data(), bytes.size(), path);
+    auto bytes = read_file(path);
+    auto cols = formats::parse_joblib_multi_linear(bytes.data(), bytes.size(), path);
     TokenLayout layout{3, 2};
     if (int64_t(cols.size()) != layout.channels())
         throw IoError(path + ": the original normalizer has " + std::to_string(cols.size()) +
@@ -36,7 +36,7 @@ QuantileNormalizer load_original_normalizer(const std::string& path) {
 
 namespace {
 
-at::Tensor to_tensor(const io::NpyArray& a, const std::string& what) {
+at::Tensor to_tensor(const formats::NpyArray& a, const std::string& what) {
     if (a.kind != 'f') throw IoError(what + ": expected a floating-point tensor");
     auto shape = std::vector<int64_t>(a.shape.begin(), a.shape.end());
     if (a.itemsize == 4) {
@@ -65,14 +65,14 @@ Generator import_original(const std::string& path, const std::string& normalizer
     if (o.weights != "ema" && o.weights != "model") throw ConfigError("--weights '" + o.weights + "': expected ema or model");
     if (o.condition != "auto" && o.condition != "category" && o.condition != "image")
         throw ConfigError("--condition '" + o.condition + "': expected auto, category or image");
-    auto bytes = io::read_file(path);
-    auto ar = io::parse_torch_archive(bytes.data(), bytes.size(), path);
+    auto bytes = read_file(path);
+    auto ar = formats::parse_torch_archive(bytes.data(), bytes.size(), path);
     const std::string key = o.weights == "ema" ? "ema_model" : "model";
-    const io::NamedArrays* sd = nullptr;
+    const formats::NamedArrays* sd = nullptr;
     int64_t step = -1;
     for (const auto& [k, v] : ar.entries) {
-        if (k == key && v.kind == io::TorchArchive::Value::kStateDict) sd = &v.state_dict;
-        if (k == "step" && v.kind == io::TorchArchive::Value::kNumber) step = int64_t(v.number);
+        if (k == key && v.kind == formats::TorchArchive::Value::kStateDict) sd = &v.state_dict;
+        if (k == "step" && v.kind == formats::TorchArchive::Value::kNumber) step = int64_t(v.number);
     }
     if (!sd)
         throw IoError(path + ": not an original generator checkpoint: no '" + key +

@@ -27,25 +27,25 @@ std::vector<double> mash_points(const MashParams& p, int64_t max_points) {
 
 void render_mash_grid(const std::string& path, const std::vector<MashParams>& shapes, int views, int size, int columns,
                       int64_t max_points) {
-    io::RenderOptions o;
+    pictures::RenderOptions o;
     o.width = o.height = size;
     o.views = views;
     o.point_radius_px = std::max(1.0, size / 300.0);
     std::vector<std::vector<unsigned char>> strips;
     for (const auto& shape : shapes) {
-        io::RenderScene sc;
+        pictures::RenderScene sc;
         sc.points = mash_points(shape, max_points);
         const int64_t A = shape.num_anchors;
         const size_t per = sc.points.size() / 3;
         for (size_t k = 0; k < per; ++k) {
-            auto c = io::id_color(static_cast<int64_t>(k * A / std::max<size_t>(1, per)));
+            auto c = pictures::id_color(static_cast<int64_t>(k * A / std::max<size_t>(1, per)));
             sc.point_colors.insert(sc.point_colors.end(), c.begin(), c.end());
         }
-        strips.push_back(io::render_views(sc, o));
+        strips.push_back(pictures::render_views(sc, o));
     }
     int GW = 0, GH = 0;
-    auto grid = io::tile_images(strips, size * views, size, columns, GW, GH);
-    io::write_png(path, grid, GW, GH);
+    auto grid = pictures::tile_images(strips, size * views, size, columns, GW, GH);
+    pictures::write_png(path, grid, GW, GH);
 }
 
 }  // namespace mash::models

@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "mash/core/errors.h"
-#include "mash/ops/rotation.h"
+#include "mash/ops/rotation/rotation.h"
 
 namespace mash::models {
 
@@ -69,8 +69,8 @@ at::Tensor tokens_from_mash(const MashParams& p) {
     auto wrap = [&](const std::vector<double>& v, int64_t w) {
         return at::from_blob(const_cast<double*>(v.data()), {A, w}, opts).clone();
     };
-    at::Tensor R = rotation::matrix_from_axis_angle(wrap(p.rotate_vectors, 3));
-    at::Tensor o = rotation::ortho6d_from_matrix(R);  // columns x then y
+    at::Tensor R = ops::rotation::matrix_from_axis_angle(wrap(p.rotate_vectors, 3));
+    at::Tensor o = ops::rotation::ortho6d_from_matrix(R);  // columns x then y
     return at::cat({o, wrap(p.positions, 3), wrap(p.mask_params, p.mask_dim()), wrap(p.sh_params, p.sh_dim())}, 1).contiguous();
 }
 
@@ -95,7 +95,7 @@ MashParams mash_from_tokens(const at::Tensor& tokens, const TokenLayout& layout,
     const int64_t A = t.size(0);
     MashParams p = MashParams::zeros(A, layout.mask_degree, layout.sh_degree);
     p.use_inverse = use_inverse;
-    at::Tensor r = rotation::axis_angle_from_matrix(matrix_from_token_ortho6d(t.narrow(1, 0, 6))).contiguous();
+    at::Tensor r = ops::rotation::axis_angle_from_matrix(matrix_from_token_ortho6d(t.narrow(1, 0, 6))).contiguous();
     auto copy = [&](const at::Tensor& src, std::vector<double>& dst) {
         at::Tensor c = src.contiguous();
         std::copy(c.data_ptr<double>(), c.data_ptr<double>() + c.numel(), dst.begin());

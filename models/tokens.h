@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "mash/representation/mash_params.h"
+#include "mash/core/mash_params.h"
 
 namespace mash::models {
 

@@ -82,7 +82,7 @@ MashSet load_mash_folder(const std::string& root, const std::string& normalize, 
     std::vector<std::pair<std::string, fs::path>> files;
     for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
         if (!it->is_regular_file()) continue;
-        const auto ext = io::lower_extension(it->path().string());
+        const auto ext = lower_extension(it->path().string());
         if (ext != ".npz" && ext != ".npy") continue;
         const fs::path rel(dataset::path_below(root, it->path().string()));  // a symlinked file keeps its link's category
         std::string category = rel.has_parent_path() ? rel.parent_path().generic_string() : "default";
@@ -147,7 +147,7 @@ int64_t attach_images(MashSet& s, const std::string& root) {
         fs::path dir = fs::path(root) / s.keys[i];
         if (fs::is_directory(dir))
             for (const auto& e : fs::directory_iterator(dir)) {
-                auto ext = io::lower_extension(e.path().string());
+                auto ext = lower_extension(e.path().string());
                 if (e.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg")) files.push_back(e.path().string());
             }
         std::sort(files.begin(), files.end());

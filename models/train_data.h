@@ -12,10 +12,6 @@
 
 #include "models/tokens.h"
 
-namespace mash {
-struct MashParams;
-}
-
 namespace mash::models {
 
 struct MashSet {

@@ -29,13 +29,16 @@
 #include "models/image_encoder.h"
 #include "models/preview.h"
 #include "models/trainer.h"
-#include "models/trainer_impl.h"
 
 namespace fs = std::filesystem;
 
 namespace mash::models {
 
 namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
 
 struct MetricsLog {
     std::vector<double> step, loss, vstep, vloss;
@@ -64,7 +67,7 @@ void rewrite_metrics(const std::string& path, int64_t max_step, MetricsLog& log)
     }
     std::string all;
     for (auto& l : keep) all += l + "\n";
-    io::write_file_atomic(path, std::vector<uint8_t>(all.begin(), all.end()));
+    write_file_atomic(path, std::vector<uint8_t>(all.begin(), all.end()));
 }
 
 void append_line(const std::string& path, const nlohmann::json& j) {
@@ -108,30 +111,30 @@ int run_training(const TrainRun& run) {
                      val.size() == 0 ? " (validating on the training shapes)" : "", all.tokens.size(1), all.layout.channels());
     }
     Trainer trainer(cfg, train, val, out, env.rank, env.world_size, env.world_size > 1 ? &pg : nullptr, device);
-    auto& I = trainer.impl();
+    Generator& G = trainer.generator();
     if (run.resume) trainer.load_checkpoint(ckpt);
     const std::string metrics = (fs::path(out) / "metrics.jsonl").string();
     MetricsLog log;
     if (main_rank) {
         fs::create_directories(fs::path(out) / "samples");
-        I.g.normalizer.save((fs::path(out) / "normalizer.json").string());
+        G.normalizer.save((fs::path(out) / "normalizer.json").string());
         std::string y = cfg.to_yaml();
-        io::write_file_atomic((fs::path(out) / "config.resolved.yaml").string(), std::vector<uint8_t>(y.begin(), y.end()));
+        write_file_atomic((fs::path(out) / "config.resolved.yaml").string(), std::vector<uint8_t>(y.begin(), y.end()));
         nlohmann::json split;
         split["train"] = train.keys;
         split["validation"] = val.keys;
         std::string sp = split.dump(1);
-        io::write_file_atomic((fs::path(out) / "split.json").string(), std::vector<uint8_t>(sp.begin(), sp.end()));
+        write_file_atomic((fs::path(out) / "split.json").string(), std::vector<uint8_t>(sp.begin(), sp.end()));
         if (run.resume)
-            rewrite_metrics(metrics, I.g.step, log);
+            rewrite_metrics(metrics, G.step, log);
         else
             std::remove(metrics.c_str());
         spdlog::info(
             "train: model {} parameters (width {}, depth {}, heads {}), objective {}, condition {}, {} process(es) x "
             "batch {}, effective lr {:.3g}, output {}",
-            count_parameters(*I.g.model), cfg.width, cfg.depth, cfg.heads, cfg.objective, cfg.condition, env.world_size,
-            cfg.batch_size, I.lr_at(cfg.warmup_steps), out);
-        if (run.resume) spdlog::info("train: resumed from {} at step {}", ckpt, I.g.step);
+            count_parameters(*G.model), cfg.width, cfg.depth, cfg.heads, cfg.objective, cfg.condition, env.world_size,
+            cfg.batch_size, trainer.lr_at(cfg.warmup_steps), out);
+        if (run.resume) spdlog::info("train: resumed from {} at step {}", ckpt, G.step);
     }
 
     auto render_samples = [&](int64_t step) {
@@ -140,16 +143,12 @@ int run_training(const TrainRun& run) {
         r.num = cfg.val_samples;
         r.seed = 777;
         if (cfg.condition == "category")
-            for (int64_t i = 0; i < r.num; ++i) r.categories.push_back(i % static_cast<int64_t>(I.g.categories.size()));
-        if (cfg.condition == "image") {  // first view of the first validation shapes
-            std::vector<int64_t> rows;
-            for (int64_t i = 0; i < r.num; ++i) rows.push_back(I.val_img_off[i % I.val_img_off.size(0)].item<int64_t>());
-            r.image_tokens = I.view_tokens(at::tensor(rows, at::kLong));
-        }
+            for (int64_t i = 0; i < r.num; ++i) r.categories.push_back(i % static_cast<int64_t>(G.categories.size()));
+        if (cfg.condition == "image") r.image_tokens = trainer.validation_image_tokens(r.num);
         try {
-            auto res = sample(I.g, r);
+            auto res = sample(G, r);
             std::vector<MashParams> shapes;
-            for (int64_t i = 0; i < r.num; ++i) shapes.push_back(mash_from_tokens(res.tokens[i], I.g.layout));
+            for (int64_t i = 0; i < r.num; ++i) shapes.push_back(mash_from_tokens(res.tokens[i], G.layout));
             char name[64];
             std::snprintf(name, sizeof name, "step_%07lld.png", static_cast<long long>(step));
             render_mash_grid((fs::path(out) / "samples" / name).string(), shapes, 2, 200, 2, cfg.val_render_points);
@@ -158,25 +157,25 @@ int run_training(const TrainRun& run) {
         }
     };
     auto write_plot = [&]() {
-        std::vector<io::PlotSeries> series;
-        io::PlotSeries a{"train loss", log.step, log.loss, {31, 119, 180}};
+        std::vector<pictures::PlotSeries> series;
+        pictures::PlotSeries a{"train loss", log.step, log.loss, {31, 119, 180}};
         series.push_back(a);
         if (!log.vstep.empty()) series.push_back({"validation loss (EMA)", log.vstep, log.vloss, {214, 39, 40}});
-        io::PlotOptions po;
+        pictures::PlotOptions po;
         po.title = "mash train: " + cfg.objective + " loss";
         po.y_label = "loss";
-        io::write_line_plot_png((fs::path(out) / "loss.png").string(), series, po);
+        pictures::write_line_plot_png((fs::path(out) / "loss.png").string(), series, po);
     };
 
     auto start = std::chrono::steady_clock::now();
     double acc_loss = 0, acc_time = 0, acc_data = 0, acc_ot = 0;
     int64_t acc_n = 0;
     bool stop = false;
-    while (I.g.step < cfg.steps && !stop) {
+    while (G.step < cfg.steps && !stop) {
         auto ts = std::chrono::steady_clock::now();
         double loss = trainer.step();
         if (!std::isfinite(loss))
-            throw InputError("train: loss is not finite at step " + std::to_string(I.g.step) +
+            throw InputError("train: loss is not finite at step " + std::to_string(G.step) +
                              " (lower train.lr or check the data)");
         const double dt = seconds_since(ts);
         const auto tm = trainer.last_timing();
@@ -185,7 +184,7 @@ int run_training(const TrainRun& run) {
         acc_data += tm.data;
         acc_ot += tm.ot;
         ++acc_n;
-        const int64_t s = I.g.step;
+        const int64_t s = G.step;
         // Time limit: rank 0 decides, everyone follows (one tiny broadcast per step).
         if (cfg.time_limit_minutes > 0 || env.world_size > 1) {
             at::Tensor flag = at::zeros({1});
@@ -199,8 +198,8 @@ int run_training(const TrainRun& run) {
             nlohmann::json j;
             j["step"] = s;
             j["loss"] = acc_loss / acc_n;
-            j["lr"] = I.lr_at(s - 1);
-            j["ema_decay"] = I.ema_decay_at(s - 1);
+            j["lr"] = trainer.lr_at(s - 1);
+            j["ema_decay"] = trainer.ema_decay_at(s - 1);
             j["sec_per_step"] = acc_time / acc_n;
             j["data_frac"] = acc_data / acc_time;
             j["ot_frac"] = acc_ot / acc_time;
@@ -210,8 +209,8 @@ int run_training(const TrainRun& run) {
             log.loss.push_back(acc_loss / acc_n);
             const double eta = (cfg.steps - s) * (acc_time / acc_n);
             spdlog::info("step {}/{} loss {:.4f} lr {:.3g} {:.3f} s/step (data {:.1f}%, OT {:.1f}%) eta {:.0f} s", s, cfg.steps,
-                         acc_loss / acc_n, I.lr_at(s - 1), acc_time / acc_n, 100 * acc_data / acc_time, 100 * acc_ot / acc_time,
-                         eta);
+                         acc_loss / acc_n, trainer.lr_at(s - 1), acc_time / acc_n, 100 * acc_data / acc_time,
+                         100 * acc_ot / acc_time, eta);
             acc_loss = acc_time = acc_data = acc_ot = 0;
             acc_n = 0;
         }
@@ -230,11 +229,10 @@ int run_training(const TrainRun& run) {
         if (main_rank && (s % cfg.checkpoint_every == 0 || last)) trainer.save_checkpoint(ckpt);
     }
     if (main_rank) {
-        I.g.save((fs::path(out) / "model.pt").string(), nullptr, /*ema_only=*/true);
+        G.save((fs::path(out) / "model.pt").string(), nullptr, /*ema_only=*/true);
         write_plot();
         spdlog::info("train: done at step {} after {:.1f} min{}; checkpoint {} (resumable), model {} (EMA weights, to share)",
-                     I.g.step, seconds_since(start) / 60, stop ? " (time limit)" : "", ckpt,
-                     (fs::path(out) / "model.pt").string());
+                     G.step, seconds_since(start) / 60, stop ? " (time limit)" : "", ckpt, (fs::path(out) / "model.pt").string());
     }
     pg.barrier();
     return 0;

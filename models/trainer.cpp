@@ -132,6 +132,13 @@ Trainer::~Trainer() = default;
 Generator& Trainer::generator() { return impl_->g; }
 
 int64_t Trainer::steps_done() const { return impl_->g.step; }
+double Trainer::lr_at(int64_t step) const { return impl_->lr_at(step); }
+double Trainer::ema_decay_at(int64_t step) const { return impl_->ema_decay_at(step); }
+at::Tensor Trainer::validation_image_tokens(int64_t num) const {
+    std::vector<int64_t> rows;
+    for (int64_t i = 0; i < num; ++i) rows.push_back(impl_->val_img_off[i % impl_->val_img_off.size(0)].item<int64_t>());
+    return impl_->view_tokens(at::tensor(rows, at::kLong));
+}
 Trainer::Timing Trainer::last_timing() const { return impl_->timing; }
 
 namespace {

@@ -41,10 +41,15 @@ public:
     void load_checkpoint(const std::string& path);  ///< weights, EMA, optimizer, step
     /// The model being trained (config, normalizer, raw and EMA weights).
     Generator& generator();
-    struct Impl;
-    Impl& impl() { return *impl_; }
+    /// The learning rate and EMA decay of optimizer step `step` (warm-up, schedule, ramp).
+    double lr_at(int64_t step) const;
+    double ema_decay_at(int64_t step) const;
+    /// Image models: the condition tokens [num, T, C] of the first view of the first validation
+    /// shapes (cycled), for preview samples.
+    at::Tensor validation_image_tokens(int64_t num) const;
 
 private:
+    struct Impl;
     std::unique_ptr<Impl> impl_;
 };
 

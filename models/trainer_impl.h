@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Internal: the Trainer's state, shared by the training step (trainer.cpp) and the `mash train`
-// run loop (train_run.cpp). Not part of the library's interface.
+// Internal: the Trainer's state (trainer.cpp). Not part of the library's interface: the `mash
+// train` loop (train_run.cpp) goes through Trainer's public methods.
 #pragma once
 #include <ATen/ATen.h>
 #include <torch/nn.h>

@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
-"""Include direction: every source of mash/, models/ and scripts/ may include only its own folder
-and the folders below it in LAYERS. Prints each upward include (file:line) and exits 1 on any.
+"""The rooms of the source tree:
+  * include direction: every source of mash/, models/ and scripts/ may include only its own folder
+    and the folders below it in LAYERS;
+  * folder = namespace: code in mash/X/ is in namespace mash::X (mash/ops/OP/ in mash::ops::OP),
+    models/ in mash::models, scripts/cli/ in mash::cli; core is the root namespace mash (and
+    mash::config), representation re-exports its types into mash.
+Prints each violation (file:line) and exits 1 on any.
    scripts/check_layers.py [REPO_ROOT]"""
 import os
 import re
@@ -8,13 +13,12 @@ import sys
 
 # Lowest first. A folder may include itself and anything earlier in this list.
 LAYERS = [
-    "mash/core",            # errors, files, runtime, point clouds, k-d tree
+    "mash/core",            # errors, files, config values, MashParams, point clouds, k-d tree
     "mash/formats",         # npy/npz, pickle, zip, png byte formats
-    "mash/kernels",         # CPU/CUDA math shared by the ops (__host__ __device__)
-    "mash/ops",             # differentiable ops: rotation, SH, mask, sampling, world points
-    "mash/representation",  # MashParams and the Mash module
+    "mash/ops",             # differentiable ops, one folder each (math, CPU, CUDA, registration), runtime
+    "mash/representation",  # the Mash module
     "mash/io",              # geometry and MASH files, glTF
-    "mash/losses",          # chamfer / coverage / boundary losses, nearest neighbours
+    "mash/losses",          # chamfer / coverage, surfel and boundary losses
     "mash/dataset",         # dataset layouts and shards
     "mash/pictures",        # rendering and plots
     "mash/fitting",         # the fitter and its pipeline
@@ -24,6 +28,30 @@ LAYERS = [
     "scripts",              # the mash command-line program
 ]
 INCLUDE = re.compile(r'\s*#\s*include\s+"([^"]+)"')
+NAMESPACE = re.compile(r"^namespace (mash(?:::\w+)*) \{")
+
+
+def namespaces_allowed(rel):
+    """The namespaces a file may open (exact names; nested ones below them are allowed too)."""
+    parts = rel.split("/")
+    if parts[0] == "models":
+        return ["mash::models"]
+    if parts[0] == "scripts":
+        return ["mash::cli"]
+    if parts[0] != "mash" or len(parts) < 3:
+        return []
+    folder = parts[1]
+    if folder == "core":
+        return ["mash", "mash::config"]
+    if folder == "representation":
+        return ["mash::representation", "mash"]
+    if folder == "ops" and len(parts) > 3:
+        return ["mash::ops::" + parts[2]]
+    return ["mash::" + folder]
+
+
+def namespace_ok(name, allowed):
+    return any(name == a or (a != "mash" and name.startswith(a + "::")) for a in allowed)
 
 
 def layer_of(path):
@@ -48,8 +76,13 @@ def main():
                     bad.append(f"{rel}: folder not in scripts/check_layers.py LAYERS")
                     continue
                 files += 1
+                allowed = namespaces_allowed(rel)
                 with open(full, encoding="utf-8", errors="replace") as f:
                     for ln, line in enumerate(f, 1):
+                        ns = NAMESPACE.match(line)
+                        if ns and not namespace_ok(ns.group(1), allowed):
+                            bad.append(f"{rel}:{ln}: namespace {ns.group(1)} in {os.path.dirname(rel)}/ "
+                                       f"(expected {' or '.join(allowed) or 'none'})")
                         m = INCLUDE.match(line)
                         if not m:
                             continue
@@ -59,9 +92,9 @@ def main():
     for b in bad:
         print(b)
     if bad:
-        print(f"check_layers: {len(bad)} upward include(s)")
+        print(f"check_layers: {len(bad)} problem(s)")
         return 1
-    print(f"check_layers: {files} files, no upward include")
+    print(f"check_layers: {files} files, no upward include, each folder in its namespace")
     return 0
 
 

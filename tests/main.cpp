@@ -3,10 +3,10 @@
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
-#include "mash/core/runtime.h"
+#include "mash/ops/runtime.h"
 
 int main(int argc, char* argv[]) {
-    mash::ensure_passive_openmp(argv);
-    mash::init_runtime(2);
+    mash::ops::ensure_passive_openmp(argv);
+    mash::ops::init_runtime(2);
     return Catch::Session().run(argc, argv);
 }

@@ -6,24 +6,24 @@
 #include <catch2/catch.hpp>
 
 #include "mash/core/errors.h"
-#include "mash/core/runtime.h"
 #include "mash/fitting/pipeline.h"
 #include "mash/losses/losses.h"
-#include "mash/losses/nearest.h"
-#include "mash/ops/points.h"
-#include "mash/ops/rotation.h"
-#include "mash/ops/sampling.h"
+#include "mash/ops/nearest/nearest.h"
+#include "mash/ops/points/points.h"
+#include "mash/ops/rotation/rotation.h"
+#include "mash/ops/runtime.h"
+#include "mash/ops/sampling/sampling.h"
 #include "mash/representation/mash.h"
 #include "tests/support/support.h"
 
 using namespace mash;
 
-#define MASH_REQUIRE_CUDA_DEVICE()                                                              \
-    do {                                                                                        \
-        if (!mash::cuda_available()) {                                                          \
-            WARN("skipped: no CUDA device" << (mash::cuda_built() ? "" : " (CPU-only build)")); \
-            return;                                                                             \
-        }                                                                                       \
+#define MASH_REQUIRE_CUDA_DEVICE()                                                                   \
+    do {                                                                                             \
+        if (!mash::ops::cuda_available()) {                                                          \
+            WARN("skipped: no CUDA device" << (mash::ops::cuda_built() ? "" : " (CPU-only build)")); \
+            return;                                                                                  \
+        }                                                                                            \
     } while (0)
 
 namespace {
@@ -44,14 +44,15 @@ Segments random_segments(at::Generator& gen, std::vector<int64_t> counts, at::Sc
 }  // namespace
 
 TEST_CASE("cuda: --device cuda names the cause when it cannot run", "[cuda][errors]") {
-    if (mash::cuda_available()) {
-        CHECK(resolve_device("cuda") == "cuda");
+    if (mash::ops::cuda_available()) {
+        CHECK(ops::resolve_device("cuda") == "cuda");
         return;
     }
-    CHECK(resolve_device("auto") == "cpu");
-    CHECK_THROWS_AS(resolve_device("cuda"), ConfigError);
-    CHECK_THROWS_WITH(resolve_device("cuda"), Catch::Contains("--device cuda: ") &&
-                                                  Catch::Contains(mash::cuda_built() ? "is visible" : "MASH_WITH_CUDA=OFF"));
+    CHECK(ops::resolve_device("auto") == "cpu");
+    CHECK_THROWS_AS(ops::resolve_device("cuda"), ConfigError);
+    CHECK_THROWS_WITH(
+        ops::resolve_device("cuda"),
+        Catch::Contains("--device cuda: ") && Catch::Contains(mash::ops::cuda_built() ? "is visible" : "MASH_WITH_CUDA=OFF"));
 }
 
 TEST_CASE("cuda: FPS kernel gives the CPU kernel's selection order", "[cuda][fps]") {
@@ -64,8 +65,8 @@ TEST_CASE("cuda: FPS kernel gives the CPU kernel's selection order", "[cuda][fps
         for (int i = 0; i < 400; ++i) counts.push_back(300 + (i * 37) % 400);
         auto s = random_segments(gen, counts, dtype);
         s.pts.narrow(0, 300, 40).copy_(s.pts.narrow(0, 299, 1).expand({40, 3}));
-        auto cpu = sampling::fps_packed(s.pts, s.offsets, s.keep);
-        auto gpu = sampling::fps_packed(s.pts.to(at::kCUDA), s.offsets.to(at::kCUDA), s.keep.to(at::kCUDA));
+        auto cpu = ops::sampling::fps_packed(s.pts, s.offsets, s.keep);
+        auto gpu = ops::sampling::fps_packed(s.pts.to(at::kCUDA), s.offsets.to(at::kCUDA), s.keep.to(at::kCUDA));
         REQUIRE(gpu.is_cuda());
         REQUIRE(gpu.sizes() == cpu.sizes());
         CHECK(at::equal(gpu.cpu(), cpu));
@@ -77,8 +78,8 @@ TEST_CASE("cuda: FPS ties (a segment of identical points) resolve as on the CPU:
     auto pts = at::ones({600, 3}, at::kFloat);
     auto offsets = at::tensor(std::vector<int64_t>{0, 600}, at::kLong);
     auto keep = at::tensor(std::vector<int64_t>{480}, at::kLong);
-    auto cpu = sampling::fps_packed(pts, offsets, keep);
-    auto gpu = sampling::fps_packed(pts.cuda(), offsets.cuda(), keep.cuda()).cpu();
+    auto cpu = ops::sampling::fps_packed(pts, offsets, keep);
+    auto gpu = ops::sampling::fps_packed(pts.cuda(), offsets.cuda(), keep.cuda()).cpu();
     CHECK(at::equal(gpu, cpu));
 }
 
@@ -90,17 +91,17 @@ TEST_CASE("cuda: exact nearest-neighbour kernels give the CPU twin's indices", "
         at::Tensor r = at::randn({5000, 3}, gen, at::TensorOptions().dtype(dtype));
         r.narrow(0, 100, 20).copy_(r.narrow(0, 99, 1).expand({20, 3}));  // exact ties: first index wins
         q.narrow(0, 0, 5).copy_(r.narrow(0, 99, 1).expand({5, 3}));
-        auto cpu = mash::losses::nearest_indices_brute(q, r);
-        auto gpu = mash::losses::nearest_indices_brute(q.cuda(), r.cuda()).cpu();
+        auto cpu = mash::ops::nearest::nearest_indices_brute(q, r);
+        auto gpu = mash::ops::nearest::nearest_indices_brute(q.cuda(), r.cuda()).cpu();
         CHECK(at::equal(cpu, gpu));
         CHECK(cpu.narrow(0, 0, 5).eq(99).all().item<bool>());
         // The KD-tree path (CPU) agrees up to exact ties of distance.
-        auto kd = mash::losses::nearest_indices(q, r);
+        auto kd = mash::ops::nearest::nearest_indices(q, r);
         auto dk = (q - r.index_select(0, kd)).pow(2).sum(1), db = (q - r.index_select(0, cpu)).pow(2).sum(1);
         CHECK(mash::test::max_abs_diff(dk, db) < 1e-6);
         at::Tensor group = at::randint(0, 40, {3000}, gen, at::TensorOptions().dtype(at::kLong));
-        auto og_cpu = mash::losses::nearest_other_group_brute(q, group);
-        auto og_gpu = mash::losses::nearest_other_group_brute(q.cuda(), group.cuda()).cpu();
+        auto og_cpu = mash::ops::nearest::nearest_other_group_brute(q, group);
+        auto og_gpu = mash::ops::nearest::nearest_other_group_brute(q.cuda(), group.cuda()).cpu();
         CHECK(at::equal(og_cpu, og_gpu));
         CHECK((group.index_select(0, og_cpu) != group).all().item<bool>());
     }
@@ -142,8 +143,8 @@ TEST_CASE("cuda: fused world-points kernel gives the CPU kernel's values and gra
                 auto cast = [&](const at::Tensor& t) { return t.to(dev, dtype); };
                 auto sh = cast(in64.sh).requires_grad_(true), r = cast(in64.r).requires_grad_(true);
                 auto pos = cast(in64.pos).requires_grad_(true), theta = cast(in64.theta).requires_grad_(true);
-                auto out = ops::world_points(sh, rotation::matrix_from_axis_angle(r), pos, in64.aidx.to(dev), theta,
-                                             cast(in64.phi), L, inv, true);
+                auto out = ops::points::world_points(sh, ops::rotation::matrix_from_axis_angle(r), pos, in64.aidx.to(dev), theta,
+                                                     cast(in64.phi), L, inv, true);
                 if (u.defined()) (out * cast(u)).sum().backward();
                 std::vector<at::Tensor> res{out.detach().cpu().to(at::kDouble)};
                 if (u.defined())
@@ -182,8 +183,8 @@ TEST_CASE("cuda: float64 gradcheck of the CUDA world-points backward", "[cuda][p
         auto phi = in.phi.cuda();
         auto res = mash::test::gradcheck(
             [&](const std::vector<at::Tensor>& x) {  // CPU inputs, the op on the GPU, CPU output
-                return ops::world_points(x[0].cuda(), rotation::matrix_from_axis_angle(x[1].cuda()), x[2].cuda(), aidx,
-                                         x[3].cuda(), phi, 3, inv, true)
+                return ops::points::world_points(x[0].cuda(), ops::rotation::matrix_from_axis_angle(x[1].cuda()), x[2].cuda(),
+                                                 aidx, x[3].cuda(), phi, 3, inv, true)
                     .cpu();
             },
             {in.sh, in.r, in.pos, in.theta});
@@ -220,7 +221,7 @@ TEST_CASE("cuda: the surfel distance and its gradient equal the CPU's", "[cuda][
     const auto f64 = at::TensorOptions().dtype(at::kDouble);
     auto sf = mash::test::random_surfels(gen, 500, 0.2);
     auto q = at::randn({2000, 3}, gen, f64);
-    auto idx = losses::nearest_indices(q, sf.points);
+    auto idx = ops::nearest::nearest_indices(q, sf.points);
     auto run = [&](c10::Device d) {
         auto x = q.to(d).requires_grad_(true);
         auto l = losses::soft_l1(losses::surfel_dist2(x, sf.points.to(d), idx.to(d), sf.normals.to(d), sf.radii.to(d)));
@@ -235,7 +236,7 @@ TEST_CASE("cuda: the surfel distance and its gradient equal the CPU's", "[cuda][
 
 TEST_CASE("cuda: mash fit --device cuda of the bundled bunny reaches the CPU fit's quality", "[cuda][fit][slow]") {
     MASH_REQUIRE_CUDA_DEVICE();
-    FitOptions o;  // default settings
+    fitting::FitOptions o;  // default settings
     const auto bunny = mash::test::test_data("npm-bunny.obj");
     auto cpu = fitting::fit_file(bunny, o, 0, {}, "cpu");
     auto gpu = fitting::fit_file(bunny, o, 0, {}, "cuda");
@@ -250,7 +251,7 @@ TEST_CASE("cuda: mash fit --device cuda of the bundled bunny reaches the CPU fit
 
 TEST_CASE("cuda: two GPU fits from the same seed are bit-identical", "[cuda][fit][slow]") {
     MASH_REQUIRE_CUDA_DEVICE();
-    FitOptions o;
+    fitting::FitOptions o;
     o.max_steps = 200;
     const auto bunny = mash::test::test_data("npm-bunny.obj");
     auto a = fitting::fit_file(bunny, o, 0, {}, "cuda");
@@ -266,11 +267,11 @@ TEST_CASE("cuda: a KdTree on the GPU answers CPU queries on the CPU", "[cuda][nn
     auto gen = mash::test::make_gen(47);
     auto ref = at::rand({5000, 3}, gen, at::TensorOptions().dtype(at::kFloat));
     auto q = at::rand({700, 3}, gen, at::TensorOptions().dtype(at::kFloat));
-    losses::KdTree gpu_tree(ref.to(at::kCUDA));
+    ops::nearest::KdTree gpu_tree(ref.to(at::kCUDA));
     auto idx = gpu_tree.nearest(q);
     CHECK(idx.device().is_cpu());
-    CHECK(at::equal(idx, losses::KdTree(ref).nearest(q)));
-    auto idx2 = losses::nearest_indices(q, ref.to(at::kCUDA));
+    CHECK(at::equal(idx, ops::nearest::KdTree(ref).nearest(q)));
+    auto idx2 = ops::nearest::nearest_indices(q, ref.to(at::kCUDA));
     CHECK(idx2.device().is_cpu());
     CHECK(at::equal(idx2, idx));
 }
@@ -283,17 +284,17 @@ TEST_CASE("cuda: the grid search kernel gives the CPU twin's indices, a KdTree o
         auto gt = mash::test::noisy_sphere_shell(gen, 100000, dtype);
         auto samples = at::cat({gt.narrow(0, 0, 150000 / 2) + at::randn({75000, 3}, gen, o) * 0.01,
                                 at::randn({1000, 3}, gen, o) * 3.0, gt.narrow(0, 490, 40)});
-        auto cpu = mash::losses::nearest_indices_grid(samples, gt);
-        auto gpu = mash::losses::nearest_indices_grid(samples.cuda(), gt.cuda());
+        auto cpu = mash::ops::nearest::nearest_indices_grid(samples, gt);
+        auto gpu = mash::ops::nearest::nearest_indices_grid(samples.cuda(), gt.cuda());
         REQUIRE(gpu.is_cuda());
         CHECK(at::equal(gpu.cpu(), cpu));
-        CHECK(at::equal(cpu, mash::losses::nearest_indices_brute(samples, gt)));
+        CHECK(at::equal(cpu, mash::ops::nearest::nearest_indices_brute(samples, gt)));
         // The fit's two directions through a KdTree on the GPU (grid) vs the CPU KD-tree.
-        mash::losses::KdTree tree(gt.cuda());
+        mash::ops::nearest::KdTree tree(gt.cuda());
         auto fit_dir = tree.nearest(samples.cuda()).cpu(), cov_dir = tree.nearest_in(samples.cuda()).cpu();
         auto d_fit = (samples - gt.index_select(0, fit_dir)).pow(2).sum(1);
-        auto d_fit_cpu = (samples - gt.index_select(0, mash::losses::KdTree(gt).nearest(samples))).pow(2).sum(1);
+        auto d_fit_cpu = (samples - gt.index_select(0, mash::ops::nearest::KdTree(gt).nearest(samples))).pow(2).sum(1);
         CHECK(mash::test::max_abs_diff(d_fit, d_fit_cpu) == 0);
-        CHECK(at::equal(cov_dir, mash::losses::nearest_indices_brute(gt, samples)));
+        CHECK(at::equal(cov_dir, mash::ops::nearest::nearest_indices_brute(gt, samples)));
     }
 }

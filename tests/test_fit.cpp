@@ -19,7 +19,7 @@
 #include "mash/fitting/init.h"
 #include "mash/io/geometry_io.h"
 #include "mash/losses/losses.h"
-#include "mash/losses/nearest.h"
+#include "mash/ops/nearest/nearest.h"
 #include "mash/representation/mash.h"
 #include "tests/support/support.h"
 
@@ -46,29 +46,29 @@ TEST_CASE("nearest: KD-tree equals brute force (indices and distances)", "[losse
         auto gen = mash::test::make_gen(1);
         auto o = at::TensorOptions().dtype(dtype);
         auto q = at::randn({2000, 3}, gen, o), r = at::randn({3000, 3}, gen, o);
-        auto a = losses::nearest_indices(q, r), b = losses::nearest_indices_ref(q, r);
+        auto a = ops::nearest::nearest_indices(q, r), b = ops::nearest::nearest_indices_ref(q, r);
         auto da = (q - r.index_select(0, a)).pow(2).sum(1), db = (q - r.index_select(0, b)).pow(2).sum(1);
         CHECK(max_abs_diff(da, db) == 0);
         CHECK(at::equal(a, b));
-        losses::KdTree tree(r);
+        ops::nearest::KdTree tree(r);
         CHECK(at::equal(tree.nearest(q), b));
         // Nearest of another group: KD-tree with an exclusion predicate vs brute force.
         auto g = at::randint(0, 40, {3000}, gen, at::TensorOptions().dtype(at::kLong));
-        auto c = losses::nearest_other_group(r, g), d = losses::nearest_other_group_ref(r, g);
+        auto c = ops::nearest::nearest_other_group(r, g), d = ops::nearest::nearest_other_group_ref(r, g);
         auto dc = (r - r.index_select(0, c)).pow(2).sum(1), dd = (r - r.index_select(0, d)).pow(2).sum(1);
         CHECK(max_abs_diff(dc, dd) == 0);
         CHECK((g.index_select(0, c) != g).all().item<bool>());
         // The CUDA kernels' CPU twin (same math, same tie rule) agrees with both.
-        auto e = losses::nearest_indices_brute(q, r);
+        auto e = ops::nearest::nearest_indices_brute(q, r);
         CHECK(at::equal(e, b));
-        auto f = losses::nearest_other_group_brute(r, g);
+        auto f = ops::nearest::nearest_other_group_brute(r, g);
         auto df = (r - r.index_select(0, f)).pow(2).sum(1);
         CHECK(max_abs_diff(df, dd) == 0);
         CHECK((g.index_select(0, f) != g).all().item<bool>());
     }
     // A single group has no "other" neighbour.
     auto p = at::randn({10, 3}, kF64);
-    CHECK((losses::nearest_other_group(p, at::zeros({10}, at::kLong)) == -1).all().item<bool>());
+    CHECK((ops::nearest::nearest_other_group(p, at::zeros({10}, at::kLong)) == -1).all().item<bool>());
 }
 
 TEST_CASE("nearest: the grid search (CUDA kernel's CPU twin) returns brute force's indices", "[losses][nearest]") {
@@ -81,21 +81,21 @@ TEST_CASE("nearest: the grid search (CUDA kernel's CPU twin) returns brute force
         auto ref = mash::test::noisy_sphere_shell(gen, 20000, dtype);
         auto q = at::cat({ref.narrow(0, 0, 3000) + at::randn({3000, 3}, gen, o) * 0.01, at::randn({300, 3}, gen, o) * 3.0,
                           ref.narrow(0, 490, 40), at::rand({500, 3}, gen, o) - 0.5});
-        auto want = losses::nearest_indices_brute(q, ref);
-        CHECK(at::equal(losses::nearest_indices_grid(q, ref), want));
+        auto want = ops::nearest::nearest_indices_brute(q, ref);
+        CHECK(at::equal(ops::nearest::nearest_indices_grid(q, ref), want));
         // A box smaller than the reference set (points binned by projection) and a tiny one.
-        CHECK(at::equal(losses::nearest_indices_grid(q, ref, ref.narrow(0, 0, 50)), want));
-        CHECK(at::equal(losses::nearest_indices_grid(q, ref, at::zeros({1, 3}, o)), want));
-        CHECK(losses::nearest_indices_grid(q, ref).narrow(0, 3300 + 10, 30).eq(499).all().item<bool>());
+        CHECK(at::equal(ops::nearest::nearest_indices_grid(q, ref, ref.narrow(0, 0, 50)), want));
+        CHECK(at::equal(ops::nearest::nearest_indices_grid(q, ref, at::zeros({1, 3}, o)), want));
+        CHECK(ops::nearest::nearest_indices_grid(q, ref).narrow(0, 3300 + 10, 30).eq(499).all().item<bool>());
         // A flat reference set (one cell thick) and a single point.
         auto flat = at::cat({at::rand({5000, 2}, gen, o), at::zeros({5000, 1}, o)}, 1);
-        CHECK(at::equal(losses::nearest_indices_grid(q, flat), losses::nearest_indices_brute(q, flat)));
-        CHECK((losses::nearest_indices_grid(q, ref.narrow(0, 7, 1)) == 0).all().item<bool>());
+        CHECK(at::equal(ops::nearest::nearest_indices_grid(q, flat), ops::nearest::nearest_indices_brute(q, flat)));
+        CHECK((ops::nearest::nearest_indices_grid(q, ref.narrow(0, 7, 1)) == 0).all().item<bool>());
     }
     // KdTree::nearest_in (GT → samples) equals the other direction's brute force.
     auto gt = at::randn({4000, 3}, gen, kF64), samples = at::randn({6000, 3}, gen, kF64);
-    losses::KdTree tree(gt);
-    CHECK(at::equal(tree.nearest_in(samples), losses::nearest_indices_brute(gt, samples)));
+    ops::nearest::KdTree tree(gt);
+    CHECK(at::equal(tree.nearest_in(samples), ops::nearest::nearest_indices_brute(gt, samples)));
 }
 
 TEST_CASE("chamfer: a grid against its small translate (hand-derived)", "[losses][golden]") {
@@ -161,7 +161,7 @@ TEST_CASE("losses: surfel distance (hand-derived) and its gradient", "[losses][g
     auto gen = mash::test::make_gen(5);
     auto sf = mash::test::random_surfels(gen, 30, 0.5);
     auto q = at::randn({50, 3}, gen, kF64);
-    auto qi = losses::nearest_indices(q, sf.points);
+    auto qi = ops::nearest::nearest_indices(q, sf.points);
     auto rc = gradcheck(
         [&](const std::vector<at::Tensor>& x) {
             return losses::soft_l1(losses::surfel_dist2(x[0], sf.points, qi, sf.normals, sf.radii));
@@ -225,35 +225,35 @@ TEST_CASE("fit options: configs load, YAML round trip, strict keys", "[fit][conf
     namespace fs = std::filesystem;
     int n = 0;
     for (const auto& e : fs::directory_iterator(std::string(MASH_SOURCE_DIR) + "/configs/fit")) {
-        FitOptions o;
-        CHECK_NOTHROW(load_fit_config(e.path().string(), o));
+        fitting::FitOptions o;
+        CHECK_NOTHROW(fitting::load_fit_config(e.path().string(), o));
         ++n;
     }
     CHECK(n >= 2);
     for (const auto& e : fs::directory_iterator(std::string(MASH_SOURCE_DIR) + "/configs/dataset")) {
-        FitOptions o;
-        CHECK_NOTHROW(load_fit_config(e.path().string(), o, {"dataset"}));
+        fitting::FitOptions o;
+        CHECK_NOTHROW(fitting::load_fit_config(e.path().string(), o, {"dataset"}));
     }
-    FitOptions o;
-    apply_fit_override("lr=0.004", o);
-    apply_fit_override("fit.num_anchors=17", o);
-    apply_fit_override("use_inverse=false", o);
+    fitting::FitOptions o;
+    fitting::apply_fit_override("lr=0.004", o);
+    fitting::apply_fit_override("fit.num_anchors=17", o);
+    fitting::apply_fit_override("use_inverse=false", o);
     const std::string path = mash::test::temp_dir() + "/resolved.yaml";
     {
         FILE* f = std::fopen(path.c_str(), "w");
-        std::string y = fit_options_yaml(o);
+        std::string y = fitting::fit_options_yaml(o);
         std::fwrite(y.data(), 1, y.size(), f);
         std::fclose(f);
     }
-    FitOptions back;
-    load_fit_config(path, back);
+    fitting::FitOptions back;
+    fitting::load_fit_config(path, back);
     CHECK(back.lr == 0.004);
     CHECK(back.num_anchors == 17);
     CHECK_FALSE(back.use_inverse);
-    CHECK(fit_options_yaml(back) == fit_options_yaml(o));
-    CHECK_THROWS_WITH(apply_fit_override("lrr=1", o), Catch::Contains("unknown key 'fit.lrr'"));
-    CHECK_THROWS_WITH(apply_fit_override("lr=abc", o), Catch::Contains("not a valid number"));
-    CHECK_THROWS_AS(apply_fit_override("lr", o), ConfigError);
+    CHECK(fitting::fit_options_yaml(back) == fitting::fit_options_yaml(o));
+    CHECK_THROWS_WITH(fitting::apply_fit_override("lrr=1", o), Catch::Contains("unknown key 'fit.lrr'"));
+    CHECK_THROWS_WITH(fitting::apply_fit_override("lr=abc", o), Catch::Contains("not a valid number"));
+    CHECK_THROWS_AS(fitting::apply_fit_override("lr", o), ConfigError);
     o.min_lr = 1.0;
     CHECK_THROWS_WITH(o.validate(), Catch::Contains("min_lr"));
 }
@@ -292,7 +292,7 @@ TEST_CASE("fit: on a sparse cloud the surfel distance fits the surface closer th
     // surfel distance only onto the surface. Measured: the samples' mean |‖s‖ − R|.
     const double R = 0.4;
     auto pts = sphere_points(1200, R);
-    FitOptions o;
+    fitting::FitOptions o;
     o.num_anchors = 60;
     o.num_directions = 200;
     o.num_boundary = 24;
@@ -312,7 +312,7 @@ TEST_CASE("fit: on a sparse cloud the surfel distance fits the surface closer th
     const int threads = at::get_num_threads();
     at::set_num_threads(1);  // deterministic
     auto point = fitting::fit_mash(gt, init, o);
-    FitOptions so = o;
+    fitting::FitOptions so = o;
     so.surfel_radius = 1.0;
     auto surfel = fitting::fit_mash(gt, init, so);                                        // PCA normals of gt
     auto given = fitting::fit_mash(gt, init, so, {}, c10::kCPU, gt.to(at::kDouble) / R);  // exact normals
@@ -330,7 +330,7 @@ TEST_CASE("fit: on a sparse cloud the surfel distance fits the surface closer th
 
 TEST_CASE("fit: a sphere is covered (L1-CD falls 4x, 95% coverage), deterministically", "[fit][slow]") {
     auto pts = sphere_points(20000, 0.25);
-    FitOptions o;
+    fitting::FitOptions o;
     o.num_anchors = 200;
     o.num_directions = 200;
     o.num_boundary = 24;
@@ -359,7 +359,7 @@ TEST_CASE("fit: a sphere is covered (L1-CD falls 4x, 95% coverage), deterministi
     CHECK(r1.metrics.fscore > 0.9);
     // Determinism: two short single-threaded fits are bit-identical. (Multi-threaded runs were
     // identical on a quiet machine but diverged once under heavy load; see README.)
-    FitOptions d = o;
+    fitting::FitOptions d = o;
     d.max_steps = 40;
     const int threads = at::get_num_threads();
     at::set_num_threads(1);

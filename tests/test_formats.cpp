@@ -26,6 +26,7 @@
 
 using namespace mash;
 using namespace mash::io;
+using namespace mash::formats;
 
 namespace {
 std::vector<uint8_t> bytes_of(const std::string& path) { return read_file(path); }
@@ -268,13 +269,13 @@ TEST_CASE("pickle: deeply nested and self-referencing streams fail cleanly", "[i
 TEST_CASE("torch.save archive: the original generator checkpoints read natively", "[io][torch_archive][golden]") {
     for (std::string name : {"category_small", "image_small"}) {
         const std::string dir = mash::test::test_data("mash_diffusion_golden/");
-        auto bytes = mash::io::read_file(dir + name + "_checkpoint.pth");
-        auto ar = mash::io::parse_torch_archive(bytes.data(), bytes.size(), name);
-        std::map<std::string, const mash::io::TorchArchive::Value*> by;
+        auto bytes = mash::read_file(dir + name + "_checkpoint.pth");
+        auto ar = mash::formats::parse_torch_archive(bytes.data(), bytes.size(), name);
+        std::map<std::string, const mash::formats::TorchArchive::Value*> by;
         for (auto& [k, v] : ar.entries) by[k] = &v;
         REQUIRE(by.count("model"));
         REQUIRE(by.count("ema_model"));
-        CHECK(by["model"]->kind == mash::io::TorchArchive::Value::kStateDict);
+        CHECK(by["model"]->kind == mash::formats::TorchArchive::Value::kStateDict);
         CHECK(by["step"]->number == 12345);
         CHECK(by["epoch"]->number == 6);
         CHECK(std::isinf(by["loss_min"]->number));
@@ -305,14 +306,15 @@ TEST_CASE("torch.save archive: the original generator checkpoints read natively"
 
 TEST_CASE("torch.save archive: refuses foreign globals, truncation and non-archives", "[io][torch_archive][errors]") {
     const std::string path = mash::test::test_data("mash_diffusion_golden/category_small_checkpoint.pth");
-    auto bytes = mash::io::read_file(path);
+    auto bytes = mash::read_file(path);
     // Truncated.
-    CHECK_THROWS_WITH(mash::io::parse_torch_archive(bytes.data(), bytes.size() / 2, "x.pth"), Catch::StartsWith("x.pth: "));
+    CHECK_THROWS_WITH(mash::formats::parse_torch_archive(bytes.data(), bytes.size() / 2, "x.pth"), Catch::StartsWith("x.pth: "));
     // A plain npz is a zip without data.pkl.
-    auto npz = mash::io::read_file(mash::test::test_data("numpy_stored.npz"));
-    CHECK_THROWS_WITH(mash::io::parse_torch_archive(npz.data(), npz.size(), "y.npz"), Catch::Contains("no <folder>/data.pkl"));
+    auto npz = mash::read_file(mash::test::test_data("numpy_stored.npz"));
+    CHECK_THROWS_WITH(mash::formats::parse_torch_archive(npz.data(), npz.size(), "y.npz"),
+                      Catch::Contains("no <folder>/data.pkl"));
     // Replace the OrderedDict global by os.system (same length: "collections\nOrderedDict" → ...).
-    auto entries = mash::io::read_zip(bytes.data(), bytes.size(), "z");
+    auto entries = mash::formats::read_zip(bytes.data(), bytes.size(), "z");
     for (auto& e : entries)
         if (e.name.size() > 9 && e.name.compare(e.name.size() - 9, 9, "/data.pkl") == 0) {
             std::string s(e.data.begin(), e.data.end());
@@ -321,18 +323,18 @@ TEST_CASE("torch.save archive: refuses foreign globals, truncation and non-archi
             s.replace(at, 23, std::string("posix\nsystem") + std::string(11, 'x'));  // still a valid GLOBAL
             e.data.assign(s.begin(), s.end());
         }
-    auto evil = mash::io::write_zip(entries, false);
-    CHECK_THROWS_WITH(mash::io::parse_torch_archive(evil.data(), evil.size(), "evil.pth"),
+    auto evil = mash::formats::write_zip(entries, false);
+    CHECK_THROWS_WITH(mash::formats::parse_torch_archive(evil.data(), evil.size(), "evil.pth"),
                       Catch::Contains("refuses to load global 'posix.systemxxxxxxxxxxx'"));
 }
 
 TEST_CASE("joblib normalizer: the original's MultiLinearTransformer file reads natively", "[io][joblib][golden]") {
     const std::string dir = mash::test::test_data("mash_diffusion_golden/");
-    auto bytes = mash::io::read_file(dir + "bunny_multi_linear_transformers.pkl");
-    auto cols = mash::io::parse_joblib_multi_linear(bytes.data(), bytes.size(), "pkl");
+    auto bytes = mash::read_file(dir + "bunny_multi_linear_transformers.pkl");
+    auto cols = mash::formats::parse_joblib_multi_linear(bytes.data(), bytes.size(), "pkl");
     REQUIRE(cols.size() == 25);
-    auto zb = mash::io::read_file(dir + "bunny_normalizer.npz");
-    auto z = mash::io::parse_npz(zb.data(), zb.size(), "npz");
+    auto zb = mash::read_file(dir + "bunny_normalizer.npz");
+    auto z = mash::formats::parse_npz(zb.data(), zb.size(), "npz");
     std::vector<double> src, tgt;
     for (auto& [k, a] : z) {
         if (k == "source_knots") src = a.to_double();
@@ -353,24 +355,24 @@ TEST_CASE("joblib normalizer: the original's MultiLinearTransformer file reads n
     s.replace(at, 22, "MultiLinearTransformeX");
     std::vector<uint8_t> evil(s.begin(), s.end());
     CHECK_THROWS_WITH(
-        mash::io::parse_joblib_multi_linear(evil.data(), evil.size(), "evil.pkl"),
+        mash::formats::parse_joblib_multi_linear(evil.data(), evil.size(), "evil.pkl"),
         Catch::Contains("refuses to load global 'distribution_manage.Module.multi_linear_transformer.MultiLinearTransformeX'"));
-    CHECK_THROWS_WITH(mash::io::parse_joblib_multi_linear(bytes.data(), bytes.size() / 3, "cut.pkl"),
+    CHECK_THROWS_WITH(mash::formats::parse_joblib_multi_linear(bytes.data(), bytes.size() / 3, "cut.pkl"),
                       Catch::StartsWith("cut.pkl: "));
 }
 
 TEST_CASE("pickle opcode check: well-formed pickles pass, lying lengths and huge memo indices do not", "[io][pickle]") {
     const std::string dir = mash::test::test_data("mash_diffusion_golden/");
-    auto bytes = mash::io::read_file(dir + "category_small_checkpoint.pth");
+    auto bytes = mash::read_file(dir + "category_small_checkpoint.pth");
     int checked = 0;
-    for (const auto& e : mash::io::read_zip(bytes.data(), bytes.size(), "ckpt"))
+    for (const auto& e : mash::formats::read_zip(bytes.data(), bytes.size(), "ckpt"))
         if (e.name.size() > 4 && e.name.compare(e.name.size() - 4, 4, ".pkl") == 0) {
-            CHECK_NOTHROW(mash::io::check_pickle(e.data.data(), e.data.size(), e.name));
+            CHECK_NOTHROW(mash::formats::check_pickle(e.data.data(), e.data.size(), e.name));
             ++checked;
         }
     CHECK(checked == 1);
     auto check = [](const std::string& p) {
-        mash::io::check_pickle(reinterpret_cast<const uint8_t*>(p.data()), p.size(), "p.pkl");
+        mash::formats::check_pickle(reinterpret_cast<const uint8_t*>(p.data()), p.size(), "p.pkl");
     };
     CHECK_NOTHROW(
         check(std::string("\x80\x02]q\x00(K\x01K\x02"

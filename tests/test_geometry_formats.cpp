@@ -14,17 +14,19 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
+#include "mash/io/geometry_formats.h"
 #include "mash/io/geometry_io.h"
 #include "mash/io/gltf.h"
-#include "mash/io/point_formats.h"
 #include "tests/support/support.h"
 
 using namespace mash;
-using namespace mash::io::formats;
+using namespace mash::io;
 
 namespace {
 std::vector<uint8_t> bytes_of(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
@@ -173,10 +175,10 @@ TEST_CASE("meshes written by serialize_mesh read back through our readers (and O
     for (const std::string ext : {".ply", ".obj", ".off", ".stl"}) {
         INFO(ext);
         const std::string path = mash::test::temp_dir() + "/tet" + ext;
-        io::write_file_atomic(path, serialize_mesh(ext, v, t));
-        std::vector<double> rv;
-        std::vector<int64_t> rt;
-        io::read_mesh(path, rv, rt);
+        write_file_atomic(path, serialize_mesh(ext, v, t));
+        const io::TriangleMesh back = io::read_mesh(path);
+        const std::vector<double>& rv = back.vertices;
+        const std::vector<int64_t>& rt = back.triangles;
         REQUIRE(rt.size() == t.size());
         for (size_t f = 0; f < t.size(); ++f)  // corner by corner (STL does not share vertices)
             for (int d = 0; d < 3; ++d) {
@@ -327,6 +329,9 @@ double tri_area(const std::vector<double>& v, const std::vector<int64_t>& t, siz
     const double x = u[1] * w[2] - u[2] * w[1], y = u[2] * w[0] - u[0] * w[2], z = u[0] * w[1] - u[1] * w[0];
     return 0.5 * std::sqrt(x * x + y * y + z * z);
 }
+std::pair<std::vector<double>, std::vector<int64_t>> as_pair(io::TriangleMesh m) {
+    return {std::move(m.vertices), std::move(m.triangles)};
+}
 double mesh_area(const std::vector<double>& v, const std::vector<int64_t>& t) {
     double s = 0;
     for (size_t k = 0; k < t.size(); k += 3) s += tri_area(v, t, k);
@@ -402,11 +407,11 @@ TEST_CASE("real files: a concave OBJ polygon, a UTF-16 OBJ, integer counts in me
     std::vector<int64_t> t;
     // assimp's concave_polygon.obj: one flat ring-shaped face of 66 corners; area 0.2455 as
     // assimp's own triangulation gives (a fan would cover the hole too: 3.22).
-    io::read_mesh(mash::test::test_data("meshes/assimp/concave_polygon.obj"), v, t);
+    std::tie(v, t) = as_pair(io::read_mesh(mash::test::test_data("meshes/assimp/concave_polygon.obj")));
     CHECK(t.size() == 3 * 64);
     CHECK(mesh_area(v, t) == Approx(0.2455).margin(5e-4));
     // box_UTF16BE.obj: UTF-16 (big-endian, with BOM): a unit box of 8 corners and 6 quads
-    io::read_mesh(mash::test::test_data("meshes/assimp/box_UTF16BE.obj"), v, t);
+    std::tie(v, t) = as_pair(io::read_mesh(mash::test::test_data("meshes/assimp/box_UTF16BE.obj")));
     CHECK(v.size() == 3 * 8);
     CHECK(t.size() == 3 * 12);
     CHECK(mesh_area(v, t) == Approx(6.0).epsilon(1e-6));

@@ -11,7 +11,7 @@
 #include "mash/core/files.h"
 #include "mash/formats/npy.h"
 #include "mash/io/mash_file.h"
-#include "mash/ops/sampling.h"
+#include "mash/ops/sampling/sampling.h"
 #include "mash/representation/mash.h"
 #include "tests/support/support.h"
 
@@ -48,7 +48,7 @@ nlohmann::json load_json(const std::string& path) {
     return nlohmann::json::parse(f);
 }
 
-at::Tensor npz_tensor(const io::NamedArrays& arrays, const std::string& key) {
+at::Tensor npz_tensor(const formats::NamedArrays& arrays, const std::string& key) {
     for (const auto& [name, a] : arrays) {
         if (name != key) continue;
         auto v = a.to_double();
@@ -91,7 +91,7 @@ TEST_CASE("golden: hand-made 3-anchor paper-era Mash (B=8, N=64)", "[golden]") {
     o.num_directions = 64;
     Mash m = make_mash(io::load_mash(test_data("mash_official/handmade_3anchor_legacy.npy")), o, kF64);
     // Our float32 Fibonacci table reproduces the stored φ exactly and θ to float32 rounding.
-    auto dirs = sampling::fibonacci(64, kF64);
+    auto dirs = ops::sampling::fibonacci(64, kF64);
     CHECK(max_abs_diff(dirs.phis, json_tensor(g["fib_phis"])) == 0);
     CHECK(max_abs_diff(dirs.thetas, json_tensor(g["fib_thetas"])) < 5e-7);
     m->set_directions(json_tensor(g["fib_phis"]), json_tensor(g["fib_thetas"]));
@@ -109,12 +109,12 @@ TEST_CASE("golden: hand-made 3-anchor paper-era Mash (B=8, N=64)", "[golden]") {
 }
 
 TEST_CASE("golden: fitted bunny, paper-era Mash at defaults (A=400, B=90, N=1000)", "[golden][slow]") {
-    auto bytes = io::read_file(test_data("mash_official/bunny_a400_legacy_points.npz"));
-    auto ref = io::parse_npz(bytes.data(), bytes.size(), "bunny_a400_legacy_points.npz");
+    auto bytes = read_file(test_data("mash_official/bunny_a400_legacy_points.npz"));
+    auto ref = formats::parse_npz(bytes.data(), bytes.size(), "bunny_a400_legacy_points.npz");
     Mash m = make_mash(io::load_mash(test_data("mash_official/bunny_a400_legacy.npy")), {}, kF64);
-    auto dirs = sampling::fibonacci(1000, kF64);
+    auto dirs = ops::sampling::fibonacci(1000, kF64);
     CHECK(max_abs_diff(dirs.phis, npz_tensor(ref, "fib_phis")) == 0);
-    CHECK(max_abs_diff(sampling::boundary_phis(90, kF64), npz_tensor(ref, "boundary_phis")) == 0);
+    CHECK(max_abs_diff(ops::sampling::boundary_phis(90, kF64), npz_tensor(ref, "boundary_phis")) == 0);
     m->set_directions(npz_tensor(ref, "fib_phis"), npz_tensor(ref, "fib_thetas"));
     at::NoGradGuard ng;
     auto all = m->forward(false);
@@ -137,8 +137,8 @@ TEST_CASE("golden: fitted bunny, paper-era Mash at defaults (A=400, B=90, N=1000
 }
 
 TEST_CASE("golden: fitted bunny, SimpleMash 10x10 grid from both file layouts", "[golden]") {
-    auto bytes = io::read_file(test_data("mash_official/bunny_a400_simplemash_grid10.npy"));
-    auto arr = io::parse_npy(bytes.data(), bytes.size(), "grid10");
+    auto bytes = read_file(test_data("mash_official/bunny_a400_simplemash_grid10.npy"));
+    auto arr = formats::parse_npy(bytes.data(), bytes.size(), "grid10");
     auto expect = at::tensor(arr.to_double(), kF64).view(arr.shape);
     struct Case {
         const char* file;

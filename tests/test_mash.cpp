@@ -7,11 +7,11 @@
 #include <cmath>
 
 #include "mash/core/errors.h"
-#include "mash/ops/mask.h"
-#include "mash/ops/points.h"
-#include "mash/ops/rotation.h"
-#include "mash/ops/sampling.h"
-#include "mash/ops/sh.h"
+#include "mash/ops/mask/mask.h"
+#include "mash/ops/points/points.h"
+#include "mash/ops/rotation/rotation.h"
+#include "mash/ops/sampling/sampling.h"
+#include "mash/ops/sh/sh.h"
 #include "mash/representation/mash.h"
 #include "tests/support/support.h"
 
@@ -53,13 +53,13 @@ TEST_CASE("mash: constant-SH hemisphere patch is the flat disk of radius 2ρ at 
     Mash m = make_mash(p, {}, kF64);
     auto s = m->forward(true);
     // 90 boundary points at (2d cos φ_j, 2d sin φ_j, d).
-    auto phi_b = sampling::boundary_phis(90, kF64);
+    auto phi_b = ops::sampling::boundary_phis(90, kF64);
     auto expect_b = at::stack({2 * d * at::cos(phi_b), 2 * d * at::sin(phi_b), at::full_like(phi_b, d)}, 1);
     CHECK(max_abs_diff(s.boundary_points, expect_b) < 1e-15);
     // 500 in-mask rays, 400 kept; the ray at θ lands at (2d tan(θ/2) cos φ, 2d tan(θ/2) sin φ, d).
     CHECK(s.inner_counts.item<int64_t>() == 500);
     REQUIRE(s.inner_points.size(0) == 400);
-    auto dirs = sampling::fibonacci(1000, kF64);
+    auto dirs = ops::sampling::fibonacci(1000, kF64);
     auto th = dirs.thetas.index_select(0, s.inner_direction_idx);
     auto ph = dirs.phis.index_select(0, s.inner_direction_idx);
     auto rad = 2 * d * at::tan(th / 2);
@@ -85,11 +85,11 @@ TEST_CASE("mash: every inner sample lies inside its anchor's mask (and the prefi
     Mash m = make_mash(p, {}, kF64);
     at::NoGradGuard ng;
     auto s = m->forward(false);
-    auto dirs = sampling::fibonacci(1000, kF64);
+    auto dirs = ops::sampling::fibonacci(1000, kF64);
     auto th = dirs.thetas.index_select(0, s.inner_direction_idx);
     auto ph = dirs.phis.index_select(0, s.inner_direction_idx);
     auto ai = s.inner_anchor_idx;
-    auto tmax = mask::thetas(m->mask_params, mask::basis(ph, 3));  // [A, P]
+    auto tmax = ops::mask::thetas(m->mask_params, ops::mask::basis(ph, 3));  // [A, P]
     auto own = tmax.gather(0, ai.view({1, -1})).squeeze(0);
     CHECK((th <= own).all().item<bool>());
     CHECK((th <= s.boundary_thetas.amax(1).index_select(0, ai)).all().item<bool>());
@@ -97,7 +97,7 @@ TEST_CASE("mash: every inner sample lies inside its anchor's mask (and the prefi
     CHECK(s.inner_theta_weights.max().item<double>() <= 1.0);
     CHECK(max_abs_diff(s.inner_theta_weights, th / own) < 1e-12);
     // Completeness: no ray that passes both tests is missing.
-    auto all_t = mask::thetas(m->mask_params, mask::basis(dirs.phis, 3));  // [A, N]
+    auto all_t = ops::mask::thetas(m->mask_params, ops::mask::basis(dirs.phis, 3));  // [A, N]
     auto pass = (dirs.thetas.unsqueeze(0) <= all_t) & (dirs.thetas.unsqueeze(0) <= s.boundary_thetas.amax(1, true));
     CHECK(pass.sum().item<int64_t>() == s.inner_points.size(0));
     // Anchor-major order, ascending Fibonacci index.
@@ -115,11 +115,11 @@ TEST_CASE("mash: translating and rotating the anchors moves the samples rigidly"
     auto s1 = make_mash(q, {}, kF64)->forward(true);
     CHECK(max_abs_diff(s1.points(), s0.points() + at::tensor({0.3, -0.2, 0.7}, kF64)) < 1e-14);
     // Rotate the world by Q: positions ← Q p, R ← Q R.
-    auto Q = rotation::matrix_from_axis_angle(at::tensor({0.4, -1.1, 0.8}, kF64).view({1, 3})).squeeze(0);
+    auto Q = ops::rotation::matrix_from_axis_angle(at::tensor({0.4, -1.1, 0.8}, kF64).view({1, 3})).squeeze(0);
     auto pos = at::from_blob(p.positions.data(), {12, 3}, kF64);
-    auto R = rotation::matrix_from_axis_angle(at::from_blob(p.rotate_vectors.data(), {12, 3}, kF64));
+    auto R = ops::rotation::matrix_from_axis_angle(at::from_blob(p.rotate_vectors.data(), {12, 3}, kF64));
     auto new_pos = at::matmul(pos, Q.t()).contiguous();
-    auto new_r = rotation::axis_angle_from_matrix(at::matmul(Q, R)).contiguous();
+    auto new_r = ops::rotation::axis_angle_from_matrix(at::matmul(Q, R)).contiguous();
     MashParams r = p;
     r.positions.assign(new_pos.data_ptr<double>(), new_pos.data_ptr<double>() + 36);
     r.rotate_vectors.assign(new_r.data_ptr<double>(), new_r.data_ptr<double>() + 36);
@@ -172,7 +172,7 @@ TEST_CASE("mash: float64 gradcheck of the whole sampling pass", "[mash][grad]") 
     SECTION("inner points w.r.t. the mask follow the sliding ray θ = w·θmax(φ)") {
         auto s = m->forward(false);
         auto w = s.inner_theta_weights.detach();
-        auto dirs = sampling::fibonacci(o.num_directions, kF64);
+        auto dirs = ops::sampling::fibonacci(o.num_directions, kF64);
         auto ph = dirs.phis.index_select(0, s.inner_direction_idx);
         auto ai = s.inner_anchor_idx;
         auto R = m->rotation_matrices().detach().index_select(0, ai);
@@ -180,8 +180,8 @@ TEST_CASE("mash: float64 gradcheck of the whole sampling pass", "[mash][grad]") 
         auto pos = m->positions.detach().index_select(0, ai);
         // Reference: the same world point as an explicit function of the mask parameters.
         auto sliding = [&](const at::Tensor& mp) {
-            auto tmax = (mp.index_select(0, ai) * mask::basis(ph, 2)).sum(-1).sigmoid() * M_PI;
-            auto q = sampling::local_points(sh, w * tmax, ph, 3, true);
+            auto tmax = (mp.index_select(0, ai) * ops::mask::basis(ph, 2)).sum(-1).sigmoid() * M_PI;
+            auto q = ops::sampling::local_points(sh, w * tmax, ph, 3, true);
             return pos + at::matmul(R, q.unsqueeze(-1)).squeeze(-1);
         };
         auto u = at::randn({s.inner_points.size(0), 3}, mash::test::make_gen(9), kF64);
@@ -220,8 +220,8 @@ TEST_CASE("fps: CPU kernel matches the ATen reference exactly", "[fps]") {
         auto pts = at::randn({counts.sum().item<int64_t>(), 3}, gen, at::TensorOptions().dtype(dtype));
         // Add exact duplicates to exercise tie-breaking (first index wins).
         pts.narrow(0, 50, 10).copy_(pts.narrow(0, 40, 1).expand({10, 3}));
-        auto a = sampling::fps_packed(pts, offsets, keep);
-        auto b = sampling::fps_packed_ref(pts, offsets, keep);
+        auto a = ops::sampling::fps_packed(pts, offsets, keep);
+        auto b = ops::sampling::fps_packed_ref(pts, offsets, keep);
         REQUIRE(a.sizes() == b.sizes());
         CHECK(at::equal(a, b));
         CHECK(a.size(0) == keep.sum().item<int64_t>());
@@ -234,7 +234,7 @@ TEST_CASE("fps: selection starts at each segment's first point and stays in its 
     auto offsets = at::cat({at::zeros({1}, at::kLong), at::cumsum(counts, 0)});
     auto keep = at::tensor(std::vector<int64_t>{10, 5, 1}, at::kLong);
     auto pts = at::randn({60, 3}, gen, kF64);
-    auto idx = sampling::fps_packed(pts, offsets, keep);
+    auto idx = ops::sampling::fps_packed(pts, offsets, keep);
     REQUIRE(idx.size(0) == 16);
     CHECK(idx[0].item<int64_t>() == 0);
     CHECK(idx[10].item<int64_t>() == 10);
@@ -313,9 +313,9 @@ TEST_CASE("world_points: fused CPU kernel matches the ATen reference, forward an
                     auto u = at::randn({P, 3}, gen, o);
                     auto run = [&](bool fused) {
                         for (auto* t : {&sh, &r, &pos, &theta}) t->mutable_grad() = at::Tensor();
-                        auto R = rotation::matrix_from_axis_angle(r);
-                        auto out = fused ? ops::world_points(sh, R, pos, aidx, theta, phi, L, inv, relu)
-                                         : ops::world_points_ref(sh, R, pos, aidx, theta, phi, L, inv, relu);
+                        auto R = ops::rotation::matrix_from_axis_angle(r);
+                        auto out = fused ? ops::points::world_points(sh, R, pos, aidx, theta, phi, L, inv, relu)
+                                         : ops::points::world_points_ref(sh, R, pos, aidx, theta, phi, L, inv, relu);
                         (out * u).sum().backward();
                         return std::vector<at::Tensor>{out.detach(), sh.grad().clone(), r.grad().clone(), pos.grad().clone(),
                                                        theta.grad().clone()};
@@ -339,13 +339,15 @@ TEST_CASE("world_points: float64 gradcheck of the fused kernel", "[mash][kernel]
     const int64_t A = 3, P = 40, L = 3;
     auto sh = at::randn({A, 16}, gen, kF64) * 0.1;
     sh.select(1, 0).fill_(0.3);
-    auto R = rotation::matrix_from_axis_angle(at::randn({A, 3}, gen, kF64));
+    auto R = ops::rotation::matrix_from_axis_angle(at::randn({A, 3}, gen, kF64));
     auto pos = at::randn({A, 3}, gen, kF64);
     auto aidx = at::randint(0, A, {P}, gen, at::TensorOptions().dtype(at::kLong));
     auto theta = at::rand({P}, gen, kF64) * 3.0;
     auto phi = at::rand({P}, gen, kF64) * 6.0;
     auto res = gradcheck(
-        [&](const std::vector<at::Tensor>& x) { return ops::world_points(x[0], x[1], x[2], aidx, x[3], phi, L, true, true); },
+        [&](const std::vector<at::Tensor>& x) {
+            return ops::points::world_points(x[0], x[1], x[2], aidx, x[3], phi, L, true, true);
+        },
         {sh, R, pos, theta});
     INFO(res.worst);
     CHECK(res.ok);

@@ -10,10 +10,10 @@
 #include "mash/core/errors.h"
 #include "mash/fitting/pipeline.h"
 #include "mash/io/geometry_io.h"
-#include "mash/losses/nearest.h"
 #include "mash/mesh/extract.h"
 #include "mash/mesh/procedural.h"
-#include "mash/ops/rotation.h"
+#include "mash/ops/nearest/nearest.h"
+#include "mash/ops/rotation/rotation.h"
 #include "mash/pictures/render.h"
 #include "tests/support/support.h"
 
@@ -33,7 +33,7 @@ MashParams sphere_mash(double R) {
     auto f = at::zeros({A, 3}, at::kDouble);
     for (int64_t a = 0; a < A; ++a)
         for (int k = 0; k < 3; ++k) f[a][k] = dirs[a][k];
-    auto r = rotation::axis_angle_from_view_direction(f).contiguous();
+    auto r = ops::rotation::axis_angle_from_view_direction(f).contiguous();
     for (int64_t a = 0; a < A; ++a) {
         p.sh_params[a] = R / (0.5 / std::sqrt(M_PI));  // Y00 = 1/(2√π)
         p.mask_params[a * 3] = 0.5;                    // θmax = π·sigmoid(0.5) ≈ 0.62π
@@ -97,7 +97,7 @@ namespace {
 double mean_distance(const std::vector<double>& a, const std::vector<double>& b, double scale) {
     auto ta = at::from_blob(const_cast<double*>(a.data()), {int64_t(a.size() / 3), 3}, at::kDouble);
     auto tb = at::from_blob(const_cast<double*>(b.data()), {int64_t(b.size() / 3), 3}, at::kDouble);
-    auto idx = losses::nearest_indices(ta, tb);
+    auto idx = ops::nearest::nearest_indices(ta, tb);
     return (ta - tb.index_select(0, idx)).norm(2, 1).mean().item<double>() / scale;
 }
 double longest_side(const std::vector<double>& p) {
@@ -126,7 +126,7 @@ TEST_CASE("mesh: hard procedural shapes are fitted and meshed closed, with the r
         const std::string path = dir + "/" + c.name + ".obj";
         WARN("hard shape " << c.name);
         mesh::save_mesh(path, gt);
-        FitOptions fo;
+        fitting::FitOptions fo;
         fo.num_anchors = 100;
         fo.num_gt_points = 30000;
         auto fit = fitting::fit_file(path, fo, 0);
@@ -198,14 +198,14 @@ TEST_CASE("mesh: an open cup meshes as a thin closed shell, not a volume closed 
 
 TEST_CASE("render: a known object covers a sane fraction of the image", "[render]") {
     // A unit cube (12 triangles) seen from 20° elevation fills a compact blob in each view.
-    io::RenderScene sc;
+    pictures::RenderScene sc;
     sc.vertices = {0, 0, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 1, 1, 0, 1, 1, 1, 1, 0, 1, 1};
     sc.triangles = {0, 1, 2, 0, 2, 3, 4, 6, 5, 4, 7, 6, 0, 4, 5, 0, 5, 1, 1, 5, 6, 1, 6, 2, 2, 6, 7, 2, 7, 3, 3, 7, 4, 3, 4, 0};
-    io::RenderOptions o;
+    pictures::RenderOptions o;
     o.width = 120;
     o.height = 100;
     o.views = 3;
-    auto img = io::render_views(sc, o);
+    auto img = pictures::render_views(sc, o);
     REQUIRE(img.size() == size_t(360 * 100 * 3));
     int64_t fg = 0;
     for (size_t i = 0; i < img.size(); i += 3) fg += !(img[i] == 255 && img[i + 1] == 255 && img[i + 2] == 255);
@@ -218,9 +218,9 @@ TEST_CASE("render: a known object covers a sane fraction of the image", "[render
         if (img[i] != 255) shades.insert(img[i]);
     CHECK(shades.size() >= 2);
     // Points render too.
-    io::RenderScene pts;
+    pictures::RenderScene pts;
     pts.points = sc.vertices;
-    auto img2 = io::render_views(pts, o);
+    auto img2 = pictures::render_views(pts, o);
     int64_t fg2 = 0;
     for (size_t i = 0; i < img2.size(); i += 3) fg2 += img2[i] != 255;
     CHECK(fg2 > 8 * 3);

@@ -13,12 +13,13 @@
 
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
-#include "mash/core/runtime.h"
 #include "mash/dataset/dataset.h"
 #include "mash/fitting/fit_options.h"
 #include "mash/formats/npy.h"
 #include "mash/io/mash_file.h"
-#include "mash/ops/rotation.h"
+#include "mash/ops/rotation/rotation.h"
+#include "mash/ops/runtime.h"
+#include "models/assignment.h"
 #include "models/denoiser.h"
 #include "models/diffusion.h"
 #include "models/distributed.h"
@@ -99,14 +100,14 @@ TEST_CASE("tokens: ortho6d = first two columns of R, round trip to MASH", "[mode
     MashParams p = io::load_mash(test::test_data("mash_official/bunny_a400_params.npz"));
     at::Tensor t = tokens_from_mash(p);
     REQUIRE(t.sizes() == at::IntArrayRef({400, 25}));
-    at::Tensor R = rotation::matrix_from_axis_angle(vec(p.rotate_vectors, 3));
+    at::Tensor R = ops::rotation::matrix_from_axis_angle(vec(p.rotate_vectors, 3));
     CHECK(test::max_abs_diff(t.narrow(1, 0, 3), R.select(2, 0)) < 1e-15);
     CHECK(test::max_abs_diff(t.narrow(1, 3, 3), R.select(2, 1)) < 1e-15);
     CHECK(test::max_abs_diff(t.narrow(1, 6, 3), vec(p.positions, 3)) == 0);
     CHECK(test::max_abs_diff(t.narrow(1, 9, 7), vec(p.mask_params, 7)) == 0);
     CHECK(test::max_abs_diff(t.narrow(1, 16, 9), vec(p.sh_params, 9)) == 0);
     MashParams q = mash_from_tokens(t, TokenLayout::of(p));
-    at::Tensor Rq = rotation::matrix_from_axis_angle(vec(q.rotate_vectors, 3));
+    at::Tensor Rq = ops::rotation::matrix_from_axis_angle(vec(q.rotate_vectors, 3));
     CHECK(test::max_abs_diff(Rq, R) < 1e-12);
     CHECK(q.positions == p.positions);
     CHECK(q.sh_params == p.sh_params);
@@ -331,9 +332,9 @@ TEST_CASE("dopri5 reproduces torchdiffeq 0.2.5 bit for bit (states at the query 
     // the same LibTorch version; both fields are computed with the same ATen ops here, so every state
     // must be bit-identical (float32 and float64), including runs that reject steps.
     const std::string path = test::test_data("dopri5_golden.npz");
-    auto bytes = io::read_file(path);
-    std::map<std::string, io::NpyArray> g;
-    for (auto& [k, v] : io::parse_npz(bytes.data(), bytes.size(), path)) g[k] = std::move(v);
+    auto bytes = read_file(path);
+    std::map<std::string, formats::NpyArray> g;
+    for (auto& [k, v] : formats::parse_npz(bytes.data(), bytes.size(), path)) g[k] = std::move(v);
     auto tensor = [&](const std::string& key) {
         const auto& a = g.at(key);
         const auto dtype = a.itemsize == 4 ? at::kFloat : at::kDouble;
@@ -377,19 +378,21 @@ TEST_CASE("dopri5 reproduces torchdiffeq 0.2.5 bit for bit (states at the query 
 
 TEST_CASE("one set of value rules for fit, train and dataset configs", "[models][config]") {
     // Booleans: true/false/True/False/1/0 everywhere; anything else is the same one-line error.
-    FitOptions f;
-    apply_fit_override("use_inverse=0", f);
+    fitting::FitOptions f;
+    fitting::apply_fit_override("use_inverse=0", f);
     CHECK_FALSE(f.use_inverse);
     TrainConfig t;
     apply_train_override(t, "objective.completion_trick=0");
     CHECK_FALSE(t.completion_trick);
     apply_train_override(t, "objective.completion_trick=True");
     CHECK(t.completion_trick);
-    CHECK_THROWS_WITH(apply_fit_override("use_inverse=yes", f), Catch::Contains("fit.use_inverse = 'yes' is not a valid bool"));
+    CHECK_THROWS_WITH(fitting::apply_fit_override("use_inverse=yes", f),
+                      Catch::Contains("fit.use_inverse = 'yes' is not a valid bool"));
     CHECK_THROWS_WITH(apply_train_override(t, "objective.completion_trick=yes"),
                       Catch::Contains("objective.completion_trick = 'yes' is not a valid bool"));
     // Integers: decimal, no fractions; unsigned settings take no sign; ranges named.
-    CHECK_THROWS_WITH(apply_fit_override("max_steps=1.5", f), Catch::Contains("fit.max_steps = '1.5' is not a valid integer"));
+    CHECK_THROWS_WITH(fitting::apply_fit_override("max_steps=1.5", f),
+                      Catch::Contains("fit.max_steps = '1.5' is not a valid integer"));
     CHECK_THROWS_WITH(apply_train_override(t, "train.steps=1.5"), Catch::Contains("train.steps = '1.5' is not a valid integer"));
     CHECK_THROWS_WITH(apply_train_override(t, "train.seed=-3"),
                       Catch::Contains("train.seed = '-3' is not a valid non-negative integer"));
@@ -399,9 +402,9 @@ TEST_CASE("one set of value rules for fit, train and dataset configs", "[models]
                       Catch::Contains("dataset.workers = '2.5' is not a valid integer"));
     CHECK(dataset::parse_dataset_section("dataset:\n  workers: 3\n", "d.yaml").workers == 3);
     // Numbers: finite decimals.
-    CHECK_THROWS_WITH(apply_fit_override("lr=nan", f), Catch::Contains("fit.lr = 'nan' is not a valid number"));
+    CHECK_THROWS_WITH(fitting::apply_fit_override("lr=nan", f), Catch::Contains("fit.lr = 'nan' is not a valid number"));
     CHECK_THROWS_WITH(apply_train_override(t, "train.lr=1e999"), Catch::Contains("train.lr = '1e999' is not a valid number"));
-    apply_fit_override("lr=2.5e-3", f);
+    fitting::apply_fit_override("lr=2.5e-3", f);
     CHECK(f.lr == 2.5e-3);
 }
 
@@ -515,8 +518,8 @@ TEST_CASE("a tiny model overfits two shapes (loss falls >= 10x)", "[models][trai
 }
 
 TEST_CASE("cuda: two training steps on the GPU give the CPU losses to 1e-4", "[models][train][cuda]") {
-    if (!mash::cuda_available()) {
-        WARN("skipped: no CUDA device" << (mash::cuda_built() ? "" : " (CPU-only build)"));
+    if (!mash::ops::cuda_available()) {
+        WARN("skipped: no CUDA device" << (mash::ops::cuda_built() ? "" : " (CPU-only build)"));
         return;
     }
     MashSet s = synthetic_set(8, 64, 23);

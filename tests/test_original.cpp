@@ -21,9 +21,9 @@ using namespace mash::models;
 namespace {
 
 std::map<std::string, at::Tensor> load_npz(const std::string& path) {
-    auto bytes = io::read_file(path);
+    auto bytes = read_file(path);
     std::map<std::string, at::Tensor> out;
-    for (auto& [k, a] : io::parse_npz(bytes.data(), bytes.size(), path)) {
+    for (auto& [k, a] : formats::parse_npz(bytes.data(), bytes.size(), path)) {
         auto t = at::tensor(a.to_double(), at::kDouble).reshape(std::vector<int64_t>(a.shape.begin(), a.shape.end()));
         out[k] = a.kind == 'f' && a.itemsize == 4 ? t.to(at::kFloat) : t;
     }
@@ -31,8 +31,8 @@ std::map<std::string, at::Tensor> load_npz(const std::string& path) {
 }
 
 at::Tensor load_npy(const std::string& path) {
-    auto bytes = io::read_file(path);
-    auto a = io::parse_npy(bytes.data(), bytes.size(), path);
+    auto bytes = read_file(path);
+    auto a = formats::parse_npy(bytes.data(), bytes.size(), path);
     return at::tensor(a.to_double(), at::kDouble).reshape(std::vector<int64_t>(a.shape.begin(), a.shape.end()));
 }
 

@@ -7,7 +7,9 @@
 
 #include "mash/core/errors.h"
 #include "mash/mesh/extract.h"
+#include "mash/mesh/orientation.h"
 #include "mash/mesh/procedural.h"
+#include "mash/mesh/thin_parts.h"
 #include "mash/mesh/topology.h"
 #include "mash/mesh/winding.h"
 #include "tests/support/support.h"

@@ -8,7 +8,7 @@
 
 int main(int argc, char** argv) {
     if (argc != 3) return std::fprintf(stderr, "usage: %s IN.npz OUT.ply\n", argv[0]), 2;
-    mash::init_runtime(2);
+    mash::ops::init_runtime(2);
     const mash::MashParams p = mash::io::load_mash(argv[1]);  // ours (.npz) or the original's (.npy)
     mash::MashOptions o;
     o.num_anchors = p.num_anchors, o.mask_degree = p.mask_degree, o.sh_degree = p.sh_degree;

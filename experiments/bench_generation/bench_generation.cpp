@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "mash/core/runtime.h"
+#include "mash/ops/runtime.h"
 #include "models/generator.h"
 #include "models/trainer.h"
 
@@ -95,7 +95,7 @@ void run(const std::string& name, TrainConfig c, int64_t sample_steps, int repea
 }  // namespace
 
 int main(int argc, char** argv) {
-    mash::ensure_passive_openmp(argv);
+    mash::ops::ensure_passive_openmp(argv);
     int threads = 2, repeats = 3;
     int64_t sample_steps = 4;
     std::string only;
@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    init_runtime(threads);
+    ops::init_runtime(threads);
     std::printf("bench_generation: %d threads\n", threads);
     if (only.empty() || only == "small") {
         TrainConfig c;

@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "mash/core/runtime.h"
 #include "mash/io/mash_file.h"
-#include "mash/ops/sampling.h"
+#include "mash/ops/runtime.h"
+#include "mash/ops/sampling/sampling.h"
 #include "mash/representation/mash.h"
 
 namespace {
@@ -35,7 +35,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    mash::ensure_passive_openmp(argv);
+    mash::ops::ensure_passive_openmp(argv);
     int threads = 2, iters = 20;
     std::string file, device = "cpu", json;
     bool breakdown = true;
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    mash::init_runtime(threads);
+    mash::ops::init_runtime(threads);
     if (device != "cpu" && device != "cuda") {
         std::fprintf(stderr, "error: --device %s: expected cpu or cuda\n", device.c_str());
         return 2;
@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
         auto keep = at::ceil(counts.to(at::kDouble) * 0.8).to(at::kLong);
         sync();
         double t3 = now_ms();
-        mash::sampling::fps_packed(all.inner_points.detach(), off, keep);
+        mash::ops::sampling::fps_packed(all.inner_points.detach(), off, keep);
         sync();
         double t4 = now_ms();
         if (it >= 3) {

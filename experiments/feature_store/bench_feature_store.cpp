@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "mash/core/runtime.h"
+#include "mash/ops/runtime.h"
 #include "models/denoiser.h"
 #include "models/feature_store.h"
 
@@ -45,7 +45,7 @@ std::pair<double, double> memory_mb() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    ensure_passive_openmp(argv);
+    ops::ensure_passive_openmp(argv);
     std::string mode, dir, dtype = "float16";
     int64_t views = 20000, tokens = 261, width = 768, batch = 12, steps = 30;
     int threads = 2;
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "error: give --mode fill|ram|disk and --dir DIR\n");
         return 2;
     }
-    init_runtime(threads);
+    ops::init_runtime(threads);
     FeatureStoreSpec sp;
     sp.count = views;
     sp.tokens = tokens;

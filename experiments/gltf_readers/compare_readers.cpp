@@ -24,7 +24,7 @@
 
 namespace {
 using Clock = std::chrono::steady_clock;
-using mash::io::formats::RawGeometry;
+using mash::io::RawGeometry;
 
 RawGeometry read_assimp(const std::string& path) {
     Assimp::Importer imp;
@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
             for (int rep = 0; rep < 5 && error.empty(); ++rep) {
                 const auto t0 = Clock::now();
                 try {
-                    g = reader == "assimp" ? read_assimp(f) : mash::io::formats::read_gltf(f);
+                    g = reader == "assimp" ? read_assimp(f) : mash::io::read_gltf(f);
                 } catch (const std::exception& e) {
                     error = e.what();
                 }

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "mash/core/cloud.h"
 
-#include <ATen/Parallel.h>
-
 #include <Eigen/Dense>
 #include <algorithm>
 
@@ -18,10 +16,14 @@ void knn(const std::vector<double>& p, int k, std::vector<uint32_t>& idx, std::v
     const int kk = int(std::min<size_t>(size_t(k) + 1, n));
     idx.assign(n * size_t(k), 0);
     d2.assign(n * size_t(k), 0.0);
-    at::parallel_for(0, int64_t(n), 1024, [&](int64_t b, int64_t e) {
+    // One query per point, each writing its own rows: the result does not depend on the threads
+    // (OpenMP's, which LibTorch's set_num_threads also sets; serial below 1024 points).
+#pragma omp parallel if (n >= 1024)
+    {
         std::vector<uint32_t> ri(kk);
         std::vector<double> rd(kk);
-        for (int64_t i = b; i < e; ++i) {
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < int64_t(n); ++i) {
             nanoflann::KNNResultSet<double, uint32_t> rs(kk);
             rs.init(ri.data(), rd.data());
             tree.findNeighbors(rs, &p[3 * i], nanoflann::SearchParams(32, 0.0, true));
@@ -38,7 +40,7 @@ void knn(const std::vector<double>& p, int k, std::vector<uint32_t>& idx, std::v
                 d2[size_t(i) * k + out] = out > 0 ? d2[size_t(i) * k + out - 1] : 0.0;
             }
         }
-    });
+    }
 }
 
 PrincipalAxes principal_axes(const std::vector<double>& points) {

@@ -11,7 +11,7 @@
 
 #include "mash/core/errors.h"
 
-namespace mash::io {
+namespace mash {
 
 std::vector<uint8_t> read_file(const std::string& path) {
     std::error_code ec;
@@ -62,4 +62,4 @@ std::string lower_extension(const std::string& path) {
     return e;
 }
 
-}  // namespace mash::io
+}  // namespace mash

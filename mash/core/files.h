@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace mash::io {
+namespace mash {
 
 /// Whole-file helpers. read_file throws IoError naming the path; write_file_atomic writes to a
 /// temporary file in the same directory and renames it, so readers never see a partial file.
@@ -21,4 +21,4 @@ void write_atomically(const std::string& path, const std::string& what,
 /// The lower-cased extension with its dot (".ply"), or "".
 std::string lower_extension(const std::string& path);
 
-}  // namespace mash::io
+}  // namespace mash

@@ -83,7 +83,7 @@ std::vector<ManifestLine> read_manifest(const std::string& path, int64_t* malfor
 std::vector<ManifestLine> parse_manifest(const std::string& text, int64_t* malformed = nullptr);
 
 /// The `dataset:` section of a fit-dataset YAML config (the `fit:` section is read by
-/// load_fit_config). Every field is optional; unset ones stay unset so that flags win.
+/// fitting::load_fit_config). Every field is optional; unset ones stay unset so that flags win.
 struct DatasetSection {
     bool has_input = false, has_output = false, has_layout = false, has_ids = false, has_categories = false;
     std::string input, output, layout, ids;

@@ -11,7 +11,7 @@
 #include "mash/core/config_values.h"
 #include "mash/core/errors.h"
 
-namespace mash {
+namespace mash::fitting {
 namespace {
 
 using FieldPtr = std::variant<int64_t FitOptions::*, double FitOptions::*, bool FitOptions::*>;
@@ -202,4 +202,4 @@ std::vector<std::string> fit_option_names() {
     return n;
 }
 
-}  // namespace mash
+}  // namespace mash::fitting

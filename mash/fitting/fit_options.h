@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace mash {
+namespace mash::fitting {
 
 struct FitOptions {
     // Representation (spec §1.3).
@@ -72,4 +72,4 @@ std::string fit_options_yaml(const FitOptions& options);
 /// Names of every field, in declaration order.
 std::vector<std::string> fit_option_names();
 
-}  // namespace mash
+}  // namespace mash::fitting

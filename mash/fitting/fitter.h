@@ -6,12 +6,13 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "mash/core/errors.h"
+#include "mash/core/mash_params.h"
 #include "mash/fitting/fit_options.h"
-#include "mash/representation/mash_params.h"
 
 namespace mash::fitting {
 
@@ -66,6 +67,29 @@ struct FitResult {
 FitResult fit_mash(const at::Tensor& gt, const MashParams& init, const FitOptions& options,
                    const std::function<void(const FitStep&)>& on_step = {}, c10::Device device = c10::kCPU,
                    const at::Tensor& gt_normals = {});
+
+/// fit_mash one step at a time, for callers that drive the loop themselves:
+///   Fitter f(gt, init, options);
+///   while (auto s = f.step()) show(*s);
+///   FitResult r = f.finish();
+/// The same arguments, steps and results as fit_mash (which is this loop).
+class Fitter {
+public:
+    Fitter(const at::Tensor& gt, const MashParams& init, const FitOptions& options, c10::Device device = c10::kCPU,
+           const at::Tensor& gt_normals = {});
+    ~Fitter();
+    Fitter(const Fitter&) = delete;
+    Fitter& operator=(const Fitter&) = delete;
+    /// One optimization step of the schedule (spec §6.5); nothing once the schedule is over
+    /// (max_steps, or the last stage ended). Throws FitDivergedError.
+    std::optional<FitStep> step();
+    /// The fitted MASH, its metrics against gt, the history and the timings.
+    FitResult finish();
+
+private:
+    struct State;
+    std::unique_ptr<State> s_;
+};
 
 /// Farthest-point subset of `points` [P,3]: k indices, starting at index 0 (spec §7).
 std::vector<int64_t> farthest_point_indices(const std::vector<double>& points, int64_t k);

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "mash/core/mash_params.h"
 #include "mash/fitting/fit_options.h"
-#include "mash/representation/mash_params.h"
 
 namespace mash::fitting {
 

@@ -6,10 +6,10 @@
 #include <functional>
 #include <string>
 
+#include "mash/core/mash_params.h"
 #include "mash/fitting/fit_options.h"
 #include "mash/fitting/fitter.h"
 #include "mash/fitting/init.h"
-#include "mash/representation/mash_params.h"
 
 namespace mash::fitting {
 

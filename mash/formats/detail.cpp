@@ -13,7 +13,7 @@
 #include "mash/core/errors.h"
 #include "mash/formats/npy.h"
 
-namespace mash::io::detail {
+namespace mash::formats::detail {
 
 [[noreturn]] void fail(const std::string& what, const std::string& msg) { throw IoError(what + ": " + msg); }
 
@@ -223,4 +223,4 @@ std::vector<uint8_t> npy_preamble(const std::string& descr, const std::vector<in
     out.insert(out.end(), dict.begin(), dict.end());
     return out;
 }
-}  // namespace mash::io::detail
+}  // namespace mash::formats::detail

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace mash::io::detail {
+namespace mash::formats::detail {
 
 constexpr int64_t kMaxElements = int64_t(1) << 40;
 [[noreturn]] void fail(const std::string& what, const std::string& msg);
@@ -28,4 +28,4 @@ struct NpyHeader {
 NpyHeader parse_header_dict(const std::string& text, const std::string& what);
 std::vector<uint8_t> npy_preamble(const std::string& descr, const std::vector<int64_t>& shape);
 
-}  // namespace mash::io::detail
+}  // namespace mash::formats::detail

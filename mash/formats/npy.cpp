@@ -14,7 +14,7 @@
 #include "mash/formats/detail.h"
 #include "mash/formats/zip.h"
 
-namespace mash::io {
+namespace mash::formats {
 using namespace detail;
 
 // ---------------------------------------------------------------------------------------------
@@ -169,4 +169,4 @@ std::vector<uint8_t> serialize_npz(const NamedArrays& arrays, bool deflate) {
     return write_zip(entries, deflate);
 }
 
-}  // namespace mash::io
+}  // namespace mash::formats

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-namespace mash::io {
+namespace mash::formats {
 
 /// A dense n-d array in numpy's memory model: little-endian, C order.
 struct NpyArray {
@@ -50,4 +50,4 @@ std::vector<uint8_t> serialize_npz(const NamedArrays& arrays, bool deflate);
 /// True if the buffer starts with the .npy magic string.
 bool has_npy_magic(const uint8_t* bytes, size_t size);
 
-}  // namespace mash::io
+}  // namespace mash::formats

@@ -15,7 +15,7 @@
 #include "mash/formats/detail.h"
 #include "mash/formats/zip.h"
 
-namespace mash::io {
+namespace mash::formats {
 using namespace detail;
 
 // ---------------------------------------------------------------------------------------------
@@ -1091,4 +1091,4 @@ void check_pickle(const uint8_t* bytes, size_t size, const std::string& what, ui
     throw bad("no STOP opcode");
 }
 
-}  // namespace mash::io
+}  // namespace mash::formats

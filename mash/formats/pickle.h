@@ -11,7 +11,7 @@
 
 #include "mash/formats/npy.h"
 
-namespace mash::io {
+namespace mash::formats {
 
 /// A value of a pickled dict: either an array or a Python bool (e.g. `use_inv`).
 struct PickledValue {
@@ -60,4 +60,4 @@ struct MultiLinearColumn {
 /// arrays and the two distribution-manage classes are accepted. Columns in key order.
 std::vector<MultiLinearColumn> parse_joblib_multi_linear(const uint8_t* bytes, size_t size, const std::string& what);
 
-}  // namespace mash::io
+}  // namespace mash::formats

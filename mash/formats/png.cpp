@@ -8,7 +8,7 @@
 
 #include "mash/core/errors.h"
 
-namespace mash::io {
+namespace mash::formats {
 namespace {
 
 void put_u32(std::vector<uint8_t>& out, uint32_t v) {
@@ -63,4 +63,4 @@ std::vector<uint8_t> encode_png_rgb(const std::vector<uint8_t>& rgb, int width, 
     return out;
 }
 
-}  // namespace mash::io
+}  // namespace mash::formats

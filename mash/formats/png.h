@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <vector>
 
-namespace mash::io {
+namespace mash::formats {
 
 /// The PNG file bytes of a width × height RGB image (row-major, 3 bytes per pixel, top row first).
 /// Rows use PNG filter "Up" (or "None" for the first), deflated at level 6.
 std::vector<uint8_t> encode_png_rgb(const std::vector<uint8_t>& rgb, int width, int height);
 
-}  // namespace mash::io
+}  // namespace mash::formats

@@ -15,7 +15,7 @@
 #include "mash/core/errors.h"
 #include "mash/formats/detail.h"
 
-namespace mash::io {
+namespace mash::formats {
 using namespace detail;
 
 // ---------------------------------------------------------------------------------------------
@@ -186,4 +186,4 @@ std::vector<uint8_t> write_zip(const std::vector<ZipEntry>& entries, bool deflat
     return out;
 }
 
-}  // namespace mash::io
+}  // namespace mash::formats

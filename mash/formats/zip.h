@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-namespace mash::io {
+namespace mash::formats {
 
 struct ZipEntry {
     std::string name;
@@ -17,4 +17,4 @@ std::vector<ZipEntry> read_zip(const uint8_t* bytes, size_t size, const std::str
 /// Writes a zip archive (no zip64: each member and the archive must stay below 4 GiB).
 std::vector<uint8_t> write_zip(const std::vector<ZipEntry>& entries, bool deflate);
 
-}  // namespace mash::io
+}  // namespace mash::formats

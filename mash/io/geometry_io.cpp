@@ -18,8 +18,8 @@
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
 #include "mash/formats/npy.h"
+#include "mash/io/geometry_formats.h"
 #include "mash/io/gltf.h"
-#include "mash/io/point_formats.h"
 #include "mash/io/polygon.h"
 
 namespace mash::io {
@@ -32,7 +32,7 @@ void check_finite(const PointCloud& pc, const std::string& path) {
             throw IoError(path + ": point " + std::to_string(i / 3) + " has a non-finite coordinate (expected finite x y z)");
 }
 
-PointCloud points_from_array(const NpyArray& a, const std::string& path) {
+PointCloud points_from_array(const formats::NpyArray& a, const std::string& path) {
     if (a.shape.size() != 2 || a.shape[1] != 3 || (a.kind != 'f' && a.kind != 'i'))
         throw IoError(path + ": expected a numeric array of shape [P,3]");
     PointCloud pc;
@@ -43,7 +43,7 @@ PointCloud points_from_array(const NpyArray& a, const std::string& path) {
 /// Wavefront OBJ: `v` and `f` lines only (polygons triangulated by triangulate_polygon; v, v/vt, v//vn, v/vt/vn and
 /// negative indices). Materials, textures and groups are ignored, so a missing .mtl (common in
 /// exported datasets) does not matter.
-formats::RawGeometry read_obj(const std::string& path) {
+RawGeometry read_obj(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw IoError(path + ": cannot open file");
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -64,7 +64,7 @@ formats::RawGeometry read_obj(const std::string& path) {
         text = std::move(narrow);
     }
     std::istringstream f(text);
-    formats::RawGeometry g;
+    RawGeometry g;
     std::string line;
     std::vector<int64_t> poly;
     int64_t lineno = 0;
@@ -97,24 +97,24 @@ formats::RawGeometry read_obj(const std::string& path) {
 }
 
 /// Every mesh / point format with our own reader, by extension; false if `ext` is none of them.
-bool read_geometry(const std::string& path, const std::string& ext, formats::RawGeometry& g) {
+bool read_geometry(const std::string& path, const std::string& ext, RawGeometry& g) {
     if (ext == ".obj")
         g = read_obj(path);
     else if (ext == ".off")
-        g = formats::parse_off(read_file(path), path);
+        g = parse_off(read_file(path), path);
     else if (ext == ".ply")
-        g = formats::parse_ply(read_file(path), path);
+        g = parse_ply(read_file(path), path);
     else if (ext == ".stl")
-        g = formats::parse_stl(read_file(path), path);
+        g = parse_stl(read_file(path), path);
     else if (ext == ".xyz" || ext == ".xyzn")
-        g = formats::parse_xyz(read_file(path), path, ext == ".xyzn");
+        g = parse_xyz(read_file(path), path, ext == ".xyzn");
     else if (ext == ".pts")
-        g = formats::parse_pts(read_file(path), path);
+        g = parse_pts(read_file(path), path);
     else if (ext == ".pcd")
-        g = formats::parse_pcd(read_file(path), path);
+        g = parse_pcd(read_file(path), path);
     else if (ext == ".glb" || ext == ".gltf") {
-        formats::GltfReport report;
-        g = formats::read_gltf(path, &report);
+        GltfReport report;
+        g = read_gltf(path, &report);
         for (const auto& n : report.notes) std::fprintf(stderr, "note: %s: %s\n", path.c_str(), n.c_str());
     } else {
         return false;
@@ -174,11 +174,11 @@ PointCloud load_points(const std::string& path, int64_t num_samples, uint64_t se
     PointCloud pc;
     if (ext == ".npy") {
         auto bytes = read_file(path);
-        pc = points_from_array(parse_npy(bytes.data(), bytes.size(), path), path);
+        pc = points_from_array(formats::parse_npy(bytes.data(), bytes.size(), path), path);
     } else if (ext == ".npz") {
         auto bytes = read_file(path);
-        auto arrays = parse_npz(bytes.data(), bytes.size(), path);
-        const NpyArray* found = nullptr;
+        auto arrays = formats::parse_npz(bytes.data(), bytes.size(), path);
+        const formats::NpyArray* found = nullptr;
         for (const auto& [name, arr] : arrays)
             if (name == "points" || name == "arr_0" || (arrays.size() == 1)) {
                 found = &arr;
@@ -186,7 +186,7 @@ PointCloud load_points(const std::string& path, int64_t num_samples, uint64_t se
             }
         if (!found) throw IoError(path + ": expected an array named 'points' or 'arr_0' of shape [P,3]");
         pc = points_from_array(*found, path);
-    } else if (formats::RawGeometry g; read_geometry(path, ext, g)) {
+    } else if (RawGeometry g; read_geometry(path, ext, g)) {
         if (!g.triangles.empty()) {  // a mesh: sampled uniformly by area
             if (num_samples < 1) throw IoError(path + ": number of surface samples must be >= 1");
             pc = sample_mesh_surface(g.vertices, g.triangles, num_samples, seed, path);
@@ -222,16 +222,25 @@ void random_subset(PointCloud& pc, int64_t n, uint64_t seed) {
     pc.normals = std::move(nn);
 }
 
-void read_mesh(const std::string& path, std::vector<double>& vertices, std::vector<int64_t>& triangles) {
+TriangleMesh read_mesh(const std::string& path) {
     std::error_code ec;
     if (!fs::exists(path, ec)) throw IoError(path + ": no such file");
-    formats::RawGeometry g;
+    RawGeometry g;
     if (!read_geometry(path, lower_extension(path), g))
         throw IoError(path + ": unsupported mesh extension '" + lower_extension(path) +
                       "' (expected .obj .off .ply .stl .glb .gltf)");
     if (g.triangles.empty()) throw IoError(path + ": cannot read a triangle mesh (no faces)");
-    vertices = std::move(g.vertices);
-    triangles = std::move(g.triangles);
+    TriangleMesh m;
+    m.vertices = std::move(g.vertices);
+    m.triangles = std::move(g.triangles);
+    return m;
+}
+
+void save_mesh(const std::string& path, const TriangleMesh& m) {
+    const std::string ext = lower_extension(path);
+    if (ext != ".ply" && ext != ".obj" && ext != ".off" && ext != ".stl")
+        throw IoError(path + ": unsupported mesh extension '" + ext + "' (expected .ply .obj .off .stl)");
+    write_file_atomic(path, serialize_mesh(ext, m.vertices, m.triangles));
 }
 
 bool is_point_output_ext(const std::string& path) {
@@ -246,10 +255,10 @@ void save_points(const std::string& path, const std::vector<double>& points, con
                       "' (expected .ply .pcd .xyz .xyzn .pts .npy)");
     const int64_t n = int64_t(points.size() / 3);
     if (ext == ".npy") {
-        write_file_atomic(path, serialize_npy(NpyArray::from_double(points, {n, 3})));
+        write_file_atomic(path, formats::serialize_npy(formats::NpyArray::from_double(points, {n, 3})));
         return;
     }
-    write_file_atomic(path, formats::serialize_points(ext, points, normals));
+    write_file_atomic(path, serialize_points(ext, points, normals));
 }
 
 }  // namespace mash::io

@@ -4,9 +4,9 @@
 //   Read point clouds: .ply .pcd .xyz .xyzn .pts, .off with 0 faces, .npy/.npz holding [P,3].
 //   Read meshes:       .obj .off .ply (with faces) .stl .glb .gltf — the surface is sampled
 //                      uniformly by area (deterministic for a given seed).
-//   Every reader is ours: OBJ (here), OFF / PLY / STL / XYZ / XYZN / PTS / PCD (point_formats.h),
+//   Every reader is ours: OBJ (here), OFF / PLY / STL / XYZ / XYZN / PTS / PCD (geometry_formats.h, one .cpp per format),
 //   glTF / GLB scenes with node transforms and Draco (gltf.h). Point clouds are written by our own
-//   writers (point_formats.h serialize_points); no Open3D.
+//   writers (geometry_formats.h serialize_points); no Open3D.
 //   Write point clouds: .ply (binary) .pcd .xyz .pts .npy ([P,3] float64) — atomically.
 #pragma once
 #include <cstdint>
@@ -15,11 +15,19 @@
 
 namespace mash::io {
 
+/// The two geometry types of the package: a point cloud (with optional normals) and a triangle mesh.
 struct PointCloud {
     std::vector<double> points;   ///< [P*3]
     std::vector<double> normals;  ///< [P*3] or empty
     bool from_mesh = false;       ///< true if the points were sampled from a mesh surface
     int64_t size() const { return int64_t(points.size() / 3); }
+};
+
+struct TriangleMesh {
+    std::vector<double> vertices;    ///< [V*3]
+    std::vector<int64_t> triangles;  ///< [F*3]
+    int64_t num_vertices() const { return int64_t(vertices.size() / 3); }
+    int64_t num_triangles() const { return int64_t(triangles.size() / 3); }
 };
 
 /// Loads a point cloud, or samples `num_samples` points uniformly by area from a mesh. Throws
@@ -34,9 +42,11 @@ PointCloud sample_mesh_surface(const std::vector<double>& vertices, const std::v
 /// Keeps a random subset of at most n points (seeded, order preserved), normals alongside.
 void random_subset(PointCloud& pc, int64_t n, uint64_t seed);
 
-/// Reads a triangle mesh (vertices [V*3], triangles [F*3]) through the same readers as
-/// load_points (OBJ ignores materials). Throws IoError naming the file.
-void read_mesh(const std::string& path, std::vector<double>& vertices, std::vector<int64_t>& triangles);
+/// Reads a triangle mesh (.obj .off .ply .stl .glb .gltf) through the same readers as load_points
+/// (OBJ ignores materials; polygons are triangulated). Throws IoError naming the file.
+TriangleMesh read_mesh(const std::string& path);
+/// Writes a mesh atomically (.ply .obj .off .stl, our own writers). Throws IoError naming the file.
+void save_mesh(const std::string& path, const TriangleMesh& mesh);
 
 /// Writes points (and normals if given) atomically; format from the extension.
 void save_points(const std::string& path, const std::vector<double>& points, const std::vector<double>& normals = {});

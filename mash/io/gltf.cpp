@@ -22,7 +22,7 @@
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
 
-namespace mash::io::formats {
+namespace mash::io {
 namespace {
 
 constexpr int64_t kMaxVertices = 200000000;
@@ -642,4 +642,4 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
     return g;
 }
 
-}  // namespace mash::io::formats
+}  // namespace mash::io

@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
-#include "mash/io/point_formats.h"
+#include "mash/io/geometry_formats.h"
 
-namespace mash::io::formats {
+namespace mash::io {
 
 struct GltfReport {
     int64_t nodes = 0;           ///< nodes visited in the scene
@@ -32,4 +32,4 @@ struct GltfReport {
 /// Reads a .gltf or .glb file into world-space triangles (vertices per primitive instance).
 RawGeometry read_gltf(const std::string& path, GltfReport* report = nullptr);
 
-}  // namespace mash::io::formats
+}  // namespace mash::io

@@ -12,24 +12,24 @@
 #include "mash/core/files.h"
 #include "mash/formats/npy.h"
 #include "mash/formats/pickle.h"
-#include "mash/ops/rotation.h"
+#include "mash/ops/rotation/rotation.h"
 
 namespace mash::io {
 namespace {
 
 /// Uniform view over the two container layouts.
 struct RawMash {
-    std::map<std::string, NpyArray> arrays;
+    std::map<std::string, formats::NpyArray> arrays;
     std::optional<bool> use_inv;
 };
 
-const NpyArray& require(const RawMash& raw, const std::string& key, const std::string& what) {
+const formats::NpyArray& require(const RawMash& raw, const std::string& key, const std::string& what) {
     auto it = raw.arrays.find(key);
     if (it == raw.arrays.end()) throw IoError(what + ": missing key '" + key + "'");
     return it->second;
 }
 
-int64_t check_2d(const NpyArray& a, const std::string& key, int64_t rows, int64_t cols, const std::string& what,
+int64_t check_2d(const formats::NpyArray& a, const std::string& key, int64_t rows, int64_t cols, const std::string& what,
                  const std::string& expected_cols) {
     auto shape_str = [&] {
         std::string s = "[";
@@ -45,9 +45,9 @@ int64_t check_2d(const NpyArray& a, const std::string& key, int64_t rows, int64_
 }
 
 MashParams from_raw(const RawMash& raw, const std::string& what) {
-    const NpyArray& mask = require(raw, "mask_params", what);
-    const NpyArray& shp = require(raw, "sh_params", what);
-    const NpyArray& pos = require(raw, "positions", what);
+    const formats::NpyArray& mask = require(raw, "mask_params", what);
+    const formats::NpyArray& shp = require(raw, "sh_params", what);
+    const formats::NpyArray& pos = require(raw, "positions", what);
     check_2d(pos, "positions", -1, 3, what, "3");
     const int64_t A = pos.shape[0];
     if (A < 1) throw IoError(what + ": MASH has 0 anchors (expected at least 1)");
@@ -88,8 +88,8 @@ MashParams from_raw(const RawMash& raw, const std::string& what) {
         }
         // HEAD convention: the stored vectors are the first two ROWS of R (spec §5.3).
         auto t = at::from_blob(o.data(), {A, 6}, at::TensorOptions().dtype(at::kDouble));
-        auto R = rotation::matrix_from_ortho6d(t).transpose(-1, -2);
-        auto r = rotation::axis_angle_from_matrix(R).contiguous();
+        auto R = ops::rotation::matrix_from_ortho6d(t).transpose(-1, -2);
+        auto r = ops::rotation::axis_angle_from_matrix(R).contiguous();
         p.rotate_vectors.assign(r.data_ptr<double>(), r.data_ptr<double>() + r.numel());
     } else {
         throw IoError(what + ": missing rotation (expected key 'rotate_vectors' [A,3] or 'ortho_poses' [A,6])");
@@ -106,7 +106,7 @@ MashParams from_raw(const RawMash& raw, const std::string& what) {
     return p;
 }
 
-bool as_bool(const NpyArray& a, const std::string& what) {
+bool as_bool(const formats::NpyArray& a, const std::string& what) {
     if (a.numel() != 1) throw IoError(what + ": 'use_inv' must be a single bool");
     return a.to_double()[0] != 0.0;
 }
@@ -115,8 +115,8 @@ bool as_bool(const NpyArray& a, const std::string& what) {
 
 MashParams parse_mash(const uint8_t* bytes, size_t size, const std::string& what) {
     RawMash raw;
-    if (has_npy_magic(bytes, size)) {
-        for (auto& [key, v] : parse_pickled_dict_npy(bytes, size, what)) {
+    if (formats::has_npy_magic(bytes, size)) {
+        for (auto& [key, v] : formats::parse_pickled_dict_npy(bytes, size, what)) {
             if (key == "use_inv") {
                 raw.use_inv = v.is_bool ? v.bool_value : as_bool(v.array, what);
             } else {
@@ -125,7 +125,7 @@ MashParams parse_mash(const uint8_t* bytes, size_t size, const std::string& what
             }
         }
     } else if (size >= 4 && bytes[0] == 'P' && bytes[1] == 'K') {
-        for (auto& [key, arr] : parse_npz(bytes, size, what)) {
+        for (auto& [key, arr] : formats::parse_npz(bytes, size, what)) {
             if (key == "use_inv")
                 raw.use_inv = as_bool(arr, what);
             else
@@ -141,12 +141,12 @@ bool is_mash_file(const std::string& path) {
     const std::string e = lower_extension(path);
     if (e != ".npz" && e != ".npy") return false;
     auto bytes = read_file(path);
-    if (has_npy_magic(bytes.data(), bytes.size())) {
+    if (formats::has_npy_magic(bytes.data(), bytes.size())) {
         // Pickled dicts are object arrays ('|O'); numeric .npy files are point arrays.
         std::string head(bytes.begin(), bytes.begin() + std::min<size_t>(bytes.size(), 128));
         return head.find("'|O'") != std::string::npos;
     }
-    for (const auto& [k, v] : parse_npz(bytes.data(), bytes.size(), path))
+    for (const auto& [k, v] : formats::parse_npz(bytes.data(), bytes.size(), path))
         if (k == "sh_params") return true;
     return false;
 }
@@ -164,30 +164,30 @@ void save_mash(const std::string& path, const MashParams& p, bool compress) {
     std::string ext = lower_extension(path);
     const int64_t A = p.num_anchors;
     if (ext == ".npz") {
-        NamedArrays arrays = {
-            {"rotate_vectors", NpyArray::from_double(p.rotate_vectors, {A, 3})},
-            {"positions", NpyArray::from_double(p.positions, {A, 3})},
-            {"mask_params", NpyArray::from_double(p.mask_params, {A, p.mask_dim()})},
-            {"sh_params", NpyArray::from_double(p.sh_params, {A, p.sh_dim()})},
-            {"use_inv", NpyArray::scalar_bool(p.use_inverse)},
+        formats::NamedArrays arrays = {
+            {"rotate_vectors", formats::NpyArray::from_double(p.rotate_vectors, {A, 3})},
+            {"positions", formats::NpyArray::from_double(p.positions, {A, 3})},
+            {"mask_params", formats::NpyArray::from_double(p.mask_params, {A, p.mask_dim()})},
+            {"sh_params", formats::NpyArray::from_double(p.sh_params, {A, p.sh_dim()})},
+            {"use_inv", formats::NpyArray::scalar_bool(p.use_inverse)},
         };
-        write_file_atomic(path, serialize_npz(arrays, compress));
+        write_file_atomic(path, formats::serialize_npz(arrays, compress));
     } else if (ext == ".npy") {
-        PickledDict d;
-        auto arr = [](NpyArray a) {
-            PickledValue v;
+        formats::PickledDict d;
+        auto arr = [](formats::NpyArray a) {
+            formats::PickledValue v;
             v.array = std::move(a);
             return v;
         };
-        d.emplace_back("mask_params", arr(NpyArray::from_double(p.mask_params, {A, p.mask_dim()})));
-        d.emplace_back("sh_params", arr(NpyArray::from_double(p.sh_params, {A, p.sh_dim()})));
-        d.emplace_back("rotate_vectors", arr(NpyArray::from_double(p.rotate_vectors, {A, 3})));
-        d.emplace_back("positions", arr(NpyArray::from_double(p.positions, {A, 3})));
-        PickledValue b;
+        d.emplace_back("mask_params", arr(formats::NpyArray::from_double(p.mask_params, {A, p.mask_dim()})));
+        d.emplace_back("sh_params", arr(formats::NpyArray::from_double(p.sh_params, {A, p.sh_dim()})));
+        d.emplace_back("rotate_vectors", arr(formats::NpyArray::from_double(p.rotate_vectors, {A, 3})));
+        d.emplace_back("positions", arr(formats::NpyArray::from_double(p.positions, {A, 3})));
+        formats::PickledValue b;
         b.is_bool = true;
         b.bool_value = p.use_inverse;
         d.emplace_back("use_inv", b);
-        write_file_atomic(path, serialize_pickled_dict_npy(d));
+        write_file_atomic(path, formats::serialize_pickled_dict_npy(d));
     } else {
         throw IoError(path + ": unsupported MASH file extension '" + ext + "' (expected .npz or .npy)");
     }

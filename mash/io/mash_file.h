@@ -16,7 +16,7 @@
 #pragma once
 #include <string>
 
-#include "mash/representation/mash_params.h"
+#include "mash/core/mash_params.h"
 
 namespace mash::io {
 

@@ -7,7 +7,7 @@
 
 #include <tuple>
 
-#include "mash/losses/nearest.h"
+#include "mash/ops/nearest/nearest.h"
 
 namespace mash::losses {
 namespace {

@@ -5,9 +5,11 @@
 #pragma once
 #include <ATen/core/Tensor.h>
 
+#include "mash/ops/nearest/nearest.h"
+
 namespace mash::losses {
 
-class KdTree;
+using ops::nearest::KdTree;
 
 /// Squared nearest distances both ways between samples S [S,3] and ground truth G [G,3].
 struct ChamferResult {
@@ -23,7 +25,7 @@ ChamferResult chamfer(const at::Tensor& samples, const at::Tensor& gt, const KdT
 /// Squared distance of each sample [S,3] to the surfel of its GT point idx [S] (into gt [G,3]):
 /// the disc through that point with unit normal normals[idx] and radius radii[idx] ([G,3], [G]).
 /// h² + max(0, t − r)² with h the offset along the normal and t the tangential one; differentiable
-/// in the samples (FitOptions::surfel_radius). r = 0 gives the point distance ‖s − g‖² (+ 1e-12).
+/// in the samples (fitting::FitOptions::surfel_radius). r = 0 gives the point distance ‖s − g‖² (+ 1e-12).
 at::Tensor surfel_dist2(const at::Tensor& samples, const at::Tensor& gt, const at::Tensor& idx, const at::Tensor& normals,
                         const at::Tensor& radii);
 

@@ -24,9 +24,11 @@
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
 #include "mash/io/geometry_io.h"
-#include "mash/losses/nearest.h"
+#include "mash/mesh/orientation.h"
+#include "mash/mesh/thin_parts.h"
 #include "mash/mesh/winding.h"
-#include "mash/ops/sampling.h"
+#include "mash/ops/nearest/nearest.h"
+#include "mash/ops/sampling/sampling.h"
 #include "mash/representation/mash.h"
 
 namespace mash::mesh {
@@ -59,7 +61,7 @@ namespace {
 at::Tensor reference_normals(const at::Tensor& pts, const at::Tensor& nrm, const OrientOptions& o) {
     quiet();
     const int64_t S = pts.size(0), k = std::min<int64_t>(o.subset, S);
-    auto sub = sampling::fps(pts.to(at::kFloat), k);
+    auto sub = ops::sampling::fps(pts.to(at::kFloat), k);
     auto sp = pts.index_select(0, sub).contiguous();
     auto sn = nrm.index_select(0, sub).contiguous();
     open3d::geometry::PointCloud pc;
@@ -72,7 +74,7 @@ at::Tensor reference_normals(const at::Tensor& pts, const at::Tensor& nrm, const
     if (k > 3) pc.OrientNormalsConsistentTangentPlane(size_t(std::max<int64_t>(3, std::min<int64_t>(o.knn, k - 1))));
     std::vector<double> ref;
     for (const auto& v : pc.normals_) ref.insert(ref.end(), {v.x(), v.y(), v.z()});
-    return as_tensor(ref).index_select(0, losses::nearest_indices(pts, sp));
+    return as_tensor(ref).index_select(0, ops::nearest::nearest_indices(pts, sp));
 }
 }  // namespace
 
@@ -146,7 +148,7 @@ int64_t orient(OrientedSamples& s, const OrientOptions& o, OrientReport* report)
     //    the two patches agree (n_i·n_j > 0). Only close pairs count (overlaps and seams).
     std::vector<std::pair<std::string, double>> stages;
     StageTimer timer{&stages};
-    auto other = losses::nearest_other_group(pts.to(at::kFloat), aidx);
+    auto other = ops::nearest::nearest_other_group(pts.to(at::kFloat), aidx);
     auto valid = other >= 0;
     auto oc = other.clamp_min(0);
     auto dist = (pts - pts.index_select(0, oc)).norm(2, 1);
@@ -450,7 +452,7 @@ std::vector<double> oriented_normals_for_cloud(const std::vector<double>& points
     if (max_oriented <= 0 || N <= max_oriented) return orient_whole_cloud(points, knn, method);
     // An FPS subset, oriented in full.
     auto all = at::from_blob(const_cast<double*>(points.data()), {N, 3}, at::TensorOptions().dtype(at::kDouble));
-    auto idx = sampling::fps(all.to(at::kFloat), max_oriented);
+    auto idx = ops::sampling::fps(all.to(at::kFloat), max_oriented);
     const auto* ip = idx.data_ptr<int64_t>();
     std::vector<double> sub;
     sub.reserve(size_t(3 * max_oriented));
@@ -507,7 +509,7 @@ OrientedCloud mash_oriented_samples(const MashParams& params, const MashSurfaceO
     auto pts = mash->forward(true).points();
     pts = pts.index_select(0, at::isfinite(pts).all(1).nonzero().squeeze(1));
     out.sampled = pts.size(0);
-    if (out.sampled > o.num_points) pts = pts.index_select(0, sampling::fps(pts.to(at::kFloat), o.num_points));
+    if (out.sampled > o.num_points) pts = pts.index_select(0, ops::sampling::fps(pts.to(at::kFloat), o.num_points));
     out.points = as_vector(pts);
     timer.lap("MASH samples (FPS)");
     if (out.points.size() / 3 < 10)

@@ -7,8 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "mash/core/mash_params.h"
 #include "mash/mesh/topology.h"
-#include "mash/representation/mash_params.h"
 
 namespace mash::mesh {
 
@@ -154,10 +154,8 @@ struct OrientedCloud {
 OrientedCloud mash_oriented_samples(const MashParams& params, const MashSurfaceOptions& options = {},
                                     OrientReport* report = nullptr);
 
-/// Writes a mesh atomically (.ply .obj .off .stl; our own writers, io::formats::serialize_mesh).
-void save_mesh(const std::string& path, const TriangleMesh& mesh);
-/// Reads a mesh (vertices + triangles) with our own readers (io::read_mesh); throws IoError.
-TriangleMesh load_mesh(const std::string& path);
+using io::read_mesh;  // meshes are read and written by mash/io
+using io::save_mesh;
 
 /// Volume (divergence theorem; meaningful for closed, consistently oriented meshes) and area.
 double mesh_volume(const TriangleMesh& m);

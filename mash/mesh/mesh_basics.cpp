@@ -13,8 +13,8 @@
 #include "mash/core/cloud.h"
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
+#include "mash/io/geometry_formats.h"
 #include "mash/io/geometry_io.h"
-#include "mash/io/point_formats.h"
 #include "mash/mesh/extract.h"
 #include "mash/representation/mash.h"
 
@@ -104,19 +104,6 @@ OrientedSamples patch_samples(const MashParams& params, int64_t P, int64_t T) {
                 s.fraction[i] = double(q + 1) / double(T);
             }
     return s;
-}
-
-void save_mesh(const std::string& path, const TriangleMesh& m) {
-    const std::string ext = io::lower_extension(path);
-    if (ext != ".ply" && ext != ".obj" && ext != ".off" && ext != ".stl")
-        throw IoError(path + ": unsupported mesh extension '" + ext + "' (expected .ply .obj .off .stl)");
-    io::write_file_atomic(path, io::formats::serialize_mesh(ext, m.vertices, m.triangles));
-}
-
-TriangleMesh load_mesh(const std::string& path) {
-    TriangleMesh out;
-    io::read_mesh(path, out.vertices, out.triangles);
-    return out;
 }
 
 double mesh_volume(const TriangleMesh& m) {

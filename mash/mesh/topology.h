@@ -5,14 +5,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "mash/io/geometry_io.h"
+
 namespace mash::mesh {
 
-struct TriangleMesh {
-    std::vector<double> vertices;    ///< [V*3]
-    std::vector<int64_t> triangles;  ///< [F*3]
-    int64_t num_vertices() const { return int64_t(vertices.size() / 3); }
-    int64_t num_triangles() const { return int64_t(triangles.size() / 3); }
-};
+using io::TriangleMesh;  // the package's mesh type
 
 /// Disjoint sets over 0 … n−1 (path halving; the smaller index is the root).
 struct UnionFind {

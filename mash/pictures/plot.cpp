@@ -12,7 +12,7 @@
 #include "mash/core/files.h"
 #include "mash/formats/png.h"
 
-namespace mash::io {
+namespace mash::pictures {
 namespace {
 
 // 5x7 glyphs, one byte per row (low 5 bits, MSB = left). Lower case renders as upper case.
@@ -191,7 +191,7 @@ void write_line_plot_png(const std::string& path, const std::vector<PlotSeries>&
         cv.text(lx + 38, ly, s.name);
         ly += 22;
     }
-    write_file_atomic(path, encode_png_rgb(cv.px, o.width, o.height));
+    write_file_atomic(path, formats::encode_png_rgb(cv.px, o.width, o.height));
 }
 
-}  // namespace mash::io
+}  // namespace mash::pictures

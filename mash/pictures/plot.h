@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace mash::io {
+namespace mash::pictures {
 
 struct PlotSeries {
     std::string name;
@@ -26,4 +26,4 @@ struct PlotOptions {
 /// Throws IoError on write failure or if no series has a plottable point.
 void write_line_plot_png(const std::string& path, const std::vector<PlotSeries>& series, const PlotOptions& options);
 
-}  // namespace mash::io
+}  // namespace mash::pictures

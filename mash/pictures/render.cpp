@@ -13,7 +13,7 @@
 #include "mash/core/files.h"
 #include "mash/formats/png.h"
 
-namespace mash::io {
+namespace mash::pictures {
 
 std::array<unsigned char, 3> id_color(int64_t id) {
     // Golden-ratio hue walk, fixed saturation/value.
@@ -147,7 +147,7 @@ std::vector<unsigned char> render_views(const RenderScene& sc, const RenderOptio
 }
 
 void write_png(const std::string& path, const std::vector<unsigned char>& rgb, int width, int height) {
-    write_file_atomic(path, encode_png_rgb(rgb, width, height));
+    write_file_atomic(path, formats::encode_png_rgb(rgb, width, height));
 }
 
 void render_png(const std::string& path, const RenderScene& scene, const RenderOptions& o) {
@@ -170,4 +170,4 @@ std::vector<unsigned char> tile_images(const std::vector<std::vector<unsigned ch
     return grid;
 }
 
-}  // namespace mash::io
+}  // namespace mash::pictures

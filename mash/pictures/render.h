@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace mash::io {
+namespace mash::pictures {
 
 struct RenderScene {
     std::vector<double> vertices;             ///< mesh [V*3]
@@ -44,4 +44,4 @@ std::array<unsigned char, 3> id_color(int64_t id);
 std::vector<unsigned char> tile_images(const std::vector<std::vector<unsigned char>>& images, int w, int h, int columns,
                                        int& grid_w, int& grid_h);
 
-}  // namespace mash::io
+}  // namespace mash::pictures

@@ -8,13 +8,13 @@
 #include <string>
 
 #include "mash/core/errors.h"
-#include "mash/ops/mask.h"
-#include "mash/ops/points.h"
-#include "mash/ops/rotation.h"
-#include "mash/ops/sampling.h"
-#include "mash/ops/sh.h"
+#include "mash/ops/mask/mask.h"
+#include "mash/ops/points/points.h"
+#include "mash/ops/rotation/rotation.h"
+#include "mash/ops/sampling/sampling.h"
+#include "mash/ops/sh/sh.h"
 
-namespace mash {
+namespace mash::representation {
 
 void MashOptions::validate() const {
     auto bad = [](const std::string& key, const std::string& expected, const std::string& got) {
@@ -35,16 +35,16 @@ MashImpl::MashImpl(const MashOptions& options, const c10::TensorOptions& tensor_
     options_.validate();
     const int64_t A = options_.num_anchors;
     auto opts = tensor_options.requires_grad(false);
-    auto sh0 = at::zeros({A, sh::num_coeffs(options_.sh_degree)}, opts);
-    sh0.select(1, 0).fill_(1e-3 / sh::weight(0, 0));
+    auto sh0 = at::zeros({A, ops::sh::num_coeffs(options_.sh_degree)}, opts);
+    sh0.select(1, 0).fill_(1e-3 / ops::sh::weight(0, 0));
     mask_params = register_parameter("mask_params", at::zeros({A, 2 * options_.mask_degree + 1}, opts));
     sh_params = register_parameter("sh_params", sh0);
     rotate_vectors = register_parameter("rotate_vectors", at::zeros({A, 3}, opts));
     positions = register_parameter("positions", at::zeros({A, 3}, opts));
-    auto dirs = sampling::fibonacci(options_.num_directions, opts);
+    auto dirs = ops::sampling::fibonacci(options_.num_directions, opts);
     set_directions(dirs.phis, dirs.thetas);
-    bnd_phis_ = register_buffer("boundary_phis", sampling::boundary_phis(options_.num_boundary, opts));
-    bnd_basis_ = register_buffer("boundary_basis", mask::basis(bnd_phis_, options_.mask_degree));
+    bnd_phis_ = register_buffer("boundary_phis", ops::sampling::boundary_phis(options_.num_boundary, opts));
+    bnd_basis_ = register_buffer("boundary_basis", ops::mask::basis(bnd_phis_, options_.mask_degree));
 }
 
 void MashImpl::set_directions(const at::Tensor& phis, const at::Tensor& thetas) {
@@ -52,7 +52,7 @@ void MashImpl::set_directions(const at::Tensor& phis, const at::Tensor& thetas) 
                 phis.sizes(), " and ", thetas.sizes());
     auto opts = mask_params.options().requires_grad(false);
     at::Tensor p = phis.to(opts), t = thetas.to(opts);
-    at::Tensor b = mask::basis(p, options_.mask_degree);
+    at::Tensor b = ops::mask::basis(p, options_.mask_degree);
     if (dir_phis_.defined()) {
         dir_phis_.set_(p);
         dir_thetas_.set_(t);
@@ -65,11 +65,12 @@ void MashImpl::set_directions(const at::Tensor& phis, const at::Tensor& thetas) 
     options_.num_directions = p.size(0);
 }
 
-at::Tensor MashImpl::rotation_matrices() const { return rotation::matrix_from_axis_angle(rotate_vectors); }
+at::Tensor MashImpl::rotation_matrices() const { return ops::rotation::matrix_from_axis_angle(rotate_vectors); }
 
 at::Tensor MashImpl::world_points(const at::Tensor& anchor_idx, const at::Tensor& theta, const at::Tensor& phi,
                                   const at::Tensor& R, bool relu) const {
-    return ops::world_points(sh_params, R, positions, anchor_idx, theta, phi, options_.sh_degree, options_.use_inverse, relu);
+    return ops::points::world_points(sh_params, R, positions, anchor_idx, theta, phi, options_.sh_degree, options_.use_inverse,
+                                     relu);
 }
 
 MashSamples MashImpl::forward(bool subsample) {
@@ -79,24 +80,24 @@ MashSamples MashImpl::forward(bool subsample) {
     auto R = rotation_matrices();
 
     // Boundary: θb = π·sigmoid(s_a(φ_j)), differentiable.
-    out.boundary_thetas = mask::thetas(mask_params, bnd_basis_);  // [A, B]
+    out.boundary_thetas = ops::mask::thetas(mask_params, bnd_basis_);  // [A, B]
     out.boundary_anchor_idx = at::arange(A, lopts).repeat_interleave(B);
     out.boundary_points =
         world_points(out.boundary_anchor_idx, out.boundary_thetas.reshape({-1}), bnd_phis_.repeat({A}), R, true);
 
     // In-mask selection (no grad): prefilter by the max sampled boundary θ, then the exact test.
-    auto theta_hat = mask::thetas(mask_params, dir_basis_);  // [A, N], differentiable
+    auto theta_hat = ops::mask::thetas(mask_params, dir_basis_);  // [A, N], differentiable
     at::Tensor ai, ii, w;
     {
         at::NoGradGuard no_grad;
-        auto sel = sampling::in_mask(out.boundary_thetas, theta_hat, dir_thetas_);
+        auto sel = ops::sampling::in_mask(out.boundary_thetas, theta_hat, dir_thetas_);
         ai = sel.anchor_idx;
         ii = sel.dir_idx;
         out.inner_counts = sel.counts;
         w = dir_thetas_.index_select(0, ii) / theta_hat.detach().reshape({-1}).index_select(0, ai * N + ii);
     }
     // θ' = θ_i in value, w·θmax(φ_i) in gradient (spec §4.2 step 5, the paper's slerp).
-    auto slide = w * ops::gather_unique(theta_hat.reshape({-1}), ai * N + ii);
+    auto slide = w * ops::points::gather_unique(theta_hat.reshape({-1}), ai * N + ii);
     auto theta_inner = dir_thetas_.index_select(0, ii) + (slide - slide.detach());
     auto inner = world_points(ai, theta_inner, dir_phis_.index_select(0, ii), R, true);
 
@@ -107,9 +108,9 @@ MashSamples MashImpl::forward(bool subsample) {
             auto offsets = at::zeros({A + 1}, lopts);
             offsets.narrow(0, 1, A).copy_(at::cumsum(out.inner_counts, 0));
             auto keep = at::ceil(out.inner_counts.to(at::kDouble) * options_.fps_scale - 1e-9).to(at::kLong);
-            sel = sampling::fps_packed(inner.detach(), offsets, keep);
+            sel = ops::sampling::fps_packed(inner.detach(), offsets, keep);
         }
-        inner = ops::gather_unique(inner, sel);
+        inner = ops::points::gather_unique(inner, sel);
         ai = ai.index_select(0, sel);
         ii = ii.index_select(0, sel);
         w = w.index_select(0, sel);
@@ -125,10 +126,10 @@ at::Tensor MashImpl::grid_points(int64_t num_phi, int64_t num_theta, bool relu) 
     TORCH_CHECK(num_phi > 0 && num_theta > 0, "grid_points: need positive grid sizes, got ", num_phi, "x", num_theta);
     const int64_t A = options_.num_anchors, P = num_phi, T = num_theta;
     auto opts = mask_params.options().requires_grad(false);
-    auto phis = at::linspace(2.0 * M_PI / double(P), 2.0 * M_PI, P, opts);                         // [P]
-    auto fracs = at::linspace(M_PI / double(T), M_PI, T, opts);                                    // [T]
-    auto sig = at::sigmoid(at::matmul(mask_params, mask::basis(phis, options_.mask_degree).t()));  // [A, P]
-    auto theta = (sig.unsqueeze(-1) * fracs.view({1, 1, T})).reshape({-1});                        // [A·P·T]
+    auto phis = at::linspace(2.0 * M_PI / double(P), 2.0 * M_PI, P, opts);                              // [P]
+    auto fracs = at::linspace(M_PI / double(T), M_PI, T, opts);                                         // [T]
+    auto sig = at::sigmoid(at::matmul(mask_params, ops::mask::basis(phis, options_.mask_degree).t()));  // [A, P]
+    auto theta = (sig.unsqueeze(-1) * fracs.view({1, 1, T})).reshape({-1});                             // [A·P·T]
     auto phi = phis.view({1, P, 1}).expand({A, P, T}).reshape({-1});
     auto lopts = opts.dtype(at::kLong);
     auto aidx = at::arange(A, lopts).repeat_interleave(P * T);
@@ -186,4 +187,4 @@ Mash make_mash(const MashParams& params, MashOptions sampling, const c10::Tensor
     return m;
 }
 
-}  // namespace mash
+}  // namespace mash::representation

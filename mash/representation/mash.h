@@ -19,9 +19,9 @@
 
 #include <cstdint>
 
-#include "mash/representation/mash_params.h"
+#include "mash/core/mash_params.h"
 
-namespace mash {
+namespace mash::representation {
 
 /// Sampling/size options. Defaults are the paper's (spec §1.3); the one source of truth.
 struct MashOptions {
@@ -98,4 +98,13 @@ TORCH_MODULE(Mash);
 Mash make_mash(const MashParams& params, MashOptions sampling = {},
                const c10::TensorOptions& tensor_options = c10::TensorOptions());
 
+}  // namespace mash::representation
+
+// The package's main type, also as mash::Mash (with its options, samples and factory).
+namespace mash {
+using representation::make_mash;
+using representation::Mash;
+using representation::MashImpl;
+using representation::MashOptions;
+using representation::MashSamples;
 }  // namespace mash

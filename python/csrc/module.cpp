@@ -11,13 +11,13 @@
 #include <vector>
 
 #include "mash/core/errors.h"
-#include "mash/core/runtime.h"
+#include "mash/core/mash_params.h"
 #include "mash/fitting/fit_options.h"
 #include "mash/fitting/pipeline.h"
 #include "mash/io/mash_file.h"
+#include "mash/ops/runtime.h"
 #include "mash/pictures/render.h"
 #include "mash/representation/mash.h"
-#include "mash/representation/mash_params.h"
 #include "models/generate.h"
 #include "models/generator.h"
 #include "models/tokens.h"
@@ -130,9 +130,9 @@ py::dict sampling_buffers(int64_t mask_degree, int64_t num_directions, int64_t n
 
 py::dict fit_file(const std::string& path, const std::string& config, const std::vector<std::string>& overrides, uint64_t seed,
                   const std::string& device) {
-    mash::FitOptions o;
-    if (!config.empty()) mash::load_fit_config(config, o);
-    for (const auto& s : overrides) mash::apply_fit_override(s, o);
+    mash::fitting::FitOptions o;
+    if (!config.empty()) mash::fitting::load_fit_config(config, o);
+    for (const auto& s : overrides) mash::fitting::apply_fit_override(s, o);
     o.validate();
     mash::fitting::FileFitResult r;
     {
@@ -178,7 +178,7 @@ at::Tensor render(const at::Tensor& vertices, const at::Tensor& triangles, const
                   const at::Tensor& point_colors, int width, int height, int views, double elevation, double azimuth) {
     if (width < 8 || height < 8 || width > 8192 || height > 8192 || views < 1 || views > 64)
         throw mash::ConfigError("render: width/height 8..8192 and views 1..64 expected");
-    mash::io::RenderScene sc;
+    mash::pictures::RenderScene sc;
     sc.vertices = to_vector(vertices);
     if (triangles.numel() > 0) {
         const at::Tensor t = triangles.to(at::kCPU, at::kLong).contiguous();
@@ -192,7 +192,7 @@ at::Tensor render(const at::Tensor& vertices, const at::Tensor& triangles, const
         const at::Tensor c = point_colors.to(at::kCPU, at::kByte).contiguous();
         sc.point_colors.assign(c.data_ptr<uint8_t>(), c.data_ptr<uint8_t>() + c.numel());
     }
-    mash::io::RenderOptions o;
+    mash::pictures::RenderOptions o;
     o.width = width;
     o.height = height;
     o.views = views;
@@ -201,7 +201,7 @@ at::Tensor render(const at::Tensor& vertices, const at::Tensor& triangles, const
     std::vector<unsigned char> img;
     {
         py::gil_scoped_release release;
-        img = mash::io::render_views(sc, o);
+        img = mash::pictures::render_views(sc, o);
     }
     return at::tensor(std::vector<uint8_t>(img.begin(), img.end()), at::kByte).reshape({height, int64_t(width) * views, 3});
 }
@@ -210,7 +210,7 @@ at::Tensor id_colors(const at::Tensor& ids) {
     const at::Tensor i = ids.to(at::kCPU, at::kLong).contiguous();
     at::Tensor out = at::empty({i.numel(), 3}, at::kByte);
     for (int64_t k = 0; k < i.numel(); ++k) {
-        const auto c = mash::io::id_color(i.data_ptr<int64_t>()[k]);
+        const auto c = mash::pictures::id_color(i.data_ptr<int64_t>()[k]);
         for (int j = 0; j < 3; ++j) out.data_ptr<uint8_t>()[3 * k + j] = c[size_t(j)];
     }
     return out;
@@ -294,8 +294,9 @@ PYBIND11_MODULE(_C, m) {
     py::register_exception<mash::IoError>(m, "MashIoError", base.ptr());
     py::register_exception<mash::InputError>(m, "MashInputError", base.ptr());
     py::register_exception<mash::ConfigError>(m, "MashConfigError", base.ptr());
-    m.def("init_runtime", &mash::init_runtime, py::arg("threads") = 0, "Intra-op threads (0 = all cores) and allocator settings");
-    m.def("num_threads", &mash::num_threads);
+    m.def("init_runtime", &mash::ops::init_runtime, py::arg("threads") = 0,
+          "Intra-op threads (0 = all cores) and allocator settings");
+    m.def("num_threads", &mash::ops::num_threads);
     m.def(
         "load_mash", [](const std::string& path) { return params_dict(mash::io::load_mash(path)); }, py::arg("path"));
     m.def(
@@ -328,8 +329,9 @@ PYBIND11_MODULE(_C, m) {
             if (img.dim() != 3 || img.size(2) != 3)
                 throw mash::InputError(path + ": image of shape " + std::string(c10::str(img.sizes())) +
                                        " (expected [H, W, 3] uint8)");
-            mash::io::write_png(path, std::vector<unsigned char>(img.data_ptr<uint8_t>(), img.data_ptr<uint8_t>() + img.numel()),
-                                int(img.size(1)), int(img.size(0)));
+            mash::pictures::write_png(path,
+                                      std::vector<unsigned char>(img.data_ptr<uint8_t>(), img.data_ptr<uint8_t>() + img.numel()),
+                                      int(img.size(1)), int(img.size(0)));
         },
         py::arg("path"), py::arg("image"));
     m.def("mesh", &mesh_params, py::arg("rotate_vectors"), py::arg("positions"), py::arg("mask_params"), py::arg("sh_params"),

@@ -4,16 +4,18 @@
 #include <ATen/core/grad_mode.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <memory>
 
 #include "mash/core/errors.h"
 #include "mash/io/geometry_io.h"
 #include "mash/io/mash_file.h"
-#include "mash/ops/sampling.h"
+#include "mash/ops/sampling/sampling.h"
 #include "mash/representation/mash.h"
 #include "scripts/cli/commands.h"
 
@@ -105,7 +107,7 @@ int run_sample(const SampleArgs& args) {
         io::PointCloud pc = io::load_points(args.input, args.num_points > 0 ? args.num_points : 100000, args.seed);
         if (!pc.from_mesh && args.num_points > 0 && args.num_points < pc.size()) {
             auto pts = at::from_blob(pc.points.data(), {pc.size(), 3}, at::TensorOptions().dtype(at::kDouble));
-            auto sel = pts.index_select(0, sampling::fps(pts, args.num_points)).contiguous();
+            auto sel = pts.index_select(0, ops::sampling::fps(pts, args.num_points)).contiguous();
             pc.points.assign(sel.data_ptr<double>(), sel.data_ptr<double>() + sel.numel());
             pc.normals.clear();
         }
@@ -126,7 +128,7 @@ int run_sample(const SampleArgs& args) {
         if (args.num_points > total)
             throw InputError(args.input + ": requested " + std::to_string(args.num_points) + " points but the MASH yields " +
                              std::to_string(total) + " (raise --directions / --boundary or use --no-fps)");
-        pts = pts.index_select(0, sampling::fps(pts, args.num_points));
+        pts = pts.index_select(0, ops::sampling::fps(pts, args.num_points));
     }
     auto cpu = pts.to(at::kCPU, at::kDouble).contiguous();
     std::vector<double> flat(cpu.data_ptr<double>(), cpu.data_ptr<double>() + cpu.numel());
@@ -136,4 +138,33 @@ int run_sample(const SampleArgs& args) {
     return 0;
 }
 
+// The subcommands of this file and their options (scripts/cli/main.cpp parses and runs them).
+namespace {
+
+const Command kInfoCommand(10, [](CLI::App& app) {
+    auto a = std::make_shared<InfoArgs>();
+    auto* c = app.add_subcommand("info", "Summarize a MASH file (.npz or original .npy)");
+    c->add_option("file", a->input, "MASH file")->required();
+    c->add_flag("--json", a->json, "Print the summary as JSON");
+    add_global_flags(*c, a->global);
+    return Runner{c, [a](const std::vector<std::string>&) { return run_info(*a); }};
+});
+
+const Command kSampleCommand(20, [](CLI::App& app) {
+    auto a = std::make_shared<SampleArgs>();
+    auto* c = app.add_subcommand("sample", "Sample a MASH (or a mesh's surface) into a point cloud");
+    c->add_option("file", a->input, "MASH file (.npz/.npy), or a mesh / point cloud")->required();
+    c->add_option("--seed", a->seed, "Surface sampling seed (mesh input)")->capture_default_str();
+    c->add_option("-o,--output", a->output, "Output point cloud (.ply .pcd .xyz .pts .npy)")->required();
+    c->add_option("-n,--num-points", a->num_points, "Farthest-point subsample to N points (default: all sampled points)")
+        ->check(CLI::NonNegativeNumber);
+    c->add_option("--directions", a->num_directions, "Fibonacci directions per anchor (default 1000)")
+        ->check(CLI::NonNegativeNumber);
+    c->add_option("--boundary", a->num_boundary, "Boundary samples per anchor (default 90)")->check(CLI::NonNegativeNumber);
+    c->add_flag("--no-fps", a->no_fps, "Keep all in-mask rays (skip the per-anchor 0.8 FPS)");
+    add_global_flags(*c, a->global);
+    return Runner{c, [a](const std::vector<std::string>&) { return run_sample(*a); }};
+});
+
+}  // namespace
 }  // namespace mash::cli

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -11,14 +12,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <thread>
 
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
-#include "mash/core/runtime.h"
 #include "mash/dataset/dataset.h"
 #include "mash/fitting/pipeline.h"
 #include "mash/io/mash_file.h"
+#include "mash/ops/runtime.h"
 #include "scripts/cli/commands.h"
 
 namespace mash::cli {
@@ -106,7 +108,7 @@ void progress(const Counts& c, int64_t total, Clock::time_point t0, bool final_l
 }
 
 /// Fits every entry (resume: existing, loadable outputs are skipped); appends manifest lines.
-void process(const std::vector<dataset::ShapeEntry>& entries, const DatasetArgs& a, const FitOptions& o,
+void process(const std::vector<dataset::ShapeEntry>& entries, const DatasetArgs& a, const fitting::FitOptions& o,
              const std::string& device, const std::string& manifest, const std::function<void()>& after_each) {
     for (const auto& e : entries) {
         dataset::ManifestLine m;
@@ -179,7 +181,7 @@ int merge(const DatasetArgs& a) {
         else
             ++c.skipped;
     }
-    io::write_file_atomic((fs::path(a.output) / "manifest.jsonl").string(), std::vector<uint8_t>(text.begin(), text.end()));
+    write_file_atomic((fs::path(a.output) / "manifest.jsonl").string(), std::vector<uint8_t>(text.begin(), text.end()));
     std::printf("merge: %d manifest file(s), %zu shapes: ok %ld, skipped (existing) %ld, failed %ld\n", files, best.size(),
                 long(c.ok), long(c.skipped), long(c.failed));
     int64_t missing = 0;
@@ -194,7 +196,7 @@ int merge(const DatasetArgs& a) {
                 list += e.key() + "\n";
             }
         }
-        io::write_file_atomic((fs::path(a.output) / "missing.txt").string(), std::vector<uint8_t>(list.begin(), list.end()));
+        write_file_atomic((fs::path(a.output) / "missing.txt").string(), std::vector<uint8_t>(list.begin(), list.end()));
         std::printf("merge: %ld of %zu shapes in %s have no output (listed in %s/missing.txt)\n", long(missing), all.size(),
                     a.input.c_str(), a.output.c_str());
     }
@@ -211,13 +213,13 @@ int run_fit_dataset(const DatasetArgs& args_in, const std::vector<std::string>& 
     // On GPUs: workers spread round-robin over the visible devices, kWorkersPerGpu per GPU by
     // default (several small shapes at once keep a large GPU busy).
     std::vector<std::string> gpus;
-    if (device == "cuda") gpus = dataset::visible_gpus(std::getenv("CUDA_VISIBLE_DEVICES"), cuda_device_count());
+    if (device == "cuda") gpus = dataset::visible_gpus(std::getenv("CUDA_VISIBLE_DEVICES"), ops::cuda_device_count());
     if (a.workers == 0) a.workers = gpus.empty() ? 1 : int(std::min<int64_t>(64, int64_t(gpus.size()) * dataset::kWorkersPerGpu));
     if (a.input.empty() || a.output.empty()) throw ConfigError("fit-dataset needs --input ROOT and --output OUT (or a config)");
     if (a.workers < 1 || a.workers > 64) throw ConfigError("--workers " + std::to_string(a.workers) + ": expected 1..64");
-    FitOptions o;
-    if (!a.config.empty()) load_fit_config(a.config, o, {"dataset"});
-    for (const auto& s : a.set) apply_fit_override(s, o);
+    fitting::FitOptions o;
+    if (!a.config.empty()) fitting::load_fit_config(a.config, o, {"dataset"});
+    for (const auto& s : a.set) fitting::apply_fit_override(s, o);
     o.validate();
     const auto shard = dataset::resolve_shard(a.shard, a.shard_count);
     auto all = dataset::discover(a.input, dataset::parse_layout(a.layout), split_commas(a.categories), a.ids);
@@ -320,4 +322,33 @@ int run_fit_dataset(const DatasetArgs& args_in, const std::vector<std::string>& 
     return c.failed > 0 ? 3 : 0;
 }
 
+// The subcommands of this file and their options (scripts/cli/main.cpp parses and runs them).
+namespace {
+
+const Command kFitDatasetCommand(80, [](CLI::App& app) {
+    auto a = std::make_shared<DatasetArgs>();
+    auto* c = app.add_subcommand("fit-dataset", "Fit every shape of a dataset (resumable, parallel, sharded)");
+    c->add_option("--input", a->input, "Dataset root");
+    c->add_option("--output", a->output, "Output root: OUT/<category>/<id>.npz + manifest.jsonl");
+    auto* layout_opt = c->add_option("--layout", a->layout, "shapenet | objaverse | flat")->capture_default_str();
+    c->add_option("--config", a->config, "YAML with a 'dataset:' section and/or 'fit:' overrides (configs/dataset/)");
+    c->add_option("--set", a->set, "Fit option override key=value (repeatable)");
+    c->add_option("--workers", a->workers,
+                  "Worker processes (threads are split between them; default 1, on GPUs 4 per visible GPU)");
+    c->add_option("--shard", a->shard, "Process shard I of N (I/N); default: Slurm/Kubernetes env, else all");
+    c->add_option("--shard-count", a->shard_count, "Shard count for a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)");
+    c->add_option("--limit", a->limit, "Process at most M shapes (after sharding)");
+    c->add_option("--categories", a->categories, "Comma-separated categories (names or ShapeNet synset ids)");
+    c->add_option("--ids", a->ids, "Objaverse: file with one uid per line");
+    c->add_option("--seed", a->seed, "Random seed for every fit");
+    c->add_flag("--merge", a->merge, "Merge OUT/manifest*.jsonl into OUT/manifest.jsonl; with --input, report missing shapes");
+    c->add_option("--worker", a->worker, "(internal) worker w/K")->group("");
+    add_global_flags(*c, a->global);
+    return Runner{c, [a, layout_opt](const std::vector<std::string>& argv) {
+                      a->layout_given = layout_opt->count() > 0;
+                      return run_fit_dataset(*a, argv);
+                  }};
+});
+
+}  // namespace
 }  // namespace mash::cli

@@ -5,21 +5,23 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
-#include "mash/core/runtime.h"
 #include "mash/fitting/fitter.h"
 #include "mash/fitting/init.h"
 #include "mash/fitting/pipeline.h"
 #include "mash/io/geometry_io.h"
 #include "mash/io/mash_file.h"
+#include "mash/ops/runtime.h"
 #include "mash/pictures/plot.h"
 #include "mash/representation/mash.h"
 #include "scripts/cli/commands.h"
@@ -33,7 +35,7 @@ namespace {
 
 void check_output_path(const std::string& path, const std::vector<std::string>& exts, const char* what) {
     if (path.empty()) return;
-    std::string e = io::lower_extension(path);
+    std::string e = lower_extension(path);
     if (std::find(exts.begin(), exts.end(), e) == exts.end()) {
         std::string list;
         for (auto& x : exts) list += (list.empty() ? "" : " ") + x;
@@ -57,9 +59,9 @@ std::string fmt_time(double s) {
 int run_fit(const FitArgs& args) {
     const std::string device = apply_global_flags(args.global);
     // Resolve options: defaults ← config file ← --set ← dedicated flags.
-    FitOptions o;
-    if (!args.config.empty()) load_fit_config(args.config, o);
-    for (const auto& s : args.set) apply_fit_override(s, o);
+    fitting::FitOptions o;
+    if (!args.config.empty()) fitting::load_fit_config(args.config, o);
+    for (const auto& s : args.set) fitting::apply_fit_override(s, o);
     if (args.anchors != -1) {
         if (args.anchors < 1) throw ConfigError("--anchors " + std::to_string(args.anchors) + ": expected >= 1");
         o.num_anchors = args.anchors;
@@ -74,7 +76,7 @@ int run_fit(const FitArgs& args) {
     spdlog::info("fit: {} → {} | A={} K={} L={}, fit distance {}, device {}, threads={}", args.input, args.output, o.num_anchors,
                  o.mask_degree, o.sh_degree,
                  o.surfel_radius > 0 ? fmt::format("surfel (radius {} × spacing)", o.surfel_radius) : "point (paper)", device,
-                 num_threads());
+                 ops::num_threads());
     const bool tty = isatty(fileno(stderr));
     auto on_step = [&](const fitting::FitStep& s) {
         const double eta = s.progress > 0.02 ? s.elapsed / s.progress * (1 - s.progress) : NAN;
@@ -105,7 +107,7 @@ int run_fit(const FitArgs& args) {
         io::save_points(args.points_out, std::vector<double>(pts.data_ptr<double>(), pts.data_ptr<double>() + pts.numel()));
     }
     if (!args.plot.empty()) {
-        io::PlotSeries total{"total loss", {}, {}, {31, 119, 180}}, fit{"fit", {}, {}, {255, 127, 14}},
+        pictures::PlotSeries total{"total loss", {}, {}, {31, 119, 180}}, fit{"fit", {}, {}, {255, 127, 14}},
             cov{"coverage", {}, {}, {44, 160, 44}}, bc{"boundary", {}, {}, {214, 39, 40}};
         for (const auto& s : r.history) {
             for (auto* ser : {&total, &fit, &cov, &bc}) ser->x.push_back(double(s.step));
@@ -114,10 +116,10 @@ int run_fit(const FitArgs& args) {
             cov.y.push_back(s.coverage_loss);
             bc.y.push_back(s.w_bc > 0 ? s.boundary : NAN);
         }
-        io::PlotOptions po;
+        pictures::PlotOptions po;
         po.title = "mash fit: " + fs::path(args.input).filename().string();
         po.y_label = "loss (log)";
-        io::write_line_plot_png(args.plot, {total, fit, cov, bc}, po);
+        pictures::write_line_plot_png(args.plot, {total, fit, cov, bc}, po);
     }
     if (!args.report.empty()) {
         nlohmann::json j;
@@ -126,7 +128,7 @@ int run_fit(const FitArgs& args) {
         j["wall_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         j["fit_seconds"] = r.seconds;
         j["steps"] = r.steps;
-        j["threads"] = num_threads();
+        j["threads"] = ops::num_threads();
         j["device"] = device;
         j["anchors"] = o.num_anchors;
         j["input_points"] = ff.input_points;
@@ -151,7 +153,7 @@ int run_fit(const FitArgs& args) {
         j["normalization"] = {{"center", {norm.center[0], norm.center[1], norm.center[2]}}, {"scale", norm.scale}};
         j["seed"] = args.seed;
         std::string text = j.dump(2) + "\n";
-        io::write_file_atomic(args.report, std::vector<uint8_t>(text.begin(), text.end()));
+        write_file_atomic(args.report, std::vector<uint8_t>(text.begin(), text.end()));
     }
     spdlog::info("fit: done in {:.1f}s, {} steps | L1-CD {:.5f}  L2-CD {:.3e}  F@{} {:.4f} (normalized frame) | wrote {}",
                  r.seconds, r.steps, r.metrics.l1_cd, r.metrics.l2_cd, r.metrics.tau, r.metrics.fscore, args.output);
@@ -163,4 +165,25 @@ int run_fit(const FitArgs& args) {
     return 0;
 }
 
+// The subcommands of this file and their options (scripts/cli/main.cpp parses and runs them).
+namespace {
+
+const Command kFitCommand(30, [](CLI::App& app) {
+    auto a = std::make_shared<FitArgs>();
+    auto* c = app.add_subcommand("fit", "Fit a MASH to a mesh or point cloud");
+    c->add_option("input", a->input, "Mesh (.obj .off .ply .stl .glb .gltf) or point cloud (.ply .xyz .pts .pcd .off .npy .npz)")
+        ->required();
+    c->add_option("-o,--output", a->output, "Output MASH file (.npz; .npy = original pickled layout)")->required();
+    c->add_option("--config", a->config, "YAML file with a 'fit:' section of overrides (configs/fit/*.yaml)");
+    c->add_option("--set", a->set, "Override one option: key=value (repeatable), e.g. --set lr=1e-3");
+    c->add_option("--anchors", a->anchors, "Number of anchors (default 400, from the config)");
+    c->add_option("--points-out", a->points_out, "Also write the fitted MASH's sample points (.ply ...)");
+    c->add_option("--report", a->report, "Write a JSON report (time, steps, losses, L1/L2-CD, F-score)");
+    c->add_option("--plot", a->plot, "Write the loss curve as a PNG");
+    c->add_option("--seed", a->seed, "Random seed (surface sampling, subsampling)")->capture_default_str();
+    add_global_flags(*c, a->global);
+    return Runner{c, [a](const std::vector<std::string>&) { return run_fit(*a); }};
+});
+
+}  // namespace
 }  // namespace mash::cli

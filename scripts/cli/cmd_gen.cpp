@@ -4,10 +4,12 @@
 #include <ATen/ATen.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -19,7 +21,7 @@
 #include "mash/io/geometry_io.h"
 #include "mash/io/mash_file.h"
 #include "mash/mesh/extract.h"
-#include "mash/ops/rotation.h"
+#include "mash/ops/rotation/rotation.h"
 #include "mash/pictures/render.h"
 #include "models/eval_gen.h"
 #include "models/generate.h"
@@ -48,29 +50,29 @@ int run_train(const TrainArgs& a) {
 
 namespace {
 
-std::map<std::string, io::NpyArray> read_npz_arrays(const std::string& path) {
-    auto bytes = io::read_file(path);
-    std::map<std::string, io::NpyArray> in;
-    for (auto& [k, v] : io::parse_npz(bytes.data(), bytes.size(), path)) in[k] = std::move(v);
+std::map<std::string, formats::NpyArray> read_npz_arrays(const std::string& path) {
+    auto bytes = read_file(path);
+    std::map<std::string, formats::NpyArray> in;
+    for (auto& [k, v] : formats::parse_npz(bytes.data(), bytes.size(), path)) in[k] = std::move(v);
     return in;
 }
 
-at::Tensor array_tensor(const io::NpyArray& arr, at::ScalarType dtype) {
+at::Tensor array_tensor(const formats::NpyArray& arr, at::ScalarType dtype) {
     return at::tensor(arr.to_double(), at::kDouble).reshape(std::vector<int64_t>(arr.shape.begin(), arr.shape.end())).to(dtype);
 }
 
 // Starting noise for `generate --noise`: .npy [num, A, C] or [A, C], or .npz holding x_init.
 at::Tensor read_noise(const std::string& path) {
-    io::NpyArray arr;
-    const std::string ext = io::lower_extension(path);
+    formats::NpyArray arr;
+    const std::string ext = lower_extension(path);
     if (ext == ".npz") {
         auto in = read_npz_arrays(path);
         if (!in.count("x_init"))
             throw InputError(path + ": no 'x_init' array (expected the noise as x_init [num, anchors, width])");
         arr = std::move(in["x_init"]);
     } else if (ext == ".npy") {
-        auto bytes = io::read_file(path);
-        arr = io::parse_npy(bytes.data(), bytes.size(), path);
+        auto bytes = read_file(path);
+        arr = formats::parse_npy(bytes.data(), bytes.size(), path);
     } else {
         throw InputError(path + ": unsupported noise file (expected .npy or .npz with x_init)");
     }
@@ -190,9 +192,9 @@ int run_generate(const GenerateArgs& a) {
         if (a.save_normalized) {
             const at::Tensor n = res.normalized.to(at::kCPU, at::kFloat).contiguous();
             const std::string path = (fs::path(a.output) / (cats[ci].first + "_normalized.npy")).string();
-            io::write_file_atomic(path, io::serialize_npy(io::NpyArray::from_float(
-                                            std::vector<float>(n.data_ptr<float>(), n.data_ptr<float>() + n.numel()),
-                                            {n.size(0), n.size(1), n.size(2)})));
+            write_file_atomic(path, formats::serialize_npy(formats::NpyArray::from_float(
+                                        std::vector<float>(n.data_ptr<float>(), n.data_ptr<float>() + n.numel()),
+                                        {n.size(0), n.size(1), n.size(2)})));
         }
         total_s += res.seconds;
         total_n += num;
@@ -247,7 +249,7 @@ int run_generate(const GenerateArgs& a) {
         spdlog::info("generate: rendered {}", png);
     }
     std::string js = report.dump(2);
-    io::write_file_atomic((fs::path(a.output) / "generate.json").string(), std::vector<uint8_t>(js.begin(), js.end()));
+    write_file_atomic((fs::path(a.output) / "generate.json").string(), std::vector<uint8_t>(js.begin(), js.end()));
     if (K > 0 && report["shapes"].size() > 0)
         spdlog::info(
             "generate: frozen anchors bit-exact in the sampler: {}; max round-trip deviation {:.3g} (files hold the exact "
@@ -286,7 +288,7 @@ int run_eval_gen(const EvalGenArgs& a) {
     if (r.has_features) std::printf("FID      %.6g\nKID      %.6g\n", r.fid, r.kid);
     if (!a.json.empty()) {
         std::string s = j.dump(2);
-        io::write_file_atomic(a.json, std::vector<uint8_t>(s.begin(), s.end()));
+        write_file_atomic(a.json, std::vector<uint8_t>(s.begin(), s.end()));
     }
     return 0;
 }
@@ -312,24 +314,22 @@ int run_render_views(const RenderViewsArgs& a) {
     for (const auto& e : shapes) {
         const fs::path dir = fs::path(a.output) / e.category / e.id;
         try {
-            std::vector<double> V;
-            std::vector<int64_t> F;
-            io::read_mesh(e.source, V, F);
-            io::RenderScene sc;
-            sc.vertices = std::move(V);
-            sc.triangles = std::move(F);
+            io::TriangleMesh m = io::read_mesh(e.source);
+            pictures::RenderScene sc;
+            sc.vertices = std::move(m.vertices);
+            sc.triangles = std::move(m.triangles);
             sc.mesh_color = {200, 200, 205};
             fs::create_directories(dir);
             nlohmann::json cams = nlohmann::json::array();
             for (int k = 0; k < a.views; ++k) {
-                io::RenderOptions o;
+                pictures::RenderOptions o;
                 o.width = o.height = a.size;
                 o.views = 1;
                 o.azimuth_offset_deg = a.random ? uaz(rng) : 360.0 * k / a.views;
                 o.elevation_deg = a.random ? uel(rng) : a.elevation;
                 char name[32];
                 std::snprintf(name, sizeof name, "%03d.png", k);
-                io::write_png((dir / name).string(), io::render_views(sc, o), a.size, a.size);
+                pictures::write_png((dir / name).string(), pictures::render_views(sc, o), a.size, a.size);
                 cams.push_back({{"file", name},
                                 {"azimuth_deg", o.azimuth_offset_deg},
                                 {"elevation_deg", o.elevation_deg},
@@ -338,7 +338,7 @@ int run_render_views(const RenderViewsArgs& a) {
                                 {"framing", "bounding sphere fills 94% of the view"}});
             }
             std::string s = cams.dump(1);
-            io::write_file_atomic((dir / "cameras.json").string(), std::vector<uint8_t>(s.begin(), s.end()));
+            write_file_atomic((dir / "cameras.json").string(), std::vector<uint8_t>(s.begin(), s.end()));
             ++done;
         } catch (const mash::Error& ex) {
             ++failed;
@@ -354,7 +354,7 @@ int run_render_views(const RenderViewsArgs& a) {
 
 int run_import_original(const ImportOriginalArgs& a) {
     apply_global_flags(a.global);
-    if (io::lower_extension(a.output) != ".pt")
+    if (lower_extension(a.output) != ".pt")
         throw InputError(a.output + ": unsupported output extension (expected .pt, a mash checkpoint)");
     models::ImportOptions o;
     o.weights = a.weights;
@@ -379,7 +379,7 @@ int run_import_original(const ImportOriginalArgs& a) {
 
 int run_eval_net(const EvalNetArgs& a) {
     const std::string device = apply_global_flags(a.global);
-    if (io::lower_extension(a.output) != ".npz") throw InputError(a.output + ": unsupported output extension (expected .npz)");
+    if (lower_extension(a.output) != ".npz") throw InputError(a.output + ": unsupported output extension (expected .npz)");
     auto g = models::Generator::load(a.checkpoint);
     auto in = read_npz_arrays(a.inputs);
     auto tensor = [&](const std::string& key, at::ScalarType dtype) { return array_tensor(in.at(key), dtype); };
@@ -424,8 +424,8 @@ int run_eval_net(const EvalNetArgs& a) {
         out = net->forward(x.to(at::Device(device)), t.to(at::Device(device)), ctx).to(at::kCPU).contiguous();
     }
     std::vector<float> v(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
-    io::NamedArrays o{{"out", io::NpyArray::from_float(v, {out.size(0), out.size(1), out.size(2)})}};
-    io::write_file_atomic(a.output, io::serialize_npz(o, false));
+    formats::NamedArrays o{{"out", formats::NpyArray::from_float(v, {out.size(0), out.size(1), out.size(2)})}};
+    write_file_atomic(a.output, formats::serialize_npz(o, false));
     spdlog::info("eval-net: {} ({} weights) on {} [{}, {}, {}] -> wrote {}", a.checkpoint, a.raw ? "raw" : "EMA", a.inputs, B,
                  x.size(1), x.size(2), a.output);
     return 0;
@@ -433,7 +433,7 @@ int run_eval_net(const EvalNetArgs& a) {
 
 int run_sample_net(const SampleNetArgs& a) {
     const std::string device = apply_global_flags(a.global);
-    if (io::lower_extension(a.output) != ".npz") throw InputError(a.output + ": unsupported output extension (expected .npz)");
+    if (lower_extension(a.output) != ".npz") throw InputError(a.output + ": unsupported output extension (expected .npz)");
     auto g = models::Generator::load(a.checkpoint);
     if (a.raw && g.ema_only)
         throw ConfigError("--raw: " + a.checkpoint +
@@ -479,16 +479,16 @@ int run_sample_net(const SampleNetArgs& a) {
     }
     auto& net = a.raw ? g.model : g.ema;
     net->to(at::Device(device));
-    io::NamedArrays out;
+    formats::NamedArrays out;
     auto put = [&](const std::string& suffix, const models::OdeTrajectory& tr) {
         at::Tensor traj = at::stack(tr.states).to(at::kCPU, at::kFloat).contiguous();
         std::vector<int64_t> shape(traj.sizes().begin(), traj.sizes().end());
         std::vector<float> v(traj.data_ptr<float>(), traj.data_ptr<float>() + traj.numel());
         at::Tensor x1 = traj[-1].contiguous();
         std::vector<float> v1(x1.data_ptr<float>(), x1.data_ptr<float>() + x1.numel());
-        out.emplace_back("traj" + suffix, io::NpyArray::from_float(v, shape));
-        out.emplace_back("x1" + suffix, io::NpyArray::from_float(v1, {B, A, C}));
-        out.emplace_back("nfe" + suffix, io::NpyArray::from_int64({tr.stats.nfe}, {}));
+        out.emplace_back("traj" + suffix, formats::NpyArray::from_float(v, shape));
+        out.emplace_back("x1" + suffix, formats::NpyArray::from_float(v1, {B, A, C}));
+        out.emplace_back("nfe" + suffix, formats::NpyArray::from_int64({tr.stats.nfe}, {}));
         spdlog::info("sample-net: {}{}: {} network evaluations ({} steps accepted, {} rejected)", a.checkpoint,
                      suffix.empty() ? "" : " (" + std::to_string(fixed) + " fixed rows)", tr.stats.nfe, tr.stats.accepted,
                      tr.stats.rejected);
@@ -496,16 +496,16 @@ int run_sample_net(const SampleNetArgs& a) {
     put("", models::sample_trajectory(g, x, cond, q, 0, !a.raw));
     if (fixed > 0) {
         put("_fixed", models::sample_trajectory(g, x, cond, q, fixed, !a.raw));
-        out.emplace_back("fixed_rows", io::NpyArray::from_int64({fixed}, {}));
+        out.emplace_back("fixed_rows", formats::NpyArray::from_int64({fixed}, {}));
     }
-    io::write_file_atomic(a.output, io::serialize_npz(out, false));
+    write_file_atomic(a.output, formats::serialize_npz(out, false));
     spdlog::info("sample-net: wrote {} ({} samples, {} query times)", a.output, B, q.size(0));
     return 0;
 }
 
 int run_preprocess_image(const PreprocessImageArgs& a) {
     apply_global_flags(a.global);
-    const std::string ext = io::lower_extension(a.output);
+    const std::string ext = lower_extension(a.output);
     if (ext != ".png" && ext != ".npy") throw InputError(a.output + ": unsupported output extension (expected .png or .npy)");
     if (a.size < 1 || a.size > 8192) throw ConfigError("--size must be in 1..8192");
     const at::Tensor img = models::load_image_u8(a.image);
@@ -514,18 +514,173 @@ int run_preprocess_image(const PreprocessImageArgs& a) {
             .contiguous();
     std::vector<uint8_t> px(rgb.data_ptr<uint8_t>(), rgb.data_ptr<uint8_t>() + rgb.numel());
     if (ext == ".png") {
-        io::write_png(a.output, px, static_cast<int>(a.size), static_cast<int>(a.size));
+        pictures::write_png(a.output, px, static_cast<int>(a.size), static_cast<int>(a.size));
     } else {
-        io::NpyArray arr;
+        formats::NpyArray arr;
         arr.kind = 'u';
         arr.itemsize = 1;
         arr.shape = {a.size, a.size, 3};
         arr.data = std::move(px);
-        io::write_file_atomic(a.output, io::serialize_npy(arr));
+        write_file_atomic(a.output, formats::serialize_npy(arr));
     }
     spdlog::info("preprocess-image: {} ({} x {}, {} channels) -> {} ({} x {} RGB, alpha {})", a.image, img.size(1), img.size(0),
                  img.size(2), a.output, a.size, a.size, a.alpha);
     return 0;
 }
 
+// The subcommands of this file and their options (scripts/cli/main.cpp parses and runs them).
+namespace {
+
+const Command kTrainCommand(90, [](CLI::App& app) {
+    auto a = std::make_shared<TrainArgs>();
+    auto* c = app.add_subcommand("train", "Train a MASH generator from a YAML experiment (multi-process via torchrun/Slurm env)");
+    c->add_option("--config", a->config, "Experiment YAML (configs/train/, experiments/*/config.yaml)")->required();
+    c->add_option("-o,--output", a->output, "Output folder (default: <config folder>/out)");
+    c->add_flag("--resume", a->resume, "Continue from OUTPUT/checkpoint.pt (its stored config; --set may change e.g. a->steps)");
+    c->add_option("--set", a->set, "Override section.key=value (repeatable), e.g. --set a->steps=200");
+    add_global_flags(*c, a->global);
+    return Runner{c, [a](const std::vector<std::string>&) { return run_train(*a); }};
+});
+
+const Command kGenerateCommand(100, [](CLI::App& app) {
+    auto a = std::make_shared<GenerateArgs>();
+    auto* c = app.add_subcommand("generate", "Generate MASH shapes from a trained checkpoint (category, completion, blending)");
+    c->add_option("--checkpoint", a->checkpoint, "checkpoint.pt written by `mash train`")->required();
+    c->add_option("-o,--output", a->output, "Output folder: <category>_<i>.npz, samples.png, generate.json")->required();
+    c->add_option("--category", a->category, "Category name, or 'all' (default for category models)");
+    auto* gen_num = c->add_option("--num", a->num, "Shapes to generate (per category with 'all')")->capture_default_str();
+    c->add_option("--steps", a->steps, "Sampler steps (default: the checkpoint's sample.steps)");
+    c->add_option("--solver", a->solver, "euler | heun | dopri5 (flow matching; default: the checkpoint's)");
+    c->add_option("--seed", a->seed, "Noise seed")->capture_default_str();
+    c->add_option("--complete", a->complete, "Complete this partial MASH: its (selected) anchors stay frozen");
+    c->add_option("--keep-anchors", a->keep_anchors, "Anchors of --complete to keep: ranges like 0-99,120");
+    c->add_option("--keep-box", a->keep_box, "Keep the anchors of --complete inside xmin,ymin,zmin,xmax,ymax,zmax");
+    c->add_option("--blend", a->blend, "FILE[:SEL] parts to blend (repeatable; SEL = ranges or box=...)");
+    c->add_option("--points", a->points, "Also write N-point clouds (.ply)");
+    c->add_flag("--mesh", a->mesh, "Also write watertight meshes (M+M route, screened Poisson)");
+    c->add_option("--mesh-depth", a->mesh_depth, "Poisson depth for --mesh")->capture_default_str();
+    c->add_flag("--no-render", a->no_render, "Skip samples.png");
+    c->add_flag("--raw", a->raw, "Use the raw weights instead of the EMA weights");
+    c->add_option("--noise", a->noise,
+                  "Start from this noise instead of --seed's: .npy [num, anchors, width] or .npz with x_init "
+                  "(normalized tokens, e.g. a sampling golden of the original)");
+    c->add_flag("--save-normalized", a->save_normalized,
+                "Also write <category>_normalized.npy: the sampler's output tokens, "
+                "still normalized (float32 [num, anchors, width])");
+    c->add_option("--encoder-dtype", a->encoder_dtype,
+                  "float32 | bfloat16 | float16 (default: the checkpoint's model.encoder_dtype)")
+        ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
+    c->add_option("--image-alpha", a->image_alpha,
+                  "drop | white: a transparent image's alpha (default: the checkpoint's data.image_alpha)")
+        ->check(CLI::IsMember({"drop", "white"}));
+    c->add_option("--image", a->image, "Condition image (PNG/JPG) for image-conditioned checkpoints");
+    c->add_option("--encoder", a->encoder, "TorchScript image encoder (+ .json sidecar), e.g. from scripts/export_dinov2.py");
+    add_global_flags(*c, a->global);
+    return Runner{c, [a, gen_num](const std::vector<std::string>&) {
+                      a->num_given = gen_num->count() > 0;
+                      return run_generate(*a);
+                  }};
+});
+
+const Command kEvalGenCommand(110, [](CLI::App& app) {
+    auto a = std::make_shared<EvalGenArgs>();
+    auto* c =
+        app.add_subcommand("eval-gen", "Generation metrics: MMD-CD, COV-CD, 1-NNA (+ FID/KID with a TorchScript feature net)");
+    c->add_option("generated", a->generated, "Folder of generated shapes (MASH / mesh / points)")->required();
+    c->add_option("reference", a->reference, "Folder of reference shapes")->required();
+    c->add_option("--num-points", a->num_points, "Points per shape")->capture_default_str();
+    c->add_option("--feature-net", a->feature_net, "TorchScript network [B,N,3] -> [B,F] for FID/KID");
+    c->add_option("--normalize", a->normalize, "none | unit (each cloud centred, bbox diagonal 1)")->capture_default_str();
+    c->add_option("--seed", a->seed, "Point sampling seed")->capture_default_str();
+    c->add_option("--json", a->json, "Also write the metrics to this JSON file");
+    add_global_flags(*c, a->global);
+    return Runner{c, [a](const std::vector<std::string>&) { return run_eval_gen(*a); }};
+});
+
+const Command kImportOriginalCommand(120, [](CLI::App& app) {
+    auto a = std::make_shared<ImportOriginalArgs>();
+    auto* c = app.add_subcommand(
+        "import-original", "Convert a released generator of the paper (model_last.pth + normalizer .pkl) to a mash checkpoint");
+    c->add_option("--checkpoint", a->checkpoint, "The original checkpoint (torch.save: model, ema_model, ...)")->required();
+    c->add_option("--normalizer", a->normalizer,
+                  "The original normalizer (joblib .pkl, e.g. ShapeNet.pkl); without it: identity (eval-net only)");
+    c->add_option("--weights", a->weights, "ema (what the original samples with) | model")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"ema", "model"}));
+    c->add_option("--heads", a->heads, "Attention heads (not stored in the tensors; the paper's models use 8)")
+        ->capture_default_str();
+    c->add_option("--condition", a->condition, "auto (image if the context width is 768) | category | image")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto", "category", "image"}));
+    c->add_option("-o,--output", a->output, "Output checkpoint (.pt)")->required();
+    add_global_flags(*c, a->global);
+    return Runner{c, [a](const std::vector<std::string>&) { return run_import_original(*a); }};
+});
+
+const Command kEvalNetCommand(130, [](CLI::App& app) {
+    auto a = std::make_shared<EvalNetArgs>();
+    auto* c =
+        app.add_subcommand("eval-net", "Evaluate a checkpoint's denoiser on given inputs (x, t, category | cond_tokens) -> out");
+    c->add_option("--checkpoint", a->checkpoint, "A mash checkpoint (mash train / mash import-original)")->required();
+    c->add_option("--inputs", a->inputs, ".npz with x [B,A,C] float32, t [B] or [] and category [B] int64 or cond_tokens [B,N,W]")
+        ->required();
+    c->add_option("-o,--output", a->output, "Output .npz with out [B,A,C] (float32)")->required();
+    c->add_flag("--raw", a->raw, "Use the raw weights instead of the EMA weights");
+    add_global_flags(*c, a->global);
+    return Runner{c, [a](const std::vector<std::string>&) { return run_eval_net(*a); }};
+});
+
+const Command kPreprocessImageCommand(140, [](CLI::App& app) {
+    auto a = std::make_shared<PreprocessImageArgs>();
+    auto* c = app.add_subcommand("preprocess-image",
+                                 "What an image encoder sees: the image as RGB, resized by PIL's bilinear filter "
+                                 "(as the original) -> PNG or uint8 .npy");
+    c->add_option("--image", a->image, "Input image (PNG/JPG)")->required();
+    c->add_option("--size", a->size, "Output size S (S x S; the encoder's input_size, 518 for DINOv2)")->capture_default_str();
+    c->add_option("--alpha", a->alpha, "drop (the original's convert('RGB')) | white (composite onto white)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"drop", "white"}));
+    c->add_option("-o,--output", a->output, "Output .png or .npy (uint8 [S, S, 3])")->required();
+    add_global_flags(*c, a->global);
+    return Runner{c, [a](const std::vector<std::string>&) { return run_preprocess_image(*a); }};
+});
+
+const Command kSampleNetCommand(150, [](CLI::App& app) {
+    auto a = std::make_shared<SampleNetArgs>();
+    auto* c = app.add_subcommand("sample-net",
+                                 "Run the original's sampler (torchdiffeq dopri5) on given noise "
+                                 "(x_init, condition, query_t[, fixed_rows]) -> traj, x1, nfe");
+    c->add_option("--checkpoint", a->checkpoint, "A mash checkpoint (mash import-original, or trained with a paper preset)")
+        ->required();
+    c->add_option("--inputs", a->inputs,
+                  ".npz with x_init [B,A,C] float32, condition (category ids int64 [B] or tokens [B,N,W]), "
+                  "query_t [T] increasing from 0, optional fixed_rows (int)")
+        ->required();
+    c->add_option("-o,--output", a->output,
+                  "Output .npz: traj [T,B,A,C], x1, nfe (+ traj_fixed, x1_fixed, nfe_fixed); normalized tokens")
+        ->required();
+    c->add_flag("--raw", a->raw, "Use the raw weights instead of the EMA weights");
+    add_global_flags(*c, a->global);
+    return Runner{c, [a](const std::vector<std::string>&) { return run_sample_net(*a); }};
+});
+
+const Command kRenderViewsCommand(160, [](CLI::App& app) {
+    auto a = std::make_shared<RenderViewsArgs>();
+    auto* c = app.add_subcommand("render-views",
+                                 "Render every dataset mesh from several viewpoints (training images for image conditioning)");
+    c->add_option("--input", a->input, "Dataset root")->required();
+    c->add_option("--output", a->output, "Output: OUT/<category>/<id>/000.png ... + cameras.json")->required();
+    c->add_option("--layout", a->layout, "shapenet | objaverse | flat")->capture_default_str();
+    c->add_option("--categories", a->categories, "Comma-separated categories");
+    c->add_option("--views", a->views, "Views per shape (azimuth i*360/views)")->capture_default_str();
+    c->add_option("--size", a->size, "Image size (square)")->capture_default_str();
+    c->add_option("--elevation", a->elevation, "Camera elevation in degrees")->capture_default_str();
+    c->add_flag("--random", a->random, "Random azimuth (0-360) and elevation (0-60) per view");
+    c->add_option("--seed", a->seed, "Seed for --random")->capture_default_str();
+    c->add_option("--limit", a->limit, "At most M shapes");
+    add_global_flags(*c, a->global);
+    return Runner{c, [a](const std::vector<std::string>&) { return run_render_views(*a); }};
+});
+
+}  // namespace
 }  // namespace mash::cli

@@ -4,11 +4,13 @@
 #include <ATen/core/grad_mode.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -19,7 +21,9 @@
 #include "mash/io/mash_file.h"
 #include "mash/losses/losses.h"
 #include "mash/mesh/extract.h"
+#include "mash/mesh/orientation.h"
 #include "mash/mesh/procedural.h"
+#include "mash/mesh/thin_parts.h"
 #include "mash/mesh/winding.h"
 #include "mash/pictures/render.h"
 #include "mash/representation/mash.h"
@@ -92,7 +96,7 @@ std::vector<double> parse_taus(const std::string& s) {
 #ifndef MASH_WITHOUT_OPEN3D
 int run_mesh(const MeshArgs& a) {
     apply_global_flags(a.global);
-    const std::string e = io::lower_extension(a.output);
+    const std::string e = lower_extension(a.output);
     if (e != ".ply" && e != ".obj" && e != ".off" && e != ".stl")
         throw IoError(a.output + ": unsupported mesh output extension '" + e + "' (expected .ply .obj .off .stl)");
     if (a.depth < 4 || a.depth > 12) throw ConfigError("--depth " + std::to_string(a.depth) + ": expected 4..12");
@@ -241,7 +245,7 @@ int run_mesh(const MeshArgs&) {
 
 int run_shape(const ShapeArgs& a) {
     apply_global_flags(a.global);
-    const std::string e = io::lower_extension(a.output);
+    const std::string e = lower_extension(a.output);
     if (e != ".ply" && e != ".obj" && e != ".off" && e != ".stl")
         throw IoError(a.output + ": unsupported mesh output extension '" + e + "' (expected .ply .obj .off .stl)");
     int64_t components = 0;
@@ -307,14 +311,14 @@ int run_eval(const EvalArgs& a) {
     }
     std::string text = j.dump(2) + "\n";
     std::printf("%s", text.c_str());
-    if (!a.json.empty()) io::write_file_atomic(a.json, std::vector<uint8_t>(text.begin(), text.end()));
+    if (!a.json.empty()) write_file_atomic(a.json, std::vector<uint8_t>(text.begin(), text.end()));
     return 0;
 }
 
 namespace {
-io::RenderScene scene_of(const std::string& input, const io::RenderOptions& o) {
-    io::RenderScene scene;
-    const std::string e = io::lower_extension(input);
+pictures::RenderScene scene_of(const std::string& input, const pictures::RenderOptions& o) {
+    pictures::RenderScene scene;
+    const std::string e = lower_extension(input);
     if (io::is_mash_file(input)) {
         MashParams p = io::load_mash(input);
         Mash m = make_mash(p, {}, at::TensorOptions().dtype(at::kDouble));
@@ -325,7 +329,7 @@ io::RenderScene scene_of(const std::string& input, const io::RenderOptions& o) {
         scene.points.assign(pts.data_ptr<double>(), pts.data_ptr<double>() + pts.numel());
         const int64_t nb = s.boundary_points.size(0);
         for (int64_t i = 0; i < aid.size(0); ++i) {
-            auto c = io::id_color(aid.data_ptr<int64_t>()[i]);
+            auto c = pictures::id_color(aid.data_ptr<int64_t>()[i]);
             if (i < nb) c = {40, 40, 40};  // patch boundaries drawn dark
             scene.point_colors.insert(scene.point_colors.end(), c.begin(), c.end());
         }
@@ -334,7 +338,7 @@ io::RenderScene scene_of(const std::string& input, const io::RenderOptions& o) {
     bool as_mesh = e == ".obj" || e == ".off" || e == ".stl" || e == ".glb" || e == ".gltf";
     if (e == ".ply") {
         try {
-            auto m = mesh::load_mesh(input);
+            auto m = io::read_mesh(input);
             scene.vertices = m.vertices;
             scene.triangles = m.triangles;
             return scene;
@@ -343,7 +347,7 @@ io::RenderScene scene_of(const std::string& input, const io::RenderOptions& o) {
         }
     }
     if (as_mesh) {
-        auto m = mesh::load_mesh(input);
+        auto m = io::read_mesh(input);
         scene.vertices = m.vertices;
         scene.triangles = m.triangles;
         return scene;
@@ -358,25 +362,117 @@ io::RenderScene scene_of(const std::string& input, const io::RenderOptions& o) {
 
 int run_render(const RenderArgs& a) {
     apply_global_flags(a.global);
-    if (io::lower_extension(a.output) != ".png") throw IoError(a.output + ": expected a .png output");
+    if (lower_extension(a.output) != ".png") throw IoError(a.output + ": expected a .png output");
     int w = 0, h = 0;
     if (std::sscanf(a.size.c_str(), "%dx%d", &w, &h) != 2 || w < 16 || h < 16 || w > 8192 || h > 8192)
         throw ConfigError("--size '" + a.size + "': expected WxH, e.g. 480x480");
     if (a.views < 1 || a.views > 16) throw ConfigError("--views " + std::to_string(a.views) + ": expected 1..16");
     if (a.columns < 1) throw ConfigError("--columns must be >= 1");
-    io::RenderOptions o;
+    pictures::RenderOptions o;
     o.width = w;
     o.height = h;
     o.views = a.views;
     o.point_radius_px = std::max(1.0, std::min(w, h) / 400.0);
     const int n = int(a.inputs.size());
     std::vector<std::vector<unsigned char>> strips;
-    for (const auto& input : a.inputs) strips.push_back(io::render_views(scene_of(input, o), o));
+    for (const auto& input : a.inputs) strips.push_back(pictures::render_views(scene_of(input, o), o));
     int GW = 0, GH = 0;
-    auto grid = io::tile_images(strips, w * a.views, h, a.columns, GW, GH);
-    io::write_png(a.output, grid, GW, GH);
+    auto grid = pictures::tile_images(strips, w * a.views, h, a.columns, GW, GH);
+    pictures::write_png(a.output, grid, GW, GH);
     spdlog::info("render: wrote {} ({} input(s), {} views, {}x{} each)", a.output, n, o.views, w, h);
     return 0;
 }
 
+// The subcommands of this file and their options (scripts/cli/main.cpp parses and runs them).
+namespace {
+
+const Command kMeshCommand(40, [](CLI::App& app) {
+    auto a = std::make_shared<MeshArgs>();
+    auto* c = app.add_subcommand("mesh", "MASH (or, with --from-points, a point cloud) → watertight mesh (screened Poisson)");
+    c->add_option("input", a->input, "MASH file (.npz/.npy), or a point cloud with --from-points")->required();
+    c->add_option("-o,--output", a->output, "Output mesh (.ply .obj .off .stl)")->required();
+    c->add_option("--depth", a->depth, "Poisson octree depth")->capture_default_str();
+    c->add_option("--trim", a->trim, "Remove vertices below this density quantile (0 keeps it watertight)")
+        ->capture_default_str();
+    c->add_option("--thin-offset", a->thin_offset,
+                  "Samples that do not bound a solid (open sheets, thin walls: the winding field is not 1 behind and 0 "
+                  "in front) become slabs of ± this many Poisson voxels: thin closed shells, not capped volumes (0: off)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 8.0));
+    c->add_option("--open-sheet", a->open_membrane,
+                  "If more than this share of the winding field's 1/2-level set lies away from the samples (a "
+                  "cup-shaped open sheet, whose opening Poisson would close with a membrane), the thin step's "
+                  "threshold is lowered step by step until it is not (0: never)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 1.0));
+    c->add_option("--sample-cell", a->cell_voxels,
+                  "Poisson's input keeps one sample per cell of this many Poisson voxels on each side of the "
+                  "surface (dense MASH samples of overlapping patches: faster, no loss; 0 keeps every sample)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 8.0));
+    c->add_option("--orient", a->orient, "Orientation: winding (global winding-number cue) or graph (the earlier local method)")
+        ->capture_default_str();
+    auto* o_normals =
+        c->add_option("--normals", a->normals,
+                      "MASH normals: points (the MASH's samples as a point cloud, PCA normals oriented like --from-points; "
+                      "the original's later M+M) or patches (patch normals, one sign per patch)")
+            ->capture_default_str();
+    c->add_flag("--from-points", a->from_points,
+                "Input is a point cloud: PCA normals + Poisson (SPR baseline); clouds of more than " +
+                    std::to_string(mash::mesh::kMaxOrientedPoints) + " points are oriented on an FPS subset of that many")
+        ->excludes(o_normals);
+    c->add_option("--num-points", a->num_points,
+                  "Oriented samples fed to Poisson (MASH: samples kept, default " +
+                      std::to_string(mash::mesh::MashSurfaceOptions{}.num_points) +
+                      ", or with --normals patches the per-patch grid; --from-points: surface samples of a mesh, "
+                      "default 100000)");
+    c->add_option("--grid", a->grid_phi, "With --normals patches: azimuth samples per patch (polar = 2/3 of it)")
+        ->capture_default_str();
+    add_global_flags(*c, a->global);
+    return Runner{c, [a](const std::vector<std::string>&) {
+                      a->grid_theta = mash::mesh::MashSurfaceOptions::polar_for(a->grid_phi);
+                      return run_mesh(*a);
+                  }};
+});
+
+const Command kShapeCommand(50, [](CLI::App& app) {
+    auto a = std::make_shared<ShapeArgs>();
+    auto* c =
+        app.add_subcommand("shape",
+                           "Write a procedural shape (closed mesh): rope_knot, thin_bowl, nested_spheres, touching_spheres, "
+                           "or a member of a family: chair, table, mug, lamp, airplane (--seed)");
+    c->add_option("name", a->name, "Shape or family name")->required();
+    c->add_option("--seed", a->seed, "Family member (proportions and optional parts drawn from it)")->capture_default_str();
+    c->add_option("-o,--output", a->output, "Output mesh (.ply .obj .off .stl)")->required();
+    add_global_flags(*c, a->global);
+    return Runner{c, [a](const std::vector<std::string>&) { return run_shape(*a); }};
+});
+
+const Command kEvalCommand(60, [](CLI::App& app) {
+    auto a = std::make_shared<EvalArgs>();
+    auto* c = app.add_subcommand("eval", "Compare two shapes (mesh / point cloud / MASH): L1-CD, L2-CD, F-score, NC");
+    c->add_option("pred", a->pred, "Predicted shape")->required();
+    c->add_option("gt", a->gt, "Ground-truth shape")->required();
+    c->add_option("--num-points", a->num_points, "Points sampled from each shape")->capture_default_str();
+    c->add_option("--json", a->json, "Also write the metrics to this JSON file");
+    c->add_option("--normalize", a->normalize, "bbox: map GT's bbox to longest side 1, centered (both shapes); none")
+        ->capture_default_str();
+    c->add_option("--tau", a->tau, "F-score thresholds, comma separated (after normalization)")->capture_default_str();
+    add_global_flags(*c, a->global);
+    return Runner{c, [a](const std::vector<std::string>&) { return run_eval(*a); }};
+});
+
+const Command kRenderCommand(70, [](CLI::App& app) {
+    auto a = std::make_shared<RenderArgs>();
+    auto* c = app.add_subcommand("render", "Render a mesh, point cloud or MASH to a PNG (CPU, no display)");
+    c->add_option("inputs", a->inputs, "Mesh, point cloud or MASH file(s); several make a grid")->required();
+    c->add_option("--columns", a->columns, "Grid columns when several inputs are given")->capture_default_str();
+    c->add_option("-o,--output", a->output, "Output PNG")->required();
+    c->add_option("--views", a->views, "Views around the object, side by side")->capture_default_str();
+    c->add_option("--size", a->size, "Size of each view, WxH")->capture_default_str();
+    add_global_flags(*c, a->global);
+    return Runner{c, [a](const std::vector<std::string>&) { return run_render(*a); }};
+});
+
+}  // namespace
 }  // namespace mash::cli

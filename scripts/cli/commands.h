@@ -2,6 +2,7 @@
 // Subcommand argument structs and entry points (torch-free header; implemented in cmd_*.cpp).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,23 @@
 #include "scripts/cli/common.h"
 
 namespace mash::cli {
+
+/// A parsed subcommand and how to run it (`run` receives the whole command line).
+struct Runner {
+    CLI::App* command = nullptr;
+    std::function<int(const std::vector<std::string>& argv)> run;
+};
+
+/// A subcommand that registers itself: a static `const Command` next to its run function in
+/// cmd_*.cpp, whose `add` adds the subcommand and its options to the program and returns its
+/// runner. `order` sorts the commands in `mash --help`.
+struct Command {
+    Command(int order, std::function<Runner(CLI::App&)> add);
+    int order;
+    std::function<Runner(CLI::App&)> add;
+};
+/// Every registered command, by order.
+std::vector<const Command*> commands();
 
 struct InfoArgs {
     GlobalOptions global;

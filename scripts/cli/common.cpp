@@ -4,10 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
+#include <vector>
 
 #include "mash/core/errors.h"
-#include "mash/core/runtime.h"
+#include "mash/ops/runtime.h"
+#include "scripts/cli/commands.h"
 
 namespace mash::cli {
 
@@ -24,8 +27,25 @@ void add_global_flags(CLI::App& cmd, GlobalOptions& g) {
 std::string apply_global_flags(const GlobalOptions& g) {
     spdlog::set_level(spdlog::level::from_str(g.log_level));
     spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
-    init_runtime(g.threads);
-    return resolve_device(g.device);
+    ops::init_runtime(g.threads);
+    return ops::resolve_device(g.device);
+}
+
+namespace {
+std::vector<const Command*>& registry() {
+    static std::vector<const Command*> r;  // filled during static initialization, before main
+    return r;
+}
+}  // namespace
+
+Command::Command(int order_, std::function<Runner(CLI::App&)> add_) : order(order_), add(std::move(add_)) {
+    registry().push_back(this);
+}
+
+std::vector<const Command*> commands() {
+    std::vector<const Command*> c = registry();
+    std::stable_sort(c.begin(), c.end(), [](const Command* a, const Command* b) { return a->order < b->order; });
+    return c;
 }
 
 int guarded(const std::function<int()>& body) {

@@ -15,9 +15,9 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string text(reinterpret_cast<const char*>(data), size);
     try {
-        mash::FitOptions o;
-        mash::parse_fit_config(text, "fuzz.yaml", o, {"dataset"});
-        (void)mash::fit_options_yaml(o);
+        mash::fitting::FitOptions o;
+        mash::fitting::parse_fit_config(text, "fuzz.yaml", o, {"dataset"});
+        (void)mash::fitting::fit_options_yaml(o);
     } catch (const mash::Error&) {
     }
     try {

@@ -14,7 +14,7 @@
 #include "mash/formats/zip.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    using namespace mash::io;
+    using namespace mash::formats;
     try {
         auto a = parse_npy(data, size, "fuzz");
         (void)a.to_double();

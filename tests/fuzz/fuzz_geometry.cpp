@@ -26,11 +26,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (ext == ".obj" || ext == ".off" || ext == ".ply" || ext == ".stl" || ext == ".glb" || ext == ".gltf") {
         try {
-            std::vector<double> v;
-            std::vector<int64_t> f;
-            mash::io::read_mesh(path, v, f);
-            for (int64_t i : f)
-                if (i < 0 || size_t(i) >= v.size() / 3) __builtin_trap();  // every index must be valid
+            const mash::io::TriangleMesh m = mash::io::read_mesh(path);
+            for (int64_t i : m.triangles)
+                if (i < 0 || i >= m.num_vertices()) __builtin_trap();  // every index must be valid
         } catch (const mash::Error&) {
         }
     }
