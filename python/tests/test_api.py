@@ -133,6 +133,22 @@ def test_completion_and_blending_equal_the_cli(data, mash_bin, tmp_path):
         g.generate(category="chair", image=data / "images" / "skimage_rocket.jpg", encoder="x.pt")
 
 
+def test_imported_released_model_generates_as_the_cli(data, mash_bin, tmp_path):
+    # A released-model checkpoint of the original code (a small one with its structure), imported.
+    ck = tmp_path / "imported.pt"
+    subprocess.run([str(mash_bin), "import-original", "--checkpoint",
+                    str(data / "mash_diffusion_golden" / "category_small_checkpoint.pth"), "--heads", "4", "-o", str(ck),
+                    "--log-level", "warn"], check=True)
+    g = mash.Generator.load(ck)
+    assert g.condition == "category" and g.num_anchors == 400
+    category = g.categories[0]
+    subprocess.run([str(mash_bin), "generate", "--checkpoint", str(ck), "--category", category, "--num", "1", "--seed", "5",
+                    "--steps", "3", "--solver", "euler", "--no-render", "-o", str(tmp_path / "gen"), "--log-level", "warn"],
+                   check=True)
+    ours = g.generate(category=category, num=1, seed=5, steps=3, solver="euler")[0]
+    assert_same_mash(ours, mash.load(tmp_path / "gen" / f"{category}_000.npz"), "imported")
+
+
 def test_image_conditioning_equals_the_cli(data, mash_bin, tmp_path):
     root = pathlib.Path(__file__).resolve().parents[2]
     subprocess.run([str(mash_bin), "train", "--config", str(root / "configs" / "train" / "tiny_image.yaml"), "-o",

@@ -139,6 +139,19 @@ def test_in_mask_and_fps_packed():
     torch.library.opcheck(torch.ops.mash.gather_unique.default, (x, torch.tensor([4, 0, 7])))
 
 
+def test_differentiable_sampling_ops_gradcheck():
+    g = torch.Generator().manual_seed(7)
+    r = torch.randn(5, 3, generator=g, dtype=torch.float64).requires_grad_(True)
+    r0 = torch.zeros(2, 3, dtype=torch.float64).requires_grad_(True)  # the Taylor branch at the identity
+    assert torch.autograd.gradcheck(torch.ops.mash.axis_angle_to_matrix, (r,))
+    assert torch.autograd.gradcheck(torch.ops.mash.axis_angle_to_matrix, (r0,))
+    m = mash.Mash(anchors=3, num_boundary=12)
+    params = torch.randn(3, 7, generator=g, dtype=torch.float64).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda p: torch.ops.mash.mask_thetas(p, m.boundary_basis), (params,))
+    x = torch.randn(9, 3, generator=g, dtype=torch.float64).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda t: torch.ops.mash.gather_unique(t, torch.tensor([8, 0, 3, 5])), (x,))
+
+
 def test_python_sampling_pass_is_the_cpp_module():
     m = perturbed_mash(seed=2)
     ref = mash._C.Sampler(m.anchors, m.mask_degree, m.sh_degree, m.num_directions, m.num_boundary, m.fps_scale, True,
