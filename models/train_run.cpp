@@ -21,6 +21,7 @@
 
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
+#include "mash/core/timing.h"
 #include "mash/dataset/dataset.h"
 #include "mash/io/mash_file.h"
 #include "mash/pictures/plot.h"
@@ -35,10 +36,6 @@ namespace fs = std::filesystem;
 namespace mash::models {
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
 
 struct MetricsLog {
     std::vector<double> step, loss, vstep, vloss;

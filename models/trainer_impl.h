@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "mash/core/timing.h"
 #include "models/distributed.h"
 #include "models/feature_store.h"
 #include "models/generator.h"
@@ -28,13 +29,8 @@ inline uint64_t mix(uint64_t a, uint64_t b) {
     return z ^ (z >> 31);
 }
 
-inline double seconds_since(std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
 }  // namespace detail
 using detail::mix;
-using detail::seconds_since;
 
 struct Trainer::Impl {
     TrainConfig cfg;

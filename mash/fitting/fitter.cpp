@@ -11,6 +11,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "mash/core/timing.h"
 #include "mash/fitting/init.h"
 #include "mash/losses/losses.h"
 #include "mash/ops/nearest/nearest.h"
@@ -19,10 +20,6 @@
 
 namespace mash::fitting {
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 /// The stage list of spec §6.5: warm-up, `adaptive_epochs` adaptive epochs, then lr-decay
 /// epochs k = 2, 3, ... until the epoch that runs at min_lr.
