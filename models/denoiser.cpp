@@ -10,25 +10,6 @@ namespace mash::models {
 
 namespace F = torch::nn::functional;
 
-ConditionKind parse_condition_kind(const std::string& s, const std::string& what) {
-    if (s == "none") return ConditionKind::kNone;
-    if (s == "category") return ConditionKind::kCategory;
-    if (s == "image") return ConditionKind::kImage;
-    throw ConfigError(what + ": unknown condition '" + s + "' (expected none, category or image)");
-}
-
-std::string to_string(ConditionKind k) {
-    switch (k) {
-        case ConditionKind::kNone:
-            return "none";
-        case ConditionKind::kCategory:
-            return "category";
-        case ConditionKind::kImage:
-            return "image";
-    }
-    return "?";
-}
-
 AdaLayerNormImpl::AdaLayerNormImpl(int64_t width) { linear = register_module("linear", torch::nn::Linear(width, 2 * width)); }
 
 torch::Tensor AdaLayerNormImpl::forward(const torch::Tensor& x, const torch::Tensor& temb) {

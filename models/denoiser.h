@@ -19,11 +19,9 @@
 
 #include <string>
 
-namespace mash::models {
+#include "models/train_config.h"
 
-enum class ConditionKind { kNone, kCategory, kImage };
-ConditionKind parse_condition_kind(const std::string& s, const std::string& what);
-std::string to_string(ConditionKind k);
+namespace mash::models {
 
 struct DenoiserOptions {
     int64_t channels = 25;  ///< token width (9 + mask + SH)

@@ -14,13 +14,6 @@
 
 namespace mash::models {
 
-Objective parse_objective(const std::string& s, const std::string& what) {
-    if (s == "flow_matching") return Objective::kFlowMatching;
-    if (s == "edm") return Objective::kEdm;
-    throw ConfigError(what + ": unknown objective '" + s + "' (expected flow_matching or edm)");
-}
-std::string to_string(Objective o) { return o == Objective::kEdm ? "edm" : "flow_matching"; }
-
 double completion_probability(double u) { return std::clamp(1.25 * u - 0.25, 0.0, 1.0); }
 
 CfmPairs cfm_pairs(const at::Tensor& x1, const CfmDraws& d) {

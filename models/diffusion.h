@@ -25,10 +25,6 @@
 
 namespace mash::models {
 
-enum class Objective { kFlowMatching, kEdm };
-Objective parse_objective(const std::string& s, const std::string& what);
-std::string to_string(Objective o);
-
 struct CfmDraws {
     at::Tensor x0;          ///< [B, A, C] standard normal
     at::Tensor t;           ///< [B] uniform [0,1)

@@ -64,7 +64,7 @@ FrozenAnchors frozen_anchors(const Generator& g, const std::vector<AnchorSource>
         const auto idx = select_anchors(p, parts[i].selection, parts[i].name);  // in the part's own coordinates
         if (i == 0) fz.first_input = subset_anchors(p, idx);
         BoxFrame f;
-        if (g.config.normalize == "box") f = normalize_to_unit_box(p);  // then the training data's frame
+        if (g.config.normalize == Normalize::kBox) f = normalize_to_unit_box(p);  // then the training data's frame
         if (i == 0) fz.frame = f;
         append_params(fz.params, subset_anchors(p, idx));
         fz.sources.push_back(parts[i].name + ":" + parts[i].selection);
@@ -82,17 +82,17 @@ FrozenAnchors frozen_anchors(const Generator& g, const std::vector<AnchorSource>
 }
 
 at::Tensor image_condition(const Generator& g, const std::string& image, const std::string& encoder,
-                           const std::string& encoder_dtype, const std::string& image_alpha) {
-    const std::string dtype = encoder_dtype.empty() ? g.config.encoder_dtype : encoder_dtype;
-    const auto alpha = parse_image_alpha(image_alpha.empty() ? g.config.image_alpha : image_alpha, "image_alpha");
+                           std::optional<EncoderDtype> encoder_dtype, std::optional<ImageAlpha> image_alpha) {
+    const EncoderDtype dtype = encoder_dtype.value_or(g.config.encoder_dtype);
+    const ImageAlpha alpha = image_alpha.value_or(g.config.image_alpha);
     ImageEncoder enc(encoder, dtype, alpha);
     if (enc.info().width != g.config.image_dim)
         throw InputError(encoder + ": encoder width " + std::to_string(enc.info().width) +
                          ", but the checkpoint was trained on " + std::to_string(g.config.image_dim) + "-wide features (" +
                          g.config.encoder + ")");
     at::Tensor tokens = enc.encode_files({image}, "");
-    spdlog::info("generate: {} encoded by {} ({}, alpha {}) → {} tokens x {}", image, enc.info().name, dtype, to_string(alpha),
-                 tokens.size(1), tokens.size(2));
+    spdlog::info("generate: {} encoded by {} ({}, alpha {}) → {} tokens x {}", image, enc.info().name, config::name(dtype),
+                 config::name(alpha), tokens.size(1), tokens.size(2));
     return tokens;
 }
 

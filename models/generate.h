@@ -40,7 +40,7 @@ FrozenAnchors frozen_anchors(const Generator& g, const std::vector<AnchorSource>
 /// `image_alpha` "" take the checkpoint's. Throws InputError when the encoder's width is not the
 /// one the model was trained on.
 at::Tensor image_condition(const Generator& g, const std::string& image, const std::string& encoder,
-                           const std::string& encoder_dtype = "", const std::string& image_alpha = "");
+                           std::optional<EncoderDtype> encoder_dtype = {}, std::optional<ImageAlpha> image_alpha = {});
 
 /// One generated shape: tokens [A, C] → MASH; with frozen anchors, their exact values and the first
 /// input's coordinates. `roundtrip_deviation` (optional) receives the largest change of the frozen

@@ -29,12 +29,12 @@ DenoiserOptions Generator::denoiser_options() const {
     o.heads = config.heads;
     o.time_channels = config.time_channels;
     o.context_dim = config.context_dim;
-    o.condition = parse_condition_kind(config.condition, "model.condition");
+    o.condition = config.condition;
     o.num_categories = std::max<int64_t>(1, static_cast<int64_t>(categories.size()));
     o.cond_dropout = config.cond_dropout;
     o.image_dim = config.image_dim;
-    o.image_projection = config.image_projection == "linear";
-    o.slots = config.anchor_order == "canonical" ? num_anchors : 0;
+    o.image_projection = config.image_projection == ImageProjection::kLinear;
+    o.slots = config.anchor_order == AnchorOrder::kCanonical ? num_anchors : 0;
     return o;
 }
 
@@ -175,7 +175,7 @@ Generator Generator::load(const std::string& path) {
         // paper's procedure.
         if (text("config").find("anchor_order:") == std::string::npos) use_paper_recipe(g.config);
         // Image models from before the preprocessing setting composited transparent views onto white.
-        if (text("config").find("image_alpha:") == std::string::npos) g.config.image_alpha = "white";
+        if (text("config").find("image_alpha:") == std::string::npos) g.config.image_alpha = ImageAlpha::kWhite;
         g.normalizer = QuantileNormalizer::from_json(text("normalizer"), "stored normalizer");
         nlohmann::json cats = nlohmann::json::parse(text("categories"));
         if (!cats.is_array()) throw bad("meta.categories is not a JSON list");
@@ -189,7 +189,8 @@ Generator Generator::load(const std::string& path) {
         if (g.normalizer.dims() != g.layout.channels())
             throw bad("the normalizer has " + std::to_string(g.normalizer.dims()) + " columns, the token layout " +
                       std::to_string(g.layout.channels()));
-        if (g.config.condition == "category" && g.categories.empty()) throw bad("a category model without categories");
+        if (g.config.condition == ConditionKind::kCategory && g.categories.empty())
+            throw bad("a category model without categories");
         g.model = Denoiser(g.denoiser_options());
         g.ema = Denoiser(g.denoiser_options());
         torch::serialize::InputArchive m, e;
@@ -233,7 +234,7 @@ namespace {
 // the velocity (x̂1 − x)/(1 − t) towards its predicted data.
 VelocityFn flow_field(Denoiser& net, const TrainConfig& cfg, const at::Tensor& ctx, int64_t B, const at::TensorOptions& opts,
                       const at::Tensor& slot_order) {
-    const bool data = cfg.prediction == "data";
+    const bool data = cfg.prediction == Prediction::kData;
     return [&net, ctx, B, opts, slot_order, data](const at::Tensor& xs, double t) {
         at::Tensor out = net->forward(xs, at::full({B}, t, opts), ctx, slot_order);
         if (data) return (out - xs) / std::max(1.0 - t, 1e-4);
@@ -246,9 +247,10 @@ VelocityFn flow_field(Denoiser& net, const TrainConfig& cfg, const at::Tensor& c
 OdeTrajectory sample_trajectory(Generator& g, const at::Tensor& x_init, const ConditionBatch& cond, const at::Tensor& query_t,
                                 int64_t fixed_rows, bool use_ema) {
     torch::NoGradGuard ng;
-    if (parse_objective(g.config.objective, "objective.type") != Objective::kFlowMatching)
-        throw InputError("sample-net: the checkpoint's objective is " + g.config.objective + " (expected a flow-matching model)");
-    if (g.config.anchor_order == "canonical")
+    if (g.config.objective != Objective::kFlowMatching)
+        throw InputError("sample-net: the checkpoint's objective is " + config::name(g.config.objective) +
+                         " (expected a flow-matching model)");
+    if (g.config.anchor_order == AnchorOrder::kCanonical)
         throw InputError(
             "sample-net: the checkpoint has anchor slots (model.anchor_order: canonical); the original's sampler "
             "runs on models without them (expected an imported or paper-preset model)");
@@ -299,10 +301,10 @@ SampleResult sample(Generator& g, const SampleRequest& r) {
     if (r.image_tokens.defined()) cond.image = r.image_tokens;
     at::Tensor ctx = net->context(cond, B);
     SampleResult res;
-    const Objective obj = parse_objective(g.config.objective, "objective.type");
+    const Objective obj = g.config.objective;
     const int64_t steps = r.steps > 0 ? r.steps : g.config.sample_steps;
     at::Tensor slot_order;  // models with anchor slots: which slot each row takes
-    if (K > 0 && g.config.anchor_order == "canonical") {
+    if (K > 0 && g.config.anchor_order == AnchorOrder::kCanonical) {
         // The frozen anchors need slots: a first, unconstrained sample from the same noise shows
         // where the model puts each part; every frozen anchor takes the slot of the sample's row
         // nearest to it (an optimal one-to-one assignment), and those slots come first.
@@ -324,7 +326,7 @@ SampleResult sample(Generator& g, const SampleRequest& r) {
         slot_order = slot_order.to(opts.device());
     }
     if (obj == Objective::kFlowMatching) {
-        const Solver solver = parse_solver(r.solver.empty() ? g.config.solver : r.solver, "solver");
+        const Solver solver = r.solver.value_or(g.config.solver);
         VelocityFn f = flow_field(net, g.config, ctx, B, opts, slot_order);
         res.normalized = integrate(freeze_rows(f, K), x, solver, steps, g.config.rtol, g.config.atol, &res.stats);
         if (K > 0) res.normalized.narrow(1, 0, K).copy_(x.narrow(1, 0, K));  // dopri5's dense output rounds them

@@ -54,9 +54,9 @@ struct SampleRequest {
     std::vector<int64_t> categories;  ///< one per sample (category models), else empty
     at::Tensor image_tokens;          ///< [num, T, C] (image models)
     uint64_t seed = 0;
-    at::Tensor fixed_tokens;  ///< [K, C] raw (un-normalized) float64 tokens of frozen anchors, or undefined
-    std::string solver;       ///< "" = config
-    int64_t steps = 0;        ///< 0 = config
+    at::Tensor fixed_tokens;       ///< [K, C] raw (un-normalized) float64 tokens of frozen anchors, or undefined
+    std::optional<Solver> solver;  ///< unset: the config's
+    int64_t steps = 0;             ///< 0 = config
     bool use_ema = true;
     at::Tensor noise;  ///< [num, A, C] starting noise (normalized space), or undefined: drawn from `seed`
 };

@@ -34,14 +34,6 @@ std::string file_hash(const std::string& path) {
     return s;
 }
 
-ImageAlpha parse_image_alpha(const std::string& s, const std::string& what) {
-    if (s == "drop") return ImageAlpha::kDrop;
-    if (s == "white") return ImageAlpha::kWhite;
-    throw ConfigError(what + ": unknown value '" + s + "' (expected drop or white)");
-}
-
-std::string to_string(ImageAlpha a) { return a == ImageAlpha::kDrop ? "drop" : "white"; }
-
 at::Tensor load_image_u8(const std::string& path) {
     if (!fs::is_regular_file(path)) throw IoError(path + ": image not found");
 #ifdef MASH_WITHOUT_OPEN3D
@@ -237,16 +229,21 @@ EncoderInfo read_encoder_sidecar(const std::string& path) {
 }
 
 namespace {
-at::ScalarType encoder_dtype(const std::string& s) {
-    if (s == "float32") return at::kFloat;
-    if (s == "bfloat16") return at::kBFloat16;
-    if (s == "float16") return at::kHalf;
-    throw ConfigError("encoder dtype: unknown value '" + s + "' (expected float32, bfloat16 or float16)");
+at::ScalarType scalar_type(EncoderDtype d) {
+    switch (d) {
+        case EncoderDtype::kBFloat16:
+            return at::kBFloat16;
+        case EncoderDtype::kFloat16:
+            return at::kHalf;
+        case EncoderDtype::kFloat32:
+            break;
+    }
+    return at::kFloat;
 }
 }  // namespace
 
-ImageEncoder::ImageEncoder(const std::string& path, const std::string& dtype, ImageAlpha alpha)
-    : impl_(std::make_unique<Impl>()), path_(path), dtype_(dtype), dtype_type_(encoder_dtype(dtype)), alpha_(alpha) {
+ImageEncoder::ImageEncoder(const std::string& path, EncoderDtype dtype, ImageAlpha alpha)
+    : impl_(std::make_unique<Impl>()), path_(path), dtype_(dtype), alpha_(alpha) {
     if (!fs::is_regular_file(path)) throw IoError(path + ": image encoder not found (export one with scripts/export_dinov2.py)");
     info_ = read_encoder_sidecar(path);
     try {
@@ -256,7 +253,7 @@ ImageEncoder::ImageEncoder(const std::string& path, const std::string& dtype, Im
         throw IoError(path + ": not a loadable TorchScript file: " + w.substr(0, w.find('\n')));
     }
     impl_->module.eval();
-    if (dtype_type_ != at::kFloat) impl_->module.to(dtype_type_);
+    if (dtype_ != EncoderDtype::kFloat32) impl_->module.to(scalar_type(dtype_));
     at::Tensor probe = at::zeros({1, 3, info_.input_size, info_.input_size});
     at::Tensor out = encode(probe);
     if (out.dim() != 3 || out.size(1) != info_.tokens || out.size(2) != info_.width)
@@ -272,7 +269,7 @@ at::Tensor ImageEncoder::encode(const at::Tensor& images, int64_t batch) {
     torch::NoGradGuard ng;
     std::vector<at::Tensor> outs;
     for (int64_t b = 0; b < images.size(0); b += batch) {
-        at::Tensor x = images.narrow(0, b, std::min(batch, images.size(0) - b)).to(dtype_type_).contiguous();
+        at::Tensor x = images.narrow(0, b, std::min(batch, images.size(0) - b)).to(scalar_type(dtype_)).contiguous();
         at::Tensor y;
         try {
             y = impl_->module.forward({x}).toTensor();
@@ -298,7 +295,7 @@ at::Tensor ImageEncoder::encode_files(const std::vector<std::string>& files, con
             todo.push_back(i);
             continue;
         }
-        const std::string prep = "pil-" + to_string(alpha_) + "-" + dtype_;
+        const std::string prep = "pil-" + config::name(alpha_) + "-" + config::name(dtype_);
         cache_paths[i] = (fs::path(cache_dir) / (hash_ + "-" + prep) / (file_hash(files[i]) + ".npy")).string();
         if (fs::is_regular_file(cache_paths[i])) {
             try {

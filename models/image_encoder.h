@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "models/train_config.h"
+
 namespace mash::models {
 
 struct EncoderInfo {
@@ -26,10 +28,6 @@ struct EncoderInfo {
     int64_t input_size = 0, tokens = 0, width = 0;
     std::array<double, 3> mean{}, std{};
 };
-
-enum class ImageAlpha { kDrop, kWhite };
-ImageAlpha parse_image_alpha(const std::string& s, const std::string& what);
-std::string to_string(ImageAlpha a);
 
 /// Image file (PNG/JPG/…, via Open3D; builds without Open3D throw ConfigError) → uint8 [H, W, 3]
 /// or [H, W, 4] (RGBA) as decoded; gray is expanded to RGB, 16-bit channels keep their high byte.
@@ -52,9 +50,9 @@ class ImageEncoder {
 public:
     /// Loads `path` and its sidecar, runs one blank image and checks the output against the
     /// sidecar. Throws IoError / InputError naming the file and what was expected.
-    /// `dtype`: float32 | bfloat16 | float16, what the encoder runs in; `alpha`: how views with
-    /// transparency become RGB.
-    explicit ImageEncoder(const std::string& path, const std::string& dtype = "float32", ImageAlpha alpha = ImageAlpha::kDrop);
+    /// `dtype`: what the encoder runs in; `alpha`: how views with transparency become RGB.
+    explicit ImageEncoder(const std::string& path, EncoderDtype dtype = EncoderDtype::kFloat32,
+                          ImageAlpha alpha = ImageAlpha::kDrop);
     ~ImageEncoder();
     const EncoderInfo& info() const { return info_; }
     const std::string& path() const { return path_; }
@@ -68,8 +66,8 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
     EncoderInfo info_;
-    std::string path_, hash_, dtype_;
-    at::ScalarType dtype_type_;  ///< dtype_ parsed once
+    std::string path_, hash_;
+    EncoderDtype dtype_;
     ImageAlpha alpha_;
 };
 

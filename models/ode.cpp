@@ -11,24 +11,6 @@
 
 namespace mash::models {
 
-Solver parse_solver(const std::string& s, const std::string& what) {
-    if (s == "euler") return Solver::kEuler;
-    if (s == "heun") return Solver::kHeun;
-    if (s == "dopri5") return Solver::kDopri5;
-    throw ConfigError(what + ": unknown solver '" + s + "' (expected euler, heun or dopri5)");
-}
-std::string to_string(Solver s) {
-    switch (s) {
-        case Solver::kEuler:
-            return "euler";
-        case Solver::kHeun:
-            return "heun";
-        case Solver::kDopri5:
-            return "dopri5";
-    }
-    return "?";
-}
-
 namespace {
 
 // torchdiffeq 0.2.5's dopri5, operation for operation: the state and the Runge–Kutta arithmetic

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "models/train_config.h"
+
 namespace mash::models {
 
 /// dx/dt = f(x, t)
@@ -16,9 +18,6 @@ using VelocityFn = std::function<at::Tensor(const at::Tensor& x, double t)>;
 struct OdeStats {
     int64_t nfe = 0, accepted = 0, rejected = 0;
 };
-enum class Solver { kEuler, kHeun, kDopri5 };
-Solver parse_solver(const std::string& s, const std::string& what);
-std::string to_string(Solver s);
 /// Integrates from t = 0 to 1. Euler/Heun: `steps` fixed steps. Dopri5: odeint_dopri5 with the
 /// query times {0, 1}. Throws InputError if dopri5 needs more than max_steps steps.
 at::Tensor integrate(const VelocityFn& f, const at::Tensor& x0, Solver solver, int64_t steps, double rtol, double atol,

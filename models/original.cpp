@@ -107,13 +107,13 @@ Generator import_original(const std::string& path, const std::string& normalizer
     cfg.heads = o.heads;
     cfg.time_channels = time_channels;
     cfg.context_dim = context_dim;
-    cfg.condition = condition;
+    cfg.condition = condition == "image" ? ConditionKind::kImage : ConditionKind::kCategory;
     cfg.image_dim = context_dim;
-    cfg.image_projection = "none";
+    cfg.image_projection = ImageProjection::kNone;
     cfg.cond_dropout = 0.1;
-    cfg.solver = "dopri5";
+    cfg.solver = Solver::kDopri5;
     cfg.rtol = cfg.atol = 1e-4;
-    cfg.normalize = "none";
+    cfg.normalize = Normalize::kNone;
     use_paper_recipe(cfg);  // the paper's network and procedure
     cfg.validate();
     std::vector<std::string> categories;

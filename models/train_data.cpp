@@ -58,7 +58,7 @@ BoxFrame normalize_to_unit_box(MashParams& p) {
     return f;
 }
 
-MashSet load_mash_folder(const std::string& root, const std::string& normalize, const std::string& vocabulary) {
+MashSet load_mash_folder(const std::string& root, Normalize normalize, CategoryTable vocabulary) {
     if (root.empty()) throw ConfigError("data.root is not set (a folder of MASH files, e.g. the fit-dataset output)");
     if (!fs::is_directory(root)) throw IoError(root + ": data folder not found (expected a folder of MASH files)");
     // Manifest: only shapes fitted successfully.
@@ -96,7 +96,7 @@ MashSet load_mash_folder(const std::string& root, const std::string& normalize, 
     MashSet s;
     std::map<std::string, int64_t> cat_index;
     for (const auto& f : files) cat_index[f.first.substr(0, f.first.rfind('/'))] = 0;
-    if (vocabulary == "shapenet55") {
+    if (vocabulary == CategoryTable::kShapeNet55) {
         // The original's fixed table: 55 rows in synset order; folders named by synset id or name.
         for (const auto& [id, name] : dataset::shapenet_synsets()) s.category_names.push_back(name);
         for (auto& kv : cat_index) {
@@ -127,7 +127,7 @@ MashSet load_mash_folder(const std::string& root, const std::string& normalize, 
                              "; expected the same as the first file (" + std::to_string(A) + ", " +
                              std::to_string(s.layout.mask_degree) + ", " + std::to_string(s.layout.sh_degree) + ")");
         }
-        if (normalize == "box") normalize_to_unit_box(p);
+        if (normalize == Normalize::kBox) normalize_to_unit_box(p);
         toks.push_back(tokens_from_mash(p));
         s.keys.push_back(f.first);
         s.category.push_back(cat_index[f.first.substr(0, f.first.rfind('/'))]);

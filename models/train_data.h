@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "models/tokens.h"
+#include "models/train_config.h"
 
 namespace mash::models {
 
@@ -30,8 +31,8 @@ struct MashSet {
 /// InputError naming the file.
 /// vocabulary: dataset (one category per folder found, sorted) | shapenet55 (the original's fixed
 /// table of 55 ShapeNet synsets; folders named by synset id or usual name).
-MashSet load_mash_folder(const std::string& root, const std::string& normalize = "box",
-                         const std::string& vocabulary = "dataset");
+MashSet load_mash_folder(const std::string& root, Normalize normalize = Normalize::kBox,
+                         CategoryTable vocabulary = CategoryTable::kDataset);
 /// Pairs every shape <category>/<id> with IMAGE_ROOT/<category>/<id>/*.png|jpg (sorted) and drops
 /// shapes without images; returns how many were dropped. Throws IoError if none has images.
 int64_t attach_images(MashSet& set, const std::string& image_root);

@@ -93,7 +93,7 @@ int run_training(const TrainRun& run) {
     ProcessGroup pg(env, 300, at::Device(device).is_cuda());
     const bool main_rank = env.rank == 0;
     MashSet all = load_mash_folder(cfg.data_root, cfg.normalize, cfg.categories);
-    if (cfg.condition == "image") {
+    if (cfg.condition == ConditionKind::kImage) {
         int64_t dropped = attach_images(all, cfg.image_root);
         if (main_rank && dropped > 0)
             spdlog::warn("train: {} shapes have no images under {} and are skipped", dropped, cfg.image_root);
@@ -129,8 +129,8 @@ int run_training(const TrainRun& run) {
         spdlog::info(
             "train: model {} parameters (width {}, depth {}, heads {}), objective {}, condition {}, {} process(es) x "
             "batch {}, effective lr {:.3g}, output {}",
-            count_parameters(*G.model), cfg.width, cfg.depth, cfg.heads, cfg.objective, cfg.condition, env.world_size,
-            cfg.batch_size, trainer.lr_at(cfg.warmup_steps), out);
+            count_parameters(*G.model), cfg.width, cfg.depth, cfg.heads, config::name(cfg.objective), config::name(cfg.condition),
+            env.world_size, cfg.batch_size, trainer.lr_at(cfg.warmup_steps), out);
         if (run.resume) spdlog::info("train: resumed from {} at step {}", ckpt, G.step);
     }
 
@@ -139,9 +139,9 @@ int run_training(const TrainRun& run) {
         SampleRequest r;
         r.num = cfg.val_samples;
         r.seed = 777;
-        if (cfg.condition == "category")
+        if (cfg.condition == ConditionKind::kCategory)
             for (int64_t i = 0; i < r.num; ++i) r.categories.push_back(i % static_cast<int64_t>(G.categories.size()));
-        if (cfg.condition == "image") r.image_tokens = trainer.validation_image_tokens(r.num);
+        if (cfg.condition == ConditionKind::kImage) r.image_tokens = trainer.validation_image_tokens(r.num);
         try {
             auto res = sample(G, r);
             std::vector<MashParams> shapes;
@@ -159,7 +159,7 @@ int run_training(const TrainRun& run) {
         series.push_back(a);
         if (!log.vstep.empty()) series.push_back({"validation loss (EMA)", log.vstep, log.vloss, {214, 39, 40}});
         pictures::PlotOptions po;
-        po.title = "mash train: " + cfg.objective + " loss";
+        po.title = "mash train: " + config::name(cfg.objective) + " loss";
         po.y_label = "loss";
         pictures::write_line_plot_png((fs::path(out) / "loss.png").string(), series, po);
     };

@@ -45,24 +45,24 @@ Trainer::Trainer(const TrainConfig& cfg, const MashSet& train, const MashSet& va
     I.rank = rank;
     I.world = world_size;
     I.pg = pg;
-    I.objective = parse_objective(cfg.objective, "objective.type");
+    I.objective = cfg.objective;
     if (train.size() < 1) throw InputError("training set is empty");
     const int64_t A = train.tokens.size(1), C = train.tokens.size(2);
     auto norm = QuantileNormalizer::fit(train.tokens.reshape({-1, C}), train.layout.column_names());
     I.g = Generator::create(cfg, train.layout, A, train.category_names, norm);
     I.g.model->to(I.device);
     I.g.ema->to(I.device);
-    const bool slots = cfg.anchor_order == "canonical";
+    const bool slots = cfg.anchor_order == AnchorOrder::kCanonical;
     auto ordered = [&](const at::Tensor& t) { return slots ? canonical_anchor_order(t) : t; };
     I.train_x = norm.forward(ordered(train.tokens)).to(at::kFloat);
     I.train_cat = at::tensor(train.category, at::kLong);
     const MashSet& v = val.size() > 0 ? val : train;
     I.val_x = norm.forward(ordered(v.tokens)).to(at::kFloat);
     I.val_cat = at::tensor(v.category, at::kLong);
-    if (cfg.condition == "image") {
+    if (cfg.condition == ConditionKind::kImage) {
         if (train.images.size() != static_cast<size_t>(train.size()) || v.images.size() != static_cast<size_t>(v.size()))
             throw InputError("image conditioning: every shape needs its views (see attach_images)");
-        ImageEncoder enc(cfg.encoder, cfg.encoder_dtype, parse_image_alpha(cfg.image_alpha, "data.image_alpha"));
+        ImageEncoder enc(cfg.encoder, cfg.encoder_dtype, cfg.image_alpha);
         if (enc.info().width != cfg.image_dim)
             throw ConfigError(cfg.encoder + ": encoder width " + std::to_string(enc.info().width) + " != model.image_dim " +
                               std::to_string(cfg.image_dim));
@@ -82,14 +82,15 @@ Trainer::Trainer(const TrainConfig& cfg, const MashSet& train, const MashSet& va
         std::string cache = cfg.feature_cache;
         if (cache.empty() && !out_dir.empty()) cache = (fs::path(out_dir) / "feature_cache").string();
         auto t0 = std::chrono::steady_clock::now();
-        if (cfg.image_features == "disk") {
+        if (cfg.image_features == FeatureStorage::kDisk) {
             if (cache.empty()) throw ConfigError("data.image_features: disk needs data.feature_cache (or an output folder)");
             FeatureStoreSpec sp;
             sp.count = static_cast<int64_t>(files.size());
             sp.tokens = enc.info().tokens;
             sp.width = enc.info().width;
-            sp.dtype = cfg.feature_dtype;
-            sp.key = files_key(files, enc.hash() + "|pil-" + cfg.image_alpha + "-" + cfg.encoder_dtype);
+            sp.dtype = config::name(cfg.feature_dtype);
+            sp.key =
+                files_key(files, enc.hash() + "|pil-" + config::name(cfg.image_alpha) + "-" + config::name(cfg.encoder_dtype));
             const std::string dir = (fs::path(cache) / ("store-" + sp.key)).string();
             if (rank == 0) I.store = FeatureStore::open(dir, sp, true);
             if (pg) pg->barrier();
@@ -105,12 +106,12 @@ Trainer::Trainer(const TrainConfig& cfg, const MashSet& train, const MashSet& va
                 spdlog::info(
                     "train: {} views in the feature store {} ({} encoded now by this process in {:.1f} s; {} x {} {} tokens, "
                     "{:.1f} GB on disk)",
-                    files.size(), dir, n, seconds_since(t0), enc.info().tokens, enc.info().width, cfg.feature_dtype,
+                    files.size(), dir, n, seconds_since(t0), enc.info().tokens, enc.info().width, config::name(cfg.feature_dtype),
                     double(sp.count) * double(I.store->record_bytes()) / 1e9);
         } else {
             int64_t hits = 0;
             I.img_tokens = enc.encode_files(files, cache, &hits);
-            if (cfg.feature_dtype == "float16") I.img_tokens = I.img_tokens.to(at::kHalf);
+            if (cfg.feature_dtype == FeatureDtype::kFloat16) I.img_tokens = I.img_tokens.to(at::kHalf);
             if (rank == 0)
                 spdlog::info("train: {} views encoded by {} ({} tokens x {}) in {:.1f} s, {} from the cache {}", files.size(),
                              enc.info().name, enc.info().tokens, enc.info().width, seconds_since(t0), hits, cache);
@@ -185,7 +186,7 @@ double Trainer::step() {
         double ot_m = 0;
         at::Tensor lm;
         {
-            Autocast ac(I.device.type(), I.cfg.precision == "bf16");
+            Autocast ac(I.device.type(), I.cfg.precision == Precision::kBf16);
             lm = I.loss_of(I.g.model, d, &ot_m).to(at::kFloat) / static_cast<double>(acc);
         }
         lm.backward();

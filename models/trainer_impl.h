@@ -69,8 +69,8 @@ struct Trainer::Impl {
         const bool image = has_images();
         at::Tensor idx =
             training ? at::randint(S, {Bg}, gen, at::kLong) : at::arange(s * Bg, s * Bg + Bg, at::kLong).remainder(S);
-        if (training && cfg.order == "epochs") idx = at::tensor(epoch_batch(seed, s, Bg, S), at::kLong);
-        const bool slots = cfg.anchor_order == "canonical";  // rows are ordered slots: no shuffling, no OT
+        if (training && cfg.order == BatchOrder::kEpochs) idx = at::tensor(epoch_batch(seed, s, Bg, S), at::kLong);
+        const bool slots = cfg.anchor_order == AnchorOrder::kCanonical;  // rows are ordered slots: no shuffling, no OT
         std::vector<at::Tensor> perms;
         for (int64_t b = 0; b < Bg; ++b) perms.push_back(at::randperm(A, gen, at::kLong));
         at::Tensor perm = slots ? at::arange(A, at::kLong).expand({B, A}) : at::stack(perms).narrow(0, b0, B);
@@ -96,12 +96,12 @@ struct Trainer::Impl {
         if (objective == Objective::kFlowMatching) {
             d.cfm.x0 = at::randn({Bg, A, C}, gen, f32).narrow(0, b0, B);
             d.cfm.t = at::rand({Bg}, gen, f32).narrow(0, b0, B);
-            if (cfg.time_sampling == "logit_normal") {  // σ(Φ⁻¹(u)): the same uniforms, mapped
+            if (cfg.time_sampling == TimeSampling::kLogitNormal) {  // σ(Φ⁻¹(u)): the same uniforms, mapped
                 at::Tensor u = d.cfm.t.to(at::kDouble).clamp(1e-6, 1 - 1e-6);
                 d.cfm.t = at::sigmoid(std::sqrt(2.0) * at::erfinv(2 * u - 1)).to(at::kFloat);
             }
             d.cfm.pair_draws = at::randint(A, {Bg, A}, gen, at::kLong).narrow(0, b0, B);
-            if (cfg.ot_pairs == "permutation") d.cfm.pair_draws = at::arange(A, at::kLong).expand({B, A}).contiguous();
+            if (cfg.ot_pairs == OtPairs::kPermutation) d.cfm.pair_draws = at::arange(A, at::kLong).expand({B, A}).contiguous();
             d.cfm.ot = !slots;
             double u = at::rand({1}, gen, at::kDouble).item<double>();
             at::Tensor ru = at::rand({Bg, A, C}, gen, f32).narrow(0, b0, B);
@@ -141,7 +141,7 @@ struct Trainer::Impl {
             CfmPairs p = cfm_pairs(d.x1, d.cfm);
             if (ot_seconds) *ot_seconds = p.ot_seconds;
             at::Tensor out = net->forward(p.x_t, p.t, ctx);
-            if (cfg.prediction == "data") {  // x̂1 against the paired data rows x1 = x_t + (1 − t)·u
+            if (cfg.prediction == Prediction::kData) {  // x̂1 against the paired data rows x1 = x_t + (1 − t)·u
                 at::Tensor x1 = p.x_t + (1 - p.t.reshape({-1, 1, 1})) * p.target;
                 return (out - x1).pow(2).mean();
             }
@@ -160,13 +160,13 @@ struct Trainer::Impl {
     /// What warm-up and EMA ramp count at optimizer step s: optimizer steps, or (train.schedule_unit:
     /// micro_batches, the original's way) micro-batches, s · accumulate.
     double schedule_units(int64_t s) const {
-        return static_cast<double>(cfg.schedule_unit == "micro_batches" ? s * cfg.accumulate : s);
+        return static_cast<double>(cfg.schedule_unit == ScheduleUnit::kMicroBatches ? s * cfg.accumulate : s);
     }
     double lr_at(int64_t s) const {
         double lr_eff =
             cfg.lr * static_cast<double>(cfg.batch_size * world * cfg.accumulate) / static_cast<double>(cfg.lr_batch_size);
         if (cfg.warmup_steps > 0) lr_eff *= std::min(1.0, schedule_units(s) / static_cast<double>(cfg.warmup_steps));
-        if (cfg.lr_schedule == "cosine" && s > cfg.warmup_steps && cfg.steps > cfg.warmup_steps) {
+        if (cfg.lr_schedule == LrSchedule::kCosine && s > cfg.warmup_steps && cfg.steps > cfg.warmup_steps) {
             const double f =
                 std::min(1.0, static_cast<double>(s - cfg.warmup_steps) / static_cast<double>(cfg.steps - cfg.warmup_steps));
             lr_eff *= 0.5 * (1 + std::cos(M_PI * f));

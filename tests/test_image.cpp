@@ -55,7 +55,9 @@ TEST_CASE("image preprocessing matches hand-computed pixels", "[image]") {
     CHECK(at::equal(resize_bilinear_pil(img, 2, 2), img));  // same size: untouched
     CHECK_THROWS_WITH(load_image_u8(test::test_data("npm-bunny.obj")), Catch::Contains("npm-bunny.obj"));
     CHECK_THROWS_WITH(load_image_u8("/nonexistent.png"), Catch::Contains("/nonexistent.png: image not found"));
-    CHECK_THROWS_AS(parse_image_alpha("black", "data.image_alpha"), ConfigError);
+    CHECK_THROWS_WITH(config::flag_choice<ImageAlpha>("black", "--image-alpha"),
+                      Catch::Contains("--image-alpha 'black': expected drop or white"));
+    CHECK(!config::flag_choice<ImageAlpha>("", "--image-alpha").has_value());
 }
 
 TEST_CASE("image encoder: sidecar and output checks, clear errors, cache hit/miss", "[image]") {
@@ -104,14 +106,17 @@ TEST_CASE("image encoder: sidecar and output checks, clear errors, cache hit/mis
     CHECK((a[0] - a[1]).abs().max().item<float>() > 1e-3);
     // bfloat16 (the original's DINOv2 dtype): float32 tokens near the float32 run, not equal, and
     // cached apart from it.
-    ImageEncoder bf(enc_path, "bfloat16");
+    ImageEncoder bf(enc_path, EncoderDtype::kBFloat16);
     at::Tensor c = bf.encode_files(files, dir + "/cache", &hits);
     CHECK(hits == 0);
     CHECK(c.scalar_type() == at::kFloat);
     const double scale = a.abs().max().item<double>(), diff = (c - a).abs().max().item<double>();
     CHECK(diff > 0);
     CHECK(diff < 0.05 * scale);
-    CHECK_THROWS_AS(ImageEncoder(enc_path, "float64"), ConfigError);
+    TrainConfig t;
+    CHECK_THROWS_WITH(
+        apply_train_override(t, "model.encoder_dtype=float64"),
+        Catch::Contains("model.encoder_dtype = 'float64' is not a valid choice (expected float32, bfloat16 or float16)"));
 }
 
 TEST_CASE("feature store: records round-trip, resume after a partial fill, clear errors", "[image]") {
@@ -181,7 +186,7 @@ TEST_CASE("a tiny image-conditioned model learns two shapes and generates the ri
     c.heads = 4;
     c.time_channels = 32;
     c.context_dim = 64;
-    c.condition = "image";
+    c.condition = models::ConditionKind::kImage;
     c.encoder = test::test_data("standin_encoder.pt");
     c.image_root = "unused";
     c.image_dim = 32;

@@ -248,7 +248,7 @@ TEST_CASE("train.precision bf16: autocast steps track the fp32 steps, weights st
     TrainConfig c = tiny_config();
     c.cond_dropout = 0;
     Trainer a(c, s, s, "");
-    c.precision = "bf16";
+    c.precision = models::Precision::kBf16;
     Trainer b(c, s, s, "");
     double la = 0, lb = 0;
     for (int i = 0; i < 3; ++i) {
@@ -406,6 +406,67 @@ TEST_CASE("one set of value rules for fit, train and dataset configs", "[models]
     CHECK_THROWS_WITH(apply_train_override(t, "train.lr=1e999"), Catch::Contains("train.lr = '1e999' is not a valid number"));
     fitting::apply_fit_override("lr=2.5e-3", f);
     CHECK(f.lr == 2.5e-3);
+}
+
+TEST_CASE("one reader: the same structure rules and error lines for fit, dataset and train configs", "[models][config]") {
+    fitting::FitOptions f;
+    // Unknown sections name the sections the file may hold.
+    CHECK_THROWS_WITH(fitting::parse_fit_config("model:\n  width: 3\n", "f.yaml", f, {"dataset"}),
+                      Catch::Equals("f.yaml: unknown section 'model' (expected fit, dataset)"));
+    CHECK_THROWS_WITH(dataset::parse_dataset_section("modle:\n  x: 1\n", "d.yaml"),
+                      Catch::Equals("d.yaml: unknown section 'modle' (expected dataset, fit)"));
+    CHECK_THROWS_WITH(parse_train_config("modle:\n  width: 3\n", "t.yaml"),
+                      Catch::Equals("t.yaml: unknown section 'modle' (expected data, model, objective, train, sample)"));
+    // Unknown keys list the section's keys.
+    CHECK_THROWS_WITH(fitting::parse_fit_config("fit:\n  lrr: 1\n", "f.yaml", f),
+                      Catch::StartsWith("f.yaml: unknown key 'fit.lrr' (valid keys: num_anchors, mask_degree,"));
+    CHECK_THROWS_WITH(dataset::parse_dataset_section("dataset:\n  wrokers: 2\n", "d.yaml"),
+                      Catch::Equals("d.yaml: unknown key 'dataset.wrokers' (valid keys: input, output, layout, workers, "
+                                    "limit, categories, ids, seed)"));
+    CHECK_THROWS_WITH(parse_train_config("sample:\n  solvr: heun\n", "t.yaml"),
+                      Catch::Equals("t.yaml: unknown key 'sample.solvr' (valid keys: solver, steps, rtol, atol, "
+                                    "val_samples, val_render_points)"));
+    // A list or mapping where one value belongs; lists where a setting takes them.
+    CHECK_THROWS_WITH(fitting::parse_fit_config("fit:\n  lr: [1, 2]\n", "f.yaml", f),
+                      Catch::Equals("f.yaml: fit.lr must be a single value (expected key: value)"));
+    CHECK_THROWS_WITH(parse_train_config("train:\n  steps: {a: 1}\n", "t.yaml"),
+                      Catch::Equals("t.yaml: train.steps must be a single value (expected key: value)"));
+    CHECK_THROWS_WITH(dataset::parse_dataset_section("dataset:\n  ids: [a]\n", "d.yaml"),
+                      Catch::Equals("d.yaml: dataset.ids must be a single value (expected key: value)"));
+    const auto d = dataset::parse_dataset_section("dataset:\n  categories: [chair, 02691156]\n  layout: flat\n", "d.yaml");
+    REQUIRE(d.categories);
+    CHECK(*d.categories == std::vector<std::string>{"chair", "02691156"});
+    CHECK(d.layout == dataset::Layout::kFlat);
+    CHECK((!d.input && !d.workers && !d.seed));  // unset stays unset, so that flags win
+    CHECK(dataset::parse_dataset_section("dataset:\n  categories: chair\n", "d.yaml").categories ==
+          std::vector<std::string>{"chair"});
+    // Enumerated settings: by name, one error form everywhere.
+    CHECK_THROWS_WITH(dataset::parse_dataset_section("dataset:\n  layout: modelnet\n", "d.yaml"),
+                      Catch::Equals("d.yaml: dataset.layout = 'modelnet' is not a valid choice (expected shapenet, "
+                                    "objaverse or flat)"));
+    TrainConfig t;
+    CHECK_THROWS_WITH(apply_train_override(t, "model.condition=text"),
+                      Catch::Equals("--set: model.condition = 'text' is not a valid choice (expected none, category or image)"));
+    CHECK_THROWS_WITH(parse_train_config("sample:\n  solver: rk4\n", "t.yaml"),
+                      Catch::Equals("t.yaml: sample.solver = 'rk4' is not a valid choice (expected euler, heun or dopri5)"));
+    apply_train_override(t, "sample.solver=dopri5");
+    apply_train_override(t, "objective.type=edm");
+    apply_train_override(t, "data.image_features=disk");
+    CHECK(t.solver == Solver::kDopri5);
+    CHECK(t.objective == Objective::kEdm);
+    CHECK(config::name(t.image_features) == "disk");
+    // Written back by the same table: every enumerated value survives the round trip by name.
+    const TrainConfig back = parse_train_config(t.to_yaml(), "round trip");
+    CHECK(back.to_yaml() == t.to_yaml());
+    CHECK(back.solver == Solver::kDopri5);
+    CHECK(t.to_yaml().find("  type: edm\n") != std::string::npos);
+    // --set forms: fit may leave out its section, train may not.
+    fitting::apply_fit_override("fit.lr=0.5", f);
+    CHECK(f.lr == 0.5);
+    CHECK_THROWS_WITH(fitting::apply_fit_override("train.lr=1", f),
+                      Catch::Equals("--set: unknown section 'train' (expected fit)"));
+    CHECK_THROWS_WITH(apply_train_override(t, "steps=3"),
+                      Catch::Equals("--set 'steps=3': expected section.key=value (e.g. --set train.steps=100)"));
 }
 
 TEST_CASE("linear assignment is optimal (brute force) and flow-matching pairs are consistent", "[models][ot]") {
@@ -579,7 +640,7 @@ TEST_CASE("checkpoint resume reproduces the next step exactly, corrupt checkpoin
 TEST_CASE("EDM objective trains and samples with frozen anchors", "[models][edm]") {
     MashSet s = synthetic_set(2, 10, 13);
     TrainConfig c = tiny_config();
-    c.objective = "edm";
+    c.objective = models::Objective::kEdm;
     c.sample_steps = 4;
     auto dir = test::temp_dir();
     Trainer tr(c, s, s, "");
@@ -681,7 +742,7 @@ TEST_CASE("training folders: a symlinked MASH file keeps the category of its lin
     fs::create_symlink(root / "store" / "cow.npz", root / "train" / "animal" / "cow.npz");
     fs::copy_file(mash::test::test_data("mash_small/object/rotor.npz"), root / "train" / "rotor.npz");
     for (const std::string& r : {(root / "train").string(), (root / "train").string() + "/"}) {
-        auto set = models::load_mash_folder(r, "box", "dataset");
+        auto set = models::load_mash_folder(r, models::Normalize::kBox, models::CategoryTable::kDataset);
         REQUIRE(set.size() == 2);
         CHECK(set.category_names == std::vector<std::string>{"animal", "default"});
     }

@@ -84,7 +84,7 @@ void run(const std::string& name, TrainConfig c, int64_t sample_steps, int repea
     r.num = 1;
     r.categories = {0};
     r.steps = sample_steps;
-    r.solver = "euler";
+    r.solver = Solver::kEuler;
     std::vector<double> st;
     for (int i = 0; i < std::max(1, repeats - 1); ++i) st.push_back(sample(tr.generator(), r).seconds);
     std::printf("  one-shape sample: %.2f s with %lld Euler steps (%.3f s per network evaluation)\n", median(st),

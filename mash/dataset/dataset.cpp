@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
@@ -19,7 +18,6 @@
 #include <set>
 #include <sstream>
 
-#include "mash/core/config_values.h"
 #include "mash/core/errors.h"
 
 namespace mash::dataset {
@@ -67,12 +65,13 @@ int64_t parse_int(const std::string& s, const std::string& what) {
 
 }  // namespace
 
-Layout parse_layout(const std::string& name) {
-    if (name == "shapenet") return Layout::kShapeNet;
-    if (name == "objaverse") return Layout::kObjaverse;
-    if (name == "flat") return Layout::kFlat;
-    throw ConfigError("--layout '" + name + "': expected shapenet, objaverse or flat");
+const config::Choices<Layout>& choices(Layout) {
+    static const config::Choices<Layout> c{
+        {Layout::kShapeNet, "shapenet"}, {Layout::kObjaverse, "objaverse"}, {Layout::kFlat, "flat"}};
+    return c;
 }
+
+Layout parse_layout(const std::string& name) { return choices(Layout{}).parse_flag(name, "--layout"); }
 
 std::string shapenet_category_name(const std::string& synset) {
     auto it = synsets().find(synset);
@@ -324,74 +323,38 @@ std::string manifest_name(const Shard& s) {
 
 std::vector<std::pair<std::string, std::string>> shapenet_synsets() { return {synsets().begin(), synsets().end()}; }
 
+namespace {
+const config::Schema<DatasetSection>& schema() {
+    using config::setting;
+    using D = DatasetSection;
+    using V = std::vector<std::string>;
+    static const config::Schema<DatasetSection> s({
+        setting("dataset", "input", &D::input),
+        setting("dataset", "output", &D::output),
+        setting("dataset", "layout", &D::layout),
+        setting("dataset", "workers", &D::workers, {1, 64}),
+        setting("dataset", "limit", &D::limit, {1, std::numeric_limits<int64_t>::max()}),
+        config::Setting<D>{"dataset",
+                           "categories",
+                           [](D& d, const config::Value& v, const std::string&, const config::Source&) {
+                               d.categories = v.is_list ? v.items : V{v.text};
+                           },
+                           {}},
+        setting("dataset", "ids", &D::ids),
+        setting("dataset", "seed", &D::seed),
+    });
+    return s;
+}
+}  // namespace
+
 DatasetSection parse_dataset_section(const std::string& text, const std::string& what) {
-    YAML::Node root;
-    try {
-        root = YAML::Load(text);
-    } catch (const YAML::Exception& e) {
-        throw ConfigError(what + ": invalid YAML: " + e.what());
-    }
     DatasetSection d;
-    if (root.IsNull()) return d;
-    if (!root.IsMap()) throw ConfigError(what + ": expected a mapping with 'fit' and 'dataset' sections");
-    const YAML::Node sec = root["dataset"];
-    if (!sec || sec.IsNull()) return d;
-    if (!sec.IsMap()) throw ConfigError(what + ": section 'dataset' must be a mapping");
-    for (const auto& kv : sec) {
-        if (!kv.first.IsScalar()) throw ConfigError(what + ": dataset: a key is not a plain name (expected key: value)");
-        const std::string k = kv.first.Scalar();
-        const YAML::Node& v = kv.second;
-        auto text_value = [&]() -> std::string {
-            if (!v.IsScalar()) throw ConfigError(what + ": dataset." + k + " must be a string");
-            return v.Scalar();
-        };
-        auto integer = [&](int64_t lo, int64_t hi) -> int64_t {
-            return config::parse_int(text_value(), "dataset." + k, what, lo, hi);
-        };
-        if (k == "input") {
-            d.input = text_value();
-            d.has_input = true;
-        } else if (k == "output") {
-            d.output = text_value();
-            d.has_output = true;
-        } else if (k == "layout") {
-            d.layout = text_value();
-            d.has_layout = true;
-            parse_layout(d.layout);
-        } else if (k == "ids") {
-            d.ids = text_value();
-            d.has_ids = true;
-        } else if (k == "workers")
-            d.workers = integer(1, 64);
-        else if (k == "limit")
-            d.limit = integer(1, std::numeric_limits<int64_t>::max());
-        else if (k == "seed") {
-            d.seed = uint64_t(integer(0, std::numeric_limits<int64_t>::max()));
-            d.has_seed = true;
-        } else if (k == "categories") {
-            d.has_categories = true;
-            if (v.IsSequence()) {
-                for (const auto& c : v) {
-                    if (!c.IsScalar()) throw ConfigError(what + ": dataset.categories: expected a list of names or synset ids");
-                    d.categories.push_back(c.Scalar());
-                }
-            } else {
-                d.categories.push_back(text_value());
-            }
-        } else {
-            throw ConfigError(what + ": unknown key 'dataset." + k +
-                              "' (valid keys: input, output, layout, workers, limit, categories, ids, seed)");
-        }
-    }
+    schema().read(d, text, config::Source{what, ""}, {"fit"});
     return d;
 }
 
 DatasetSection load_dataset_section(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw ConfigError(path + ": cannot open config file");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return parse_dataset_section(ss.str(), path);
+    return parse_dataset_section(config::read_config_file(path), path);
 }
 
 }  // namespace mash::dataset

@@ -7,13 +7,17 @@
 // Outputs mirror the layout: OUT/<category>/<id>.npz.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "mash/core/config_reader.h"
 
 namespace mash::dataset {
 
 enum class Layout { kShapeNet, kObjaverse, kFlat };
-/// "shapenet" | "objaverse" | "flat"; throws ConfigError otherwise.
+const config::Choices<Layout>& choices(Layout);
+/// "shapenet" | "objaverse" | "flat" (the --layout flag); throws ConfigError otherwise.
 Layout parse_layout(const std::string& name);
 
 struct ShapeEntry {
@@ -85,14 +89,14 @@ std::vector<ManifestLine> parse_manifest(const std::string& text, int64_t* malfo
 /// The `dataset:` section of a fit-dataset YAML config (the `fit:` section is read by
 /// fitting::load_fit_config). Every field is optional; unset ones stay unset so that flags win.
 struct DatasetSection {
-    bool has_input = false, has_output = false, has_layout = false, has_ids = false, has_categories = false;
-    std::string input, output, layout, ids;
-    std::vector<std::string> categories;
-    int64_t workers = 0, limit = 0;  ///< 0 = not set
-    bool has_seed = false;
-    uint64_t seed = 0;
+    std::optional<std::string> input, output, ids;
+    std::optional<Layout> layout;
+    std::optional<std::vector<std::string>> categories;  ///< names or synset ids: a list, or one
+    std::optional<int64_t> workers, limit;
+    std::optional<uint64_t> seed;
 };
-/// Strict: unknown keys, wrong types and out-of-range numbers are ConfigErrors naming `what`.
+/// Strict (config_reader.h): unknown keys, wrong types and out-of-range numbers are ConfigErrors
+/// naming `what`.
 DatasetSection parse_dataset_section(const std::string& yaml_text, const std::string& what);
 DatasetSection load_dataset_section(const std::string& path);
 

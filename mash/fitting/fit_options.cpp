@@ -1,82 +1,58 @@
 // SPDX-License-Identifier: MIT
 #include "mash/fitting/fit_options.h"
 
-#include <yaml-cpp/yaml.h>
-
-#include <algorithm>
-#include <cmath>
 #include <sstream>
 #include <variant>
 
-#include "mash/core/config_values.h"
+#include "mash/core/config_reader.h"
 #include "mash/core/errors.h"
 
 namespace mash::fitting {
 namespace {
 
-using FieldPtr = std::variant<int64_t FitOptions::*, double FitOptions::*, bool FitOptions::*>;
-struct Field {
-    const char* name;
-    FieldPtr ptr;
-};
-
-const std::vector<Field>& fields() {
-    static const std::vector<Field> f = {
-        {"num_anchors", &FitOptions::num_anchors},
-        {"mask_degree", &FitOptions::mask_degree},
-        {"sh_degree", &FitOptions::sh_degree},
-        {"num_directions", &FitOptions::num_directions},
-        {"num_boundary", &FitOptions::num_boundary},
-        {"fps_scale", &FitOptions::fps_scale},
-        {"use_inverse", &FitOptions::use_inverse},
-        {"num_gt_points", &FitOptions::num_gt_points},
-        {"surface_dist", &FitOptions::surface_dist},
-        {"normal_knn", &FitOptions::normal_knn},
-        {"lr", &FitOptions::lr},
-        {"min_lr", &FitOptions::min_lr},
-        {"weight_decay", &FitOptions::weight_decay},
-        {"warmup_steps", &FitOptions::warmup_steps},
-        {"adaptive_epochs", &FitOptions::adaptive_epochs},
-        {"lr_decay", &FitOptions::lr_decay},
-        {"patience", &FitOptions::patience},
-        {"max_epoch_steps", &FitOptions::max_epoch_steps},
-        {"max_steps", &FitOptions::max_steps},
-        {"fit_weight", &FitOptions::fit_weight},
-        {"coverage_weight_start", &FitOptions::coverage_weight_start},
-        {"boundary_weight_max", &FitOptions::boundary_weight_max},
-        {"eps", &FitOptions::eps},
-        {"surfel_radius", &FitOptions::surfel_radius},
-        {"coverage_tau", &FitOptions::coverage_tau},
-        {"fscore_tau", &FitOptions::fscore_tau},
-        {"log_every", &FitOptions::log_every},
-    };
-    return f;
-}
-
-std::string valid_keys() {
-    std::string s;
-    for (const auto& f : fields()) s += (s.empty() ? "" : ", ") + std::string(f.name);
+const config::Schema<FitOptions>& schema() {
+    using config::setting;
+    using O = FitOptions;
+    static const config::Schema<FitOptions> s({
+        setting("fit", "num_anchors", &O::num_anchors),
+        setting("fit", "mask_degree", &O::mask_degree),
+        setting("fit", "sh_degree", &O::sh_degree),
+        setting("fit", "num_directions", &O::num_directions),
+        setting("fit", "num_boundary", &O::num_boundary),
+        setting("fit", "fps_scale", &O::fps_scale),
+        setting("fit", "use_inverse", &O::use_inverse),
+        setting("fit", "num_gt_points", &O::num_gt_points),
+        setting("fit", "surface_dist", &O::surface_dist),
+        setting("fit", "normal_knn", &O::normal_knn),
+        setting("fit", "lr", &O::lr),
+        setting("fit", "min_lr", &O::min_lr),
+        setting("fit", "weight_decay", &O::weight_decay),
+        setting("fit", "warmup_steps", &O::warmup_steps),
+        setting("fit", "adaptive_epochs", &O::adaptive_epochs),
+        setting("fit", "lr_decay", &O::lr_decay),
+        setting("fit", "patience", &O::patience),
+        setting("fit", "max_epoch_steps", &O::max_epoch_steps),
+        setting("fit", "max_steps", &O::max_steps),
+        setting("fit", "fit_weight", &O::fit_weight),
+        setting("fit", "coverage_weight_start", &O::coverage_weight_start),
+        setting("fit", "boundary_weight_max", &O::boundary_weight_max),
+        setting("fit", "eps", &O::eps),
+        setting("fit", "surfel_radius", &O::surfel_radius),
+        setting("fit", "coverage_tau", &O::coverage_tau),
+        setting("fit", "fscore_tau", &O::fscore_tau),
+        setting("fit", "log_every", &O::log_every),
+    });
     return s;
 }
 
-void set_field(FitOptions& o, const std::string& key, const std::string& value, const std::string& where) {
-    for (const auto& f : fields()) {
-        if (key != f.name) continue;
-        const std::string name = "fit." + key;
-        std::visit(
-            [&](auto ptr) {
-                using T = std::decay_t<decltype(o.*ptr)>;
-                if constexpr (std::is_same_v<T, bool>)
-                    o.*ptr = config::parse_bool(value, name, where);
-                else if constexpr (std::is_same_v<T, int64_t>)
-                    o.*ptr = config::parse_int(value, name, where);
-                else
-                    o.*ptr = config::parse_number(value, name, where);
-            },
-            f.ptr);
-        return;
+void read_validated(FitOptions& options, const std::string& text, const std::string& what,
+                    const std::vector<std::string>& other_sections) {
+    schema().read(options, text, config::Source{what, ""}, other_sections);
+    try {
+        options.validate();
+    } catch (const ConfigError& e) {
+        throw ConfigError(what + ": " + e.what());
     }
-    throw ConfigError(where + ": unknown key 'fit." + key + "' (valid keys: " + valid_keys() + ")");
 }
 
 }  // namespace
@@ -109,88 +85,33 @@ void FitOptions::validate() const {
     if (log_every < 1) bad("log_every", ">= 1");
 }
 
-namespace {
-/// A mapping key as text; keys that are not scalars are config errors, not YAML exceptions.
-std::string key_text(const YAML::Node& key, const std::string& what) {
-    if (!key.IsScalar()) throw ConfigError(what + ": a mapping key is not a plain name (expected key: value)");
-    return key.Scalar();
-}
-
-void apply_fit_root(const YAML::Node& root, const std::string& what, FitOptions& options,
-                    const std::vector<std::string>& other_sections) {
-    if (root.IsNull()) return;
-    if (!root.IsMap()) throw ConfigError(what + ": expected a mapping with a 'fit' section");
-    for (const auto& kv : root) {
-        const std::string section = key_text(kv.first, what);
-        if (std::find(other_sections.begin(), other_sections.end(), section) != other_sections.end()) continue;
-        if (section != "fit") {
-            std::string expected = "'fit'";
-            for (const auto& o : other_sections) expected += ", '" + o + "'";
-            throw ConfigError(what + ": unknown section '" + section + "' (expected " + expected + ")");
-        }
-        if (kv.second.IsNull()) continue;
-        if (!kv.second.IsMap()) throw ConfigError(what + ": section 'fit' must be a mapping");
-        for (const auto& f : kv.second) {
-            const std::string key = key_text(f.first, what);
-            if (!f.second.IsScalar()) throw ConfigError(what + ": fit." + key + " must be a scalar");
-            set_field(options, key, f.second.Scalar(), what);
-        }
-    }
-    try {
-        options.validate();
-    } catch (const ConfigError& e) {
-        throw ConfigError(what + ": " + e.what());
-    }
-}
-}  // namespace
-
 void parse_fit_config(const std::string& text, const std::string& what, FitOptions& options,
                       const std::vector<std::string>& other_sections) {
-    YAML::Node root;
-    try {
-        root = YAML::Load(text);
-    } catch (const YAML::Exception& e) {
-        throw ConfigError(what + ": invalid YAML: " + e.what());
-    }
-    apply_fit_root(root, what, options, other_sections);
+    read_validated(options, text, what, other_sections);
 }
 
 void load_fit_config(const std::string& path, FitOptions& options, const std::vector<std::string>& other_sections) {
-    YAML::Node root;
-    try {
-        root = YAML::LoadFile(path);
-    } catch (const YAML::BadFile&) {
-        throw ConfigError(path + ": cannot open config file");
-    } catch (const YAML::Exception& e) {
-        throw ConfigError(path + ": invalid YAML: " + e.what());
-    }
-    apply_fit_root(root, path, options, other_sections);
+    read_validated(options, config::read_config_file(path), path, other_sections);
 }
 
 void apply_fit_override(const std::string& assignment, FitOptions& options) {
-    auto eq = assignment.find('=');
-    if (eq == std::string::npos || eq == 0)
-        throw ConfigError("--set '" + assignment + "': expected key=value (e.g. --set lr=1e-3)");
-    std::string key = assignment.substr(0, eq);
-    if (key.rfind("fit.", 0) == 0) key = key.substr(4);
-    set_field(options, key, assignment.substr(eq + 1), "--set");
+    schema().assign(options, assignment, "fit", "key=value (e.g. --set lr=1e-3)");
 }
 
 std::string fit_options_yaml(const FitOptions& o) {
     std::ostringstream os;
     os.precision(17);
     os << "fit:\n";
-    for (const auto& f : fields()) {
-        os << "  " << f.name << ": ";
+    for (const auto& f : schema().settings()) {
+        os << "  " << f.key << ": ";
         std::visit(
-            [&](auto ptr) {
-                using T = std::decay_t<decltype(o.*ptr)>;
-                if constexpr (std::is_same_v<T, bool>)
-                    os << (o.*ptr ? "true" : "false");
+            [&](const auto& v) {
+                if constexpr (std::is_same_v<std::decay_t<decltype(v)>, bool>)
+                    os << (v ? "true" : "false");
                 else
-                    os << o.*ptr;
+                    os << v;
             },
-            f.ptr);
+            f.write(o));
         os << "\n";
     }
     return os.str();
@@ -198,7 +119,7 @@ std::string fit_options_yaml(const FitOptions& o) {
 
 std::vector<std::string> fit_option_names() {
     std::vector<std::string> n;
-    for (const auto& f : fields()) n.push_back(f.name);
+    for (const auto& f : schema().settings()) n.push_back(f.key);
     return n;
 }
 

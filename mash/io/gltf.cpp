@@ -415,9 +415,8 @@ const char* mode_name(int mode) {
     }
 }
 
-}  // namespace
-
-RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
+/// A .gltf / .glb file parsed by tinygltf (images skipped). Throws IoError naming the file.
+tinygltf::Model load_model(const std::string& path) {
     const auto bytes = read_file(path);
     tinygltf::TinyGLTF loader;
     loader.SetImageLoader(
@@ -441,8 +440,13 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
         std::replace(e.begin(), e.end(), '\n', ';');
         throw IoError(path + ": not a readable glTF 2.0 file: " + e);
     }
-    Reader rd(model, path);
-    // glTF node graphs are disjoint trees: at most one parent per node (cycles are caught below).
+    return model;
+}
+
+/// The nodes a scene starts from: the default scene's, else every node that is no other node's
+/// child. glTF node graphs are disjoint trees: a node with two parents is refused here (cycles are
+/// caught while visiting).
+std::vector<int> scene_roots(const tinygltf::Model& model, const Reader& rd) {
     std::vector<int> parents(model.nodes.size(), 0);
     for (const auto& n : model.nodes)
         for (int c : n.children) {
@@ -452,7 +456,6 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
                 rd.fail("node " + std::to_string(c) +
                         " has more than one parent (expected a tree of nodes; reuse meshes, not nodes)");
         }
-    // Roots: the default scene, else every node that is no other node's child.
     std::vector<int> roots;
     if (model.defaultScene >= 0) {
         if (size_t(model.defaultScene) >= model.scenes.size())
@@ -462,184 +465,227 @@ RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
         for (size_t i = 0; i < model.nodes.size(); ++i)
             if (parents[i] == 0) roots.push_back(int(i));
     }
+    return roots;
+}
 
-    RawGeometry g;
-    GltfReport report;
-    std::vector<bool> on_path(model.nodes.size(), false);
-    struct Decoded {
-        std::vector<double> pos;   // local positions [V*3]
-        std::vector<int64_t> tri;  // triangles (strips / fans converted), indices checked
-        bool draco = false;
-    };
-    std::map<uint64_t, Decoded> cache;  // (mesh, primitive) → decoded once, placed per instance
-    int64_t skipped_points_lines = 0, point_primitives = 0;
-    std::vector<double> point_cloud;  // world positions of POINTS primitives
-    std::function<void(int, const Eigen::Matrix4d&, int)> visit = [&](int ni, const Eigen::Matrix4d& parent, int depth) {
-        if (ni < 0 || size_t(ni) >= model.nodes.size()) rd.fail("node " + std::to_string(ni) + " does not exist");
-        if (on_path[size_t(ni)]) rd.fail("node " + std::to_string(ni) + " is its own ancestor (cyclic node hierarchy)");
-        if (depth > 1000) rd.fail("node hierarchy deeper than 1000 levels");
-        const auto& node = model.nodes[size_t(ni)];
-        ++report.nodes;
-        const Eigen::Matrix4d M = parent * local_transform(node);
-        if (!M.allFinite()) rd.fail("node " + std::to_string(ni) + " has a non-finite transform");
-        if (node.mesh >= 0) {
-            if (size_t(node.mesh) >= model.meshes.size())
-                rd.fail("node " + std::to_string(ni) + ": mesh " + std::to_string(node.mesh) + " does not exist");
-            ++report.mesh_instances;
-            const auto& mesh = model.meshes[size_t(node.mesh)];
-            for (size_t pi = 0; pi < mesh.primitives.size(); ++pi) {
-                const auto& prim = mesh.primitives[pi];
-                const std::string what = "mesh " + std::to_string(node.mesh) + " primitive " + std::to_string(pi);
-                const int mode = prim.mode < 0 ? 4 : prim.mode;
-                if (mode == 0) {  // POINTS: kept apart; the scene is a point cloud if it has no triangles
-                    auto it = prim.attributes.find("POSITION");
-                    if (it == prim.attributes.end()) rd.fail(what + ": no POSITION attribute");
-                    const std::vector<double> pos = rd.accessor(it->second, 3, what + " POSITION");
-                    std::vector<int64_t> idx;
-                    if (prim.indices >= 0) idx = rd.indices(prim.indices, what + " indices");
-                    const int64_t nv = int64_t(pos.size() / 3), n = prim.indices >= 0 ? int64_t(idx.size()) : nv;
-                    if (int64_t(point_cloud.size() / 3) + n > kMaxVertices)
-                        rd.fail("the assembled scene exceeds " + std::to_string(kMaxVertices) + " points");
-                    for (int64_t k = 0; k < n; ++k) {
-                        const int64_t v = prim.indices >= 0 ? idx[size_t(k)] : k;
-                        if (v < 0 || v >= nv)
-                            rd.fail(what + ": index " + std::to_string(v) + " out of range (the primitive has " +
-                                    std::to_string(nv) + " vertices)");
-                        const double x = pos[size_t(3 * v)], y = pos[size_t(3 * v + 1)], z = pos[size_t(3 * v + 2)];
-                        if (!std::isfinite(x) || !std::isfinite(y) || !std::isfinite(z))
-                            rd.fail(what + ": vertex " + std::to_string(v) + " has a non-finite position");
-                        for (int r = 0; r < 3; ++r) point_cloud.push_back(M(r, 0) * x + M(r, 1) * y + M(r, 2) * z + M(r, 3));
-                    }
-                    ++point_primitives;
-                    continue;
-                }
-                if (mode < 4) {
-                    ++report.skipped_primitives;
-                    ++skipped_points_lines;
-                    if (skipped_points_lines <= 3)
-                        report.notes.push_back(what + ": " + mode_name(mode) + " skipped (only triangles are surfaces)");
-                    continue;
-                }
-                if (mode > 6) rd.fail(what + ": primitive mode " + std::to_string(mode) + " (expected 0..6)");
-                const uint64_t key = (uint64_t(node.mesh) << 32) | uint64_t(pi);
-                auto cached = cache.find(key);
-                if (cached == cache.end()) {
-                    Decoded fresh;
-                    std::vector<double>& pos = fresh.pos;
-                    std::vector<int64_t> idx;
-                    auto draco_it = prim.extensions.find("KHR_draco_mesh_compression");
-                    if (draco_it != prim.extensions.end()) {
-                        const auto& ext = draco_it->second;
-                        const auto& bv = ext.Get("bufferView");
-                        const auto& attrs = ext.Get("attributes");
-                        if (!bv.IsInt() || !attrs.IsObject() || !attrs.Get("POSITION").IsInt())
-                            rd.fail(what +
-                                    ": malformed KHR_draco_mesh_compression (expected bufferView and attributes.POSITION)");
-                        const int view = bv.Get<int>();
-                        const uint64_t len =
-                            size_t(view) < model.bufferViews.size() && view >= 0 ? model.bufferViews[size_t(view)].byteLength : 0;
-                        const uint8_t* p = rd.view_bytes(view, 0, len, len, 1, what + " (Draco)");
-                        draco::DecoderBuffer buf;
-                        buf.Init(reinterpret_cast<const char*>(p), size_t(len));
-                        draco::Decoder dec;
-                        auto res = dec.DecodeMeshFromBuffer(&buf);
-                        if (!res.ok()) rd.fail(what + ": Draco decoding failed: " + res.status().error_msg_string());
-                        std::unique_ptr<draco::Mesh> dm = std::move(res).value();
-                        const draco::PointAttribute* pa = dm->GetAttributeByUniqueId(uint32_t(attrs.Get("POSITION").Get<int>()));
-                        if (!pa || pa->num_components() != 3)
-                            rd.fail(what + ": Draco data has no 3-component POSITION attribute");
-                        pos.resize(size_t(dm->num_points()) * 3);
-                        for (draco::PointIndex i(0); i < dm->num_points(); ++i) {
-                            float v[3];
-                            if (!pa->ConvertValue<float>(pa->mapped_index(i), 3, v))
-                                rd.fail(what + ": Draco POSITION not convertible");
-                            for (int k = 0; k < 3; ++k) pos[size_t(i.value()) * 3 + size_t(k)] = v[k];
-                        }
-                        for (draco::FaceIndex f(0); f < dm->num_faces(); ++f)
-                            for (int k = 0; k < 3; ++k) idx.push_back(dm->face(f)[k].value());
-                        fresh.draco = true;
-                    } else {
-                        auto it = prim.attributes.find("POSITION");
-                        if (it == prim.attributes.end()) rd.fail(what + ": no POSITION attribute");
-                        pos = rd.accessor(it->second, 3, what + " POSITION");
-                        if (prim.indices >= 0) {
-                            idx = rd.indices(prim.indices, what + " indices");
-                        } else {
-                            idx.resize(pos.size() / 3);
-                            for (size_t i = 0; i < idx.size(); ++i) idx[i] = int64_t(i);
-                        }
-                    }
-                    const int64_t nv = int64_t(pos.size() / 3);
-                    for (size_t i = 0; i < idx.size(); ++i)
-                        if (idx[i] < 0 || idx[i] >= nv)
-                            rd.fail(what + ": index " + std::to_string(idx[i]) + " out of range (the primitive has " +
-                                    std::to_string(nv) + " vertices)");
-                    // Strips and fans to triangles (glTF winding rules).
-                    std::vector<int64_t>& tri = fresh.tri;
-                    if (mode == 4) {
-                        if (idx.size() % 3 != 0)
-                            rd.fail(what + ": " + std::to_string(idx.size()) + " triangle indices, not a multiple of 3");
-                        tri = std::move(idx);
-                    } else if (idx.size() >= 3) {
-                        for (size_t i = 0; i + 2 < idx.size(); ++i) {
-                            if (mode == 5) {
-                                if (i % 2 == 0)
-                                    tri.insert(tri.end(), {idx[i], idx[i + 1], idx[i + 2]});
-                                else
-                                    tri.insert(tri.end(), {idx[i + 1], idx[i], idx[i + 2]});
-                            } else {
-                                tri.insert(tri.end(), {idx[0], idx[i + 1], idx[i + 2]});
-                            }
-                        }
-                    }
-                    for (int64_t v = 0; v < nv; ++v)
-                        if (!std::isfinite(pos[size_t(3 * v)]) || !std::isfinite(pos[size_t(3 * v + 1)]) ||
-                            !std::isfinite(pos[size_t(3 * v + 2)]))
-                            rd.fail(what + ": vertex " + std::to_string(v) + " has a non-finite position");
-                    cached = cache.emplace(key, std::move(fresh)).first;
-                }
-                const Decoded& dc = cached->second;
-                if (dc.draco) ++report.draco_primitives;
-                const int64_t nv = int64_t(dc.pos.size() / 3);
-                const std::vector<int64_t>& tri = dc.tri;
-                const std::vector<double>& pos = dc.pos;
-                const int64_t base_v = int64_t(g.vertices.size() / 3);
-                if (base_v + nv > kMaxVertices || int64_t(g.triangles.size() + tri.size()) > 3 * kMaxVertices)
-                    rd.fail("the assembled scene exceeds " + std::to_string(kMaxVertices) + " vertices (instanced too often?)");
-                const size_t v0 = g.vertices.size();
-                g.vertices.resize(v0 + size_t(3 * nv));
-                for (int64_t v = 0; v < nv; ++v) {
-                    const double x = pos[size_t(3 * v)], y = pos[size_t(3 * v + 1)], z = pos[size_t(3 * v + 2)];
-                    for (int r = 0; r < 3; ++r)
-                        g.vertices[v0 + size_t(3 * v + r)] = M(r, 0) * x + M(r, 1) * y + M(r, 2) * z + M(r, 3);
-                }
-                const size_t t0 = g.triangles.size();
-                g.triangles.resize(t0 + tri.size());
-                for (size_t k = 0; k < tri.size(); ++k) g.triangles[t0 + k] = base_v + tri[k];
-                ++report.primitives;
+/// A triangle primitive in its mesh's frame: positions and triangles (strips and fans converted),
+/// indices and positions checked.
+struct Decoded {
+    std::vector<double> pos;   // local positions [V*3]
+    std::vector<int64_t> tri;  // triangles
+    bool draco = false;
+};
+
+/// Positions and indices of a KHR_draco_mesh_compression primitive.
+void decode_draco(const tinygltf::Model& model, const Reader& rd, const tinygltf::Value& ext, const std::string& what,
+                  std::vector<double>& pos, std::vector<int64_t>& idx) {
+    const auto& bv = ext.Get("bufferView");
+    const auto& attrs = ext.Get("attributes");
+    if (!bv.IsInt() || !attrs.IsObject() || !attrs.Get("POSITION").IsInt())
+        rd.fail(what + ": malformed KHR_draco_mesh_compression (expected bufferView and attributes.POSITION)");
+    const int view = bv.Get<int>();
+    const uint64_t len = size_t(view) < model.bufferViews.size() && view >= 0 ? model.bufferViews[size_t(view)].byteLength : 0;
+    const uint8_t* p = rd.view_bytes(view, 0, len, len, 1, what + " (Draco)");
+    draco::DecoderBuffer buf;
+    buf.Init(reinterpret_cast<const char*>(p), size_t(len));
+    draco::Decoder dec;
+    auto res = dec.DecodeMeshFromBuffer(&buf);
+    if (!res.ok()) rd.fail(what + ": Draco decoding failed: " + res.status().error_msg_string());
+    std::unique_ptr<draco::Mesh> dm = std::move(res).value();
+    const draco::PointAttribute* pa = dm->GetAttributeByUniqueId(uint32_t(attrs.Get("POSITION").Get<int>()));
+    if (!pa || pa->num_components() != 3) rd.fail(what + ": Draco data has no 3-component POSITION attribute");
+    pos.resize(size_t(dm->num_points()) * 3);
+    for (draco::PointIndex i(0); i < dm->num_points(); ++i) {
+        float v[3];
+        if (!pa->ConvertValue<float>(pa->mapped_index(i), 3, v)) rd.fail(what + ": Draco POSITION not convertible");
+        for (int k = 0; k < 3; ++k) pos[size_t(i.value()) * 3 + size_t(k)] = v[k];
+    }
+    for (draco::FaceIndex f(0); f < dm->num_faces(); ++f)
+        for (int k = 0; k < 3; ++k) idx.push_back(dm->face(f)[k].value());
+}
+
+/// Decodes a triangle primitive (mode 4 triangles, 5 strip, 6 fan).
+Decoded decode_triangles(const tinygltf::Model& model, const Reader& rd, const tinygltf::Primitive& prim, int mode,
+                         const std::string& what) {
+    Decoded fresh;
+    std::vector<double>& pos = fresh.pos;
+    std::vector<int64_t> idx;
+    auto draco_it = prim.extensions.find("KHR_draco_mesh_compression");
+    if (draco_it != prim.extensions.end()) {
+        decode_draco(model, rd, draco_it->second, what, pos, idx);
+        fresh.draco = true;
+    } else {
+        auto it = prim.attributes.find("POSITION");
+        if (it == prim.attributes.end()) rd.fail(what + ": no POSITION attribute");
+        pos = rd.accessor(it->second, 3, what + " POSITION");
+        if (prim.indices >= 0) {
+            idx = rd.indices(prim.indices, what + " indices");
+        } else {
+            idx.resize(pos.size() / 3);
+            for (size_t i = 0; i < idx.size(); ++i) idx[i] = int64_t(i);
+        }
+    }
+    const int64_t nv = int64_t(pos.size() / 3);
+    for (size_t i = 0; i < idx.size(); ++i)
+        if (idx[i] < 0 || idx[i] >= nv)
+            rd.fail(what + ": index " + std::to_string(idx[i]) + " out of range (the primitive has " + std::to_string(nv) +
+                    " vertices)");
+    // Strips and fans to triangles (glTF winding rules).
+    std::vector<int64_t>& tri = fresh.tri;
+    if (mode == 4) {
+        if (idx.size() % 3 != 0) rd.fail(what + ": " + std::to_string(idx.size()) + " triangle indices, not a multiple of 3");
+        tri = std::move(idx);
+    } else if (idx.size() >= 3) {
+        for (size_t i = 0; i + 2 < idx.size(); ++i) {
+            if (mode == 5) {
+                if (i % 2 == 0)
+                    tri.insert(tri.end(), {idx[i], idx[i + 1], idx[i + 2]});
+                else
+                    tri.insert(tri.end(), {idx[i + 1], idx[i], idx[i + 2]});
+            } else {
+                tri.insert(tri.end(), {idx[0], idx[i + 1], idx[i + 2]});
             }
         }
-        on_path[size_t(ni)] = true;
-        for (int c : node.children) visit(c, M, depth + 1);
-        on_path[size_t(ni)] = false;
-    };
-    for (int r : roots) visit(r, Eigen::Matrix4d::Identity(), 0);
-    if (skipped_points_lines > 3)
-        report.notes.push_back("... " + std::to_string(skipped_points_lines) + " point / line primitives skipped in all");
-    if (g.triangles.empty() && !point_cloud.empty()) {  // a point cloud, as OBJ / PLY files of points are read
-        g.vertices = std::move(point_cloud);
-        report.notes.push_back(std::to_string(point_primitives) + " POINTS primitive" + (point_primitives == 1 ? "" : "s") +
-                               " read as a point cloud (" + std::to_string(g.vertices.size() / 3) + " points)");
-    } else if (point_primitives > 0) {
-        report.skipped_primitives += point_primitives;
-        report.notes.push_back("points skipped: " + std::to_string(point_primitives) + " POINTS primitive" +
-                               (point_primitives == 1 ? "" : "s") + " (the scene has triangles)");
     }
-    if (g.triangles.empty() && point_primitives == 0)
-        rd.fail("the scene holds no triangles or points (" + std::to_string(report.nodes) + " nodes, " +
-                std::to_string(report.mesh_instances) + " mesh instances; expected at least one triangle or POINTS primitive)");
-    if (report_out) *report_out = std::move(report);
-    return g;
+    for (int64_t v = 0; v < nv; ++v)
+        if (!std::isfinite(pos[size_t(3 * v)]) || !std::isfinite(pos[size_t(3 * v + 1)]) ||
+            !std::isfinite(pos[size_t(3 * v + 2)]))
+            rd.fail(what + ": vertex " + std::to_string(v) + " has a non-finite position");
+    return fresh;
+}
+
+/// Walks the node trees and places every primitive instance in world space: triangles into the
+/// geometry, POINTS primitives into a point cloud kept apart (used when the scene has no triangles).
+class SceneAssembler {
+public:
+    SceneAssembler(const tinygltf::Model& model, const Reader& rd)
+        : model_(model), rd_(rd), on_path_(model.nodes.size(), false) {}
+
+    void visit(int ni, const Eigen::Matrix4d& parent, int depth) {
+        if (ni < 0 || size_t(ni) >= model_.nodes.size()) rd_.fail("node " + std::to_string(ni) + " does not exist");
+        if (on_path_[size_t(ni)]) rd_.fail("node " + std::to_string(ni) + " is its own ancestor (cyclic node hierarchy)");
+        if (depth > 1000) rd_.fail("node hierarchy deeper than 1000 levels");
+        const auto& node = model_.nodes[size_t(ni)];
+        ++report_.nodes;
+        const Eigen::Matrix4d M = parent * local_transform(node);
+        if (!M.allFinite()) rd_.fail("node " + std::to_string(ni) + " has a non-finite transform");
+        if (node.mesh >= 0) {
+            if (size_t(node.mesh) >= model_.meshes.size())
+                rd_.fail("node " + std::to_string(ni) + ": mesh " + std::to_string(node.mesh) + " does not exist");
+            ++report_.mesh_instances;
+            const auto& mesh = model_.meshes[size_t(node.mesh)];
+            for (size_t pi = 0; pi < mesh.primitives.size(); ++pi) primitive(node.mesh, pi, M);
+        }
+        on_path_[size_t(ni)] = true;
+        for (int c : node.children) visit(c, M, depth + 1);
+        on_path_[size_t(ni)] = false;
+    }
+
+    /// The assembled geometry and the report; throws when the scene holds nothing to read.
+    RawGeometry finish(GltfReport* report_out) {
+        if (skipped_points_lines_ > 3)
+            report_.notes.push_back("... " + std::to_string(skipped_points_lines_) + " point / line primitives skipped in all");
+        if (g_.triangles.empty() && !point_cloud_.empty()) {  // a point cloud, as OBJ / PLY files of points are read
+            g_.vertices = std::move(point_cloud_);
+            report_.notes.push_back(std::to_string(point_primitives_) + " POINTS primitive" +
+                                    (point_primitives_ == 1 ? "" : "s") + " read as a point cloud (" +
+                                    std::to_string(g_.vertices.size() / 3) + " points)");
+        } else if (point_primitives_ > 0) {
+            report_.skipped_primitives += point_primitives_;
+            report_.notes.push_back("points skipped: " + std::to_string(point_primitives_) + " POINTS primitive" +
+                                    (point_primitives_ == 1 ? "" : "s") + " (the scene has triangles)");
+        }
+        if (g_.triangles.empty() && point_primitives_ == 0)
+            rd_.fail("the scene holds no triangles or points (" + std::to_string(report_.nodes) + " nodes, " +
+                     std::to_string(report_.mesh_instances) +
+                     " mesh instances; expected at least one triangle or POINTS primitive)");
+        if (report_out) *report_out = std::move(report_);
+        return std::move(g_);
+    }
+
+private:
+    void primitive(int mesh_index, size_t pi, const Eigen::Matrix4d& M) {
+        const auto& prim = model_.meshes[size_t(mesh_index)].primitives[pi];
+        const std::string what = "mesh " + std::to_string(mesh_index) + " primitive " + std::to_string(pi);
+        const int mode = prim.mode < 0 ? 4 : prim.mode;
+        if (mode == 0) return points(prim, M, what);
+        if (mode < 4) {
+            ++report_.skipped_primitives;
+            ++skipped_points_lines_;
+            if (skipped_points_lines_ <= 3)
+                report_.notes.push_back(what + ": " + mode_name(mode) + " skipped (only triangles are surfaces)");
+            return;
+        }
+        if (mode > 6) rd_.fail(what + ": primitive mode " + std::to_string(mode) + " (expected 0..6)");
+        const uint64_t key = (uint64_t(mesh_index) << 32) | uint64_t(pi);
+        auto cached = cache_.find(key);
+        if (cached == cache_.end()) cached = cache_.emplace(key, decode_triangles(model_, rd_, prim, mode, what)).first;
+        place(cached->second, M);
+    }
+
+    /// A POINTS primitive, in world space, onto the point cloud.
+    void points(const tinygltf::Primitive& prim, const Eigen::Matrix4d& M, const std::string& what) {
+        auto it = prim.attributes.find("POSITION");
+        if (it == prim.attributes.end()) rd_.fail(what + ": no POSITION attribute");
+        const std::vector<double> pos = rd_.accessor(it->second, 3, what + " POSITION");
+        std::vector<int64_t> idx;
+        if (prim.indices >= 0) idx = rd_.indices(prim.indices, what + " indices");
+        const int64_t nv = int64_t(pos.size() / 3), n = prim.indices >= 0 ? int64_t(idx.size()) : nv;
+        if (int64_t(point_cloud_.size() / 3) + n > kMaxVertices)
+            rd_.fail("the assembled scene exceeds " + std::to_string(kMaxVertices) + " points");
+        for (int64_t k = 0; k < n; ++k) {
+            const int64_t v = prim.indices >= 0 ? idx[size_t(k)] : k;
+            if (v < 0 || v >= nv)
+                rd_.fail(what + ": index " + std::to_string(v) + " out of range (the primitive has " + std::to_string(nv) +
+                         " vertices)");
+            const double x = pos[size_t(3 * v)], y = pos[size_t(3 * v + 1)], z = pos[size_t(3 * v + 2)];
+            if (!std::isfinite(x) || !std::isfinite(y) || !std::isfinite(z))
+                rd_.fail(what + ": vertex " + std::to_string(v) + " has a non-finite position");
+            for (int r = 0; r < 3; ++r) point_cloud_.push_back(M(r, 0) * x + M(r, 1) * y + M(r, 2) * z + M(r, 3));
+        }
+        ++point_primitives_;
+    }
+
+    /// One instance of a decoded triangle primitive, transformed by M, onto the geometry.
+    void place(const Decoded& dc, const Eigen::Matrix4d& M) {
+        if (dc.draco) ++report_.draco_primitives;
+        const int64_t nv = int64_t(dc.pos.size() / 3);
+        const std::vector<int64_t>& tri = dc.tri;
+        const std::vector<double>& pos = dc.pos;
+        const int64_t base_v = int64_t(g_.vertices.size() / 3);
+        if (base_v + nv > kMaxVertices || int64_t(g_.triangles.size() + tri.size()) > 3 * kMaxVertices)
+            rd_.fail("the assembled scene exceeds " + std::to_string(kMaxVertices) + " vertices (instanced too often?)");
+        const size_t v0 = g_.vertices.size();
+        g_.vertices.resize(v0 + size_t(3 * nv));
+        for (int64_t v = 0; v < nv; ++v) {
+            const double x = pos[size_t(3 * v)], y = pos[size_t(3 * v + 1)], z = pos[size_t(3 * v + 2)];
+            for (int r = 0; r < 3; ++r) g_.vertices[v0 + size_t(3 * v + r)] = M(r, 0) * x + M(r, 1) * y + M(r, 2) * z + M(r, 3);
+        }
+        const size_t t0 = g_.triangles.size();
+        g_.triangles.resize(t0 + tri.size());
+        for (size_t k = 0; k < tri.size(); ++k) g_.triangles[t0 + k] = base_v + tri[k];
+        ++report_.primitives;
+    }
+
+    const tinygltf::Model& model_;
+    const Reader& rd_;
+    std::vector<bool> on_path_;
+    RawGeometry g_;
+    GltfReport report_;
+    std::map<uint64_t, Decoded> cache_;  // (mesh, primitive) → decoded once, placed per instance
+    int64_t skipped_points_lines_ = 0, point_primitives_ = 0;
+    std::vector<double> point_cloud_;  // world positions of POINTS primitives
+};
+
+}  // namespace
+
+RawGeometry read_gltf(const std::string& path, GltfReport* report_out) {
+    const tinygltf::Model model = load_model(path);
+    Reader rd(model, path);
+    const std::vector<int> roots = scene_roots(model, rd);
+    SceneAssembler scene(model, rd);
+    for (int r : roots) scene.visit(r, Eigen::Matrix4d::Identity(), 0);
+    return scene.finish(report_out);
 }
 
 }  // namespace mash::io

@@ -3,6 +3,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <Eigen/Dense>
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -566,6 +567,40 @@ double unsupported_area_fraction(const TriangleMesh& m, const std::vector<double
         if (far[size_t(t[0])] && far[size_t(t[1])] && far[size_t(t[2])]) unsupported += a;
     }
     return total > 0 ? unsupported / total : 0.0;
+}
+
+double mesh_volume(const TriangleMesh& m) {
+    double v = 0;
+    for (size_t f = 0; f + 2 < m.triangles.size(); f += 3) {
+        const double* a = &m.vertices[3 * m.triangles[f]];
+        const double* b = &m.vertices[3 * m.triangles[f + 1]];
+        const double* c = &m.vertices[3 * m.triangles[f + 2]];
+        v += (a[0] * (b[1] * c[2] - b[2] * c[1]) - a[1] * (b[0] * c[2] - b[2] * c[0]) + a[2] * (b[0] * c[1] - b[1] * c[0])) / 6.0;
+    }
+    return v;
+}
+
+double mesh_area(const TriangleMesh& m) {
+    double s = 0;
+    for (size_t f = 0; f + 2 < m.triangles.size(); f += 3) {
+        Eigen::Vector3d a(&m.vertices[3 * m.triangles[f]]), b(&m.vertices[3 * m.triangles[f + 1]]),
+            c(&m.vertices[3 * m.triangles[f + 2]]);
+        s += 0.5 * (b - a).cross(c - a).norm();
+    }
+    return s;
+}
+
+bool is_closed(const TriangleMesh& m) {
+    std::map<std::pair<int64_t, int64_t>, int> edges;
+    for (size_t f = 0; f + 2 < m.triangles.size(); f += 3)
+        for (int e = 0; e < 3; ++e) {
+            int64_t u = m.triangles[f + e], v = m.triangles[f + (e + 1) % 3];
+            edges[{std::min(u, v), std::max(u, v)}]++;
+        }
+    if (edges.empty()) return false;
+    for (const auto& [e, c] : edges)
+        if (c < 2 || c % 2 != 0) return false;  // a boundary (or odd, open) edge
+    return true;
 }
 
 }  // namespace mash::mesh

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Triangle-mesh topology: edge statistics, connected components, splitting of non-manifold edges
-// and vertices, removal of Poisson's outer-box components. Torch-free.
+// and vertices, removal of Poisson's outer-box components; volume, area, closedness. Torch-free.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -87,5 +87,12 @@ void compact_vertices(TriangleMesh& m);
 /// across the opening of a cup-shaped open sheet (a bowl whose two walls the samples do not
 /// resolve). 0 for an empty mesh or no points.
 double unsupported_area_fraction(const TriangleMesh& m, const std::vector<double>& points, double radius);
+
+/// Volume (divergence theorem; meaningful for closed, consistently oriented meshes) and area.
+double mesh_volume(const TriangleMesh& m);
+double mesh_area(const TriangleMesh& m);
+/// Watertight: no boundary edges — every edge is shared by an even number (>= 2) of triangles.
+/// (is_closed_manifold above is the stricter test the default meshes pass.)
+bool is_closed(const TriangleMesh& m);
 
 }  // namespace mash::mesh

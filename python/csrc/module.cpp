@@ -220,7 +220,7 @@ class PyGenerator {
 public:
     explicit PyGenerator(const std::string& path) : g_(mash::models::Generator::load(path)) {}
     std::vector<std::string> categories() const { return g_.categories; }
-    std::string condition() const { return g_.config.condition; }
+    std::string condition() const { return mash::config::name(g_.config.condition); }
     int64_t step() const { return g_.step; }
     int64_t num_anchors() const { return g_.num_anchors; }
     // parts: (rotate_vectors, positions, mask_params, sh_params, mask_degree, sh_degree, use_inverse, selection, name).
@@ -232,10 +232,10 @@ public:
         mash::models::SampleRequest r;
         r.num = num;
         r.seed = seed;
-        r.solver = solver;
+        r.solver = mash::config::flag_choice<mash::models::Solver>(solver, "solver=");
         r.steps = steps;
         r.use_ema = !raw;
-        const std::string& cond = g_.config.condition;
+        const std::string cond = mash::config::name(g_.config.condition);
         if (cond == "image" && (image.empty() || encoder.empty()))
             throw mash::ConfigError("generate: this checkpoint is image-conditioned; pass image=PHOTO and encoder=ENCODER.pt");
         if (cond != "image" && !image.empty())

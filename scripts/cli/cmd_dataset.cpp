@@ -45,15 +45,15 @@ std::vector<std::string> split_commas(const std::string& s) {
 /// Fills unset arguments from the YAML file's `dataset:` section (flags win).
 void apply_dataset_yaml(DatasetArgs& a) {
     const auto d = dataset::load_dataset_section(a.config);
-    if (d.has_input && a.input.empty()) a.input = d.input;
-    if (d.has_output && a.output.empty()) a.output = d.output;
-    if (d.has_layout && !a.layout_given) a.layout = d.layout;
-    if (d.workers > 0 && a.workers == 0) a.workers = int(d.workers);
-    if (d.limit > 0 && a.limit == 0) a.limit = d.limit;
-    if (d.has_ids && a.ids.empty()) a.ids = d.ids;
-    if (d.has_seed && a.seed == 0) a.seed = d.seed;
-    if (d.has_categories && a.categories.empty())
-        for (const auto& c : d.categories) a.categories += (a.categories.empty() ? "" : ",") + c;
+    if (d.input && a.input.empty()) a.input = *d.input;
+    if (d.output && a.output.empty()) a.output = *d.output;
+    if (d.layout && !a.layout_given) a.layout = config::name(*d.layout);
+    if (d.workers && a.workers == 0) a.workers = int(*d.workers);
+    if (d.limit && a.limit == 0) a.limit = *d.limit;
+    if (d.ids && a.ids.empty()) a.ids = *d.ids;
+    if (d.seed && a.seed == 0) a.seed = *d.seed;
+    if (d.categories && a.categories.empty())
+        for (const auto& c : *d.categories) a.categories += (a.categories.empty() ? "" : ",") + c;
 }
 
 std::string bar(double frac, int width = 30) {

@@ -119,24 +119,25 @@ int run_generate(const GenerateArgs& a) {
         g.model->to(at::Device(device));
         g.ema->to(at::Device(device));
     }
-    spdlog::info("generate: {} (step {}, objective {}, condition {}, {} anchors)", a.checkpoint, g.step, g.config.objective,
-                 g.config.condition, g.num_anchors);
-    const bool image_model = g.config.condition == "image";
+    spdlog::info("generate: {} (step {}, objective {}, condition {}, {} anchors)", a.checkpoint, g.step,
+                 config::name(g.config.objective), config::name(g.config.condition), g.num_anchors);
+    const bool image_model = g.config.condition == models::ConditionKind::kImage;
     if (image_model && (a.image.empty() || a.encoder.empty()))
         throw ConfigError("generate: this checkpoint is image-conditioned; pass --image PHOTO and --encoder ENCODER.pt");
     if (!image_model && !a.image.empty())
         throw ConfigError("generate: --image needs an image-conditioned checkpoint (model.condition: image)");
     at::Tensor image_tokens;
     if (image_model) {
-        if (!a.image_alpha.empty()) models::parse_image_alpha(a.image_alpha, "--image-alpha");
-        image_tokens = models::image_condition(g, a.image, a.encoder, a.encoder_dtype, a.image_alpha);
+        image_tokens = models::image_condition(g, a.image, a.encoder,
+                                               config::flag_choice<models::EncoderDtype>(a.encoder_dtype, "--encoder-dtype"),
+                                               config::flag_choice<models::ImageAlpha>(a.image_alpha, "--image-alpha"));
     }
     // Categories to generate.
     std::vector<std::pair<std::string, int64_t>> cats;
     if (image_model) {
         if (!a.category.empty()) throw ConfigError("generate: --category given but the model is image-conditioned");
         cats.emplace_back(fs::path(a.image).stem().string(), -1);
-    } else if (g.config.condition == "category") {
+    } else if (g.config.condition == models::ConditionKind::kCategory) {
         if (a.category.empty() || a.category == "all") {
             for (size_t i = 0; i < g.categories.size(); ++i) cats.emplace_back(g.categories[i], static_cast<int64_t>(i));
         } else {
@@ -162,7 +163,7 @@ int run_generate(const GenerateArgs& a) {
     const int64_t K = fz.count();
     if (K > 0)
         spdlog::info("generate: {} frozen anchors from {}, {} generated{}", K, fmt::join(fz.sources, " + "), g.num_anchors - K,
-                     g.config.normalize == "box"
+                     g.config.normalize == models::Normalize::kBox
                          ? " (inputs normalized like the training data: anchor box centred, longest side 1; "
                            "selections refer to the file's own coordinates)"
                          : "");
@@ -182,7 +183,7 @@ int run_generate(const GenerateArgs& a) {
         r.num = num;
         r.seed = a.seed + 1000003ull * ci;
         r.steps = a.steps;
-        r.solver = a.solver;
+        r.solver = config::flag_choice<models::Solver>(a.solver, "--solver");
         r.use_ema = !a.raw;
         if (cats[ci].second >= 0) r.categories.assign(num, cats[ci].second);
         if (image_model) r.image_tokens = image_tokens.expand({num, image_tokens.size(1), image_tokens.size(2)}).contiguous();
@@ -396,7 +397,7 @@ int run_eval_net(const EvalNetArgs& a) {
         throw InputError(a.inputs + ": 't' has " + std::to_string(t.size(0)) + " values (expected " + std::to_string(B) + ")");
     if (t.dim() == 0) t = t.reshape({1});  // as the original's forwardData: a [1] time broadcast over the batch
     models::ConditionBatch cond;
-    const auto kind = models::parse_condition_kind(g.config.condition, "model.condition");
+    const auto kind = g.config.condition;
     if (kind == models::ConditionKind::kCategory) {
         if (!in.count("category")) throw InputError(a.inputs + ": a category model needs 'category' (int64 [B])");
         cond.category = tensor("category", at::kLong).reshape({-1});
@@ -458,7 +459,7 @@ int run_sample_net(const SampleNetArgs& a) {
         fixed = static_cast<int64_t>(v[0]);
     }
     models::ConditionBatch cond;
-    const auto kind = models::parse_condition_kind(g.config.condition, "model.condition");
+    const auto kind = g.config.condition;
     if (kind != models::ConditionKind::kNone && !in.count("condition"))
         throw InputError(a.inputs + ": needs 'condition' (category ids int64 [B] or condition tokens [B, N, W])");
     if (kind == models::ConditionKind::kCategory) {
@@ -510,7 +511,8 @@ int run_preprocess_image(const PreprocessImageArgs& a) {
     if (a.size < 1 || a.size > 8192) throw ConfigError("--size must be in 1..8192");
     const at::Tensor img = models::load_image_u8(a.image);
     const at::Tensor rgb =
-        models::resize_bilinear_pil(models::image_rgb_u8(img, models::parse_image_alpha(a.alpha, "--alpha")), a.size, a.size)
+        models::resize_bilinear_pil(models::image_rgb_u8(img, *config::flag_choice<models::ImageAlpha>(a.alpha, "--alpha")),
+                                    a.size, a.size)
             .contiguous();
     std::vector<uint8_t> px(rgb.data_ptr<uint8_t>(), rgb.data_ptr<uint8_t>() + rgb.numel());
     if (ext == ".png") {
