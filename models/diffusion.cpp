@@ -9,7 +9,6 @@
 #include <cmath>
 #include <limits>
 
-#include "mash/core/errors.h"
 #include "models/assignment.h"
 
 namespace mash::models {

@@ -18,6 +18,7 @@
 #include "mash/formats/pickle.h"
 #include "mash/formats/zip.h"
 #include "models/assignment.h"
+#include "models/diffusion.h"
 
 namespace mash::models {
 

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "models/denoiser.h"
-#include "models/diffusion.h"
 #include "models/normalizer.h"
+#include "models/ode.h"
 #include "models/tokens.h"
 #include "models/train_config.h"
 

@@ -22,8 +22,6 @@
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
 #include "mash/core/timing.h"
-#include "mash/dataset/dataset.h"
-#include "mash/io/mash_file.h"
 #include "mash/pictures/plot.h"
 #include "models/distributed.h"
 #include "models/generator.h"

@@ -21,15 +21,10 @@
 #include <set>
 
 #include "mash/core/errors.h"
-#include "mash/core/files.h"
-#include "mash/dataset/dataset.h"
-#include "mash/io/mash_file.h"
-#include "mash/pictures/plot.h"
 #include "models/distributed.h"
 #include "models/feature_store.h"
 #include "models/generator.h"
 #include "models/image_encoder.h"
-#include "models/preview.h"
 #include "models/trainer_impl.h"
 
 namespace fs = std::filesystem;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "mash/core/timing.h"
+#include "models/diffusion.h"
 #include "models/distributed.h"
 #include "models/feature_store.h"
 #include "models/generator.h"

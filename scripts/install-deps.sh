@@ -24,10 +24,10 @@ PACKAGES=(
 )
 # Test-only: Khronos / assimp sample models (glTF scenes, Draco, broken files), assimp's CLI (the
 # transform-baked reference), gltfpack (makes quantized and meshopt-compressed GLBs of them),
-# python3-pil (the image-preprocessing parity test) and clang-format (the format check). Skip with
-# MASH_NO_TEST_DEPS=1.
+# python3-pil (the image-preprocessing parity test), clang-format (the format check) and iwyu
+# (include-what-you-use: the unused-include check). Skip with MASH_NO_TEST_DEPS=1.
 if [[ -z ${MASH_NO_TEST_DEPS:-} ]]; then
-  PACKAGES+=(assimp-testmodels assimp-utils gltfpack python3-pil clang-format)
+  PACKAGES+=(assimp-testmodels assimp-utils gltfpack python3-pil clang-format iwyu)
 fi
 # shellcheck disable=SC2206
 EXTRA=(${MASH_DEPS_EXTRA:-})

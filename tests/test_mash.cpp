@@ -11,7 +11,6 @@
 #include "mash/ops/points/points.h"
 #include "mash/ops/rotation/rotation.h"
 #include "mash/ops/sampling/sampling.h"
-#include "mash/ops/sh/sh.h"
 #include "mash/representation/mash.h"
 #include "tests/support/support.h"
 

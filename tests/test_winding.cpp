@@ -6,8 +6,9 @@
 #include <random>
 
 #include "mash/core/errors.h"
-#include "mash/mesh/extract.h"
+#include "mash/mesh/cloud_normals.h"
 #include "mash/mesh/orientation.h"
+#include "mash/mesh/poisson.h"
 #include "mash/mesh/procedural.h"
 #include "mash/mesh/thin_parts.h"
 #include "mash/mesh/topology.h"

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "mash/core/errors.h"
+#include "mash/core/limits.h"
 
 namespace mash {
 

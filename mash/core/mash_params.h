@@ -12,8 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "mash/core/limits.h"
-
 namespace mash {
 
 struct MashParams {

@@ -10,7 +10,6 @@
 #include <memory>
 #include <sstream>
 
-#include "mash/core/errors.h"
 #include "mash/formats/detail.h"
 #include "mash/formats/zip.h"
 

@@ -10,6 +10,7 @@
 
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
+#include "mash/core/limits.h"
 #include "mash/formats/npy.h"
 #include "mash/formats/pickle.h"
 #include "mash/ops/rotation/rotation.h"

@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "mash/core/errors.h"
 #include "mash/io/geometry_formats.h"
 #include "mash/io/text_scan.h"
 

@@ -10,10 +10,10 @@
 
 #include "mash/core/errors.h"
 #include "mash/core/mash_params.h"
-#include "mash/mesh/cloud_normals.h"
-#include "mash/mesh/patches.h"
-#include "mash/mesh/poisson.h"
-#include "mash/mesh/topology.h"
+#include "mash/mesh/cloud_normals.h"  // IWYU pragma: export
+#include "mash/mesh/patches.h"        // IWYU pragma: export
+#include "mash/mesh/poisson.h"        // IWYU pragma: export
+#include "mash/mesh/topology.h"       // IWYU pragma: export
 
 namespace mash::mesh {
 

@@ -8,8 +8,6 @@
 #include <memory>
 #include <vector>
 
-#include "mash/mesh/winding.h"
-
 namespace mash::mesh {
 
 /// Signs s ∈ {±1}^G maximizing R(s) = (1ᵀKs)² / |Ks|² with 1ᵀKs > 0, where K[Q×G] (row-major)

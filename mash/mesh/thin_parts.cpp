@@ -20,6 +20,7 @@
 #include "mash/core/cloud.h"
 #include "mash/core/kdtree.h"
 #include "mash/mesh/topology.h"
+#include "mash/mesh/winding.h"
 #include "mash/mesh/winding_detail.h"
 #include "mash/mesh/winding_math.h"
 

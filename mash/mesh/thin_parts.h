@@ -7,8 +7,6 @@
 #include <memory>
 #include <vector>
 
-#include "mash/mesh/winding.h"
-
 namespace mash::mesh {
 
 /// Samples that do not bound a solid: where the field of the oriented samples does not go from 1

@@ -12,8 +12,6 @@
 #include <unordered_map>
 
 #include "mash/core/kdtree.h"
-#include "mash/mesh/orientation.h"
-#include "mash/mesh/thin_parts.h"
 #include "mash/mesh/winding.h"
 
 namespace mash::mesh {

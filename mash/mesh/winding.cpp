@@ -18,8 +18,6 @@
 #include <tuple>
 
 #include "mash/core/cloud.h"
-#include "mash/core/kdtree.h"
-#include "mash/mesh/topology.h"
 #include "mash/mesh/winding_detail.h"
 #include "mash/mesh/winding_math.h"
 

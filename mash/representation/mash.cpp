@@ -8,6 +8,7 @@
 #include <string>
 
 #include "mash/core/errors.h"
+#include "mash/core/limits.h"
 #include "mash/ops/mask/mask.h"
 #include "mash/ops/points/points.h"
 #include "mash/ops/rotation/rotation.h"

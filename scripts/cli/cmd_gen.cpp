@@ -21,7 +21,6 @@
 #include "mash/io/geometry_io.h"
 #include "mash/io/mash_file.h"
 #include "mash/mesh/extract.h"
-#include "mash/ops/rotation/rotation.h"
 #include "mash/pictures/render.h"
 #include "models/eval_gen.h"
 #include "models/generate.h"
@@ -30,7 +29,6 @@
 #include "models/original.h"
 #include "models/preview.h"
 #include "models/train_run.h"
-#include "models/trainer.h"
 #include "scripts/cli/commands.h"
 
 namespace fs = std::filesystem;
@@ -93,6 +91,9 @@ int run_generate(const GenerateArgs& a) {
         throw ConfigError(
             "generate --mesh: not in this build (configured with MASH_WITH_OPEN3D=OFF; expected a build with Open3D)");
 #endif
+    const auto solver = config::flag_choice<models::Solver>(a.solver, "--solver");
+    const auto encoder_dtype = config::flag_choice<models::EncoderDtype>(a.encoder_dtype, "--encoder-dtype");
+    const auto image_alpha = config::flag_choice<models::ImageAlpha>(a.image_alpha, "--image-alpha");
     if (!a.complete.empty() && !a.blend.empty()) throw ConfigError("generate: use either --complete or --blend, not both");
     if ((!a.keep_anchors.empty() || !a.keep_box.empty()) && a.complete.empty())
         throw ConfigError("generate: --keep-anchors/--keep-box select anchors of --complete FILE");
@@ -128,9 +129,7 @@ int run_generate(const GenerateArgs& a) {
         throw ConfigError("generate: --image needs an image-conditioned checkpoint (model.condition: image)");
     at::Tensor image_tokens;
     if (image_model) {
-        image_tokens = models::image_condition(g, a.image, a.encoder,
-                                               config::flag_choice<models::EncoderDtype>(a.encoder_dtype, "--encoder-dtype"),
-                                               config::flag_choice<models::ImageAlpha>(a.image_alpha, "--image-alpha"));
+        image_tokens = models::image_condition(g, a.image, a.encoder, encoder_dtype, image_alpha);
     }
     // Categories to generate.
     std::vector<std::pair<std::string, int64_t>> cats;
@@ -183,7 +182,7 @@ int run_generate(const GenerateArgs& a) {
         r.num = num;
         r.seed = a.seed + 1000003ull * ci;
         r.steps = a.steps;
-        r.solver = config::flag_choice<models::Solver>(a.solver, "--solver");
+        r.solver = solver;
         r.use_ema = !a.raw;
         if (cats[ci].second >= 0) r.categories.assign(num, cats[ci].second);
         if (image_model) r.image_tokens = image_tokens.expand({num, image_tokens.size(1), image_tokens.size(2)}).contiguous();
