@@ -18,6 +18,7 @@
 
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
+#include "mash/core/hash.h"
 #include "models/image_encoder.h"
 
 namespace fs = std::filesystem;
@@ -49,14 +50,10 @@ void pwrite_all(int fd, const void* data, size_t n, off_t offset, const std::str
 }  // namespace
 
 std::string files_key(const std::vector<std::string>& files, const std::string& extra) {
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = kCacheKeyBasis;
     auto eat = [&](const std::string& s) {
-        for (unsigned char c : s) {
-            h ^= c;
-            h *= 1099511628211ull;
-        }
-        h ^= 0xff;
-        h *= 1099511628211ull;
+        const unsigned char separator = 0xff;
+        h = fnv1a(&separator, 1, fnv1a(s.data(), s.size(), h));
     };
     eat(extra);
     for (const auto& f : files) {

@@ -16,6 +16,7 @@
 
 #include "mash/core/errors.h"
 #include "mash/core/files.h"
+#include "mash/core/hash.h"
 #include "mash/formats/npy.h"
 
 namespace fs = std::filesystem;
@@ -23,12 +24,8 @@ namespace fs = std::filesystem;
 namespace mash::models {
 
 std::string file_hash(const std::string& path) {
-    auto bytes = read_file(path);
-    uint64_t h = 1469598103934665603ull;
-    for (uint8_t b : bytes) {
-        h ^= b;
-        h *= 1099511628211ull;
-    }
+    const auto bytes = read_file(path);
+    const uint64_t h = fnv1a(bytes.data(), bytes.size(), kCacheKeyBasis);
     char s[17];
     std::snprintf(s, sizeof s, "%016llx", static_cast<unsigned long long>(h));
     return s;

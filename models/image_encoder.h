@@ -71,7 +71,10 @@ private:
     ImageAlpha alpha_;
 };
 
-/// FNV-1a 64 of a file's bytes, as 16 hex digits.
+/// The starting value of the feature-cache keys' FNV-1a (file_hash, feature_store.h's files_key):
+/// 1469598103934665603, a digit short of FNV's offset basis; kept so that existing caches stay valid.
+inline constexpr uint64_t kCacheKeyBasis = 1469598103934665603ull;
+/// FNV-1a 64 of a file's bytes (from kCacheKeyBasis), as 16 hex digits.
 std::string file_hash(const std::string& path);
 
 }  // namespace mash::models

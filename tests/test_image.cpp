@@ -61,6 +61,9 @@ TEST_CASE("image preprocessing matches hand-computed pixels", "[image]") {
 }
 
 TEST_CASE("image encoder: sidecar and output checks, clear errors, cache hit/miss", "[image]") {
+    // The cache key of a file: FNV-1a from kCacheKeyBasis (value from an independent Python loop),
+    // unchanged so that existing feature caches stay valid.
+    CHECK(file_hash(test::test_data("rgba_2x2.png")) == "b047682de6faa3e6");
     const std::string enc_path = test::test_data("standin_encoder.pt");
     ImageEncoder enc(enc_path);
     CHECK(enc.info().input_size == 112);

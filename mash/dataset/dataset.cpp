@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "mash/core/errors.h"
+#include "mash/core/hash.h"
 
 namespace mash::dataset {
 namespace fs = std::filesystem;
@@ -144,14 +145,7 @@ std::vector<ShapeEntry> discover(const std::string& root, Layout layout, const s
     return out;
 }
 
-uint64_t stable_hash(const std::string& key) {
-    uint64_t h = 14695981039346656037ull;
-    for (unsigned char c : key) {
-        h ^= c;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
+uint64_t stable_hash(const std::string& key) { return fnv1a(key.data(), key.size()); }
 
 std::vector<std::string> visible_gpus(const char* env, int64_t count) {
     std::vector<std::string> ids;
