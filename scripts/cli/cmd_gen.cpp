@@ -80,10 +80,13 @@ at::Tensor read_noise(const std::string& path) {
     return array_tensor(arr, at::kFloat);
 }
 
-}  // namespace
-
-int run_generate(const GenerateArgs& a) {
-    const std::string device = apply_global_flags(a.global);
+/// The flags of `generate` that need no checkpoint, checked before it is loaded.
+struct GenerateChoices {
+    std::optional<models::Solver> solver;
+    std::optional<models::EncoderDtype> encoder_dtype;
+    std::optional<models::ImageAlpha> image_alpha;
+};
+GenerateChoices check_generate_flags(const GenerateArgs& a) {
     if (a.output.empty()) throw ConfigError("generate: -o/--output DIR is required");
     if (a.num < 1) throw ConfigError("--num must be >= 1");
 #ifdef MASH_WITHOUT_OPEN3D
@@ -91,49 +94,38 @@ int run_generate(const GenerateArgs& a) {
         throw ConfigError(
             "generate --mesh: not in this build (configured with MASH_WITH_OPEN3D=OFF; expected a build with Open3D)");
 #endif
-    const auto solver = config::flag_choice<models::Solver>(a.solver, "--solver");
-    const auto encoder_dtype = config::flag_choice<models::EncoderDtype>(a.encoder_dtype, "--encoder-dtype");
-    const auto image_alpha = config::flag_choice<models::ImageAlpha>(a.image_alpha, "--image-alpha");
+    GenerateChoices c;
+    c.solver = config::flag_choice<models::Solver>(a.solver, "--solver");
+    c.encoder_dtype = config::flag_choice<models::EncoderDtype>(a.encoder_dtype, "--encoder-dtype");
+    c.image_alpha = config::flag_choice<models::ImageAlpha>(a.image_alpha, "--image-alpha");
     if (!a.complete.empty() && !a.blend.empty()) throw ConfigError("generate: use either --complete or --blend, not both");
     if ((!a.keep_anchors.empty() || !a.keep_box.empty()) && a.complete.empty())
         throw ConfigError("generate: --keep-anchors/--keep-box select anchors of --complete FILE");
     if (!a.keep_anchors.empty() && !a.keep_box.empty())
         throw ConfigError("generate: give --keep-anchors or --keep-box, not both");
-    auto g = models::Generator::load(a.checkpoint);
-    if (a.raw && g.ema_only)
-        throw ConfigError("--raw: " + a.checkpoint +
-                          " holds only the EMA weights (use the training's checkpoint.pt for the raw ones)");
-    at::Tensor noise;
-    int64_t num = a.num;
-    if (!a.noise.empty()) {
-        noise = read_noise(a.noise);
-        if (noise.size(1) != g.num_anchors || noise.size(2) != g.layout.channels())
-            throw InputError(a.noise + ": noise of " + std::to_string(noise.size(1)) + " x " + std::to_string(noise.size(2)) +
-                             " (expected " + std::to_string(g.num_anchors) + " anchors x " + std::to_string(g.layout.channels()) +
-                             " values, the checkpoint's)");
-        if (a.num_given && a.num != noise.size(0))
-            throw ConfigError("--num " + std::to_string(a.num) + " but " + a.noise + " holds " + std::to_string(noise.size(0)) +
-                              " samples (expected them to agree, or leave out --num)");
-        num = noise.size(0);
-    }
-    if (device != "cpu") {
-        g.model->to(at::Device(device));
-        g.ema->to(at::Device(device));
-    }
-    spdlog::info("generate: {} (step {}, objective {}, condition {}, {} anchors)", a.checkpoint, g.step,
-                 config::name(g.config.objective), config::name(g.config.condition), g.num_anchors);
-    const bool image_model = g.config.condition == models::ConditionKind::kImage;
-    if (image_model && (a.image.empty() || a.encoder.empty()))
-        throw ConfigError("generate: this checkpoint is image-conditioned; pass --image PHOTO and --encoder ENCODER.pt");
-    if (!image_model && !a.image.empty())
-        throw ConfigError("generate: --image needs an image-conditioned checkpoint (model.condition: image)");
-    at::Tensor image_tokens;
-    if (image_model) {
-        image_tokens = models::image_condition(g, a.image, a.encoder, encoder_dtype, image_alpha);
-    }
-    // Categories to generate.
+    return c;
+}
+
+/// --noise, checked against the checkpoint; sets `num` to its sample count.
+at::Tensor starting_noise(const GenerateArgs& a, const models::Generator& g, int64_t& num) {
+    if (a.noise.empty()) return {};
+    at::Tensor noise = read_noise(a.noise);
+    if (noise.size(1) != g.num_anchors || noise.size(2) != g.layout.channels())
+        throw InputError(a.noise + ": noise of " + std::to_string(noise.size(1)) + " x " + std::to_string(noise.size(2)) +
+                         " (expected " + std::to_string(g.num_anchors) + " anchors x " + std::to_string(g.layout.channels()) +
+                         " values, the checkpoint's)");
+    if (a.num_given && a.num != noise.size(0))
+        throw ConfigError("--num " + std::to_string(a.num) + " but " + a.noise + " holds " + std::to_string(noise.size(0)) +
+                          " samples (expected them to agree, or leave out --num)");
+    num = noise.size(0);
+    return noise;
+}
+
+/// (name, category index or −1) of each batch to generate: every category (or --category) of a
+/// category model, the image's name for an image model, "sample" for an unconditional one.
+std::vector<std::pair<std::string, int64_t>> generation_batches(const GenerateArgs& a, const models::Generator& g) {
     std::vector<std::pair<std::string, int64_t>> cats;
-    if (image_model) {
+    if (g.config.condition == models::ConditionKind::kImage) {
         if (!a.category.empty()) throw ConfigError("generate: --category given but the model is image-conditioned");
         cats.emplace_back(fs::path(a.image).stem().string(), -1);
     } else if (g.config.condition == models::ConditionKind::kCategory) {
@@ -147,7 +139,11 @@ int run_generate(const GenerateArgs& a) {
         if (!a.category.empty()) throw ConfigError("generate: --category given but the model is unconditional");
         cats.emplace_back("sample", -1);
     }
-    // Frozen anchors: completion (one file) or blending (several).
+    return cats;
+}
+
+/// The MASH files whose anchors are kept: --complete (one, with --keep-anchors / --keep-box) or --blend.
+std::vector<models::AnchorSource> anchor_sources(const GenerateArgs& a) {
     std::vector<models::AnchorSource> parts;
     if (!a.complete.empty()) {
         std::string sel = !a.keep_box.empty() ? "box=" + a.keep_box : (a.keep_anchors.empty() ? "all" : a.keep_anchors);
@@ -158,7 +154,59 @@ int run_generate(const GenerateArgs& a) {
         std::string path = b.substr(0, colon), sel = colon == std::string::npos ? "all" : b.substr(colon + 1);
         parts.push_back({io::load_mash(path), sel, path});
     }
-    const models::FrozenAnchors fz = models::frozen_anchors(g, parts);
+    return parts;
+}
+
+/// BASE.npz, and with --points / --mesh BASE.ply / BASE_mesh.ply; their names go into `js`.
+void write_generated_shape(const GenerateArgs& a, const MashParams& p, const std::string& base, uint64_t seed,
+                           nlohmann::json& js) {
+    io::save_mash(base + ".npz", p);
+    js["file"] = base + ".npz";
+    if (a.points > 0) {
+        auto pts = models::mash_points(p, 1 << 30);
+        io::PointCloud pc;
+        pc.points = pts;
+        io::random_subset(pc, a.points, seed);
+        io::save_points(base + ".ply", pc.points, {});
+        js["points"] = base + ".ply";
+    }
+#ifndef MASH_WITHOUT_OPEN3D
+    if (a.mesh) {
+        auto s = mesh::mash_oriented_samples(p);
+        mesh::PoissonOptions po;
+        po.depth = a.mesh_depth;
+        mesh::save_mesh(base + "_mesh.ply", mesh::poisson(s.points, s.normals, po));
+        js["mesh"] = base + "_mesh.ply";
+    }
+#endif
+}
+
+}  // namespace
+
+int run_generate(const GenerateArgs& a) {
+    const std::string device = apply_global_flags(a.global);
+    const GenerateChoices choices = check_generate_flags(a);
+    auto g = models::Generator::load(a.checkpoint);
+    if (a.raw && g.ema_only)
+        throw ConfigError("--raw: " + a.checkpoint +
+                          " holds only the EMA weights (use the training's checkpoint.pt for the raw ones)");
+    int64_t num = a.num;
+    const at::Tensor noise = starting_noise(a, g, num);
+    if (device != "cpu") {
+        g.model->to(at::Device(device));
+        g.ema->to(at::Device(device));
+    }
+    spdlog::info("generate: {} (step {}, objective {}, condition {}, {} anchors)", a.checkpoint, g.step,
+                 config::name(g.config.objective), config::name(g.config.condition), g.num_anchors);
+    const bool image_model = g.config.condition == models::ConditionKind::kImage;
+    if (image_model && (a.image.empty() || a.encoder.empty()))
+        throw ConfigError("generate: this checkpoint is image-conditioned; pass --image PHOTO and --encoder ENCODER.pt");
+    if (!image_model && !a.image.empty())
+        throw ConfigError("generate: --image needs an image-conditioned checkpoint (model.condition: image)");
+    at::Tensor image_tokens;
+    if (image_model) image_tokens = models::image_condition(g, a.image, a.encoder, choices.encoder_dtype, choices.image_alpha);
+    const auto cats = generation_batches(a, g);
+    const models::FrozenAnchors fz = models::frozen_anchors(g, anchor_sources(a));
     const int64_t K = fz.count();
     if (K > 0)
         spdlog::info("generate: {} frozen anchors from {}, {} generated{}", K, fmt::join(fz.sources, " + "), g.num_anchors - K,
@@ -182,7 +230,7 @@ int run_generate(const GenerateArgs& a) {
         r.num = num;
         r.seed = a.seed + 1000003ull * ci;
         r.steps = a.steps;
-        r.solver = solver;
+        r.solver = choices.solver;
         r.use_ema = !a.raw;
         if (cats[ci].second >= 0) r.categories.assign(num, cats[ci].second);
         if (image_model) r.image_tokens = image_tokens.expand({num, image_tokens.size(1), image_tokens.size(2)}).contiguous();
@@ -215,27 +263,8 @@ int run_generate(const GenerateArgs& a) {
             }
             char name[256];
             std::snprintf(name, sizeof name, "%s_%03lld", cats[ci].first.c_str(), static_cast<long long>(i));
-            const std::string base = (fs::path(a.output) / name).string();
-            io::save_mash(base + ".npz", p);
-            js["file"] = base + ".npz";
+            write_generated_shape(a, p, (fs::path(a.output) / name).string(), a.seed + i, js);
             js["category"] = cats[ci].first;
-            if (a.points > 0) {
-                auto pts = models::mash_points(p, 1 << 30);
-                io::PointCloud pc;
-                pc.points = pts;
-                io::random_subset(pc, a.points, a.seed + i);
-                io::save_points(base + ".ply", pc.points, {});
-                js["points"] = base + ".ply";
-            }
-#ifndef MASH_WITHOUT_OPEN3D
-            if (a.mesh) {
-                auto s = mesh::mash_oriented_samples(p);
-                mesh::PoissonOptions po;
-                po.depth = a.mesh_depth;
-                mesh::save_mesh(base + "_mesh.ply", mesh::poisson(s.points, s.normals, po));
-                js["mesh"] = base + "_mesh.ply";
-            }
-#endif
             report["shapes"].push_back(js);
             all_shapes.push_back(std::move(p));
         }

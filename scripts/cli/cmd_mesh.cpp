@@ -91,6 +91,98 @@ std::vector<double> parse_taus(const std::string& s) {
 }  // namespace
 
 #ifndef MASH_WITHOUT_OPEN3D
+namespace {
+
+/// --from-points: the file's points with its own normals (checked against an oriented PCA
+/// estimate) or oriented PCA normals.
+void oriented_points_from_file(const MeshArgs& a, mesh::OrientMethod method, std::vector<double>& pts, std::vector<double>& nrm) {
+    io::PointCloud pc = io::load_points(a.input, a.num_points > 0 ? a.num_points : 100000, 0);
+    pts = pc.points;
+    // A point file's own normals (PLY nx ny nz, XYZN, PCD normal_*) are used; a mesh's
+    // sampled face normals are not (their winding may be inconsistent).
+    std::vector<double> given = pc.from_mesh ? std::vector<double>() : pc.normals;
+    if (const int64_t dups = mesh::remove_duplicate_points(pts, &given))
+        spdlog::info("mesh: {} repeated points of {} removed", dups, a.input);
+    if (const std::string bad = mesh::degenerate_cloud(pts); !bad.empty())
+        throw InputError(a.input + ": " + bad + " (expected at least 10 points spanning a surface)");
+    const int64_t P = int64_t(pts.size() / 3);
+    bool usable = given.size() == pts.size();
+    for (int64_t i = 0; usable && i < P; ++i) {
+        const double* n = &given[size_t(3 * i)];
+        const double l = std::sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
+        if (!(l > 1e-12) || !std::isfinite(l))
+            usable = false;
+        else
+            for (int k = 0; k < 3; ++k) given[size_t(3 * i + k)] /= l;
+    }
+    if (!given.empty() && !usable) spdlog::info("mesh: {} has zero or non-finite normals; estimating normals instead", a.input);
+    nrm = mesh::oriented_normals_for_cloud(pts, 30, method);
+    const std::string how = fmt::format(
+        "PCA normals oriented by {}{}", method == mesh::OrientMethod::winding ? "winding numbers" : "tangent-plane propagation",
+        P > mesh::kMaxOrientedPoints
+            ? fmt::format(" on an FPS subset of {} (the other points take its signs)", mesh::kMaxOrientedPoints)
+            : std::string());
+    if (usable) {
+        // The file's normals, checked against our own orientation: flipped as a whole if most
+        // point the other way; a note if a notable share disagrees.
+        int64_t against = 0;
+        for (int64_t i = 0; i < P; ++i) {
+            double d = 0;
+            for (int k = 0; k < 3; ++k) d += given[size_t(3 * i + k)] * nrm[size_t(3 * i + k)];
+            against += d < 0;
+        }
+        const double frac = double(against) / double(P);
+        if (frac > 0.5) {
+            for (double& x : given) x = -x;
+            spdlog::info("mesh: the normals of {} point inward on {:.0f}% of the points (against {}): flipped", a.input,
+                         100 * frac, how);
+        } else if (frac > 0.05) {
+            spdlog::info("mesh: the normals of {} disagree with {} on {:.1f}% of the points; the file's normals are used",
+                         a.input, how, 100 * frac);
+        }
+        nrm = std::move(given);
+        spdlog::info("mesh: {} points with the file's normals", P);
+    } else {
+        spdlog::info("mesh: {} points, {}", P, how);
+    }
+}
+
+/// A MASH's oriented samples: its own samples with PCA normals, or its patch normals.
+void oriented_samples_from_mash(const MeshArgs& a, mesh::OrientMethod method, std::vector<double>& pts,
+                                std::vector<double>& nrm) {
+    MashParams p = io::load_mash(a.input);
+    mesh::MashSurfaceOptions so;
+    so.normals = mesh::parse_normal_source(a.normals);
+    so.orient = method;
+    so.grid_phi = a.grid_phi;
+    so.grid_theta = a.grid_theta;
+    if (a.num_points > 0 && so.normals == mesh::NormalSource::points) so.num_points = a.num_points;
+    if (a.num_points > 0 && so.normals == mesh::NormalSource::patches) {
+        // choose the per-patch grid so that A·P·T ≈ N (T = 2P/3)
+        so.grid_phi = std::max<int64_t>(3, int64_t(std::lround(std::sqrt(1.5 * double(a.num_points) / double(p.num_anchors)))));
+        so.grid_theta = mesh::MashSurfaceOptions::polar_for(so.grid_phi);
+    }
+    mesh::OrientReport rep;
+    auto s = mesh::mash_oriented_samples(p, so, &rep);
+    for (const auto& [stage, secs] : rep.stages) spdlog::debug("mesh: {}: {:.2f}s", stage, secs);
+    const int64_t S = int64_t(s.points.size() / 3);
+    if (so.normals == mesh::NormalSource::points)
+        spdlog::info("mesh: {} samples of the MASH ({} anchors; FPS from {}), PCA normals oriented by {}", S, p.num_anchors,
+                     s.sampled, method == mesh::OrientMethod::winding ? "winding numbers" : "tangent-plane propagation");
+    else if (method == mesh::OrientMethod::winding)
+        spdlog::info(
+            "mesh: {} samples from {} patches on {} sheets, patch normals oriented by winding numbers: "
+            "field constancy {:.3f} ({:.3f} with the graph signs; {} sheets differ), mean w on the surface "
+            "{:.3f}",
+            S, p.num_anchors, rep.sheets, rep.objective, rep.objective_graph, rep.changed_from_graph, rep.mean_winding);
+    else
+        spdlog::info("mesh: {} samples from {} patches, patch normals oriented by the patch graph", S, p.num_anchors);
+    pts = std::move(s.points);
+    nrm = std::move(s.normals);
+}
+
+}  // namespace
+
 int run_mesh(const MeshArgs& a) {
     apply_global_flags(a.global);
     const std::string e = lower_extension(a.output);
@@ -100,90 +192,10 @@ int run_mesh(const MeshArgs& a) {
     const auto method = mesh::parse_orient_method(a.orient);
     auto t0 = std::chrono::steady_clock::now();
     std::vector<double> pts, nrm;
-    if (a.from_points) {
-        io::PointCloud pc = io::load_points(a.input, a.num_points > 0 ? a.num_points : 100000, 0);
-        pts = pc.points;
-        // A point file's own normals (PLY nx ny nz, XYZN, PCD normal_*) are used; a mesh's
-        // sampled face normals are not (their winding may be inconsistent).
-        std::vector<double> given = pc.from_mesh ? std::vector<double>() : pc.normals;
-        if (const int64_t dups = mesh::remove_duplicate_points(pts, &given))
-            spdlog::info("mesh: {} repeated points of {} removed", dups, a.input);
-        if (const std::string bad = mesh::degenerate_cloud(pts); !bad.empty())
-            throw InputError(a.input + ": " + bad + " (expected at least 10 points spanning a surface)");
-        const int64_t P = int64_t(pts.size() / 3);
-        bool usable = given.size() == pts.size();
-        for (int64_t i = 0; usable && i < P; ++i) {
-            const double* n = &given[size_t(3 * i)];
-            const double l = std::sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
-            if (!(l > 1e-12) || !std::isfinite(l))
-                usable = false;
-            else
-                for (int k = 0; k < 3; ++k) given[size_t(3 * i + k)] /= l;
-        }
-        if (!given.empty() && !usable)
-            spdlog::info("mesh: {} has zero or non-finite normals; estimating normals instead", a.input);
-        nrm = mesh::oriented_normals_for_cloud(pts, 30, method);
-        const std::string how =
-            fmt::format("PCA normals oriented by {}{}",
-                        method == mesh::OrientMethod::winding ? "winding numbers" : "tangent-plane propagation",
-                        P > mesh::kMaxOrientedPoints
-                            ? fmt::format(" on an FPS subset of {} (the other points take its signs)", mesh::kMaxOrientedPoints)
-                            : std::string());
-        if (usable) {
-            // The file's normals, checked against our own orientation: flipped as a whole if most
-            // point the other way; a note if a notable share disagrees.
-            int64_t against = 0;
-            for (int64_t i = 0; i < P; ++i) {
-                double d = 0;
-                for (int k = 0; k < 3; ++k) d += given[size_t(3 * i + k)] * nrm[size_t(3 * i + k)];
-                against += d < 0;
-            }
-            const double frac = double(against) / double(P);
-            if (frac > 0.5) {
-                for (double& x : given) x = -x;
-                spdlog::info("mesh: the normals of {} point inward on {:.0f}% of the points (against {}): flipped", a.input,
-                             100 * frac, how);
-            } else if (frac > 0.05) {
-                spdlog::info("mesh: the normals of {} disagree with {} on {:.1f}% of the points; the file's normals are used",
-                             a.input, how, 100 * frac);
-            }
-            nrm = std::move(given);
-            spdlog::info("mesh: {} points with the file's normals", P);
-        } else {
-            spdlog::info("mesh: {} points, {}", P, how);
-        }
-    } else {
-        MashParams p = io::load_mash(a.input);
-        mesh::MashSurfaceOptions so;
-        so.normals = mesh::parse_normal_source(a.normals);
-        so.orient = method;
-        so.grid_phi = a.grid_phi;
-        so.grid_theta = a.grid_theta;
-        if (a.num_points > 0 && so.normals == mesh::NormalSource::points) so.num_points = a.num_points;
-        if (a.num_points > 0 && so.normals == mesh::NormalSource::patches) {
-            // choose the per-patch grid so that A·P·T ≈ N (T = 2P/3)
-            so.grid_phi =
-                std::max<int64_t>(3, int64_t(std::lround(std::sqrt(1.5 * double(a.num_points) / double(p.num_anchors)))));
-            so.grid_theta = mesh::MashSurfaceOptions::polar_for(so.grid_phi);
-        }
-        mesh::OrientReport rep;
-        auto s = mesh::mash_oriented_samples(p, so, &rep);
-        for (const auto& [stage, secs] : rep.stages) spdlog::debug("mesh: {}: {:.2f}s", stage, secs);
-        const int64_t S = int64_t(s.points.size() / 3);
-        if (so.normals == mesh::NormalSource::points)
-            spdlog::info("mesh: {} samples of the MASH ({} anchors; FPS from {}), PCA normals oriented by {}", S, p.num_anchors,
-                         s.sampled, method == mesh::OrientMethod::winding ? "winding numbers" : "tangent-plane propagation");
-        else if (method == mesh::OrientMethod::winding)
-            spdlog::info(
-                "mesh: {} samples from {} patches on {} sheets, patch normals oriented by winding numbers: "
-                "field constancy {:.3f} ({:.3f} with the graph signs; {} sheets differ), mean w on the surface "
-                "{:.3f}",
-                S, p.num_anchors, rep.sheets, rep.objective, rep.objective_graph, rep.changed_from_graph, rep.mean_winding);
-        else
-            spdlog::info("mesh: {} samples from {} patches, patch normals oriented by the patch graph", S, p.num_anchors);
-        pts = std::move(s.points);
-        nrm = std::move(s.normals);
-    }
+    if (a.from_points)
+        oriented_points_from_file(a, method, pts, nrm);
+    else
+        oriented_samples_from_mash(a, method, pts, nrm);
     mesh::PoissonOptions po;
     po.depth = a.depth;
     po.trim_quantile = a.trim;
