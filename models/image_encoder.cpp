@@ -239,6 +239,8 @@ at::ScalarType scalar_type(EncoderDtype d) {
 }
 }  // namespace
 
+std::string ImageEncoder::preprocessing() const { return "pil-" + config::name(alpha_) + "-" + config::name(dtype_); }
+
 ImageEncoder::ImageEncoder(const std::string& path, EncoderDtype dtype, ImageAlpha alpha)
     : impl_(std::make_unique<Impl>()), path_(path), dtype_(dtype), alpha_(alpha) {
     if (!fs::is_regular_file(path)) throw IoError(path + ": image encoder not found (export one with scripts/export_dinov2.py)");
@@ -292,8 +294,7 @@ at::Tensor ImageEncoder::encode_files(const std::vector<std::string>& files, con
             todo.push_back(i);
             continue;
         }
-        const std::string prep = "pil-" + config::name(alpha_) + "-" + config::name(dtype_);
-        cache_paths[i] = (fs::path(cache_dir) / (hash_ + "-" + prep) / (file_hash(files[i]) + ".npy")).string();
+        cache_paths[i] = (fs::path(cache_dir) / (hash_ + "-" + preprocessing()) / (file_hash(files[i]) + ".npy")).string();
         if (fs::is_regular_file(cache_paths[i])) {
             try {
                 auto bytes = read_file(cache_paths[i]);

@@ -57,6 +57,8 @@ public:
     const EncoderInfo& info() const { return info_; }
     const std::string& path() const { return path_; }
     const std::string& hash() const { return hash_; }
+    /// "pil-<alpha>-<dtype>": what the tokens depend on besides the encoder and the image (cache keys).
+    std::string preprocessing() const;
     /// Preprocessed images [B, 3, S, S] → tokens [B, T, C] (no grad, batches of `batch`).
     at::Tensor encode(const at::Tensor& images, int64_t batch = 8);
     /// Image files → tokens [B, T, C], through the cache when cache_dir is not empty.

@@ -40,7 +40,6 @@ Trainer::Trainer(const TrainConfig& cfg, const MashSet& train, const MashSet& va
     I.rank = rank;
     I.world = world_size;
     I.pg = pg;
-    I.objective = cfg.objective;
     if (train.size() < 1) throw InputError("training set is empty");
     const int64_t A = train.tokens.size(1), C = train.tokens.size(2);
     auto norm = QuantileNormalizer::fit(train.tokens.reshape({-1, C}), train.layout.column_names());
@@ -84,8 +83,7 @@ Trainer::Trainer(const TrainConfig& cfg, const MashSet& train, const MashSet& va
             sp.tokens = enc.info().tokens;
             sp.width = enc.info().width;
             sp.dtype = config::name(cfg.feature_dtype);
-            sp.key =
-                files_key(files, enc.hash() + "|pil-" + config::name(cfg.image_alpha) + "-" + config::name(cfg.encoder_dtype));
+            sp.key = files_key(files, enc.hash() + "|" + enc.preprocessing());
             const std::string dir = (fs::path(cache) / ("store-" + sp.key)).string();
             if (rank == 0) I.store = FeatureStore::open(dir, sp, true);
             if (pg) pg->barrier();

@@ -40,7 +40,6 @@ struct Trainer::Impl {
     int rank = 0, world = 1;
     ProcessGroup* pg = nullptr;
     std::unique_ptr<torch::optim::AdamW> opt;
-    Objective objective = Objective::kFlowMatching;
     at::Device device{at::kCPU};
     Timing timing;
     // Image models: encoder tokens of every view (in RAM, or a store on disk), and each shape's
@@ -94,7 +93,7 @@ struct Trainer::Impl {
         at::Tensor du = at::rand(cshape, gen, f32);
         if (training) d.dropout_u = du.narrow(0, b0, B);
         const bool trick = training && cfg.completion_trick && !image;  // image models: never (as the original)
-        if (objective == Objective::kFlowMatching) {
+        if (cfg.objective == Objective::kFlowMatching) {
             d.cfm.x0 = at::randn({Bg, A, C}, gen, f32).narrow(0, b0, B);
             d.cfm.t = at::rand({Bg}, gen, f32).narrow(0, b0, B);
             if (cfg.time_sampling == TimeSampling::kLogitNormal) {  // σ(Φ⁻¹(u)): the same uniforms, mapped
@@ -138,7 +137,7 @@ struct Trainer::Impl {
         cb.image = d.image;
         const int64_t B = d.x1.size(0);
         at::Tensor ctx = net->context(cb, B, d.dropout_u);
-        if (objective == Objective::kFlowMatching) {
+        if (cfg.objective == Objective::kFlowMatching) {
             CfmPairs p = cfm_pairs(d.x1, d.cfm);
             if (ot_seconds) *ot_seconds = p.ot_seconds;
             at::Tensor out = net->forward(p.x_t, p.t, ctx);

@@ -5,10 +5,9 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "mash/core/errors.h"
+#include "mash/core/files.h"
 
 namespace mash::config {
 namespace {
@@ -99,11 +98,13 @@ std::vector<Entry> parse_entries(const std::string& text, const std::string& wha
 }
 
 std::string read_config_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in || std::filesystem::is_directory(path)) throw ConfigError(path + ": cannot open config file");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    std::vector<uint8_t> bytes;
+    try {
+        bytes = read_file(path);
+    } catch (const IoError&) {
+        throw ConfigError(path + ": cannot open config file");
+    }
+    return std::string(bytes.begin(), bytes.end());
 }
 
 std::string config_folder(const std::string& path) { return std::filesystem::absolute(path).parent_path().string(); }

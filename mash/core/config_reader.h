@@ -42,14 +42,12 @@ public:
     }
     /// Throws ConfigError "<where>: <name> = '<text>' is not a valid choice (expected a, b or c)".
     E parse(const std::string& text, const std::string& name, const std::string& where) const {
-        for (const auto& [v, n] : names_)
-            if (text == n) return v;
+        if (const E* v = find(text)) return *v;
         bad_choice(text, name, where, expected());
     }
     /// For command-line flags: throws ConfigError "<flag> '<text>': expected a, b or c".
     E parse_flag(const std::string& text, const std::string& flag) const {
-        for (const auto& [v, n] : names_)
-            if (text == n) return v;
+        if (const E* v = find(text)) return *v;
         bad_flag_choice(text, flag, expected());
     }
     /// "a, b or c"
@@ -61,6 +59,11 @@ public:
     }
 
 private:
+    const E* find(const std::string& text) const {
+        for (const auto& [v, n] : names_)
+            if (text == n) return &v;
+        return nullptr;
+    }
     std::vector<std::pair<E, const char*>> names_;
 };
 
@@ -115,6 +118,15 @@ template <class V>
 struct is_optional : std::false_type {};
 template <class V>
 struct is_optional<std::optional<V>> : std::true_type {};
+/// The value type of a member: V for V and for std::optional<V>.
+template <class M>
+struct unwrap_optional {
+    using type = M;
+};
+template <class V>
+struct unwrap_optional<std::optional<V>> {
+    using type = V;
+};
 
 /// Reads one scalar of type V (bool, int64_t, uint64_t, double, std::string or an enum with choices).
 template <class V>
@@ -151,24 +163,23 @@ struct Setting {
     std::function<Written(const T&)> write;  ///< empty for settings that are not written back
 };
 
-/// A setting held in `member`: a scalar type of read_scalar, std::optional of one (set when
-/// given), or std::vector<std::string> (a list, or one item). `range` bounds integers.
+/// A setting held in `member`: a scalar type of read_scalar or std::vector<std::string> (a list,
+/// or one item), or std::optional of either (set when given). `range` bounds integers. Lists and
+/// optional settings are read only (not written back).
 template <class T, class M>
 Setting<T> setting(const char* section, const char* key, M T::*member, Range range = {}) {
+    using V = typename unwrap_optional<M>::type;
+    constexpr bool is_list = std::is_same_v<V, std::vector<std::string>>;
     Setting<T> s{section, key, {}, {}};
     s.read = [member, range](T& t, const Value& v, const std::string& name, const Source& src) {
-        if constexpr (std::is_same_v<M, std::vector<std::string>>) {
+        if constexpr (is_list) {
             t.*member = v.is_list ? v.items : std::vector<std::string>{v.text};
         } else {
             if (v.is_list) not_a_scalar(name, src.where);
-            if constexpr (is_optional<M>::value)
-                t.*member = read_scalar<typename M::value_type>(v.text, name, src.where, range);
-            else
-                t.*member = read_scalar<M>(v.text, name, src.where, range);
+            t.*member = read_scalar<V>(v.text, name, src.where, range);
         }
     };
-    if constexpr (!is_optional<M>::value && !std::is_same_v<M, std::vector<std::string>>)
-        s.write = [member](const T& t) { return write_scalar(t.*member); };
+    if constexpr (!is_optional<M>::value && !is_list) s.write = [member](const T& t) { return write_scalar(t.*member); };
     return s;
 }
 

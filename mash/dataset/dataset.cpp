@@ -321,19 +321,13 @@ namespace {
 const config::Schema<DatasetSection>& schema() {
     using config::setting;
     using D = DatasetSection;
-    using V = std::vector<std::string>;
     static const config::Schema<DatasetSection> s({
         setting("dataset", "input", &D::input),
         setting("dataset", "output", &D::output),
         setting("dataset", "layout", &D::layout),
         setting("dataset", "workers", &D::workers, {1, 64}),
         setting("dataset", "limit", &D::limit, {1, std::numeric_limits<int64_t>::max()}),
-        config::Setting<D>{"dataset",
-                           "categories",
-                           [](D& d, const config::Value& v, const std::string&, const config::Source&) {
-                               d.categories = v.is_list ? v.items : V{v.text};
-                           },
-                           {}},
+        setting("dataset", "categories", &D::categories),
         setting("dataset", "ids", &D::ids),
         setting("dataset", "seed", &D::seed),
     });
