@@ -48,47 +48,17 @@ bool lzf_decompress(const uint8_t* in, size_t n, std::vector<uint8_t>& out) {
 double read_scalar(const uint8_t* p, char type, int size) {
     switch (type) {
         case 'F':
-            if (size == 4) {
-                float f;
-                std::memcpy(&f, p, 4);
-                return f;
-            } else {
-                double d;
-                std::memcpy(&d, p, 8);
-                return d;
-            }
-        case 'I': {
-            int64_t x = 0;
-            if (size == 1)
-                x = int8_t(p[0]);
-            else if (size == 2) {
-                int16_t t;
-                std::memcpy(&t, p, 2);
-                x = t;
-            } else if (size == 4) {
-                int32_t t;
-                std::memcpy(&t, p, 4);
-                x = t;
-            } else
-                std::memcpy(&x, p, 8);
-            return double(x);
-        }
-        default: {
-            uint64_t x = 0;
-            if (size == 1)
-                x = p[0];
-            else if (size == 2) {
-                uint16_t t;
-                std::memcpy(&t, p, 2);
-                x = t;
-            } else if (size == 4) {
-                uint32_t t;
-                std::memcpy(&t, p, 4);
-                x = t;
-            } else
-                std::memcpy(&x, p, 8);
-            return double(x);
-        }
+            return size == 4 ? double(detail::load<float>(p)) : detail::load<double>(p);
+        case 'I':
+            return size == 1   ? double(int8_t(p[0]))
+                   : size == 2 ? double(detail::load<int16_t>(p))
+                   : size == 4 ? double(detail::load<int32_t>(p))
+                               : double(detail::load<int64_t>(p));
+        default:
+            return size == 1   ? double(p[0])
+                   : size == 2 ? double(detail::load<uint16_t>(p))
+                   : size == 4 ? double(detail::load<uint32_t>(p))
+                               : double(detail::load<uint64_t>(p));
     }
 }
 

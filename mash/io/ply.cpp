@@ -119,36 +119,18 @@ public:
                 return double(int8_t(raw[0]));
             case 'C':
                 return double(raw[0]);
-            case 's': {
-                int16_t v;
-                std::memcpy(&v, raw, 2);
-                return v;
-            }
-            case 'S': {
-                uint16_t v;
-                std::memcpy(&v, raw, 2);
-                return v;
-            }
-            case 'i': {
-                int32_t v;
-                std::memcpy(&v, raw, 4);
-                return v;
-            }
-            case 'I': {
-                uint32_t v;
-                std::memcpy(&v, raw, 4);
-                return v;
-            }
-            case 'f': {
-                float v;
-                std::memcpy(&v, raw, 4);
-                return v;
-            }
-            default: {
-                double v;
-                std::memcpy(&v, raw, 8);
-                return v;
-            }
+            case 's':
+                return detail::load<int16_t>(raw);
+            case 'S':
+                return detail::load<uint16_t>(raw);
+            case 'i':
+                return detail::load<int32_t>(raw);
+            case 'I':
+                return detail::load<uint32_t>(raw);
+            case 'f':
+                return detail::load<float>(raw);
+            default:
+                return detail::load<double>(raw);
         }
     }
 

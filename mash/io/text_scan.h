@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Internal to the geometry readers (mash/io/*.cpp): lines of a byte buffer, the numbers and words
-// of a line, declared counts, and the one-line IoError "<path>: <what>".
+// of a line, declared counts, binary values in the machine's byte order, and the one-line IoError
+// "<path>: <what>".
 #pragma once
 #include <cctype>
 #include <cerrno>
@@ -8,12 +9,21 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "mash/core/errors.h"
 
 namespace mash::io::detail {
+
+/// The value of type T stored at p in the machine's byte order (no alignment needed).
+template <class T>
+T load(const uint8_t* p) {
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
 
 /// Iterates the lines of a byte buffer ('\n', '\r\n' or '\r' endings), with 1-based numbers.
 class Lines {
